@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint unit clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Start Redis (if REDIS_URL is unset), every service, the worker and the relay.
+run: install
+	$(BIN)/ladder run
+
+## Lint, type-check and run the whole suite (unit, integration, e2e).
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check shared services tests
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

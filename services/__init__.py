@@ -1,0 +1,1 @@
+"""Ladder's four services: recruitment, training, inspection and the ledger."""

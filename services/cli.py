@@ -1,0 +1,128 @@
+"""The ``ladder`` command: migrate, relay, run."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shared import procfile
+from shared.config import DOMAIN_SERVICES, SERVICES, database_url, load, var_dir
+from shared.db import Database
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("LADDER_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@click.group()
+def main() -> None:
+    """Ladder: the co-production involvement ledger."""
+    _logging()
+
+
+@main.command()
+@click.argument("services", nargs=-1, type=click.Choice(SERVICES))
+def migrate(services: tuple[str, ...]) -> None:
+    """Bring each service's database schema up to date (all services by default)."""
+    from shared.migrations import upgrade
+
+    for service in services or SERVICES:
+        upgrade(service, database_url(service))
+        click.echo(f"migrated {service}")
+
+
+@main.command()
+@click.option("--service", "services", multiple=True, type=click.Choice(DOMAIN_SERVICES),
+              help="Relay only these services' outboxes (default: all three).")
+def relay(services: tuple[str, ...]) -> None:
+    """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
+    from shared.celery_app import make_celery, publisher
+    from shared.outbox import Relay
+
+    config = load("ledger")
+    outboxes = []
+    for name in services or DOMAIN_SERVICES:
+        model = importlib.import_module(f"services.{name}.models").Outbox
+        outboxes.append((name, Database(database_url(name)), model))
+    worker = Relay(outboxes, publisher(make_celery("relay", config)),
+                   batch_size=config["RELAY_BATCH_SIZE"], interval=config["RELAY_INTERVAL"])
+
+    def _stop(*_: Any) -> None:
+        worker.running = False
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"relaying {', '.join(n for n, _, _ in outboxes)} to the ledger queue")
+    worker.run()
+
+
+def _wait_ready(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+@main.command()
+@click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
+def run(procfile_path: str) -> None:
+    """Start Redis (if REDIS_URL is unset), migrate, and run every process in the Procfile."""
+    from shared.embedded_redis import EmbeddedRedis
+
+    env = procfile.environment()
+    redis = None
+    if not env.get("REDIS_URL"):
+        redis = EmbeddedRedis(var_dir(env) / "redis").start()
+        env["REDIS_URL"] = redis.url
+        click.echo(f"started embedded Redis at {redis.url}")
+    os.environ.update(env)
+    logs = var_dir(env) / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        from shared.migrations import upgrade
+
+        upgrade(service, database_url(service, env))
+    processes = procfile.start_all(Path(procfile_path), env, log_dir=logs)
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    host = env["LADDER_BIND"]
+    for service in SERVICES:
+        url = f"http://{host}:{env[service.upper() + '_PORT']}"
+        state = "ready" if _wait_ready(url, 30) else "NOT READY (see the log)"
+        click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
+    click.echo(f"logs in {logs}; Ctrl-C stops everything")
+    try:
+        while not stopping:
+            dead = [p.name for p in processes.values() if not p.alive()]
+            if dead:
+                click.echo(f"stopped unexpectedly: {', '.join(dead)}; see {logs}", err=True)
+                break
+            time.sleep(0.5)
+    finally:
+        procfile.stop_all(processes)
+        if redis:
+            redis.stop()
+    sys.exit(0 if stopping else 1)

@@ -1,0 +1,141 @@
+"""The ledger's use cases: append a batch, read entries."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.ledger.domain import AcceptedEvent, EventRejected, accept, canonical_json
+from services.ledger.models import Entry, Head, Rejected
+from shared.db import Database
+from shared.outbox import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    appended: int
+    duplicates: int
+    rejected: int
+    size: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"appended": self.appended, "duplicates": self.duplicates,
+                "rejected": self.rejected, "size": self.size}
+
+
+def append_batch(db: Database, raw_events: Any) -> BatchResult:
+    """Validate, dedupe on (source, id), sequence and append, in one transaction."""
+    now = utcnow()
+    if not isinstance(raw_events, list):
+        raw_events = [raw_events]
+    accepted: list[AcceptedEvent] = []
+    rejected: list[Rejected] = []
+    for raw in raw_events:
+        try:
+            accepted.append(accept(raw, now))
+        except EventRejected as exc:
+            log.warning("ledger rejected an event: %s", exc)
+            rejected.append(Rejected(received_at=now, reason=str(exc), payload=_dump(raw)))
+    with db.writing() as session:
+        # The head row is the single writer's lock: sequence numbers come from it.
+        head = session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
+        fresh = _unseen(session, accepted)
+        seq = head.size
+        entries = []
+        for event in fresh:
+            seq += 1
+            entries.append(
+                {"seq": seq, "source": event.source, "event_id": event.id, "type": event.type,
+                 "subject": event.subject, "area": event.area, "org_unit": event.org_unit,
+                 "time": event.time, "received_at": now, "event": event.canonical}
+            )
+        if entries:
+            session.execute(sa.insert(Entry), entries)
+            head.size = seq
+            head.updated_at = now
+        session.add_all(rejected)
+    return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq)
+
+
+def _unseen(session: sa.orm.Session, events: list[AcceptedEvent]) -> list[AcceptedEvent]:
+    """Drop events the ledger already holds, and repeats within the batch."""
+    if not events:
+        return []
+    held: set[tuple[str, str]] = set()
+    ids = sorted({e.id for e in events})
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            sa.select(Entry.source, Entry.event_id)
+            .where(Entry.event_id.in_(ids[start : start + 500]))
+        )
+        held.update((r.source, r.event_id) for r in rows)
+    fresh = []
+    for event in events:
+        if event.key not in held:
+            held.add(event.key)
+            fresh.append(event)
+    return fresh
+
+
+def _dump(raw: Any) -> str:
+    try:
+        return canonical_json(raw)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+@dataclass(frozen=True)
+class EntryQuery:
+    after: int = 0
+    limit: int = 100
+    area: str | None = None
+    type: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+
+
+def list_entries(db: Database, query: EntryQuery) -> list[dict[str, Any]]:
+    stmt = sa.select(Entry).where(Entry.seq > query.after)
+    if query.area:
+        stmt = stmt.where(Entry.area == query.area)
+    if query.type:
+        stmt = stmt.where(Entry.type == query.type)
+    if query.time_from:
+        stmt = stmt.where(Entry.time >= query.time_from)
+    if query.time_to:
+        stmt = stmt.where(Entry.time < query.time_to)
+    stmt = stmt.order_by(Entry.seq).limit(query.limit)
+    with db.reading() as session:
+        return [_entry(row) for row in session.scalars(stmt)]
+
+
+def _entry(row: Entry) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "area": row.area,
+        "org_unit": row.org_unit,
+        "received_at": row.received_at,
+        "event": json.loads(row.event),
+    }
+
+
+def counts(db: Database) -> dict[str, int]:
+    with db.reading() as session:
+        size = session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0
+        rejected = session.scalar(sa.select(sa.func.count()).select_from(Rejected)) or 0
+    return {"size": int(size), "rejected": int(rejected)}
+
+
+def reject_batch(db: Database, raw_events: Any, reason: str) -> None:
+    """Keep a batch that could not be appended, whole, with the reason."""
+    now = utcnow()
+    events = raw_events if isinstance(raw_events, list) else [raw_events]
+    with db.writing() as session:
+        session.add_all(Rejected(received_at=now, reason=reason, payload=_dump(e)) for e in events)

@@ -1,0 +1,31 @@
+"""Entry point for ``celery -A services.ledger.worker worker``.
+
+The Celery app is built on first access, not at import (PEP 562).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+_celery: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _celery
+    if name != "celery":
+        raise AttributeError(name)
+    if _celery is None:
+        from services.ledger import create_app
+
+        app = create_app()
+        _celery = app.extensions["celery"]
+
+        @worker_process_init.connect(weak=False)
+        def _fresh_connections(**_: Any) -> None:
+            # A forked child must not share the parent's database connections.
+            app.extensions["db"].dispose()
+
+    return _celery

@@ -1,0 +1,90 @@
+"""The Celery app factory, after Flask's ``celery_init_app`` pattern.
+
+Every setting here is justified in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
+
+
+def celery_config(config: dict[str, Any]) -> dict[str, Any]:
+    timeout = config["BROKER_TIMEOUT"]
+    return {
+        "broker_url": config["REDIS_URL"],
+        "broker_transport_options": {
+            "visibility_timeout": config["VISIBILITY_TIMEOUT"],
+            # kombu sweeps for expired unacked messages every interval * throttle seconds.
+            "unacked_restore_interval": min(10.0, config["VISIBILITY_TIMEOUT"] / 2),
+            "unacked_restore_throttle": 1,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            # A producer must fail fast, not hang, while Redis is down.
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_connection_timeout": timeout,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_routes": {APPEND_BATCH_TASK: {"queue": LEDGER_QUEUE}},
+        "task_default_queue": LEDGER_QUEUE,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "worker_hijack_root_logger": False,
+        "worker_soft_shutdown_timeout": config["SOFT_SHUTDOWN_TIMEOUT"],
+        "worker_enable_soft_shutdown_on_idle": True,
+    }
+
+
+def make_celery(name: str, config: dict[str, Any], task_cls: Any = Task) -> Celery:
+    celery_app = Celery(name, task_cls=task_cls)
+    celery_app.config_from_object(celery_config(config))
+    return celery_app
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Attach a Celery app whose tasks run inside the Flask app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = make_celery(app.name, app.config, FlaskTask)
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def publisher(celery_app: Celery) -> Any:
+    """What the relay calls: one ``ledger.append_batch`` task per batch of events."""
+
+    def publish(events: list[dict[str, Any]]) -> None:
+        celery_app.send_task(APPEND_BATCH_TASK, args=[events], queue=LEDGER_QUEUE)
+
+    return publish
+
+
+def broker_reachable(celery_app: Celery, timeout: float) -> bool:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+    return True

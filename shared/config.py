@@ -1,0 +1,84 @@
+"""Settings, read from the environment only.
+
+Every setting is named in `.env.example` with its default. A service's own
+settings are prefixed with its name (``RECRUITMENT_DATABASE_URL``); the rest are
+shared (``REDIS_URL``, ``LADDER_*``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+SERVICES = ("recruitment", "training", "inspection", "ledger")
+DOMAIN_SERVICES = ("recruitment", "training", "inspection")
+DEFAULT_PORTS = {"ledger": 8000, "recruitment": 8001, "training": 8002, "inspection": 8003}
+
+# Values that are fine on a laptop and refused in production.
+DEV_SECRETS = {
+    "LADDER_PSEUDONYM_KEY": "dev-pseudonym-key-not-for-production",
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe for the mode we run in."""
+
+
+def var_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the embedded defaults keep their files (SQLite, Redis, keys)."""
+    env = os.environ if env is None else env
+    return Path(env.get("LADDER_VAR_DIR", "var")).resolve()
+
+
+def default_redis_url(env: Mapping[str, str] | None = None) -> str:
+    """The embedded Redis listens on a unix socket under the var directory."""
+    return f"redis+socket://{var_dir(env) / 'redis.sock'}"
+
+
+def database_url(service: str, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    key = f"{service.upper()}_DATABASE_URL"
+    return env.get(key) or f"sqlite:///{var_dir(env) / (service + '.db')}"
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    return int(_float(env, key, default))
+
+
+def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config of one service from the environment."""
+    env = os.environ if env is None else env
+    mode = env.get("LADDER_ENV", "development")
+    if mode not in ("development", "production"):
+        raise ConfigError(f"LADDER_ENV must be development or production, got {mode!r}")
+    config: dict[str, Any] = {
+        "SERVICE_NAME": service,
+        "LADDER_ENV": mode,
+        "DATABASE_URL": database_url(service, env),
+        "REDIS_URL": env.get("REDIS_URL") or default_redis_url(env),
+        "MAX_CONTENT_LENGTH": _int(env, "LADDER_MAX_BODY_BYTES", 256 * 1024),
+        "VISIBILITY_TIMEOUT": _float(env, "LADDER_VISIBILITY_TIMEOUT", 300.0),
+        "SOFT_SHUTDOWN_TIMEOUT": _float(env, "LADDER_SOFT_SHUTDOWN_TIMEOUT", 10.0),
+        "BROKER_TIMEOUT": _float(env, "LADDER_BROKER_TIMEOUT", 2.0),
+        "RELAY_BATCH_SIZE": _int(env, "LADDER_RELAY_BATCH_SIZE", 500),
+        "RELAY_INTERVAL": _float(env, "LADDER_RELAY_INTERVAL", 0.2),
+        "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
+    }
+    for key, dev_value in DEV_SECRETS.items():
+        value = env.get(key, "")
+        if mode == "production" and (not value or value == dev_value):
+            raise ConfigError(f"{key} must be set to a secret value in production")
+        config[key.removeprefix("LADDER_")] = value or dev_value
+    return config

@@ -1,0 +1,57 @@
+"""Liveness and readiness, the same for every service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields
+
+from shared.celery_app import broker_reachable
+from shared.db import current_db
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("health", __name__, description="Liveness and readiness")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self) -> dict[str, Any]:
+        """The process is up."""
+        return {"status": "ok", "checks": {}}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, description="A dependency is unreachable")
+    def get(self) -> Any:
+        """The database and the broker are reachable."""
+        checks: dict[str, str] = {}
+        try:
+            with current_db().reading() as session:
+                session.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: database unreachable: %s", exc)
+            checks["database"] = "unreachable"
+        try:
+            broker_reachable(current_app.extensions["celery"], current_app.config["BROKER_TIMEOUT"])
+            checks["broker"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: broker unreachable: %s", exc)
+            checks["broker"] = "unreachable"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ok", "checks": checks}
+        abort(503, message="Not ready: a dependency is unreachable.", errors={"checks": checks})

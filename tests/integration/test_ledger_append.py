@@ -1,0 +1,100 @@
+"""The ledger worker's use case against a real database: sequence, dedupe, reject."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from services.ledger import service
+from services.ledger.models import Entry, Rejected
+from shared.db import Database
+from tests.support.events import activity, involvement
+
+
+def _entries(db: Database) -> list[Entry]:
+    with db.reading() as session:
+        return list(session.scalars(sa.select(Entry).order_by(Entry.seq)))
+
+
+def _rejected(db: Database) -> list[Rejected]:
+    with db.reading() as session:
+        return list(session.scalars(sa.select(Rejected).order_by(Rejected.id)))
+
+
+def test_batches_get_gapless_sequence_numbers_in_order(ledger_db: Database) -> None:
+    first = [activity() for _ in range(3)]
+    second = [involvement() for _ in range(4)]
+    assert service.append_batch(ledger_db, first).size == 3
+    result = service.append_batch(ledger_db, second)
+    assert (result.appended, result.size) == (4, 7)
+    entries = _entries(ledger_db)
+    assert [e.seq for e in entries] == list(range(1, 8))
+    assert [e.event_id for e in entries] == [e["id"] for e in first + second]
+
+
+def test_an_event_already_held_is_ignored(ledger_db: Database) -> None:
+    batch = [activity(), involvement()]
+    service.append_batch(ledger_db, batch)
+    again = service.append_batch(ledger_db, batch + [involvement()])
+    assert (again.appended, again.duplicates, again.size) == (1, 2, 3)
+    assert len(_entries(ledger_db)) == 3
+
+
+def test_a_repeat_within_one_batch_is_appended_once(ledger_db: Database) -> None:
+    event = involvement()
+    result = service.append_batch(ledger_db, [event, event, dict(event)])
+    assert (result.appended, result.duplicates) == (1, 2)
+
+
+def test_same_id_from_another_source_is_a_different_event(ledger_db: Database) -> None:
+    one = involvement(area="recruitment")
+    other = {**involvement(area="training"), "id": one["id"]}
+    assert service.append_batch(ledger_db, [one, other]).appended == 2
+
+
+def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Database) -> None:
+    good = involvement()
+    no_source = {k: v for k, v in involvement().items() if k != "source"}
+    wrong_version = {**involvement(), "specversion": "0.3"}
+    unknown_type = {**involvement(), "type": "org.example.nothing"}
+    bad_area = involvement(area="recruitment")
+    bad_area["data"]["area"] = "gardening"
+    result = service.append_batch(
+        ledger_db, [no_source, good, wrong_version, "not an object", unknown_type, bad_area])
+    assert (result.appended, result.rejected) == (1, 5)
+    assert [e.event_id for e in _entries(ledger_db)] == [good["id"]]
+    reasons = [r.reason for r in _rejected(ledger_db)]
+    assert "source" in reasons[0]
+    assert "specversion" in reasons[1]
+    assert "JSON object" in reasons[2]
+    assert "unknown event type" in reasons[3]
+    assert "data.area" in reasons[4]
+    assert json.loads(_rejected(ledger_db)[0].payload) == no_source
+
+
+def test_a_payload_that_is_not_a_list_is_rejected_not_dropped(ledger_db: Database) -> None:
+    result = service.append_batch(ledger_db, {"just": "a dict"})
+    assert result.rejected == 1
+    assert len(_rejected(ledger_db)) == 1
+
+
+def test_entries_filter_by_area_type_and_time_after_a_cursor(ledger_db: Database) -> None:
+    events = [activity(area="recruitment"), involvement(area="training"),
+              involvement(area="recruitment")]
+    events[0]["time"] = "2026-01-10T09:00:00Z"
+    events[1]["time"] = "2026-02-10T09:00:00+01:00"
+    events[2]["time"] = "2026-03-10T09:00:00Z"
+    service.append_batch(ledger_db, events)
+
+    def seqs(**kw: object) -> list[int]:
+        return [e["seq"] for e in service.list_entries(ledger_db, service.EntryQuery(**kw))]
+
+    assert seqs() == [1, 2, 3]
+    assert seqs(after=1) == [2, 3]
+    assert seqs(limit=1) == [1]
+    assert seqs(area="recruitment") == [1, 3]
+    assert seqs(type=events[1]["type"]) == [2, 3]
+    from datetime import datetime
+
+    assert seqs(time_from=datetime(2026, 2, 1), time_to=datetime(2026, 3, 1)) == [2]

@@ -1,0 +1,55 @@
+"""The outbox relay: it publishes pending rows in batches, and keeps them when it cannot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from services.recruitment import service
+from services.recruitment.models import Outbox
+from shared import outbox
+from tests.integration.conftest import MakeApp
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> Flask:
+    """The recruitment service with five vacancies waiting in its outbox."""
+    app = make_app("recruitment")
+    from datetime import date
+
+    for n in range(5):
+        service.record_vacancy(app.extensions["db"], role=f"role {n}", org_unit="u",
+                               opened_on=date(2026, 1, 1))
+    return app
+
+
+def test_pending_rows_go_out_as_one_task_per_batch(app: Flask) -> None:
+    db = app.extensions["db"]
+    batches: list[list[dict[str, Any]]] = []
+    assert outbox.relay_once(db, Outbox, batches.append, batch_size=3) == 3
+    assert outbox.relay_once(db, Outbox, batches.append, batch_size=3) == 2
+    assert outbox.relay_once(db, Outbox, batches.append, batch_size=3) == 0
+    assert [len(b) for b in batches] == [3, 2]
+    assert outbox.pending_count(db, Outbox) == 0
+
+
+def test_a_failed_publish_leaves_rows_pending_with_the_error(app: Flask) -> None:
+    db = app.extensions["db"]
+
+    def broker_down(_: list[dict[str, Any]]) -> None:
+        raise ConnectionError("redis is down")
+
+    with pytest.raises(ConnectionError):
+        outbox.relay_once(db, Outbox, broker_down, batch_size=10)
+    assert outbox.pending_count(db, Outbox) == 5
+    relay = outbox.Relay([("recruitment", db, Outbox)], broker_down, batch_size=10)
+    assert relay.run_once() == (0, True)
+    with db.reading() as session:
+        rows = session.query(Outbox).all()
+    assert {r.attempts for r in rows} == {2} and "redis is down" in (rows[0].last_error or "")
+    published: list[list[dict[str, Any]]] = []
+    relay.publish = published.append
+    assert relay.run_once() == (5, False)
+    assert outbox.pending_count(db, Outbox) == 0
