@@ -55,8 +55,13 @@ def relay(services: tuple[str, ...]) -> None:
     for name in services or DOMAIN_SERVICES:
         model = importlib.import_module(f"services.{name}.models").Outbox
         outboxes.append((name, Database(database_url(name)), model))
+    from services.ledger.service import held
+
+    ledger = Database(database_url("ledger"))
     worker = Relay(outboxes, publisher(make_celery("relay", config)),
-                   batch_size=config["RELAY_BATCH_SIZE"], interval=config["RELAY_INTERVAL"])
+                   held=lambda keys: held(ledger, keys),
+                   batch_size=config["RELAY_BATCH_SIZE"], interval=config["RELAY_INTERVAL"],
+                   republish_after=config["REPUBLISH_AFTER"])
 
     def _stop(*_: Any) -> None:
         worker.running = False

@@ -22,6 +22,9 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
             # kombu sweeps for expired unacked messages every interval * throttle seconds.
             "unacked_restore_interval": min(10.0, config["VISIBILITY_TIMEOUT"] / 2),
             "unacked_restore_throttle": 1,
+            # A worker killed mid-sweep leaves the sweep's mutex behind; don't let it
+            # block every other sweep for kombu's default of five minutes.
+            "unacked_mutex_expire": max(5, min(300, int(config["VISIBILITY_TIMEOUT"]))),
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
             # A producer must fail fast, not hang, while Redis is down.

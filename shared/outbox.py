@@ -6,6 +6,12 @@ queue as one Celery task per batch and then marks them published. Anything
 still pending (Redis was down, the relay crashed between publishing and
 marking) is simply published again on the next pass: the ledger ignores an
 event whose (source, id) it already holds.
+
+Redis acknowledging a publish is not the end of the road: a broker can still
+lose a message (a worker killed between taking it and recording it as
+unacknowledged, or a Redis restarted without its data). So the relay also
+reconciles: a row published long ago and still not in the ledger is published
+again. A row is done only when the ledger is seen to hold it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +47,7 @@ class OutboxMixin:
     payload: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
 
@@ -54,8 +61,16 @@ def create_outbox_table() -> None:
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("published_at", sa.DateTime, nullable=True),
+        sa.Column("confirmed_at", sa.DateTime, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index(
+        "ix_outbox_unconfirmed",
+        "outbox",
+        ["published_at"],
+        sqlite_where=sa.text("confirmed_at IS NULL"),
+        postgresql_where=sa.text("confirmed_at IS NULL"),
     )
     op.create_index(
         "ix_outbox_pending",
@@ -77,6 +92,8 @@ def add(session: Session, model: Any, events: Iterable[dict[str, Any]]) -> None:
 
 
 Publish = Callable[[list[dict[str, Any]]], None]
+# Given (source, id) pairs, which of them does the ledger hold?
+Held = Callable[[list[tuple[str, str]]], set[tuple[str, str]]]
 
 
 def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_size: int) -> int:
@@ -109,6 +126,42 @@ def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_s
     return len(ids)
 
 
+def reconcile_once(db: Database, model: Any, held: Held, older_than: datetime,
+                   batch_size: int) -> tuple[int, int]:
+    """Confirm rows the ledger holds; put back to pending those it still lacks.
+
+    Returns (confirmed, republished).
+    """
+    with db.reading() as session:
+        rows = session.execute(
+            sa.select(model.id, model.payload)
+            .where(model.confirmed_at.is_(None), model.published_at < older_than)
+            .order_by(model.published_at)
+            .limit(batch_size)
+        ).all()
+    if not rows:
+        return 0, 0
+    keys = {row.id: _key(row.payload) for row in rows}
+    found = held(list(keys.values()))
+    confirmed = [i for i, key in keys.items() if key in found]
+    missing = [i for i, key in keys.items() if key not in found]
+    with db.writing() as session:
+        if confirmed:
+            session.execute(sa.update(model).where(model.id.in_(confirmed))
+                            .values(confirmed_at=utcnow()))
+        if missing:
+            log.warning("%d published events are not in the ledger; publishing again",
+                        len(missing))
+            session.execute(sa.update(model).where(model.id.in_(missing))
+                            .values(published_at=None))
+    return len(confirmed), len(missing)
+
+
+def _key(payload: str) -> tuple[str, str]:
+    event = json.loads(payload)
+    return (event["source"], event["id"])
+
+
 def pending_count(db: Database, model: type[OutboxMixin]) -> int:
     with db.reading() as session:
         return int(
@@ -126,12 +179,17 @@ class Relay:
         self,
         outboxes: Sequence[tuple[str, Database, type[OutboxMixin]]],
         publish: Publish,
+        held: Held | None = None,
         batch_size: int = 500,
         interval: float = 0.2,
         max_backoff: float = 5.0,
+        republish_after: float = 600.0,
     ) -> None:
         self.outboxes = outboxes
         self.publish = publish
+        self.held = held
+        self.republish_after = republish_after
+        self._next_reconcile = 0.0
         self.batch_size = batch_size
         self.interval = interval
         self.max_backoff = max_backoff
@@ -146,7 +204,20 @@ class Relay:
             except Exception:
                 log.exception("relay pass failed for %s", name)
                 failed = True
+        if self.held is not None and time.monotonic() >= self._next_reconcile:
+            self._next_reconcile = time.monotonic() + min(self.republish_after / 4, 30.0)
+            self.reconcile()
         return published, failed
+
+    def reconcile(self) -> None:
+        assert self.held is not None
+        cutoff = utcnow() - timedelta(seconds=self.republish_after)
+        for name, db, model in self.outboxes:
+            try:
+                while reconcile_once(db, model, self.held, cutoff, self.batch_size) != (0, 0):
+                    pass
+            except Exception:
+                log.exception("relay reconcile failed for %s", name)
 
     def run(self) -> None:
         backoff = self.interval

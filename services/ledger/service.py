@@ -84,6 +84,21 @@ def _unseen(session: sa.orm.Session, events: list[AcceptedEvent]) -> list[Accept
     return fresh
 
 
+def held(db: Database, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (source, id) pairs the ledger holds."""
+    found: set[tuple[str, str]] = set()
+    wanted = set(keys)
+    ids = sorted({event_id for _, event_id in keys})
+    with db.reading() as session:
+        for start in range(0, len(ids), 500):
+            rows = session.execute(
+                sa.select(Entry.source, Entry.event_id)
+                .where(Entry.event_id.in_(ids[start : start + 500]))
+            )
+            found.update(k for k in ((r.source, r.event_id) for r in rows) if k in wanted)
+    return found
+
+
 def _dump(raw: Any) -> str:
     try:
         return canonical_json(raw)

@@ -53,3 +53,22 @@ def test_a_failed_publish_leaves_rows_pending_with_the_error(app: Flask) -> None
     relay.publish = published.append
     assert relay.run_once() == (5, False)
     assert outbox.pending_count(db, Outbox) == 0
+
+
+def test_published_rows_the_ledger_lacks_go_back_to_pending(app: Flask) -> None:
+    from datetime import timedelta
+
+    db = app.extensions["db"]
+    sent: list[list[dict[str, Any]]] = []
+    outbox.relay_once(db, Outbox, sent.append, batch_size=10)
+    keys = [(e["source"], e["id"]) for e in sent[0]]
+    in_ledger = set(keys[:3])
+    later = outbox.utcnow() + timedelta(seconds=1)
+    confirmed, republished = outbox.reconcile_once(
+        db, Outbox, lambda ks: in_ledger & set(ks), older_than=later, batch_size=10)
+    assert (confirmed, republished) == (3, 2)
+    assert outbox.pending_count(db, Outbox) == 2
+    # Rows published recently are left alone: the ledger may simply not have got there yet.
+    outbox.relay_once(db, Outbox, sent.append, batch_size=10)
+    assert outbox.reconcile_once(db, Outbox, lambda ks: set(), older_than=outbox.utcnow()
+                                 - timedelta(seconds=60), batch_size=10) == (0, 0)

@@ -45,7 +45,8 @@ def _count(app: Flask, model: Any) -> int:
 
 def _outbox(app: Flask) -> list[dict[str, Any]]:
     with app.extensions["db"].reading() as session:
-        return [json.loads(p) for p in session.scalars(sa.select(Outbox.payload).order_by(Outbox.id))]
+        payloads = session.scalars(sa.select(Outbox.payload).order_by(Outbox.id))
+        return [json.loads(p) for p in payloads]
 
 
 def test_recording_an_involvement_writes_it_and_its_event_together(

@@ -1,0 +1,113 @@
+"""Nothing is lost and nothing counts twice: kill the worker, stop Redis, publish twice."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import redis
+import requests
+import sqlalchemy as sa
+
+from services.recruitment.models import Outbox
+from shared.db import Database
+from tests.e2e.conftest import Stack
+from tests.support.client import record_involvements, record_vacancy
+
+
+def _outbox_ids(stack: Stack) -> set[str]:
+    db = Database(stack.env["RECRUITMENT_DATABASE_URL"])
+    with db.reading() as session:
+        ids = set(session.scalars(sa.select(Outbox.event_id)))
+    db.dispose()
+    return ids
+
+
+def _assert_exactly_once(stack: Stack, expected: set[str], timeout: float = 60) -> None:
+    entries = stack.wait_for_entries(len(expected), timeout=timeout)
+    # Give a redelivered batch the chance to (wrongly) append again.
+    time.sleep(1)
+    entries = stack.entries()
+    counts = Counter(e["event"]["id"] for e in entries)
+    assert set(counts) == expected, (len(counts), len(expected), stack.log("ledger-worker"))
+    assert max(counts.values()) == 1
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+
+
+def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # One event per task, so that a kill lands while the worker holds unacknowledged work.
+    stack = make_stack(LADDER_RELAY_BATCH_SIZE="1")
+    base = stack.url("recruitment")
+    stack.kill("ledger-worker")
+    vacancy_id = record_vacancy(base)
+    record_involvements(base, vacancy_id, 150)
+    expected = _outbox_ids(stack)
+    assert len(expected) == 151
+    broker = redis.Redis(port=stack.redis.port)
+    held_unacked = []
+    for _ in range(3):
+        # Start it, wait until it is part-way through the queue, and SIGKILL it.
+        before = len(stack.entries())
+        stack.start("ledger-worker")
+        stack.wait_for_entries(before + 10, timeout=30)
+        stack.kill("ledger-worker")
+        held_unacked.append(broker.hlen("unacked"))
+    assert len(stack.entries()) < len(expected), "the worker finished before it was killed"
+    stack.start("ledger-worker")
+    _assert_exactly_once(stack, expected)
+    # The kills caught the worker holding messages that Redis later handed back.
+    assert any(held_unacked), held_unacked
+
+
+def test_a_batch_published_twice_is_appended_once(stack: Stack) -> None:
+    base = stack.url("recruitment")
+    record_involvements(base, record_vacancy(base), 10)
+    expected = _outbox_ids(stack)
+    _assert_exactly_once(stack, expected)
+    # Make the relay publish every row again, as after a crash before it marked them.
+    db = Database(stack.env["RECRUITMENT_DATABASE_URL"])
+    with db.writing() as session:
+        republished = session.execute(sa.update(Outbox).values(published_at=None)).rowcount
+    assert republished == 11
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with db.reading() as session:
+            if not session.scalar(sa.select(sa.func.count()).select_from(Outbox)
+                                  .where(Outbox.published_at.is_(None))):
+                break
+        time.sleep(0.2)
+    db.dispose()
+    time.sleep(1.5)
+    assert "'duplicates': " in stack.log("ledger-worker")
+    _assert_exactly_once(stack, expected)
+
+
+def test_requests_succeed_while_redis_is_down_and_arrive_when_it_returns(stack: Stack) -> None:
+    base = stack.url("recruitment")
+    vacancy_id = record_vacancy(base)
+    stack.redis.stop()
+    record_involvements(base, vacancy_id, 20)
+    ready = requests.get(base + "/readyz", timeout=10)
+    assert ready.status_code == 503
+    assert ready.json()["errors"]["checks"]["broker"] == "unreachable"
+    time.sleep(1)
+    stack.redis.start()
+    _assert_exactly_once(stack, _outbox_ids(stack), timeout=60)
+
+
+def test_events_the_broker_lost_are_published_again(stack: Stack) -> None:
+    base = stack.url("recruitment")
+    stack.kill("ledger-worker")
+    record_involvements(base, record_vacancy(base), 5)
+    expected = _outbox_ids(stack)
+    broker = redis.Redis(port=stack.redis.port)
+    deadline = time.monotonic() + 10
+    while not broker.llen("ledger") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # Redis loses the queued batches, as a Redis without its append-only file would.
+    assert broker.delete("ledger") == 1
+    stack.start("ledger-worker")
+    _assert_exactly_once(stack, expected, timeout=40)
