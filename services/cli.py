@@ -72,6 +72,57 @@ def relay(services: tuple[str, ...]) -> None:
     worker.run()
 
 
+@main.group()
+def token() -> None:
+    """API tokens: bearer credentials with scopes, stored hashed."""
+
+
+@token.command("create")
+@click.argument("service", type=click.Choice(DOMAIN_SERVICES))
+@click.option("--name", required=True, help="Who the token is for, e.g. hr-system.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="read, write or admin (repeat for several), or SERVICE:VERB.")
+def token_create(service: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Create a token for SERVICE and print it; it is shown this once."""
+    from shared.area.models import ApiToken
+    from shared.auth import VERBS, create_token
+
+    wanted = {s if ":" in s else f"{service}:{s}" for s in scopes}
+    bad = [s for s in wanted if s.split(":", 1) not in ([service, v] for v in VERBS)]
+    if bad:
+        raise click.BadParameter(f"unknown scope(s) {', '.join(sorted(bad))}; use "
+                                 f"{', '.join(VERBS)}", param_hint="--scope")
+    config = load(service)
+    click.echo(create_token(Database(config["DATABASE_URL"]), ApiToken,
+                            config["TOKEN_PEPPER"], name, wanted))
+
+
+@main.group()
+def integration() -> None:
+    """Webhook integrations: one whsec_ secret each, rotatable."""
+
+
+@integration.command("create")
+@click.argument("service", type=click.Choice(DOMAIN_SERVICES))
+@click.argument("name")
+def integration_create(service: str, name: str) -> None:
+    """Create integration NAME for SERVICE and print its secret and webhook URL path."""
+    from shared.area.integrations import create_integration
+
+    secret = create_integration(Database(database_url(service)), name)
+    click.echo(f"secret: {secret}\nwebhook: POST /v1/webhooks/{name}")
+
+
+@integration.command("rotate")
+@click.argument("service", type=click.Choice(DOMAIN_SERVICES))
+@click.argument("name")
+def integration_rotate(service: str, name: str) -> None:
+    """Give NAME a new secret; the old one stays valid until the next rotation."""
+    from shared.area.integrations import rotate_integration
+
+    click.echo(f"secret: {rotate_integration(Database(database_url(service)), name)}")
+
+
 def _wait_ready(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ DEFAULT_PORTS = {"ledger": 8000, "recruitment": 8001, "training": 8002, "inspect
 # Values that are fine on a laptop and refused in production.
 DEV_SECRETS = {
     "LADDER_PSEUDONYM_KEY": "dev-pseudonym-key-not-for-production",
+    "LADDER_TOKEN_PEPPER": "dev-token-pepper-not-for-production",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        self._active: ContextVar[Session | None] = ContextVar(f"uow_{id(self)}", default=None)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -62,9 +64,21 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A unit of work: everything inside commits together or not at all."""
+        """A unit of work: everything inside commits together or not at all.
+
+        A unit of work opened inside another joins it, so several use cases (a
+        batch of events, an effect and its webhook receipt) commit as one.
+        """
+        active = self._active.get()
+        if active is not None:
+            yield active
+            return
         with self._write() as session, session.begin():
-            yield session
+            token = self._active.set(session)
+            try:
+                yield session
+            finally:
+                self._active.reset(token)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
+import flask_smorest
 from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError, UnsupportedMediaType
@@ -99,3 +100,11 @@ def require_json(allowed: tuple[str, ...] = ("application/json",)) -> None:
         raise UnsupportedMediaType(
             f"Content-Type must be one of {', '.join(allowed)}; got {request.mimetype or 'none'}."
         )
+
+
+def fail(code: int, *, message: str, errors: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> NoReturn:
+    """Stop the request with the common error body."""
+    extra: dict[str, Any] = {"headers": headers} if headers else {}
+    flask_smorest.abort(code, message=message, errors=errors or {}, **extra)
+    raise AssertionError("abort() raises")

@@ -8,11 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from shared.celery_app import broker_reachable
 from shared.db import current_db
+from shared.errors import fail
 
 log = logging.getLogger(__name__)
 
@@ -54,4 +55,5 @@ class Ready(MethodView):
             checks["broker"] = "unreachable"
         if all(v == "ok" for v in checks.values()):
             return {"status": "ok", "checks": checks}
-        abort(503, message="Not ready: a dependency is unreachable.", errors={"checks": checks})
+        fail(503, message="Not ready: a dependency is unreachable.",
+             errors={"checks": checks})

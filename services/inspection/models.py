@@ -1,15 +1,7 @@
-"""Inspection's tables; the area's own model arrives with its domain."""
+"""Inspection's tables are the common area tables; an inspection is an activity."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from shared.area.models import Activity, Base, Involvement, Outbox
 
-from shared.outbox import OutboxMixin
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Outbox(OutboxMixin, Base):
-    __tablename__ = "outbox"
+__all__ = ["Activity", "Base", "Involvement", "Outbox"]

@@ -7,15 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-from shared.app import make_app
-from shared.errors import LadderApi
-
-
-def _register(app: Flask, api: LadderApi) -> None:
-    from services.recruitment import api as routes
-
-    api.register_blueprint(routes.blp)
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    return make_app("recruitment", config, _register)
+    from shared.area.api import create_area_app
+
+    return create_area_app("recruitment", config)

@@ -1,70 +1,28 @@
-"""Recruitment's REST API: vacancies and the involvements in them."""
+"""Recruitment's REST API: vacancies and citizens' involvement in filling them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.recruitment import service
-from services.recruitment.domain import ROLES, STAGES
-from shared.db import current_db
-from shared.involvement import DECISION_POWER, RECOGNITION
-
-blp = Blueprint("vacancies", __name__, url_prefix="/v1/vacancies",
-                description="Vacancies and citizens' involvement in filling them")
+from services.recruitment.domain import AREA, OUTCOMES
+from shared.area.api import area_blueprint
+from shared.area.schemas import AreaSchemas, Date
 
 
-class VacancyInSchema(Schema):
-    role = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    org_unit = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    opened_on = fields.Date(required=True)
+class VacancyFields(Schema):
+    role = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                         metadata={"description": "The job title, e.g. Support worker"})
+    opened_on = Date(required=True)
+    closes_on = Date()
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES), load_default="open")
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **_: Any) -> None:
+        if "opened_on" in data and "closes_on" in data and data["closes_on"] < data["opened_on"]:
+            raise ValidationError("must not be before opened_on", field_name="closes_on")
 
 
-class VacancySchema(VacancyInSchema):
-    id = fields.String(required=True)
-    status = fields.String(required=True)
-
-
-class InvolvementInSchema(Schema):
-    citizen_ref = fields.String(required=True, load_only=True,
-                                validate=validate.Length(min=1, max=200),
-                                metadata={"description": "The organisation's own reference; "
-                                          "only its keyed pseudonym is stored"})
-    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    hours = fields.Float(required=True, validate=validate.Range(min=0, max=1000))
-    recognition = fields.String(required=True, validate=validate.OneOf(RECOGNITION))
-    decision_power = fields.String(required=True, validate=validate.OneOf(DECISION_POWER))
-    from_start = fields.Boolean(required=True)
-    feedback_given = fields.Boolean(required=True)
-
-
-class InvolvementSchema(InvolvementInSchema):
-    id = fields.String(required=True)
-    vacancy_id = fields.String(required=True)
-    pseudonym = fields.String(required=True)
-    step = fields.Integer(required=True)
-    rubric_version = fields.String(required=True)
-
-
-@blp.route("")
-class Vacancies(MethodView):
-    @blp.arguments(VacancyInSchema)
-    @blp.response(202, VacancySchema)
-    def post(self, body: dict[str, Any]) -> Any:
-        """Record a vacancy: an activity that counts in the denominator."""
-        return service.record_vacancy(current_db(), **body)
-
-
-@blp.route("/<vacancy_id>/involvements")
-class Involvements(MethodView):
-    @blp.arguments(InvolvementInSchema)
-    @blp.response(202, InvolvementSchema)
-    def post(self, body: dict[str, Any], vacancy_id: str) -> Any:
-        """Record a citizen's involvement in one stage of a vacancy."""
-        return service.record_involvement(
-            current_db(), current_app.config["PSEUDONYM_KEY"], vacancy_id, **body)
+SCHEMAS = AreaSchemas(AREA, VacancyFields)
+blp = area_blueprint(AREA, SCHEMAS)

@@ -1,4 +1,4 @@
-"""Training: citizens' involvement in training."""
+"""Training: citizens' involvement in professional training: courses and their sessions."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-from shared.app import make_app
-from shared.errors import LadderApi
-
-
-def _register(app: Flask, api: LadderApi) -> None:
-    """The area's own routes arrive with its domain."""
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    return make_app("training", config, _register)
+    from shared.area.api import create_area_app
+
+    return create_area_app("training", config)

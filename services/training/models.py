@@ -1,15 +1,25 @@
-"""Training's tables; the area's own model arrives with its domain."""
+"""Training's tables: the common area tables (a session is an activity) and courses."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
 
-from shared.outbox import OutboxMixin
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.area.models import Activity, Base, Involvement, Outbox
+
+__all__ = ["Activity", "Base", "Course", "Involvement", "Outbox"]
 
 
-class Base(DeclarativeBase):
-    pass
+class Course(Base):
+    """A course within a programme; its sessions are the activities."""
 
+    __tablename__ = "courses"
 
-class Outbox(OutboxMixin, Base):
-    __tablename__ = "outbox"
+    n: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    programme: Mapped[str] = mapped_column(sa.String(200))
+    org_unit: Mapped[str] = mapped_column(sa.String(256))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)

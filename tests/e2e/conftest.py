@@ -13,7 +13,10 @@ import pytest
 import requests
 
 from shared import procfile
-from shared.config import SERVICES
+from shared.area.models import ApiToken
+from shared.auth import VERBS, create_token
+from shared.config import DOMAIN_SERVICES, SERVICES, load
+from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.migrations import upgrade
 from tests.support.databases import database
@@ -42,6 +45,10 @@ class Stack:
         self.logs = directory / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, procfile.Process] = {}
+        self.tokens: dict[str, str] = {}
+
+    def auth(self, service: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[service]}"}
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.env[service.upper() + '_PORT']}"
@@ -113,6 +120,10 @@ def make_stack(backend: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
             for service, url in urls.items():
                 upgrade(service, url)
             running = Stack(directory, urls, **env)
+            running.tokens = {s: create_token(Database(urls[s]), ApiToken,
+                                              load(s, running.env)["TOKEN_PEPPER"], "e2e",
+                                              [f"{s}:{verb}" for verb in VERBS])
+                              for s in DOMAIN_SERVICES}
             running.redis.start()
             exits.callback(running.stop)
             running.start()

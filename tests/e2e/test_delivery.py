@@ -42,8 +42,8 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     stack = make_stack(LADDER_RELAY_BATCH_SIZE="1")
     base = stack.url("recruitment")
     stack.kill("ledger-worker")
-    vacancy_id = record_vacancy(base)
-    record_involvements(base, vacancy_id, 150)
+    vacancy_id = record_vacancy(base, stack.auth("recruitment"))
+    record_involvements(base, stack.auth("recruitment"), vacancy_id, 150)
     expected = _outbox_ids(stack)
     assert len(expected) == 151
     broker = redis.Redis(port=stack.redis.port)
@@ -64,7 +64,8 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
 
 def test_a_batch_published_twice_is_appended_once(stack: Stack) -> None:
     base = stack.url("recruitment")
-    record_involvements(base, record_vacancy(base), 10)
+    auth = stack.auth("recruitment")
+    record_involvements(base, auth, record_vacancy(base, auth), 10)
     expected = _outbox_ids(stack)
     _assert_exactly_once(stack, expected)
     # Make the relay publish every row again, as after a crash before it marked them.
@@ -87,9 +88,9 @@ def test_a_batch_published_twice_is_appended_once(stack: Stack) -> None:
 
 def test_requests_succeed_while_redis_is_down_and_arrive_when_it_returns(stack: Stack) -> None:
     base = stack.url("recruitment")
-    vacancy_id = record_vacancy(base)
+    vacancy_id = record_vacancy(base, stack.auth("recruitment"))
     stack.redis.stop()
-    record_involvements(base, vacancy_id, 20)
+    record_involvements(base, stack.auth("recruitment"), vacancy_id, 20)
     ready = requests.get(base + "/readyz", timeout=10)
     assert ready.status_code == 503
     assert ready.json()["errors"]["checks"]["broker"] == "unreachable"
@@ -101,7 +102,8 @@ def test_requests_succeed_while_redis_is_down_and_arrive_when_it_returns(stack: 
 def test_events_the_broker_lost_are_published_again(stack: Stack) -> None:
     base = stack.url("recruitment")
     stack.kill("ledger-worker")
-    record_involvements(base, record_vacancy(base), 5)
+    auth = stack.auth("recruitment")
+    record_involvements(base, auth, record_vacancy(base, auth), 5)
     expected = _outbox_ids(stack)
     broker = redis.Redis(port=stack.redis.port)
     deadline = time.monotonic() + 10

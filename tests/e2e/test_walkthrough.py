@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import requests
+import json
+from datetime import UTC, datetime
 
+import requests
+from standardwebhooks import Webhook
+
+from shared.area.integrations import create_integration
 from shared.config import SERVICES
+from shared.db import Database
 from tests.e2e.conftest import Stack
+from tests.support.areas import ACTIVITIES, AREAS, COURSE, involvement
 from tests.support.client import record_involvements, record_vacancy
 
 
 def test_an_involvement_reaches_the_ledger_through_celery_and_redis(stack: Stack) -> None:
     base = stack.url("recruitment")
-    vacancy_id = record_vacancy(base)
-    [recorded] = record_involvements(base, vacancy_id, 1)
+    vacancy_id = record_vacancy(base, stack.auth("recruitment"))
+    [recorded] = record_involvements(base, stack.auth("recruitment"), vacancy_id, 1)
     entries = stack.wait_for_entries(2, timeout=10)
     assert [e["event"]["type"] for e in entries] == [
         "org.ladder.activity.recorded", "org.ladder.involvement.recorded"]
@@ -34,3 +41,37 @@ def test_every_service_reports_health_readiness_and_openapi(stack: Stack) -> Non
         assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
         spec = requests.get(base + "/openapi.json", timeout=5).json()
         assert spec["info"]["title"] == f"Ladder {service}"
+
+
+def test_one_signed_webhook_per_area_reaches_the_ledger(stack: Stack) -> None:
+    for area in AREAS:
+        db = Database(stack.env[f"{area.upper()}_DATABASE_URL"])
+        secret = create_integration(db, f"{area}-system")
+        db.dispose()
+        if area == "training":
+            response = requests.post(stack.url(area) + "/v1/courses", json=COURSE,
+                                     headers=stack.auth(area), timeout=10)
+            assert response.status_code == 201, response.text
+        for n, command in enumerate([
+            {"type": "activity.recorded", "data": {**ACTIVITIES[area], "id": f"{area}-A1"}},
+            {"type": "involvement.recorded",
+             "data": {"activity_id": f"{area}-A1",
+                      **involvement(area, decision_power="advisory")}},
+        ]):
+            body = json.dumps(command)
+            msg_id = f"msg_{area}_{n}"
+            now = datetime.now(UTC)
+            headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                       "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+                       "Content-Type": "application/json"}
+            response = requests.post(f"{stack.url(area)}/v1/webhooks/{area}-system", data=body,
+                                     headers=headers, timeout=10)
+            assert response.status_code == 202, response.text
+    entries = stack.wait_for_entries(6, timeout=15)
+    for area in AREAS:
+        [inv] = [e["event"] for e in entries if e["area"] == area
+                 and e["event"]["type"] == "org.ladder.involvement.recorded"]
+        assert inv["source"] == f"/ladder/{area}" and inv["subject"] == f"{area}-A1"
+        data = inv["data"]
+        assert (data["step"], data["rubric_version"]) == (6, f"{area}-1")
+        assert data["facts"]["decision_power"] == "advisory" and data["facts"]["from_start"]

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from services.recruitment import service
-from services.recruitment.models import Outbox
+from services.recruitment.domain import AREA
 from shared import outbox
+from shared.area import service
+from shared.area.models import Outbox
 from tests.integration.conftest import MakeApp
 
 
@@ -17,11 +18,9 @@ from tests.integration.conftest import MakeApp
 def app(make_app: MakeApp) -> Flask:
     """The recruitment service with five vacancies waiting in its outbox."""
     app = make_app("recruitment")
-    from datetime import date
-
     for n in range(5):
-        service.record_vacancy(app.extensions["db"], role=f"role {n}", org_unit="u",
-                               opened_on=date(2026, 1, 1))
+        service.record_activity(app.extensions["db"], AREA, {
+            "role": f"role {n}", "org_unit": "u", "opened_on": "2026-01-01"})
     return app
 
 

@@ -6,34 +6,24 @@ from typing import Any
 
 import requests
 
-VACANCY = {"role": "Support worker", "org_unit": "east-home-care", "opened_on": "2026-03-01"}
+from tests.support.areas import ACTIVITIES, involvement
 
 
-def involvement(citizen: str = "CIT-0001", **overrides: Any) -> dict[str, Any]:
-    return {
-        "citizen_ref": citizen,
-        "stage": "interview_panel",
-        "role": "panel_member",
-        "hours": 3.0,
-        "recognition": "payment",
-        "decision_power": "equal_vote",
-        "from_start": True,
-        "feedback_given": True,
-        **overrides,
-    }
-
-
-def record_vacancy(base: str) -> str:
-    response = requests.post(f"{base}/v1/vacancies", json=VACANCY, timeout=10)
+def record_vacancy(base: str, auth: dict[str, str]) -> str:
+    response = requests.post(f"{base}/v1/vacancies", json=ACTIVITIES["recruitment"],
+                             headers=auth, timeout=10)
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
 
-def record_involvements(base: str, vacancy_id: str, n: int) -> list[dict[str, Any]]:
+def record_involvements(base: str, auth: dict[str, str], vacancy_id: str,
+                        n: int) -> list[dict[str, Any]]:
     bodies = []
-    for i in range(n):
-        response = requests.post(f"{base}/v1/vacancies/{vacancy_id}/involvements",
-                                 json=involvement(f"CIT-{i:04d}"), timeout=10)
-        assert response.status_code == 202, response.text
-        bodies.append(response.json())
+    with requests.Session() as http:
+        for i in range(n):
+            response = http.post(f"{base}/v1/vacancies/{vacancy_id}/involvements",
+                                 json=involvement("recruitment", f"CIT-{i:04d}"), headers=auth,
+                                 timeout=10)
+            assert response.status_code == 202, response.text
+            bodies.append(response.json())
     return bodies

@@ -1,0 +1,67 @@
+"""Training's REST API: courses, their sessions, and citizens' involvement in them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from services.training import service
+from services.training.domain import AREA, MODES
+from shared.area.api import area_blueprint
+from shared.area.schemas import ID, AreaSchemas, Date
+from shared.auth import require
+from shared.db import current_db
+
+
+class SessionFields(Schema):
+    course_id = fields.String(required=True, validate=ID)
+    delivered_on = Date(required=True)
+    mode = fields.String(validate=validate.OneOf(MODES), load_default="in_person")
+    learners = fields.Integer(validate=validate.Range(min=0, max=100000),
+                              metadata={"description": "How many learners attended"})
+
+
+class CourseSchema(Schema):
+    id = fields.String(validate=ID, metadata={"description": "Optional; generated if absent"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    programme = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                              metadata={"description": "The programme the course belongs to"})
+    org_unit = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+# A session's course must exist: a check against training's own table.
+TRAINING = replace(AREA, check_activity=service.check_course)
+SCHEMAS = AreaSchemas(TRAINING, SessionFields)
+blp = area_blueprint(TRAINING, SCHEMAS)
+courses = Blueprint("courses", __name__, url_prefix="/v1/courses",
+                    description="Courses, grouped by programme; their sessions are activities")
+extra_blueprints = (courses,)
+
+
+@courses.route("")
+class Courses(MethodView):
+    @require("read")
+    @courses.response(200, CourseSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """List courses."""
+        return service.list_courses(current_db())
+
+    @require("write")
+    @courses.arguments(CourseSchema)
+    @courses.response(201, CourseSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record a course."""
+        return service.record_course(current_db(), body)
+
+
+@courses.route("/<course_id>")
+class CourseById(MethodView):
+    @require("read")
+    @courses.response(200, CourseSchema)
+    def get(self, course_id: str) -> dict[str, Any]:
+        """One course."""
+        return service.get_course(current_db(), course_id)

@@ -1,0 +1,208 @@
+"""The REST API every area serves, with its webhooks and CloudEvents endpoints.
+
+Routes are thin: parse with a schema, call one use case, return a schema.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from shared.app import accepts, make_app
+from shared.area import Area, inbound, service
+from shared.area.models import ApiToken
+from shared.area.schemas import (
+    AreaSchemas,
+    ErasureResultSchema,
+    ErasureSchema,
+    PageArgsSchema,
+    WithdrawalSchema,
+)
+from shared.auth import require
+from shared.db import current_db
+from shared.errors import LadderApi, fail
+
+CLOUDEVENT_TYPES = ("application/cloudevents+json", "application/cloudevents-batch+json",
+                    "application/json")
+
+
+class InboundResultSchema(Schema):
+    type = fields.String()
+    id = fields.String()
+    result = fields.Dict()
+    results = fields.List(fields.Dict())
+
+
+def _key() -> str:
+    return str(current_app.config["PSEUDONYM_KEY"])
+
+
+def _events_from_request() -> tuple[list[Any], bool]:
+    """Read CloudEvents in structured, batch or binary HTTP mode."""
+    body = request.get_json(silent=True, force=True)
+    if body is None and request.get_data():
+        fail(400, message="The request body is not valid JSON.")
+    if request.mimetype == "application/cloudevents-batch+json":
+        if not isinstance(body, list) or not body:
+            fail(422, message="A batch is a non-empty JSON array of CloudEvents.",
+                  errors={"json": ["Must be a non-empty array."]})
+        return list(body), True
+    if request.mimetype == "application/cloudevents+json":
+        return [body], False
+    headers = {k.lower()[3:]: v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+    if "specversion" not in headers:
+        fail(400, message="Binary-mode CloudEvents need ce-specversion, ce-id, ce-source "
+              "and ce-type headers; or send application/cloudevents+json.")
+    return [{**headers, "datacontenttype": "application/json", "data": body}], False
+
+
+def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
+    blp = Blueprint(area.name, f"services.{area.name}.api", url_prefix="/v1",
+                    description=f"{area.activity_path.capitalize()} and citizens' "
+                    f"involvement in them")
+    path = area.activity_path
+    page = Schema.from_dict({"items": fields.List(fields.Nested(schemas.activity_out)),
+                             "next_after": fields.Integer(allow_none=True)},
+                            name=f"{area.name.capitalize()}ActivityPage")
+
+    @blp.route(f"/{path}")
+    class Activities(MethodView):
+        @require("read")
+        @blp.arguments(PageArgsSchema, location="query")
+        @blp.response(200, page)
+        def get(self, args: dict[str, Any]) -> dict[str, Any]:
+            """List activities, oldest first, after a cursor."""
+            items, last = service.list_activities(current_db(), args["after"], args["limit"])
+            return {"items": items, "next_after": last if len(items) == args["limit"] else None}
+
+        @require("write")
+        @blp.arguments(schemas.activity_in)
+        @blp.response(202, schemas.activity_out)
+        def post(self, body: dict[str, Any]) -> dict[str, Any]:
+            """Record an activity; it counts in the denominator of coverage."""
+            return service.record_activity(current_db(), area, body)
+
+    @blp.route(f"/{path}/<activity_id>")
+    class ActivityById(MethodView):
+        @require("read")
+        @blp.response(200, schemas.activity_out)
+        def get(self, activity_id: str) -> dict[str, Any]:
+            """One activity."""
+            return service.get_activity(current_db(), area, activity_id)
+
+        @require("write")
+        @blp.arguments(schemas.activity_patch)
+        @blp.response(202, schemas.activity_out)
+        def patch(self, changes: dict[str, Any], activity_id: str) -> dict[str, Any]:
+            """Update an activity's details; the ledger gets an activity.updated event."""
+            return service.update_activity(current_db(), area, activity_id, changes)
+
+    @blp.route(f"/{path}/<activity_id>/cancellation")
+    class Cancellation(MethodView):
+        @require("write")
+        @blp.response(202, schemas.activity_out)
+        def post(self, activity_id: str) -> dict[str, Any]:
+            """Cancel an activity; no involvement can be added to it afterwards."""
+            return service.cancel_activity(current_db(), area, activity_id)
+
+    Cancellation.accepts = ()  # type: ignore[attr-defined]
+
+    @blp.route(f"/{path}/<activity_id>/involvements")
+    class Involvements(MethodView):
+        @require("read")
+        @blp.response(200, schemas.involvement_out(many=True))
+        def get(self, activity_id: str) -> list[dict[str, Any]]:
+            """The involvements recorded in one activity."""
+            return service.list_involvements(current_db(), area, activity_id)
+
+        @require("write")
+        @blp.arguments(schemas.involvement_in)
+        @blp.response(202, schemas.involvement_out)
+        def post(self, body: dict[str, Any], activity_id: str) -> dict[str, Any]:
+            """Record a citizen's involvement; the step is derived from the facts."""
+            return service.record_involvement(current_db(), area, _key(), activity_id, body)
+
+    @blp.route("/involvements/<involvement_id>")
+    class InvolvementById(MethodView):
+        @require("read")
+        @blp.response(200, schemas.involvement_out)
+        def get(self, involvement_id: str) -> dict[str, Any]:
+            """One involvement, as it now stands."""
+            return service.get_involvement(current_db(), involvement_id)
+
+    @blp.route("/involvements/<involvement_id>/corrections")
+    class Corrections(MethodView):
+        @require("write")
+        @blp.arguments(schemas.correction)
+        @blp.response(202, schemas.involvement_out)
+        def post(self, body: dict[str, Any], involvement_id: str) -> dict[str, Any]:
+            """Correct the facts of an involvement: a new event, never an edit of the old."""
+            return service.correct_involvement(current_db(), area, involvement_id, body)
+
+    @blp.route("/involvements/<involvement_id>/withdrawal")
+    class Withdrawal(MethodView):
+        @require("write")
+        @blp.arguments(WithdrawalSchema)
+        @blp.response(202, schemas.involvement_out)
+        def post(self, body: dict[str, Any], involvement_id: str) -> dict[str, Any]:
+            """Withdraw an involvement; it stops counting, and the ledger keeps the history."""
+            return service.withdraw_involvement(current_db(), area, involvement_id,
+                                                body["reason"])
+
+    @blp.route("/citizens/erasure")
+    class Erasure(MethodView):
+        @require("admin")
+        @blp.arguments(ErasureSchema)
+        @blp.response(200, ErasureResultSchema)
+        def post(self, body: dict[str, Any]) -> dict[str, Any]:
+            """Erase a citizen: their reference can no longer be linked to their contributions."""
+            return service.erase_citizen(current_db(), _key(), body["citizen_ref"])
+
+    @blp.route("/webhooks/<integration>")
+    class Webhooks(MethodView):
+        @blp.response(202, InboundResultSchema)
+        @blp.doc(description="Signed per Standard Webhooks (webhook-id, webhook-timestamp, "
+                 "webhook-signature). Body: {\"type\": \"involvement.recorded\", \"data\": "
+                 "{...}}, where data is the REST payload, with activity_id or id naming the "
+                 "target. A replayed webhook-id gets the first answer and changes nothing.")
+        def post(self, integration: str) -> Any:
+            """Receive a signed webhook from an integrated system."""
+            status, body = inbound.webhook(current_db(), area, schemas, _key(), integration,
+                                           request.get_data(), dict(request.headers))
+            return body, status
+
+    @blp.route("/events")
+    class Events(MethodView):
+        @require("write")
+        @blp.response(202, InboundResultSchema)
+        @blp.doc(description="CloudEvents 1.0 in structured (application/cloudevents+json), "
+                 "batch (application/cloudevents-batch+json) or binary (ce-* headers) mode. "
+                 "type is org.ladder.<command>, e.g. org.ladder.involvement.recorded.")
+        def post(self) -> Any:
+            """Receive CloudEvents from systems that speak them."""
+            events, batch = _events_from_request()
+            status, body = inbound.cloudevents(current_db(), area, schemas, _key(), events,
+                                               batch)
+            return body, status
+
+    accepts(*CLOUDEVENT_TYPES)(Events)
+    return blp
+
+
+def create_area_app(service: str, config: Mapping[str, Any] | None) -> Flask:
+    """A domain service: the common app, its area's blueprint, and any of its own."""
+
+    def register(app: Flask, api: LadderApi) -> None:
+        module = importlib.import_module(f"services.{service}.api")
+        app.extensions["token_model"] = ApiToken
+        for blueprint in (module.blp, *getattr(module, "extra_blueprints", ())):
+            api.register_blueprint(blueprint)
+
+    return make_app(service, config, register)
+

@@ -1,0 +1,144 @@
+"""Work arriving from organisations' systems: signed webhooks and CloudEvents.
+
+Both carry the same commands as the REST API, named by event type
+(``involvement.recorded`` in a webhook, ``org.ladder.involvement.recorded`` as
+a CloudEvent), with the same payloads. Each delivery has an idempotency key
+(``webhook-id``, or the CloudEvent's source and id); its answer is stored with
+its effect in one transaction, and a repeat gets the stored answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import ValidationError
+
+from shared.area import Area, service
+from shared.area.models import Integration, Receipt
+from shared.area.schemas import AreaSchemas
+from shared.db import Database
+from shared.envelope import EVENT_TYPE_PREFIX, CloudEventSchema
+from shared.errors import fail
+from shared.webhooks import SignatureInvalid, utcnow, verify
+
+COMMANDS = ("activity.recorded", "activity.updated", "activity.cancelled",
+            "involvement.recorded", "involvement.corrected", "involvement.withdrawn")
+
+
+def apply(db: Database, area: Area, schemas: AreaSchemas, key: str, command: str,
+          data: Any) -> dict[str, Any]:
+    """Validate and run one command (422 naming the field if invalid)."""
+    if command not in COMMANDS:
+        fail(422, message=f"Unknown type {command!r}.",
+              errors={"type": [f"Must be one of: {', '.join(COMMANDS)}."]})
+    try:
+        fields, target = schemas.load_for(command, data)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        fail(422, message="Some fields are invalid: " + ", ".join(sorted(messages)),
+             errors={"data": messages})
+    if command == "activity.recorded":
+        result = service.record_activity(db, area, fields)
+    elif command == "activity.updated":
+        result = service.update_activity(db, area, str(target), fields)
+    elif command == "activity.cancelled":
+        result = service.cancel_activity(db, area, str(target))
+    elif command == "involvement.recorded":
+        result = service.record_involvement(db, area, key, str(target), fields)
+    elif command == "involvement.corrected":
+        result = service.correct_involvement(db, area, str(target), fields)
+    else:
+        result = service.withdraw_involvement(db, area, str(target), fields["reason"])
+    return {"type": command, "result": result}
+
+
+def _stored(db: Database, key: str) -> tuple[int, Any] | None:
+    with db.reading() as session:
+        row = session.get(Receipt, key)
+        return (row.status, json.loads(row.body)) if row else None
+
+
+def _once(db: Database, key: str, run: Any) -> tuple[int, Any]:
+    """Run ``run`` and store its answer under ``key``, both in one transaction.
+
+    Only an applied command is stored: a refused one changed nothing, so its
+    sender may fix the cause (send the activity first) and deliver it again.
+    """
+    try:
+        with db.writing() as session:
+            row = session.get(Receipt, key)
+            if row is not None:
+                return row.status, json.loads(row.body)
+            body = run()
+            session.add(Receipt(key=key, status=202, body=json.dumps(body, default=str),
+                                created_at=utcnow()))
+    except sa.exc.IntegrityError:
+        # The same delivery, concurrently: the other one won; answer as it did.
+        stored = _stored(db, key)
+        if stored is None:
+            raise
+        return stored
+    return 202, body
+
+
+def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integration: str,
+            body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    """A Standard Webhooks delivery: ``{"type": ..., "data": {...}}``."""
+    with db.reading() as session:
+        row = session.get(Integration, integration)
+        secrets_ = row.secrets() if row else []
+    try:
+        # An unknown integration fails exactly like a bad signature: nothing to probe.
+        verify(secrets_, body, headers)
+    except SignatureInvalid as exc:
+        fail(401, message=f"Webhook signature rejected: {exc}.")
+    webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        fail(400, message="The request body is not valid JSON.")
+    if not isinstance(payload, dict):
+        fail(422, message="The body must be an object with type and data.",
+              errors={"type": ["Missing data for required field."]})
+    return _once(db, f"webhook:{integration}:{webhook_id}", lambda: apply(
+        db, area, schemas, key, str(payload.get("type")), payload.get("data")))
+
+
+def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events: list[Any],
+                batch: bool) -> tuple[int, Any]:
+    """CloudEvents in any HTTP mode, already shaped as structured events.
+
+    A batch is all or nothing: one invalid event and none is applied.
+    """
+    loaded = []
+    for index, raw in enumerate(events):
+        try:
+            event = CloudEventSchema().load(raw if isinstance(raw, dict) else {})
+        except ValidationError as exc:
+            where = f"{index}." if batch else ""
+            messages = exc.normalized_messages()
+            fail(422, message="Invalid CloudEvent: " + ", ".join(
+                where + name for name in sorted(messages)),
+                errors={str(index): messages} if batch else messages)
+        if not event["type"].startswith(EVENT_TYPE_PREFIX):
+            fail(422, message=f"Unknown type {event['type']!r}.",
+                  errors={"type": [f"Must be {EVENT_TYPE_PREFIX}<command>."]})
+        loaded.append(event)
+    for attempt in (1, 2):
+        try:
+            results = []
+            with db.writing():
+                for event in loaded:
+                    receipt = f"ce:{event['source']}:{event['id']}"
+                    command = event["type"].removeprefix(EVENT_TYPE_PREFIX)
+                    _, body = _once(db, receipt, lambda c=command, e=event: apply(
+                        db, area, schemas, key, c, e.get("data")))
+                    results.append({"id": event["id"], **body})
+            break
+        except sa.exc.IntegrityError:
+            # A concurrent delivery of some of these events won; the retry finds its receipts.
+            if attempt == 2:
+                raise
+    return 202, ({"results": results} if batch else results[0])

@@ -1,0 +1,30 @@
+"""Managing webhook integrations: create one, rotate its secret."""
+
+from __future__ import annotations
+
+from shared.area.models import Integration
+from shared.db import Database
+from shared.errors import Conflict, NotFound
+from shared.webhooks import new_secret, utcnow
+
+
+def create_integration(db: Database, name: str) -> str:
+    secret = new_secret()
+    with db.writing() as session:
+        if session.get(Integration, name) is not None:
+            raise Conflict(f"Integration {name} already exists; rotate its secret instead.")
+        session.add(Integration(name=name, secret=secret, created_at=utcnow()))
+    return secret
+
+
+def rotate_integration(db: Database, name: str) -> str:
+    """The new secret becomes current; the old one stays valid, so senders can switch."""
+    secret = new_secret()
+    with db.writing() as session:
+        integration = session.get(Integration, name)
+        if integration is None:
+            raise NotFound(f"No integration {name}.")
+        integration.previous_secret = integration.secret
+        integration.secret = secret
+        integration.rotated_at = utcnow()
+    return secret

@@ -1,0 +1,134 @@
+"""The tables every domain service has, in its own database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.auth import TokenMixin, create_token_table
+from shared.outbox import OutboxMixin, create_outbox_table
+from shared.webhooks import IntegrationMixin, ReceiptMixin, create_webhook_tables
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    __tablename__ = "outbox"
+
+
+class ApiToken(TokenMixin, Base):
+    __tablename__ = "api_tokens"
+
+
+class Integration(IntegrationMixin, Base):
+    __tablename__ = "integrations"
+
+
+class Receipt(ReceiptMixin, Base):
+    __tablename__ = "receipts"
+
+
+class Citizen(Base):
+    """Links an organisation's citizen reference to its pseudonym, until erasure."""
+
+    __tablename__ = "citizens"
+
+    lookup: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    salt: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class Activity(Base):
+    """A vacancy, a training session or an inspection: what coverage is counted over."""
+
+    __tablename__ = "activities"
+
+    n: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    org_unit: Mapped[str] = mapped_column(sa.String(256))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    details: Mapped[str] = mapped_column(sa.Text)
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class Involvement(Base):
+    """A citizen's contribution to one stage of an activity, with the facts and the step."""
+
+    __tablename__ = "involvements"
+
+    n: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    activity_id: Mapped[str] = mapped_column(sa.ForeignKey("activities.id"), index=True)
+    pseudonym: Mapped[str] = mapped_column(sa.String(64), index=True)
+    stage: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(64))
+    hours: Mapped[float] = mapped_column(sa.Float)
+    recognition: Mapped[str] = mapped_column(sa.String(32))
+    decision_power: Mapped[str] = mapped_column(sa.String(32))
+    from_start: Mapped[bool] = mapped_column(sa.Boolean)
+    feedback_given: Mapped[bool] = mapped_column(sa.Boolean)
+    extras: Mapped[str] = mapped_column(sa.Text)
+    step: Mapped[int] = mapped_column(sa.Integer)
+    rubric_version: Mapped[str] = mapped_column(sa.String(32))
+    rubric_rule: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+def create_area_tables() -> None:
+    """Alembic operations for the common tables, for each domain service's first migration."""
+    create_outbox_table()
+    create_token_table()
+    create_webhook_tables()
+    op.create_table(
+        "citizens",
+        sa.Column("lookup", sa.String(64), primary_key=True),
+        sa.Column("salt", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    op.create_table(
+        "activities",
+        sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(64), nullable=False, unique=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("org_unit", sa.String(256), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("details", sa.Text, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+    op.create_table(
+        "involvements",
+        sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(64), nullable=False, unique=True),
+        sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False),
+        sa.Column("pseudonym", sa.String(64), nullable=False),
+        sa.Column("stage", sa.String(64), nullable=False),
+        sa.Column("role", sa.String(64), nullable=False),
+        sa.Column("hours", sa.Float, nullable=False),
+        sa.Column("recognition", sa.String(32), nullable=False),
+        sa.Column("decision_power", sa.String(32), nullable=False),
+        sa.Column("from_start", sa.Boolean, nullable=False),
+        sa.Column("feedback_given", sa.Boolean, nullable=False),
+        sa.Column("extras", sa.Text, nullable=False),
+        sa.Column("step", sa.Integer, nullable=False),
+        sa.Column("rubric_version", sa.String(32), nullable=False),
+        sa.Column("rubric_rule", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("recorded_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_involvements_activity_id", "involvements", ["activity_id"])
+    op.create_index("ix_involvements_pseudonym", "involvements", ["pseudonym"])

@@ -1,0 +1,131 @@
+"""The request and response schemas of every area, built from its :class:`Area`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from shared.area import WITHDRAWAL_REASONS, Area
+from shared.involvement import DECISION_POWER, RECOGNITION
+
+# Ids chosen by the caller (an HR system's own vacancy number) are allowed.
+ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
+                     error="Ids are 1-64 letters, digits, '.', '_', ':' or '-'.")
+
+
+class Date(fields.Date):
+    """A date that dumps as given when it is already ISO text (as stored in JSON details)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class ActivityInBase(Schema):
+    """What every activity has; an area's schema adds its own fields."""
+
+    id = fields.String(validate=ID, metadata={"description": "Optional; generated if absent"})
+    org_unit = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class ActivityOutMixin(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "active or cancelled"})
+    revision = fields.Integer(required=True)
+
+
+class ActivityPageSchema(Schema):
+    after = fields.Integer(required=True, metadata={"description": "Cursor for the next page"})
+
+
+class PageArgsSchema(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class WithdrawalSchema(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(WITHDRAWAL_REASONS))
+
+
+class ErasureSchema(Schema):
+    citizen_ref = fields.String(required=True, load_only=True,
+                                validate=validate.Length(min=1, max=200))
+
+
+class ErasureResultSchema(Schema):
+    erased = fields.Boolean(required=True)
+    contributions_unlinked = fields.Integer(required=True)
+
+
+def _facts(area: Area) -> dict[str, fields.Field]:
+    return {
+        "stage": fields.String(required=True, validate=validate.OneOf(area.stages)),
+        "role": fields.String(required=True, validate=validate.OneOf(area.roles)),
+        "hours": fields.Float(required=True, validate=validate.Range(min=0, max=1000)),
+        "recognition": fields.String(required=True, validate=validate.OneOf(RECOGNITION)),
+        "decision_power": fields.String(required=True,
+                                        validate=validate.OneOf(DECISION_POWER)),
+        "from_start": fields.Boolean(required=True),
+        "feedback_given": fields.Boolean(required=True),
+    }
+
+
+class AreaSchemas:
+    """Every schema one area's API uses, named after the area for OpenAPI."""
+
+    def __init__(self, area: Area, activity_fields: type[Schema],
+                 involvement_extras: dict[str, fields.Field] | None = None) -> None:
+        title = area.name.capitalize()
+        kind = "".join(part.capitalize() for part in area.activity_kind.split("_"))
+        extras = involvement_extras or {}
+        self.activity_in: type[Schema] = type(
+            f"{kind}In", (activity_fields, ActivityInBase), {})
+        changes = type(f"{kind}Changes", (activity_fields, ActivityInBase), {})
+        self.activity_patch: Schema = changes(partial=True, exclude=("id",))
+        self.activity_out: type[Schema] = type(
+            f"{kind}", (ActivityOutMixin, activity_fields, ActivityInBase), {})
+        facts = _facts(area)
+        self.correction: type[Schema] = Schema.from_dict(
+            {**facts, **extras}, name=f"{title}Correction")
+        self.involvement_in: type[Schema] = Schema.from_dict({
+            "id": fields.String(validate=ID),
+            "citizen_ref": fields.String(
+                required=True, load_only=True, validate=validate.Length(min=1, max=200),
+                metadata={"description": "The organisation's own reference; only a keyed "
+                          "pseudonym of it is kept"}),
+            **_facts(area), **extras,
+        }, name=f"{title}InvolvementIn")
+        self.involvement_out: type[Schema] = Schema.from_dict({
+            "id": fields.String(required=True),
+            "activity_id": fields.String(required=True),
+            "pseudonym": fields.String(required=True),
+            **_facts(area), **extras,
+            "step": fields.Integer(required=True, metadata={"description": "1-7 on the ladder"}),
+            "rubric_version": fields.String(required=True),
+            "rubric_rule": fields.String(required=True),
+            "status": fields.String(required=True),
+            "revision": fields.Integer(required=True),
+        }, name=f"{title}Involvement")
+
+    def load_for(self, command: str, data: Any) -> tuple[dict[str, Any], str | None]:
+        """Validate an inbound command's data; return (fields, the id it targets)."""
+        if not isinstance(data, dict):
+            raise ValidationError({"data": ["Must be a JSON object."]})
+        data = dict(data)
+        if command == "activity.recorded":
+            return self.activity_in().load(data), None
+        target = data.pop("activity_id" if command == "involvement.recorded" else "id", None)
+        if not isinstance(target, str) or not target:
+            name = "activity_id" if command == "involvement.recorded" else "id"
+            raise ValidationError({name: ["Missing data for required field."]})
+        loaders: dict[str, Any] = {
+            "activity.updated": self.activity_patch.load,
+            "activity.cancelled": Schema.from_dict({})().load,
+            "involvement.recorded": self.involvement_in().load,
+            "involvement.corrected": self.correction().load,
+            "involvement.withdrawn": WithdrawalSchema().load,
+        }
+        return loaders[command](data), target

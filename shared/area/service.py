@@ -1,0 +1,288 @@
+"""The use cases of every area. Each writes its rows and its events in one transaction.
+
+A caller that opens ``db.writing()`` around several of them (a batch of
+CloudEvents, an effect and its webhook receipt) makes them one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from shared import outbox
+from shared.area import Area
+from shared.area.models import Activity, Citizen, Involvement, Outbox
+from shared.db import Database
+from shared.envelope import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_RECORDED,
+    ACTIVITY_UPDATED,
+    INVOLVEMENT_CORRECTED,
+    INVOLVEMENT_RECORDED,
+    INVOLVEMENT_WITHDRAWN,
+    new_event,
+)
+from shared.errors import Conflict, NotFound
+from shared.involvement import Facts
+
+FACT_FIELDS = ("stage", "role", "from_start", "decision_power", "feedback_given", "recognition")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def _emit(session: Session, area: Area, type_: str, subject: str, data: dict[str, Any],
+          when: datetime) -> None:
+    event = new_event(type=type_, source=area.source, subject=subject, time=when,
+                      data={"area": area.name, **data})
+    outbox.add(session, Outbox, [event])
+
+
+def _finish(session: Session, result: dict[str, Any]) -> dict[str, Any]:
+    session.flush()
+    return result
+
+
+# -- activities --------------------------------------------------------------------------
+
+
+def activity_view(activity: Activity) -> dict[str, Any]:
+    return {"id": activity.id, "kind": activity.kind, "org_unit": activity.org_unit,
+            "status": activity.status, "revision": activity.revision,
+            **json.loads(activity.details)}
+
+
+def _activity_data(activity: Activity) -> dict[str, Any]:
+    view = activity_view(activity)
+    return {"activity_id": view.pop("id"), **view}
+
+
+def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(fields)
+    activity_id = fields.pop("id", None) or str(uuid.uuid4())
+    org_unit = fields.pop("org_unit")
+    now = _now()
+    with db.writing() as session:
+        if session.scalar(sa.select(Activity.n).where(Activity.id == activity_id)):
+            raise Conflict(f"A {area.activity_kind} with id {activity_id} already exists.")
+        area.check_activity(session, fields)
+        activity = Activity(id=activity_id, kind=area.activity_kind, org_unit=org_unit,
+                            status="active", details=json.dumps(fields, default=str),
+                            revision=1, created_at=_naive(now), updated_at=_naive(now))
+        session.add(activity)
+        _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), now)
+        return _finish(session, activity_view(activity))
+
+
+def _load_activity(session: Session, area: Area, activity_id: str) -> Activity:
+    activity = session.scalar(sa.select(Activity).where(Activity.id == activity_id))
+    if activity is None:
+        raise NotFound(f"No {area.activity_kind} {activity_id}.")
+    return activity
+
+
+def _must_be_active(area: Area, activity: Activity) -> None:
+    if activity.status == "cancelled":
+        raise Conflict(f"{area.activity_kind.capitalize()} {activity.id} is cancelled.")
+
+
+def update_activity(db: Database, area: Area, activity_id: str,
+                    changes: dict[str, Any]) -> dict[str, Any]:
+    now = _now()
+    with db.writing() as session:
+        activity = _load_activity(session, area, activity_id)
+        _must_be_active(area, activity)
+        changes = dict(changes)
+        area.check_activity(session, changes)
+        if "org_unit" in changes:
+            activity.org_unit = changes.pop("org_unit")
+        activity.details = json.dumps({**json.loads(activity.details), **changes}, default=str)
+        activity.revision += 1
+        activity.updated_at = _naive(now)
+        _emit(session, area, ACTIVITY_UPDATED, activity_id, _activity_data(activity), now)
+        return _finish(session, activity_view(activity))
+
+
+def cancel_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
+    now = _now()
+    with db.writing() as session:
+        activity = _load_activity(session, area, activity_id)
+        _must_be_active(area, activity)
+        activity.status = "cancelled"
+        activity.revision += 1
+        activity.updated_at = _naive(now)
+        _emit(session, area, ACTIVITY_CANCELLED, activity_id, _activity_data(activity), now)
+        return _finish(session, activity_view(activity))
+
+
+def get_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
+    with db.reading() as session:
+        return activity_view(_load_activity(session, area, activity_id))
+
+
+def list_activities(db: Database, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    with db.reading() as session:
+        rows = session.scalars(sa.select(Activity).where(Activity.n > after)
+                               .order_by(Activity.n).limit(limit)).all()
+        return [activity_view(a) for a in rows], (rows[-1].n if rows else after)
+
+
+# -- citizens ----------------------------------------------------------------------------
+
+
+def _lookup(key: str, citizen_ref: str) -> str:
+    return hmac.new(key.encode(), b"lookup:" + citizen_ref.strip().encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
+    """HMAC of the reference under the deployment key and a per-citizen salt.
+
+    Erasure deletes the salt: the reference can then never be linked to the
+    pseudonym again, while every contribution keeps counting.
+    """
+    lookup = _lookup(key, citizen_ref)
+    citizen = session.get(Citizen, lookup)
+    if citizen is None:
+        citizen = Citizen(lookup=lookup, salt=secrets.token_hex(16),
+                          created_at=_naive(_now()))
+        session.add(citizen)
+    digest = hmac.new(key.encode(), f"{citizen.salt}:{citizen_ref.strip()}".encode(),
+                      hashlib.sha256).hexdigest()
+    return "p_" + digest[:32]
+
+
+def erase_citizen(db: Database, key: str, citizen_ref: str) -> dict[str, Any]:
+    with db.writing() as session:
+        citizen = session.get(Citizen, _lookup(key, citizen_ref))
+        if citizen is None:
+            raise NotFound("No contributions are linked to that citizen reference.")
+        pseudonym = pseudonym_for(session, key, citizen_ref)
+        contributions = session.scalar(
+            sa.select(sa.func.count()).select_from(Involvement)
+            .where(Involvement.pseudonym == pseudonym)) or 0
+        session.delete(citizen)
+    return {"erased": True, "contributions_unlinked": int(contributions)}
+
+
+# -- involvements ------------------------------------------------------------------------
+
+
+def involvement_view(inv: Involvement) -> dict[str, Any]:
+    return {
+        "id": inv.id, "activity_id": inv.activity_id, "pseudonym": inv.pseudonym,
+        "stage": inv.stage, "role": inv.role, "hours": inv.hours,
+        "recognition": inv.recognition, "decision_power": inv.decision_power,
+        "from_start": inv.from_start, "feedback_given": inv.feedback_given,
+        "step": inv.step, "rubric_version": inv.rubric_version, "rubric_rule": inv.rubric_rule,
+        "status": inv.status, "revision": inv.revision, **json.loads(inv.extras),
+    }
+
+
+def _involvement_data(inv: Involvement, activity: Activity, area: Area) -> dict[str, Any]:
+    view = involvement_view(inv)
+    facts = {name: view[name] for name in FACT_FIELDS}
+    return {"involvement_id": view.pop("id"), "org_unit": activity.org_unit,
+            "activity_kind": area.activity_kind, **view, "facts": facts}
+
+
+def _apply_facts(inv: Involvement, area: Area, body: dict[str, Any]) -> None:
+    body = dict(body)
+    area.check_involvement(body)
+    facts = Facts(**{name: body.pop(name) for name in FACT_FIELDS})
+    step, rule = area.rubric.step(facts)
+    for name, value in facts.as_dict().items():
+        setattr(inv, name, value)
+    inv.hours = body.pop("hours")
+    inv.extras = json.dumps(body)
+    inv.step, inv.rubric_rule, inv.rubric_version = step, rule, area.rubric.version
+
+
+def record_involvement(db: Database, area: Area, key: str, activity_id: str,
+                       body: dict[str, Any]) -> dict[str, Any]:
+    body = dict(body)
+    involvement_id = body.pop("id", None) or str(uuid.uuid4())
+    citizen_ref = body.pop("citizen_ref")
+    now = _now()
+    with db.writing() as session:
+        activity = _load_activity(session, area, activity_id)
+        _must_be_active(area, activity)
+        if session.scalar(sa.select(Involvement.n).where(Involvement.id == involvement_id)):
+            raise Conflict(f"An involvement with id {involvement_id} already exists.")
+        inv = Involvement(id=involvement_id, activity_id=activity_id, status="active",
+                          revision=1, pseudonym=pseudonym_for(session, key, citizen_ref),
+                          recorded_at=_naive(now), updated_at=_naive(now))
+        _apply_facts(inv, area, body)
+        session.add(inv)
+        _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
+              _involvement_data(inv, activity, area), now)
+        return _finish(session, involvement_view(inv))
+
+
+def _load_involvement(session: Session, involvement_id: str) -> tuple[Involvement, Activity]:
+    inv = session.scalar(sa.select(Involvement).where(Involvement.id == involvement_id))
+    if inv is None:
+        raise NotFound(f"No involvement {involvement_id}.")
+    if inv.status == "withdrawn":
+        raise Conflict(f"Involvement {involvement_id} was withdrawn.")
+    activity = session.scalar(sa.select(Activity).where(Activity.id == inv.activity_id))
+    assert activity is not None
+    return inv, activity
+
+
+def correct_involvement(db: Database, area: Area, involvement_id: str,
+                        body: dict[str, Any]) -> dict[str, Any]:
+    """A correction replaces the facts; the ledger keeps both events, in order."""
+    now = _now()
+    with db.writing() as session:
+        inv, activity = _load_involvement(session, involvement_id)
+        _apply_facts(inv, area, body)
+        inv.revision += 1
+        inv.updated_at = _naive(now)
+        data = _involvement_data(inv, activity, area)
+        _emit(session, area, INVOLVEMENT_CORRECTED, activity.id, data, now)
+        return _finish(session, involvement_view(inv))
+
+
+def withdraw_involvement(db: Database, area: Area, involvement_id: str,
+                         reason: str) -> dict[str, Any]:
+    now = _now()
+    with db.writing() as session:
+        inv, activity = _load_involvement(session, involvement_id)
+        inv.status = "withdrawn"
+        inv.revision += 1
+        inv.updated_at = _naive(now)
+        _emit(session, area, INVOLVEMENT_WITHDRAWN, activity.id,
+              {"involvement_id": inv.id, "activity_id": activity.id,
+               "org_unit": activity.org_unit, "pseudonym": inv.pseudonym,
+               "revision": inv.revision, "reason": reason}, now)
+        return _finish(session, involvement_view(inv))
+
+
+def get_involvement(db: Database, involvement_id: str) -> dict[str, Any]:
+    with db.reading() as session:
+        inv = session.scalar(sa.select(Involvement).where(Involvement.id == involvement_id))
+        if inv is None:
+            raise NotFound(f"No involvement {involvement_id}.")
+        return involvement_view(inv)
+
+
+def list_involvements(db: Database, area: Area, activity_id: str) -> list[dict[str, Any]]:
+    with db.reading() as session:
+        _load_activity(session, area, activity_id)
+        rows = session.scalars(sa.select(Involvement).where(Involvement.activity_id == activity_id)
+                               .order_by(Involvement.n))
+        return [involvement_view(i) for i in rows]

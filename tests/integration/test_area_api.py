@@ -1,0 +1,212 @@
+"""Every area's REST API: what it records and publishes, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import AreaClient
+from tests.support.areas import ACTIVITIES, PATHS, involvement
+
+
+def _activity(area: AreaClient, **changes: object) -> str:
+    response = area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], **changes})
+    assert response.status_code == 202, response.json
+    return str(response.json["id"])
+
+
+def test_an_involvement_is_published_with_its_step_facts_and_rubric(area: AreaClient) -> None:
+    activity_id = _activity(area)
+    response = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
+                         json=involvement(area.area))
+    assert response.status_code == 202, response.json
+    body = response.json
+    assert (body["step"], body["rubric_version"]) == (7, f"{area.area}-1")
+    assert body["pseudonym"].startswith("p_") and "citizen_ref" not in body
+    recorded, inv = area.events()
+    assert recorded["type"] == "org.ladder.activity.recorded"
+    assert recorded["source"] == f"/ladder/{area.area}" and recorded["subject"] == activity_id
+    assert inv["type"] == "org.ladder.involvement.recorded"
+    data = inv["data"]
+    assert data["area"] == area.area and data["activity_id"] == activity_id
+    assert data["org_unit"] == ACTIVITIES[area.area]["org_unit"]
+    assert (data["step"], data["rubric_version"], data["rubric_rule"]) == (
+        7, f"{area.area}-1", f"{area.area}-7")
+    assert data["facts"] == {"stage": data["stage"], "role": data["role"], "from_start": True,
+                             "decision_power": "equal_vote", "feedback_given": True,
+                             "recognition": "payment"}
+    assert "CIT-0042" not in json.dumps(area.events())
+
+
+def test_the_same_citizen_keeps_one_pseudonym(area: AreaClient) -> None:
+    activity_id = _activity(area)
+    path = f"/v1/{PATHS[area.area]}/{activity_id}/involvements"
+    first = area.post(path, json=involvement(area.area, "CIT-7")).json["pseudonym"]
+    again = area.post(path, json=involvement(area.area, " CIT-7")).json["pseudonym"]
+    other = area.post(path, json=involvement(area.area, "CIT-8")).json["pseudonym"]
+    assert first == again != other
+
+
+def test_a_correction_is_a_new_event_with_the_new_step(area: AreaClient) -> None:
+    activity_id = _activity(area)
+    inv = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
+                    json=involvement(area.area)).json
+    fixed = {k: v for k, v in involvement(area.area, decision_power="advisory",
+                                          from_start=False).items() if k != "citizen_ref"}
+    response = area.post(f"/v1/involvements/{inv['id']}/corrections", json=fixed)
+    assert response.status_code == 202, response.json
+    assert (response.json["step"], response.json["revision"]) == (5, 2)
+    corrected = area.events()[-1]
+    assert corrected["type"] == "org.ladder.involvement.corrected"
+    assert corrected["data"]["involvement_id"] == inv["id"]
+    assert corrected["data"]["step"] == 5 and corrected["data"]["pseudonym"] == inv["pseudonym"]
+    assert area.get(f"/v1/involvements/{inv['id']}").json["step"] == 5
+
+
+def test_a_withdrawal_is_an_event_and_ends_changes(area: AreaClient) -> None:
+    activity_id = _activity(area)
+    inv = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
+                    json=involvement(area.area)).json
+    response = area.post(f"/v1/involvements/{inv['id']}/withdrawal",
+                         json={"reason": "recorded_in_error"})
+    assert response.status_code == 202 and response.json["status"] == "withdrawn"
+    withdrawn = area.events()[-1]
+    assert withdrawn["type"] == "org.ladder.involvement.withdrawn"
+    assert withdrawn["data"]["reason"] == "recorded_in_error"
+    before = area.writes()
+    again = area.post(f"/v1/involvements/{inv['id']}/withdrawal", json={"reason": "duplicate"})
+    assert again.status_code == 409
+    fixed = {k: v for k, v in involvement(area.area).items() if k != "citizen_ref"}
+    assert area.post(f"/v1/involvements/{inv['id']}/corrections", json=fixed).status_code == 409
+    assert area.writes() == before
+
+
+def test_activities_are_updated_and_cancelled_by_events(area: AreaClient) -> None:
+    activity_id = _activity(area, id="EXT-1")
+    assert activity_id == "EXT-1"
+    assert area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], "id": "EXT-1"}
+                     ).status_code == 409
+    updated = area.patch(f"/v1/{PATHS[area.area]}/EXT-1", json={"org_unit": "west"})
+    assert updated.status_code == 202 and updated.json["org_unit"] == "west"
+    assert updated.json["revision"] == 2
+    cancelled = area.post(f"/v1/{PATHS[area.area]}/EXT-1/cancellation")
+    assert cancelled.status_code == 202 and cancelled.json["status"] == "cancelled"
+    assert [e["type"].rsplit(".", 1)[1] for e in area.events()] == [
+        "recorded", "updated", "cancelled"]
+    assert area.events()[1]["data"]["org_unit"] == "west"
+    before = area.writes()
+    on_cancelled = area.post(f"/v1/{PATHS[area.area]}/EXT-1/involvements",
+                             json=involvement(area.area))
+    assert on_cancelled.status_code == 409
+    assert set(on_cancelled.json) == {"code", "status", "message", "errors"}
+    assert area.post(f"/v1/{PATHS[area.area]}/EXT-1/cancellation").status_code == 409
+    assert area.writes() == before
+
+
+def test_reads_list_and_page(area: AreaClient) -> None:
+    ids = [_activity(area) for _ in range(3)]
+    page = area.get(f"/v1/{PATHS[area.area]}?limit=2").json
+    assert [a["id"] for a in page["items"]] == ids[:2]
+    rest = area.get(f"/v1/{PATHS[area.area]}?limit=2&after={page['next_after']}").json
+    assert [a["id"] for a in rest["items"]] == ids[2:] and rest["next_after"] is None
+    assert area.get(f"/v1/{PATHS[area.area]}/{ids[0]}").json["id"] == ids[0]
+    area.post(f"/v1/{PATHS[area.area]}/{ids[0]}/involvements", json=involvement(area.area))
+    assert len(area.get(f"/v1/{PATHS[area.area]}/{ids[0]}/involvements").json) == 1
+
+
+def test_erasure_unlinks_the_citizen_and_keeps_the_counts(area: AreaClient) -> None:
+    activity_id = _activity(area)
+    path = f"/v1/{PATHS[area.area]}/{activity_id}/involvements"
+    before = area.post(path, json=involvement(area.area, "CIT-9")).json["pseudonym"]
+    assert area.post("/v1/citizens/erasure", json={"citizen_ref": "CIT-9"}).status_code == 403
+    erased = area.post("/v1/citizens/erasure", verb="admin", json={"citizen_ref": "CIT-9"})
+    assert erased.status_code == 200 and erased.json == {
+        "erased": True, "contributions_unlinked": 1}
+    assert area.count("involvements") == 1
+    after = area.post(path, json=involvement(area.area, "CIT-9")).json["pseudonym"]
+    assert after != before
+    assert area.post("/v1/citizens/erasure", verb="admin",
+                     json={"citizen_ref": "CIT-unknown"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer ldr_not-a-token"}, 401),
+     ({"Authorization": "Basic dXNlcjpwYXNz"}, 401)],
+)
+def test_no_valid_token_is_401_and_writes_nothing(
+    area: AreaClient, headers: dict[str, str], status: int
+) -> None:
+    before = area.writes()
+    response = area.http.post(f"/v1/{PATHS[area.area]}", json=ACTIVITIES[area.area],
+                              headers=headers)
+    assert response.status_code == status
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json["code"] == 401
+    assert area.http.get(f"/v1/{PATHS[area.area]}", headers=headers).status_code == 401
+    assert area.writes() == before
+
+
+def test_the_wrong_scope_is_403_and_writes_nothing(area: AreaClient) -> None:
+    before = area.writes()
+    response = area.post(f"/v1/{PATHS[area.area]}", verb="read", json=ACTIVITIES[area.area])
+    assert response.status_code == 403 and f"{area.area}:write" in response.json["message"]
+    assert area.get(f"/v1/{PATHS[area.area]}", verb="write").status_code == 403
+    assert area.writes() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"org_unit": "x"}', "text/plain", 415),
+        (b'{"org_unit": "x"}', None, 415),
+        (b'{"org_unit": "' + b"x" * 300_000 + b'"}', "application/json", 413),
+        (b"[]", "application/json", 422),
+    ],
+)
+def test_malformed_requests_get_the_common_error_and_write_nothing(
+    area: AreaClient, body: bytes, content_type: str | None, status: int
+) -> None:
+    before = area.writes()
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = area.post(f"/v1/{PATHS[area.area]}", data=body, headers=headers)
+    assert response.status_code == status
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert response.json["code"] == status
+    assert area.writes() == before
+
+
+def test_invalid_fields_are_named_and_nothing_is_written(area: AreaClient) -> None:
+    activity_id = _activity(area)
+    before = area.writes()
+    bad = involvement(area.area, hours=-1, recognition="gold star", stage="tea")
+    del bad["from_start"]
+    response = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements", json=bad)
+    assert response.status_code == 422
+    assert set(response.json["errors"]["json"]) == {"hours", "recognition", "stage",
+                                                    "from_start"}
+    for field in ("hours", "recognition", "stage", "from_start"):
+        assert field in response.json["message"]
+    assert area.writes() == before
+
+
+def test_unknown_resources_are_404(area: AreaClient) -> None:
+    before = area.writes()
+    assert area.post(f"/v1/{PATHS[area.area]}/nope/involvements",
+                     json=involvement(area.area)).status_code == 404
+    assert area.get(f"/v1/{PATHS[area.area]}/nope").status_code == 404
+    assert area.get("/v1/involvements/nope").status_code == 404
+    assert area.post("/v1/involvements/nope/withdrawal",
+                     json={"reason": "duplicate"}).status_code == 404
+    assert area.writes() == before
+
+
+def test_openapi_documents_every_route(area: AreaClient) -> None:
+    spec = area.http.get("/openapi.json").json
+    path = PATHS[area.area]
+    for route in (f"/v1/{path}", f"/v1/{path}/{{activity_id}}/involvements",
+                  "/v1/involvements/{involvement_id}/corrections", "/v1/webhooks/{integration}",
+                  "/v1/events", "/v1/citizens/erasure", "/healthz", "/readyz"):
+        assert route in spec["paths"], route

@@ -1,0 +1,89 @@
+"""CloudEvents into every area, in structured, binary and batch HTTP modes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.envelope import new_event
+from tests.integration.conftest import AreaClient
+from tests.support.areas import ACTIVITIES, involvement
+
+CE = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+
+
+def _event(command: str, data: dict[str, Any], id: str | None = None) -> dict[str, Any]:
+    return new_event(type=f"org.ladder.{command}", source="/lms/moodle", subject="x",
+                     data=data, id=id)
+
+
+def _post(area: AreaClient, body: Any, content_type: str, **headers: str) -> Any:
+    return area.post("/v1/events", data=json.dumps(body),
+                     headers={"Content-Type": content_type, **headers})
+
+
+def test_structured_mode(area: AreaClient) -> None:
+    event = _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-1"})
+    response = _post(area, event, CE)
+    assert response.status_code == 202, response.json
+    assert response.json["result"]["id"] == "LMS-1"
+
+
+def test_binary_mode(area: AreaClient) -> None:
+    response = _post(area, {**ACTIVITIES[area.area], "id": "LMS-2"}, "application/json", **{
+        "ce-specversion": "1.0", "ce-id": "b-1", "ce-source": "/lms/moodle",
+        "ce-type": "org.ladder.activity.recorded"})
+    assert response.status_code == 202, response.json
+    assert area.events()[0]["data"]["activity_id"] == "LMS-2"
+
+
+def test_binary_mode_without_ce_headers_is_400(area: AreaClient) -> None:
+    before = area.writes()
+    response = _post(area, ACTIVITIES[area.area], "application/json")
+    assert response.status_code == 400
+    assert area.writes() == before
+
+
+def test_a_batch_applies_every_event_in_order(area: AreaClient) -> None:
+    batch = [_event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-3"})] + [
+        _event("involvement.recorded", {"activity_id": "LMS-3", **involvement(area.area, f"C{i}")})
+        for i in range(5)]
+    response = _post(area, batch, BATCH)
+    assert response.status_code == 202, response.json
+    assert len(response.json["results"]) == 6
+    assert area.count("involvements") == 5 and len(area.events()) == 6
+
+
+def test_a_batch_with_one_bad_event_applies_none(area: AreaClient) -> None:
+    before = area.writes()
+    good = _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-4"})
+    bad = _event("involvement.recorded", {"activity_id": "LMS-4", **involvement(area.area)})
+    bad["data"]["hours"] = "lots"
+    response = _post(area, [good, bad], BATCH)
+    assert response.status_code == 422
+    assert "hours" in json.dumps(response.json["errors"])
+    assert area.writes() == before
+    no_id = {k: v for k, v in good.items() if k != "id"}
+    response = _post(area, [good, no_id], BATCH)
+    assert response.status_code == 422 and "1.id" in response.json["message"]
+    assert area.writes() == before
+
+
+def test_a_repeated_event_is_applied_once(area: AreaClient) -> None:
+    event = _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-5"}, id="ev-1")
+    first = _post(area, event, CE)
+    writes = area.writes()
+    again = _post(area, [event, event], BATCH)
+    assert first.status_code == again.status_code == 202
+    assert area.writes() == writes
+    assert again.json["results"][0]["result"] == first.json["result"]
+
+
+def test_events_need_a_write_token(area: AreaClient) -> None:
+    event = _event("activity.recorded", {**ACTIVITIES[area.area]})
+    response = area.http.post("/v1/events", data=json.dumps(event),
+                              headers={"Content-Type": CE})
+    assert response.status_code == 401
+    assert _post(area, event, CE, Authorization=f"Bearer {area.tokens['read']}"
+                 ).status_code == 403
