@@ -57,6 +57,8 @@ def make_app(
     api = errors.LadderApi(app)
     errors.init_app(app, api)
     app.before_request(_check_content_type)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "ladder token create"})
     api.register_blueprint(health.blp)
     register(app, api)
     return app

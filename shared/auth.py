@@ -91,6 +91,16 @@ def require(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             authenticate(verb)
             return view(*args, **kwargs)
 
+        # Document the requirement in OpenAPI, as flask-smorest's @blp.doc would.
+        doc = dict(getattr(guarded, "_apidoc", {}))
+        manual = dict(doc.get("manual_doc", {}))
+        manual["security"] = [{"bearerAuth": []}]
+        responses = dict(manual.get("responses", {}))
+        responses.setdefault("401", {"description": "No valid bearer token"})
+        responses.setdefault("403", {"description": f"The token lacks the {verb} scope"})
+        manual["responses"] = responses
+        doc["manual_doc"] = manual
+        guarded._apidoc = doc  # type: ignore[attr-defined]
         return guarded
 
     return decorate

@@ -18,11 +18,16 @@ def test_a_service_database_url_selects_postgresql() -> None:
     assert load("ledger", {"LEDGER_DATABASE_URL": url})["DATABASE_URL"] == url
 
 
-def test_production_refuses_the_default_pseudonym_key() -> None:
-    with pytest.raises(ConfigError, match="LADDER_PSEUDONYM_KEY"):
-        load("recruitment", {"LADDER_ENV": "production"})
-    config = load("recruitment", {"LADDER_ENV": "production", "LADDER_PSEUDONYM_KEY": "s3cret"})
-    assert config["PSEUDONYM_KEY"] == "s3cret"
+@pytest.mark.parametrize("secret", ["LADDER_PSEUDONYM_KEY", "LADDER_TOKEN_PEPPER"])
+def test_production_refuses_a_missing_or_default_secret(secret: str) -> None:
+    secrets = {"LADDER_PSEUDONYM_KEY": "k" * 32, "LADDER_TOKEN_PEPPER": "p" * 32}
+    production = {"LADDER_ENV": "production", **secrets}
+    assert load("recruitment", production)[secret.removeprefix("LADDER_")] == secrets[secret]
+    with pytest.raises(ConfigError, match=secret):
+        load("recruitment", {**production, secret: ""})
+    with pytest.raises(ConfigError, match=secret):
+        load("recruitment", {**production, secret: load("recruitment", {})[
+            secret.removeprefix("LADDER_")]})
 
 
 def test_a_malformed_number_is_a_clear_error() -> None:
