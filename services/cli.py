@@ -77,14 +77,18 @@ def token() -> None:
     """API tokens: bearer credentials with scopes, stored hashed."""
 
 
+def _token_model(service: str) -> Any:
+    return importlib.import_module(f"services.{service}.models").ApiToken
+
+
 @token.command("create")
-@click.argument("service", type=click.Choice(DOMAIN_SERVICES))
+@click.argument("service", type=click.Choice(SERVICES))
 @click.option("--name", required=True, help="Who the token is for, e.g. hr-system.")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              help="read, write or admin (repeat for several), or SERVICE:VERB.")
+              help="read, write or admin (repeat for several), or SERVICE:VERB. On the "
+              "ledger, read is an auditor and admin an administrator.")
 def token_create(service: str, name: str, scopes: tuple[str, ...]) -> None:
     """Create a token for SERVICE and print it; it is shown this once."""
-    from shared.area.models import ApiToken
     from shared.auth import VERBS, create_token
 
     wanted = {s if ":" in s else f"{service}:{s}" for s in scopes}
@@ -93,8 +97,101 @@ def token_create(service: str, name: str, scopes: tuple[str, ...]) -> None:
         raise click.BadParameter(f"unknown scope(s) {', '.join(sorted(bad))}; use "
                                  f"{', '.join(VERBS)}", param_hint="--scope")
     config = load(service)
-    click.echo(create_token(Database(config["DATABASE_URL"]), ApiToken,
+    click.echo(create_token(Database(config["DATABASE_URL"]), _token_model(service),
                             config["TOKEN_PEPPER"], name, wanted))
+
+
+@token.command("revoke")
+@click.argument("service", type=click.Choice(SERVICES))
+@click.option("--name", required=True, help="Revoke every live token of this name.")
+def token_revoke(service: str, name: str) -> None:
+    """Revoke a service's tokens by name."""
+    from shared.auth import revoke_token
+
+    n = revoke_token(Database(database_url(service)), _token_model(service), name=name)
+    click.echo(f"revoked {n} token(s)")
+    if not n:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--area", type=click.Choice(("recruitment", "training", "inspection")),
+              help="One area, by period; without it the areas side by side.")
+@click.option("--org-unit", help="One organisational unit (default: all).")
+@click.option("--period", default="quarter", show_default=True,
+              type=click.Choice(("month", "quarter", "year")))
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Inclusive.")
+@click.option("--suppress/--no-suppress", default=True, show_default=True,
+              help="Hide small numbers, as auditors see them.")
+def report(area: str | None, org_unit: str | None, period: str, start: Any, end: Any,
+           suppress: bool) -> None:
+    """Print the measures of involvement as a table."""
+    from services.ledger.metrics import MetricsQuery, metrics
+
+    if start > end:
+        raise click.BadParameter("--to must not be before --from", param_hint="--to")
+    config = load("ledger")
+    query = MetricsQuery(start=start.date(), end=end.date(), area=area, org_unit=org_unit,
+                         period=period, group_by="period" if area else "area")
+    result = metrics(Database(config["DATABASE_URL"]), query,
+                     config["SUPPRESSION_THRESHOLD"] if suppress else None)
+    rows = result["rows"] + ([{**result["total"], "period": "total"}] if result["total"] else [])
+    click.echo(_table(rows, "period" if area else "area"))
+
+
+REPORT_COLUMNS = (("activities", "activities"), ("involved", "activities_involved"),
+                  ("coverage", "coverage"), ("involvements", "involvements"),
+                  ("median", "median_step"), (">=co-design", "co_design_or_higher"),
+                  ("co-prod", "co_production"), ("citizens", "citizens"),
+                  ("returning", "returning_citizens"), ("hours", "hours"),
+                  ("recognised", "recognition_rate"), ("vote", "decision_vote_share"),
+                  ("feedback", "feedback_rate"), ("index", "index"))
+
+
+def _cell(value: Any, name: str) -> str:
+    if value is None:
+        return "*"
+    if isinstance(value, float) and name.endswith(("rate", "share", "coverage", "higher",
+                                                    "production")):
+        return f"{100 * value:.1f}%"
+    return str(value)
+
+
+def _table(rows: list[dict[str, Any]], first: str) -> str:
+    header = [first] + [title for title, _ in REPORT_COLUMNS] + [f"step {n}" for n in range(1, 8)]
+    body = [[str(row[first])] + [_cell(row[name], name) for _, name in REPORT_COLUMNS]
+            + [_cell(row["steps"][str(n)], "n") for n in range(1, 8)] for row in rows]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                       enumerate(zip(r, widths, strict=True))) for r in [header, *body]]
+    return "\n".join(lines) + "\n(* suppressed: it would reveal a count under the threshold)"
+
+
+@main.command()
+@click.option("--format", "fmt", default="ndjson", show_default=True,
+              type=click.Choice(("ndjson", "csv")))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--area", type=click.Choice(("recruitment", "training", "inspection")))
+def export(fmt: str, out: str, area: str | None) -> None:
+    """Export the ledger's entries to a file, with a progress bar."""
+    from services.ledger import exports
+    from services.ledger.service import EntryQuery, count_entries
+
+    db = Database(database_url("ledger"))
+    query = EntryQuery(limit=None, area=area)
+    total = count_entries(db, query)
+    chunks = (exports.entries_csv if fmt == "csv" else exports.entries_ndjson)(db, query)
+    written = 0
+    with open(out, "w", encoding="utf-8") as f, click.progressbar(
+            length=total, label=f"exporting {total} entries", file=sys.stderr) as bar:
+        for chunk in chunks:
+            f.write(chunk)
+            n = chunk.count("\n") - (1 if fmt == "csv" and written == 0 and chunk else 0)
+            written += n
+            bar.update(n)
+    click.echo(f"wrote {total} entries to {out}")
 
 
 @main.group()

@@ -62,15 +62,21 @@ def create_token(db: Database, model: Any, pepper: str, name: str,
     return token
 
 
-def scopes_for(db: Database, model: Any, pepper: str, token: str) -> set[str] | None:
+def holder(db: Database, model: Any, pepper: str, token: str) -> tuple[str, set[str]] | None:
+    """The name and scopes of a live token, or None."""
     with db.reading() as session:
         row = session.execute(
-            sa.select(model.scopes, model.revoked_at)
+            sa.select(model.name, model.scopes, model.revoked_at)
             .where(model.token_hash == hash_token(pepper, token))
         ).first()
     if row is None or row.revoked_at is not None:
         return None
-    return set(row.scopes.split())
+    return row.name, set(row.scopes.split())
+
+
+def allows(scopes: set[str], service: str, verb: str) -> bool:
+    """``admin`` includes ``write`` and ``read``; ``write`` does not include ``read``."""
+    return f"{service}:{verb}" in scopes or f"{service}:admin" in scopes
 
 
 def _bearer() -> str | None:
@@ -111,12 +117,34 @@ def authenticate(verb: str) -> None:
     token = _bearer()
     if token is None:
         fail(401, message="A bearer token is required.", headers=challenge)
+    assert token is not None
     ext = current_app.extensions
-    scopes = scopes_for(ext["db"], ext["token_model"], current_app.config["TOKEN_PEPPER"],
-                        str(token))
-    if scopes is None:
+    found = holder(ext["db"], ext["token_model"], current_app.config["TOKEN_PEPPER"], token)
+    if found is None:
         fail(401, message="The bearer token is not valid.", headers=challenge)
-    needed = f"{current_app.config['SERVICE_NAME']}:{verb}"
-    if needed not in (scopes or set()):
-        fail(403, message=f"This token lacks the scope {needed}.")
-    g.scopes = scopes
+    g.token_name, g.scopes = found
+    service = current_app.config["SERVICE_NAME"]
+    if not allows(g.scopes, service, verb):
+        fail(403, message=f"This token lacks the scope {service}:{verb}.")
+
+
+def is_admin() -> bool:
+    return allows(getattr(g, "scopes", set()), current_app.config["SERVICE_NAME"], "admin")
+
+
+def list_tokens(db: Database, model: Any) -> list[dict[str, Any]]:
+    with db.reading() as session:
+        rows = session.scalars(sa.select(model).order_by(model.id))
+        return [{"id": t.id, "name": t.name, "scopes": t.scopes.split(),
+                 "created_at": t.created_at, "revoked_at": t.revoked_at} for t in rows]
+
+
+def revoke_token(db: Database, model: Any, token_id: int | None = None,
+                 name: str | None = None) -> int:
+    """Revoke by id or by name; returns how many tokens were revoked."""
+    with db.writing() as session:
+        stmt = sa.update(model).where(model.revoked_at.is_(None))
+        stmt = stmt.where(model.id == token_id) if token_id is not None else stmt.where(
+            model.name == name)
+        result = session.execute(stmt.values(revoked_at=datetime.now(UTC).replace(tzinfo=None)))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -76,6 +76,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RELAY_BATCH_SIZE": _int(env, "LADDER_RELAY_BATCH_SIZE", 500),
         "RELAY_INTERVAL": _float(env, "LADDER_RELAY_INTERVAL", 0.2),
         "REPUBLISH_AFTER": _float(env, "LADDER_REPUBLISH_AFTER", 600.0),
+        "SUPPRESSION_THRESHOLD": _int(env, "LADDER_SUPPRESSION_THRESHOLD", 5),
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
     }
     for key, dev_value in DEV_SECRETS.items():

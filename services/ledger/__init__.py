@@ -12,9 +12,12 @@ from shared.errors import LadderApi
 
 
 def _register(app: Flask, api: LadderApi) -> None:
+    from services.ledger import access, tasks  # noqa: F401  (tasks registers the Celery task)
     from services.ledger import api as routes
-    from services.ledger import tasks  # noqa: F401  (registers the Celery task)
+    from services.ledger.models import ApiToken
 
+    app.extensions["token_model"] = ApiToken
+    access.init_app(app)
     api.register_blueprint(routes.blp)
 
 

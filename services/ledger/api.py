@@ -1,28 +1,38 @@
-"""The auditor API: entries."""
+"""The auditor API: entries, measures, exports, the access log; tokens for admins."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.ledger import service
+from services.ledger import access, exports, metrics, service
 from services.ledger.domain import AREAS
+from services.ledger.measures import PERIODS
+from services.ledger.models import ApiToken
+from shared.auth import VERBS, create_token, is_admin, list_tokens, require, revoke_token
 from shared.db import current_db
 from shared.envelope import EVENT_TYPES
+from shared.errors import NotFound
 
-blp = Blueprint("entries", __name__, url_prefix="/v1/entries", description="Ledger entries")
+blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The involvement ledger")
 
 
-class EntryQuerySchema(Schema):
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
+
+
+class EntryFilterSchema(Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0),
-                           metadata={"description": "Cursor: return entries with seq > after"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+                           metadata={"description": "Cursor: entries with seq > after"})
     area = fields.String(validate=validate.OneOf(AREAS))
     type = fields.String(validate=validate.OneOf(EVENT_TYPES))
+    org_unit = fields.String(validate=validate.Length(min=1, max=256))
+    pseudonym = fields.String(validate=validate.Length(min=1, max=64))
     time_from = fields.AwareDateTime(data_key="from", metadata={"description": "event time >="})
     time_to = fields.AwareDateTime(data_key="to", metadata={"description": "event time <"})
 
@@ -32,10 +42,26 @@ class EntryQuerySchema(Schema):
             raise ValidationError("must be later than from", field_name="to")
 
 
+class EntryQuerySchema(EntryFilterSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class ExportQuerySchema(EntryFilterSchema):
+    format = fields.String(load_default="ndjson", validate=validate.OneOf(("csv", "ndjson")))
+
+
+def _entry_query(args: dict[str, Any], limit: int | None) -> service.EntryQuery:
+    return service.EntryQuery(
+        after=args["after"], limit=limit, area=args.get("area"), type=args.get("type"),
+        org_unit=args.get("org_unit"), pseudonym=args.get("pseudonym"),
+        time_from=_naive_utc(args.get("time_from")), time_to=_naive_utc(args.get("time_to")))
+
+
 class EntrySchema(Schema):
     seq = fields.Integer(required=True)
     area = fields.String(required=True)
     org_unit = fields.String(allow_none=True)
+    pseudonym = fields.String(allow_none=True)
     received_at = fields.DateTime(required=True)
     event = fields.Dict(required=True, metadata={"description": "The CloudEvent as appended"})
 
@@ -46,23 +72,218 @@ class EntryPageSchema(Schema):
         "description": "Pass as `after` for the next page; null when this page is the last"})
 
 
-def _naive_utc(value: Any) -> Any:
-    from datetime import UTC
-
-    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
-
-
-@blp.route("")
+@blp.route("/entries")
 class Entries(MethodView):
+    @require("read")
     @blp.arguments(EntryQuerySchema, location="query")
     @blp.response(200, EntryPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List entries in sequence order, after a cursor."""
         limit = min(args["limit"], current_app.config["PAGE_LIMIT_MAX"])
-        query = service.EntryQuery(
-            after=args["after"], limit=limit, area=args.get("area"), type=args.get("type"),
-            time_from=_naive_utc(args.get("time_from")), time_to=_naive_utc(args.get("time_to")),
-        )
-        entries = service.list_entries(current_db(), query)
+        entries = service.list_entries(current_db(), _entry_query(args, limit))
         next_after = entries[-1]["seq"] if len(entries) == limit else None
         return {"entries": entries, "next_after": next_after}
+
+
+@blp.route("/exports/entries")
+class EntryExport(MethodView):
+    @require("read")
+    @blp.arguments(ExportQuerySchema, location="query")
+    @blp.response(200, description="CSV or NDJSON, streamed")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Export entries, streamed in sequence order (CSV or NDJSON)."""
+        query = _entry_query(args, None)
+        db = current_db()
+        if args["format"] == "csv":
+            body, mimetype = exports.entries_csv(db, query), "text/csv"
+        else:
+            body, mimetype = exports.entries_ndjson(db, query), "application/x-ndjson"
+        filename = f"ladder-entries.{args['format']}"
+        return Response(stream_with_context(body), mimetype=mimetype, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class MetricsQuerySchema(Schema):
+    area = fields.String(validate=validate.OneOf(AREAS))
+    org_unit = fields.String(validate=validate.Length(min=1, max=256))
+    period = fields.String(load_default="quarter", validate=validate.OneOf(PERIODS))
+    group_by = fields.String(load_default="period", validate=validate.OneOf(metrics.GROUPS))
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to", metadata={"description": "inclusive"})
+
+    @validates_schema
+    def _check(self, data: dict[str, Any], **_: Any) -> None:
+        if "start" in data and "end" in data and data["start"] > data["end"]:
+            raise ValidationError("must not be before from", field_name="to")
+        if "start" in data and "end" in data and (data["end"] - data["start"]).days > 3700:
+            raise ValidationError("a range is at most ten years", field_name="to")
+        if data.get("group_by", "period") != "area" and "area" not in data:
+            raise ValidationError("required unless group_by=area", field_name="area")
+
+
+class FiguresSchema(Schema):
+    area = fields.String(allow_none=True)
+    org_unit = fields.String(allow_none=True)
+    period = fields.String(allow_none=True)
+    starts = fields.String()
+    activities = fields.Integer(allow_none=True)
+    activities_involved = fields.Integer(allow_none=True)
+    coverage = fields.Float(allow_none=True)
+    involvements = fields.Integer(allow_none=True)
+    steps = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
+    median_step = fields.Float(allow_none=True)
+    co_design_or_higher = fields.Float(allow_none=True)
+    co_production = fields.Float(allow_none=True)
+    citizens = fields.Integer(allow_none=True)
+    returning_citizens = fields.Integer(allow_none=True)
+    hours = fields.Float(allow_none=True)
+    recognition_rate = fields.Float(allow_none=True)
+    decision_vote_share = fields.Float(allow_none=True)
+    feedback_rate = fields.Float(allow_none=True)
+    index = fields.Float(allow_none=True)
+    suppressed = fields.List(fields.String(), metadata={
+        "description": "Figures hidden because they would reveal a count under the threshold"})
+
+
+class MetricsSchema(Schema):
+    area = fields.String(allow_none=True)
+    org_unit = fields.String(allow_none=True)
+    period = fields.String()
+    group_by = fields.String()
+    start = fields.String(data_key="from")
+    end = fields.String(data_key="to")
+    periods = fields.List(fields.String())
+    threshold = fields.Integer(allow_none=True, metadata={
+        "description": "Counts under it are suppressed; null for admin readers"})
+    rows = fields.List(fields.Nested(FiguresSchema))
+    total = fields.Nested(FiguresSchema, allow_none=True)
+
+
+def _report(args: dict[str, Any], suppressed: bool) -> dict[str, Any]:
+    query = metrics.MetricsQuery(start=args["start"], end=args["end"], area=args.get("area"),
+                                 org_unit=args.get("org_unit"), period=args["period"],
+                                 group_by=args["group_by"])
+    threshold = current_app.config["SUPPRESSION_THRESHOLD"] if suppressed else None
+    report = metrics.metrics(current_db(), query, threshold)
+    report["start"], report["end"] = report.pop("from"), report.pop("to")
+    return report
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @require("read")
+    @blp.arguments(MetricsQuerySchema, location="query")
+    @blp.response(200, MetricsSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Measures of involvement per period, area or org unit; small numbers suppressed."""
+        return _report(args, suppressed=not is_admin())
+
+
+@blp.route("/exports/metrics")
+class MetricsExport(MethodView):
+    @require("read")
+    @blp.arguments(MetricsQuerySchema, location="query")
+    @blp.response(200, description="CSV; small numbers are always suppressed")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Export measures as CSV, always with small-number suppression."""
+        report = _report(args, suppressed=True)
+        report["from"], report["to"] = report["start"], report["end"]
+        return Response(exports.metrics_csv(report), mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="ladder-metrics.csv"'})
+
+
+class AccessQuerySchema(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    token_name = fields.String(validate=validate.Length(min=1, max=200))
+    since = fields.AwareDateTime()
+
+
+class AccessSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    token_name = fields.String(allow_none=True)
+    scopes = fields.String(allow_none=True)
+    method = fields.String()
+    path = fields.String()
+    status = fields.Integer()
+    remote_addr = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+
+
+@blp.route("/access-log")
+class AccessLogView(MethodView):
+    @require("read")
+    @blp.arguments(AccessQuerySchema, location="query")
+    @blp.response(200, AccessSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Who read the ledger, what, when and from where."""
+        return access.query(current_db(), args["after"], args["limit"],
+                            args.get("token_name"), _naive_utc(args.get("since")))
+
+
+class TokenInSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    scopes = fields.List(fields.String(validate=validate.OneOf([f"ledger:{v}" for v in VERBS])),
+                         required=True, validate=validate.Length(min=1))
+
+
+class TokenSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    scopes = fields.List(fields.String())
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    token = fields.String(metadata={"description": "Shown once, at creation"})
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    @require("admin")
+    @blp.response(200, TokenSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """List tokens (never the tokens themselves)."""
+        return list_tokens(current_db(), ApiToken)
+
+    @require("admin")
+    @blp.arguments(TokenInSchema)
+    @blp.response(201, TokenSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create an auditor or admin token; the answer is the only time it is shown."""
+        token = create_token(current_db(), ApiToken, current_app.config["TOKEN_PEPPER"],
+                             body["name"], body["scopes"])
+        created = list_tokens(current_db(), ApiToken)[-1]
+        return {**created, "token": token}
+
+
+@blp.route("/tokens/<int:token_id>/revocation")
+class Revocation(MethodView):
+    @require("admin")
+    @blp.response(200, TokenSchema)
+    def post(self, token_id: int) -> dict[str, Any]:
+        """Revoke a token."""
+        revoke_token(current_db(), ApiToken, token_id=token_id)
+        for token in list_tokens(current_db(), ApiToken):
+            if token["id"] == token_id:
+                return token
+        raise NotFound(f"No token {token_id}.")
+
+
+Revocation.accepts = ()  # type: ignore[attr-defined]
+
+
+class RejectedSchema(Schema):
+    id = fields.Integer()
+    received_at = fields.DateTime()
+    reason = fields.String()
+    payload = fields.String()
+
+
+@blp.route("/rejected")
+class RejectedEvents(MethodView):
+    @require("admin")
+    @blp.arguments(AccessQuerySchema(only=("after", "limit")), location="query")
+    @blp.response(200, RejectedSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events the ledger could not accept, with the reason."""
+        return service.list_rejected(current_db(), args["after"], args["limit"])

@@ -9,7 +9,18 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from shared.envelope import EVENT_TYPES, CloudEventSchema, parse_time
+from shared.envelope import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_RECORDED,
+    ACTIVITY_UPDATED,
+    EVENT_TYPES,
+    INVOLVEMENT_CORRECTED,
+    INVOLVEMENT_RECORDED,
+    INVOLVEMENT_WITHDRAWN,
+    CloudEventSchema,
+    parse_time,
+)
+from shared.involvement import DECISION_POWER, RECOGNITION
 
 AREAS = ("recruitment", "training", "inspection")
 
@@ -28,8 +39,10 @@ class AcceptedEvent:
     subject: str | None
     area: str
     org_unit: str | None
+    pseudonym: str | None
     time: datetime
     canonical: str
+    data: dict[str, Any]
 
     @property
     def key(self) -> tuple[str, str]:
@@ -60,7 +73,9 @@ def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
     org_unit = data.get("org_unit")
     if org_unit is not None and not (isinstance(org_unit, str) and 0 < len(org_unit) <= 256):
         raise EventRejected("data.org_unit must be a string of 1-256 characters")
+    _check_data(event["type"], data)
     when = parse_time(event["time"]).replace(tzinfo=None) if "time" in event else received_at
+    pseudonym = data.get("pseudonym")
     return AcceptedEvent(
         source=event["source"],
         id=event["id"],
@@ -68,6 +83,41 @@ def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
         subject=event.get("subject"),
         area=area,
         org_unit=org_unit,
+        pseudonym=pseudonym if isinstance(pseudonym, str) else None,
         time=when,
         canonical=canonical_json(event),
+        data=data,
     )
+
+
+def _text(data: dict[str, Any], name: str, limit: int = 64) -> None:
+    value = data.get(name)
+    if not (isinstance(value, str) and 0 < len(value) <= limit):
+        raise EventRejected(f"data.{name} must be a string of 1-{limit} characters")
+
+
+def _check_data(type_: str, data: dict[str, Any]) -> None:
+    """What the measures read from each type must be there, and of the right kind."""
+    _text(data, "activity_id")
+    if type_ in (ACTIVITY_RECORDED, ACTIVITY_UPDATED, ACTIVITY_CANCELLED):
+        _text(data, "org_unit", 256)
+        return
+    _text(data, "involvement_id")
+    if type_ == INVOLVEMENT_WITHDRAWN:
+        return
+    _text(data, "org_unit", 256)
+    _text(data, "pseudonym")
+    step = data.get("step")
+    if not (isinstance(step, int) and not isinstance(step, bool) and 1 <= step <= 7):
+        raise EventRejected("data.step must be an integer from 1 to 7")
+    hours = data.get("hours")
+    if not (isinstance(hours, int | float) and not isinstance(hours, bool) and hours >= 0):
+        raise EventRejected("data.hours must be a number, 0 or more")
+    if data.get("recognition") not in RECOGNITION:
+        raise EventRejected(f"data.recognition must be one of {', '.join(RECOGNITION)}")
+    if data.get("decision_power") not in DECISION_POWER:
+        raise EventRejected(f"data.decision_power must be one of {', '.join(DECISION_POWER)}")
+    if not isinstance(data.get("feedback_given"), bool):
+        raise EventRejected("data.feedback_given must be true or false")
+    if type_ not in (INVOLVEMENT_RECORDED, INVOLVEMENT_CORRECTED):
+        raise EventRejected(f"unhandled type {type_}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.auth import TokenMixin
 
 
 class Base(DeclarativeBase):
@@ -31,6 +33,8 @@ class Entry(Base):
         sa.Index("ix_entries_area_seq", "area", "seq"),
         sa.Index("ix_entries_type_seq", "type", "seq"),
         sa.Index("ix_entries_time", "time"),
+        sa.Index("ix_entries_org_unit_seq", "org_unit", "seq"),
+        sa.Index("ix_entries_pseudonym_seq", "pseudonym", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -40,6 +44,7 @@ class Entry(Base):
     subject: Mapped[str | None] = mapped_column(sa.String(512), nullable=True)
     area: Mapped[str] = mapped_column(sa.String(64))
     org_unit: Mapped[str | None] = mapped_column(sa.String(256), nullable=True)
+    pseudonym: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     time: Mapped[datetime] = mapped_column(sa.DateTime)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime)
     event: Mapped[str] = mapped_column(sa.Text)
@@ -54,3 +59,98 @@ class Rejected(Base):
     received_at: Mapped[datetime] = mapped_column(sa.DateTime)
     reason: Mapped[str] = mapped_column(sa.Text)
     payload: Mapped[str] = mapped_column(sa.Text)
+
+
+class ApiToken(TokenMixin, Base):
+    """Auditor (``ledger:read``) and admin (``ledger:admin``) tokens."""
+
+    __tablename__ = "api_tokens"
+
+
+class AccessLog(Base):
+    """Every read of the ledger: who, what, when and from where."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
+    token_name: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    scopes: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+    method: Mapped[str] = mapped_column(sa.String(10))
+    path: Mapped[str] = mapped_column(sa.String(2000))
+    status: Mapped[int] = mapped_column(sa.Integer)
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+
+
+class Aggregate(Base):
+    """Additive measures of one area, org unit ('*' for all) and period, kept on append."""
+
+    __tablename__ = "aggregates"
+
+    area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    activities: Mapped[int] = mapped_column(sa.Integer, default=0)
+    activities_involved: Mapped[int] = mapped_column(sa.Integer, default=0)
+    involvements: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_1: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_2: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_3: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_4: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_5: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_6: Mapped[int] = mapped_column(sa.Integer, default=0)
+    step_7: Mapped[int] = mapped_column(sa.Integer, default=0)
+    hours: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    recognised: Mapped[int] = mapped_column(sa.Integer, default=0)
+    votes: Mapped[int] = mapped_column(sa.Integer, default=0)
+    feedback: Mapped[int] = mapped_column(sa.Integer, default=0)
+    citizens: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # "returning" is an SQL keyword
+    returning_citizens: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class CitizenPeriod(Base):
+    """How many active involvements a pseudonym has in an area, unit and period."""
+
+    __tablename__ = "citizen_periods"
+
+    area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
+
+
+class ActivityState(Base):
+    """An activity as the ledger's events leave it: for coverage."""
+
+    __tablename__ = "activity_states"
+
+    area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256))
+    day: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    involved: Mapped[int] = mapped_column(sa.Integer)
+
+
+class InvolvementState(Base):
+    """An involvement as its latest event leaves it: what it currently adds to the measures."""
+
+    __tablename__ = "involvement_states"
+
+    area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    involvement_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256))
+    day: Mapped[date] = mapped_column(sa.Date)
+    pseudonym: Mapped[str] = mapped_column(sa.String(64))
+    step: Mapped[int] = mapped_column(sa.Integer)
+    hours: Mapped[float] = mapped_column(sa.Float)
+    recognised: Mapped[bool] = mapped_column(sa.Boolean)
+    vote: Mapped[bool] = mapped_column(sa.Boolean)
+    feedback: Mapped[bool] = mapped_column(sa.Boolean)
+    status: Mapped[str] = mapped_column(sa.String(16))

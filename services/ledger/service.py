@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from services.ledger.domain import AcceptedEvent, EventRejected, accept, canonical_json
 from services.ledger.models import Entry, Head, Rejected
+from services.ledger.projection import Projector
 from shared.db import Database
 from shared.outbox import utcnow
 
@@ -54,10 +55,12 @@ def append_batch(db: Database, raw_events: Any) -> BatchResult:
             entries.append(
                 {"seq": seq, "source": event.source, "event_id": event.id, "type": event.type,
                  "subject": event.subject, "area": event.area, "org_unit": event.org_unit,
-                 "time": event.time, "received_at": now, "event": event.canonical}
+                 "pseudonym": event.pseudonym, "time": event.time, "received_at": now,
+                 "event": event.canonical}
             )
         if entries:
             session.execute(sa.insert(Entry), entries)
+            Projector(session).apply(fresh)
             head.size = seq
             head.updated_at = now
         session.add_all(rejected)
@@ -109,26 +112,39 @@ def _dump(raw: Any) -> str:
 @dataclass(frozen=True)
 class EntryQuery:
     after: int = 0
-    limit: int = 100
+    limit: int | None = 100
     area: str | None = None
     type: str | None = None
+    org_unit: str | None = None
+    pseudonym: str | None = None
     time_from: datetime | None = None
     time_to: datetime | None = None
 
 
-def list_entries(db: Database, query: EntryQuery) -> list[dict[str, Any]]:
-    stmt = sa.select(Entry).where(Entry.seq > query.after)
-    if query.area:
-        stmt = stmt.where(Entry.area == query.area)
-    if query.type:
-        stmt = stmt.where(Entry.type == query.type)
+def entries_statement(query: EntryQuery, columns: tuple[Any, ...] = (Entry,)) -> sa.Select[Any]:
+    stmt = sa.select(*columns).where(Entry.seq > query.after)
+    for column, value in ((Entry.area, query.area), (Entry.type, query.type),
+                          (Entry.org_unit, query.org_unit), (Entry.pseudonym, query.pseudonym)):
+        if value:
+            stmt = stmt.where(column == value)
     if query.time_from:
         stmt = stmt.where(Entry.time >= query.time_from)
     if query.time_to:
         stmt = stmt.where(Entry.time < query.time_to)
-    stmt = stmt.order_by(Entry.seq).limit(query.limit)
+    stmt = stmt.order_by(Entry.seq)
+    return stmt.limit(query.limit) if query.limit else stmt
+
+
+def list_entries(db: Database, query: EntryQuery) -> list[dict[str, Any]]:
     with db.reading() as session:
-        return [_entry(row) for row in session.scalars(stmt)]
+        return [_entry(row) for row in session.scalars(entries_statement(query))]
+
+
+def count_entries(db: Database, query: EntryQuery) -> int:
+    stmt = entries_statement(EntryQuery(**{**query.__dict__, "limit": None}),
+                             columns=(Entry.seq,)).order_by(None)
+    with db.reading() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
 
 
 def _entry(row: Entry) -> dict[str, Any]:
@@ -136,9 +152,18 @@ def _entry(row: Entry) -> dict[str, Any]:
         "seq": row.seq,
         "area": row.area,
         "org_unit": row.org_unit,
+        "pseudonym": row.pseudonym,
         "received_at": row.received_at,
         "event": json.loads(row.event),
     }
+
+
+def list_rejected(db: Database, after: int, limit: int) -> list[dict[str, Any]]:
+    with db.reading() as session:
+        rows = session.scalars(sa.select(Rejected).where(Rejected.id > after)
+                               .order_by(Rejected.id).limit(limit))
+        return [{"id": r.id, "received_at": r.received_at, "reason": r.reason,
+                 "payload": r.payload} for r in rows]
 
 
 def counts(db: Database) -> dict[str, int]:

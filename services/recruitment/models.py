@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from shared.area.models import Activity, Base, Involvement, Outbox
+from shared.area.models import Activity, ApiToken, Base, Involvement, Outbox
 
-__all__ = ["Activity", "Base", "Involvement", "Outbox"]
+__all__ = ["Activity", "ApiToken", "Base", "Involvement", "Outbox"]

@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.area.models import Activity, Base, Involvement, Outbox
+from shared.area.models import Activity, ApiToken, Base, Involvement, Outbox
 
-__all__ = ["Activity", "Base", "Course", "Involvement", "Outbox"]
+__all__ = ["Activity", "ApiToken", "Base", "Course", "Involvement", "Outbox"]
 
 
 class Course(Base):

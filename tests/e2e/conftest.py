@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from services.ledger.models import ApiToken as LedgerToken
 from shared import procfile
 from shared.area.models import ApiToken
 from shared.auth import VERBS, create_token
@@ -87,7 +88,7 @@ class Stack:
         found: list[dict[str, Any]] = []
         after: int | None = 0
         while after is not None:
-            page = requests.get(self.url("ledger") + "/v1/entries",
+            page = requests.get(self.url("ledger") + "/v1/entries", headers=self.auth("ledger"),
                                 params={"after": after, "limit": 1000, **params}, timeout=10)
             page.raise_for_status()
             found += page.json()["entries"]
@@ -124,6 +125,9 @@ def make_stack(backend: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
                                               load(s, running.env)["TOKEN_PEPPER"], "e2e",
                                               [f"{s}:{verb}" for verb in VERBS])
                               for s in DOMAIN_SERVICES}
+            running.tokens["ledger"] = create_token(
+                Database(urls["ledger"]), LedgerToken, load("ledger", running.env)["TOKEN_PEPPER"],
+                "e2e-auditor", ["ledger:read"])
             running.redis.start()
             exits.callback(running.stop)
             running.start()

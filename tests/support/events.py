@@ -1,21 +1,67 @@
-"""Builders for test events: valid CloudEvents the ledger accepts."""
+"""Builders for test events: valid CloudEvents the ledger accepts, as the services send them."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from shared.envelope import ACTIVITY_RECORDED, INVOLVEMENT_RECORDED, new_event
+from shared.envelope import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_RECORDED,
+    ACTIVITY_UPDATED,
+    INVOLVEMENT_CORRECTED,
+    INVOLVEMENT_RECORDED,
+    INVOLVEMENT_WITHDRAWN,
+    new_event,
+)
 
 
-def activity(area: str = "recruitment", org_unit: str = "ward-7", **data: Any) -> dict[str, Any]:
-    activity_id = str(uuid.uuid4())
-    return new_event(type=ACTIVITY_RECORDED, source=f"/ladder/{area}", subject=activity_id,
-                     data={"area": area, "activity_id": activity_id, "org_unit": org_unit, **data})
+def _event(type_: str, area: str, subject: str, data: dict[str, Any],
+           time: str | None) -> dict[str, Any]:
+    event = new_event(type=type_, source=f"/ladder/{area}", subject=subject,
+                      data={"area": area, **data})
+    if time:
+        event["time"] = time
+    return event
 
 
-def involvement(area: str = "recruitment", step: int = 5, **data: Any) -> dict[str, Any]:
-    activity_id = str(uuid.uuid4())
-    return new_event(type=INVOLVEMENT_RECORDED, source=f"/ladder/{area}", subject=activity_id,
-                     data={"area": area, "activity_id": activity_id, "org_unit": "ward-7",
-                           "pseudonym": "p_test", "step": step, **data})
+def activity(area: str = "recruitment", org_unit: str = "ward-7", *, activity_id: str = "",
+             time: str | None = None, **data: Any) -> dict[str, Any]:
+    activity_id = activity_id or str(uuid.uuid4())
+    return _event(ACTIVITY_RECORDED, area, activity_id,
+                  {"activity_id": activity_id, "org_unit": org_unit, **data}, time)
+
+
+def activity_updated(area: str, activity_id: str, org_unit: str,
+                     time: str | None = None) -> dict[str, Any]:
+    return _event(ACTIVITY_UPDATED, area, activity_id,
+                  {"activity_id": activity_id, "org_unit": org_unit}, time)
+
+
+def activity_cancelled(area: str, activity_id: str, org_unit: str,
+                       time: str | None = None) -> dict[str, Any]:
+    return _event(ACTIVITY_CANCELLED, area, activity_id,
+                  {"activity_id": activity_id, "org_unit": org_unit}, time)
+
+
+def involvement(area: str = "recruitment", step: int = 5, *, activity_id: str = "",
+                involvement_id: str = "", pseudonym: str = "p_test", org_unit: str = "ward-7",
+                hours: float = 2.0, recognition: str = "payment",
+                decision_power: str = "advisory", feedback_given: bool = True,
+                time: str | None = None, corrected: bool = False, **data: Any) -> dict[str, Any]:
+    activity_id = activity_id or str(uuid.uuid4())
+    return _event(INVOLVEMENT_CORRECTED if corrected else INVOLVEMENT_RECORDED, area,
+                  activity_id, {
+                      "activity_id": activity_id,
+                      "involvement_id": involvement_id or str(uuid.uuid4()),
+                      "org_unit": org_unit, "pseudonym": pseudonym, "step": step,
+                      "hours": hours, "recognition": recognition,
+                      "decision_power": decision_power, "feedback_given": feedback_given,
+                      **data}, time)
+
+
+def withdrawn(area: str, activity_id: str, involvement_id: str,
+              time: str | None = None) -> dict[str, Any]:
+    return _event(INVOLVEMENT_WITHDRAWN, area, activity_id,
+                  {"activity_id": activity_id, "involvement_id": involvement_id,
+                   "reason": "recorded_in_error"}, time)

@@ -1,0 +1,80 @@
+"""Streamed exports: entries as CSV or NDJSON, in constant memory, and measures as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.ledger.models import Entry
+from services.ledger.service import EntryQuery, entries_statement
+from shared.db import Database
+
+ENTRY_COLUMNS = ("seq", "time", "received_at", "area", "type", "source", "id", "subject",
+                 "org_unit", "pseudonym", "event")
+CHUNK = 2000
+
+
+def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[Any]]:
+    stmt = entries_statement(query, columns=(
+        Entry.seq, Entry.time, Entry.received_at, Entry.area, Entry.type, Entry.source,
+        Entry.event_id, Entry.subject, Entry.org_unit, Entry.pseudonym, Entry.event))
+    with db.reading() as session:
+        result = session.execute(stmt.execution_options(yield_per=CHUNK))
+        for partition in result.partitions():
+            yield from partition
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() + "Z" if value is not None else ""
+
+
+def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ENTRY_COLUMNS)
+    for n, row in enumerate(_rows(db, query), 1):
+        writer.writerow((row.seq, _iso(row.time), _iso(row.received_at), row.area, row.type,
+                         row.source, row.event_id, row.subject or "", row.org_unit or "",
+                         row.pseudonym or "", row.event))
+        if n % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
+    lines: list[str] = []
+    for row in _rows(db, query):
+        # The event goes out exactly as stored: its canonical bytes, not a re-encoding.
+        lines.append(f'{{"seq":{row.seq},"received_at":{json.dumps(_iso(row.received_at))},'
+                     f'"event":{row.event}}}\n')
+        if len(lines) == 500:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines)
+
+
+METRIC_COLUMNS = ("area", "org_unit", "period", "activities", "activities_involved", "coverage",
+                  "involvements", *[f"step_{n}" for n in range(1, 8)], "median_step",
+                  "co_design_or_higher", "co_production", "citizens", "returning_citizens",
+                  "hours", "recognition_rate", "decision_vote_share", "feedback_rate", "index",
+                  "suppressed")
+
+
+def metrics_csv(report: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(METRIC_COLUMNS)
+    rows = list(report["rows"]) + ([{**report["total"], "period": "total"}]
+                                   if report["total"] else [])
+    for row in rows:
+        flat = {**row, **{f"step_{k}": v for k, v in row["steps"].items()},
+                "suppressed": " ".join(row["suppressed"])}
+        writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in METRIC_COLUMNS])
+    return buffer.getvalue()

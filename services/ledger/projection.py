@@ -1,0 +1,255 @@
+"""Keep the measures up to date as entries are appended, in the same transaction.
+
+Each appended event moves a few counters: the aggregates of its area, org unit
+(and all units, ``*``) and period (month, quarter and year), and the per-citizen
+counts behind distinct and returning citizens. Corrections take the old facts
+out and put the new ones in; withdrawals take them out. Nothing here reads the
+entries table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from services.ledger.domain import AcceptedEvent
+from services.ledger.measures import PERIODS, period_of
+from services.ledger.models import ActivityState, Aggregate, CitizenPeriod, InvolvementState
+
+log = logging.getLogger(__name__)
+
+ALL_UNITS = "*"
+COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
+            "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
+            "feedback", "citizens", "returning_citizens")
+Key = tuple[str, str, str, str]
+
+
+def _keys(area: str, org_unit: str, day: date) -> list[Key]:
+    return [(area, unit, kind, period_of(day, kind))
+            for unit in (org_unit, ALL_UNITS) for kind in PERIODS]
+
+
+def _chunks(items: list[Any], size: int = 400) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class Projector:
+    """Applies one batch of accepted events to the state and aggregate tables."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.agg: dict[Key, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.citizens: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+        self.activities: dict[tuple[str, str], ActivityState] = {}
+        self.involvements: dict[tuple[str, str], InvolvementState] = {}
+
+    # -- loading --------------------------------------------------------------------------
+
+    def _load(self, events: list[AcceptedEvent]) -> None:
+        acts = sorted({(e.area, e.data["activity_id"]) for e in events})
+        invs = sorted({(e.area, e.data["involvement_id"]) for e in events
+                       if "involvement_id" in e.data})
+        for chunk in _chunks(acts):
+            stmt = sa.select(ActivityState).where(
+                sa.tuple_(ActivityState.area, ActivityState.activity_id).in_(chunk))
+            self.activities.update(((a.area, a.activity_id), a)
+                                   for a in self.session.scalars(stmt))
+        for chunk in _chunks(invs):
+            by_id = sa.select(InvolvementState).where(
+                sa.tuple_(InvolvementState.area, InvolvementState.involvement_id).in_(chunk))
+            self.involvements.update(((inv.area, inv.involvement_id), inv)
+                                     for inv in self.session.scalars(by_id))
+
+    # -- counters -------------------------------------------------------------------------
+
+    def _activity(self, a: ActivityState, sign: int) -> None:
+        """Add (or take out) an active activity's part in coverage."""
+        for key in _keys(a.area, a.org_unit, a.day):
+            self.agg[key]["activities"] += sign
+            if a.involved:
+                self.agg[key]["activities_involved"] += sign
+
+    def _involvement(self, i: InvolvementState, sign: int, citizen: bool = True) -> None:
+        for key in _keys(i.area, i.org_unit, i.day):
+            counters = self.agg[key]
+            counters["involvements"] += sign
+            counters[f"step_{i.step}"] += sign
+            counters["hours"] += sign * i.hours
+            counters["recognised"] += sign * int(i.recognised)
+            counters["votes"] += sign * int(i.vote)
+            counters["feedback"] += sign * int(i.feedback)
+            if citizen:
+                self.citizens[(*key, i.pseudonym)] += sign
+
+    @staticmethod
+    def _facts(i: InvolvementState, data: dict[str, Any]) -> None:
+        i.step = int(data["step"])
+        i.hours = float(data["hours"])
+        i.recognised = data["recognition"] != "none"
+        i.vote = data["decision_power"] in ("equal_vote", "lead")
+        i.feedback = bool(data["feedback_given"])
+
+    # -- events ---------------------------------------------------------------------------
+
+    def apply(self, events: list[AcceptedEvent]) -> None:
+        if not events:
+            return
+        self._load(events)
+        for event in events:
+            # org.ladder.involvement.corrected -> _on_involvement_corrected
+            noun, verb = event.type.rsplit(".", 2)[-2:]
+            getattr(self, f"_on_{noun}_{verb}")(event)
+        self._flush()
+
+    def _on_activity_recorded(self, e: AcceptedEvent) -> None:
+        key = (e.area, e.data["activity_id"])
+        if key in self.activities:
+            log.warning("activity %s recorded twice; the first record stands", key)
+            return
+        a = ActivityState(area=e.area, activity_id=key[1], org_unit=e.data["org_unit"],
+                          day=e.time.date(), status="active", involved=0)
+        self.session.add(a)
+        self.activities[key] = a
+        self._activity(a, +1)
+
+    def _on_activity_updated(self, e: AcceptedEvent) -> None:
+        a = self.activities.get((e.area, e.data["activity_id"]))
+        if a is None or a.org_unit == e.data["org_unit"]:
+            return
+        # The activity moves to another unit, and its involvements with it.
+        moving = [i for i in self._involvements_of(a) if i.status == "active"]
+        if a.status == "active":
+            self._activity(a, -1)
+        for i in moving:
+            self._involvement(i, -1)
+            i.org_unit = e.data["org_unit"]
+            self._involvement(i, +1)
+        a.org_unit = e.data["org_unit"]
+        if a.status == "active":
+            self._activity(a, +1)
+
+    def _involvements_of(self, a: ActivityState) -> list[InvolvementState]:
+        stmt = sa.select(InvolvementState).where(InvolvementState.area == a.area,
+                                                 InvolvementState.activity_id == a.activity_id)
+        for i in self.session.scalars(stmt):
+            self.involvements.setdefault((i.area, i.involvement_id), i)
+        return [i for (area, _), i in self.involvements.items()
+                if area == a.area and i.activity_id == a.activity_id]
+
+    def _on_activity_cancelled(self, e: AcceptedEvent) -> None:
+        a = self.activities.get((e.area, e.data["activity_id"]))
+        if a is None or a.status != "active":
+            return
+        self._activity(a, -1)
+        a.status = "cancelled"
+
+    def _on_involvement_recorded(self, e: AcceptedEvent) -> None:
+        key = (e.area, e.data["involvement_id"])
+        if key in self.involvements:
+            log.warning("involvement %s recorded twice; the first record stands", key)
+            return
+        i = InvolvementState(area=e.area, involvement_id=key[1],
+                             activity_id=e.data["activity_id"], org_unit=e.data["org_unit"],
+                             day=e.time.date(), pseudonym=e.data["pseudonym"],
+                             status="active")
+        self._facts(i, e.data)
+        self.session.add(i)
+        self.involvements[key] = i
+        self._involvement(i, +1)
+        self._involved(e.area, i.activity_id, +1)
+
+    def _involved(self, area: str, activity_id: str, sign: int) -> None:
+        """One more (or fewer) active involvement in an activity: coverage may change."""
+        a = self.activities.get((area, activity_id))
+        if a is None:
+            log.warning("involvement in unknown activity %s/%s", area, activity_id)
+            return
+        before = a.involved
+        a.involved += sign
+        if a.status == "active" and (before == 0) != (a.involved == 0):
+            for key in _keys(a.area, a.org_unit, a.day):
+                self.agg[key]["activities_involved"] += sign
+
+    def _on_involvement_corrected(self, e: AcceptedEvent) -> None:
+        i = self.involvements.get((e.area, e.data["involvement_id"]))
+        if i is None or i.status != "active":
+            return
+        self._involvement(i, -1, citizen=False)
+        self._facts(i, e.data)
+        self._involvement(i, +1, citizen=False)
+
+    def _on_involvement_withdrawn(self, e: AcceptedEvent) -> None:
+        i = self.involvements.get((e.area, e.data["involvement_id"]))
+        if i is None or i.status != "active":
+            return
+        self._involvement(i, -1)
+        i.status = "withdrawn"
+        self._involved(e.area, i.activity_id, -1)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_citizens()
+        rows = [{"area": k[0], "org_unit": k[1], "kind": k[2], "period": k[3],
+                 **{c: counters.get(c, 0) for c in COUNTERS}}
+                for k, counters in self.agg.items() if any(counters.values())]
+        if rows:
+            _upsert_add(self.session, cast(sa.Table, Aggregate.__table__), rows)
+
+    def _flush_citizens(self) -> None:
+        changed = {k: d for k, d in self.citizens.items() if d}
+        if not changed:
+            return
+        table = cast(sa.Table, CitizenPeriod.__table__)
+        current: dict[tuple[str, str, str, str, str], int] = {}
+        cols = (table.c.area, table.c.org_unit, table.c.kind, table.c.period, table.c.pseudonym)
+        for chunk in _chunks(sorted(changed)):
+            rows = self.session.execute(
+                sa.select(*cols, table.c.n).where(sa.tuple_(*cols).in_(chunk)))
+            current.update(((r.area, r.org_unit, r.kind, r.period, r.pseudonym), r.n)
+                           for r in rows)
+        inserts, updates, deletes = [], [], []
+        for key, delta in changed.items():
+            before = current.get(key, 0)
+            after = before + delta
+            counters = self.agg[key[:4]]
+            counters["citizens"] += (after > 0) - (before > 0)
+            counters["returning_citizens"] += (after > 1) - (before > 1)
+            row = dict(zip(("area", "org_unit", "kind", "period", "pseudonym"), key, strict=True))
+            if after <= 0:
+                deletes.append(row)
+            elif key in current:
+                updates.append({**{f"k_{k}": v for k, v in row.items()}, "new_n": after})
+            else:
+                inserts.append({**row, "n": after})
+        if inserts:
+            self.session.execute(sa.insert(table), inserts)
+        if updates:
+            self.session.execute(
+                sa.update(table).where(*(c == sa.bindparam(f"k_{c.name}") for c in cols))
+                .values(n=sa.bindparam("new_n")), updates)
+        if deletes:
+            self.session.execute(
+                sa.delete(table).where(*(c == sa.bindparam(f"k_{c.name}") for c in cols)),
+                [{f"k_{k}": v for k, v in row.items()} for row in deletes])
+
+
+def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, or add their counters to the rows already there."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt: Any = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["area", "org_unit", "kind", "period"],
+        set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
+    )
+    session.execute(stmt, rows)
+

@@ -1,0 +1,68 @@
+"""The formulas of docs/metrics.md, and small-number suppression."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.ledger.measures import (
+    Counts,
+    involvement_index,
+    measures,
+    median_step,
+    period_of,
+    suppress,
+)
+from services.ledger.metrics import periods_between
+
+
+def test_periods() -> None:
+    assert [period_of(date(2026, 5, 9), k) for k in ("month", "quarter", "year")] == [
+        "2026-05", "2026-Q2", "2026"]
+    assert periods_between("quarter", date(2026, 2, 15), date(2026, 7, 1)) == [
+        "2026-Q1", "2026-Q2", "2026-Q3"]
+    assert periods_between("month", date(2025, 12, 1), date(2026, 1, 31)) == [
+        "2025-12", "2026-01"]
+
+
+def test_median_step() -> None:
+    assert median_step([0, 1, 0, 1, 1, 1, 2]) == 5.5
+    assert median_step([0] * 7) is None
+
+
+@pytest.mark.parametrize(("counts", "index"), [
+    # Everyone at co-production, every activity covered, all recognised and told: 100.
+    (Counts(activities=10, activities_involved=10, involvements=10, steps=[0] * 6 + [10],
+            recognised=10, feedback=10), 100.0),
+    # Half the activities covered, everyone at step 4 (depth 0.5), nothing back: 17.5.
+    (Counts(activities=10, activities_involved=5, involvements=8, steps=[0, 0, 0, 8, 0, 0, 0]),
+     17.5),
+    # Activities but nobody involved: 0.
+    (Counts(activities=3), 0.0),
+    # Nothing to measure: no index.
+    (Counts(), None),
+])
+def test_involvement_index(counts: Counts, index: float | None) -> None:
+    assert involvement_index(counts) == index
+
+
+def test_a_single_small_step_takes_another_with_it() -> None:
+    counts = Counts(activities=40, activities_involved=30, involvements=30,
+                    steps=[0, 0, 0, 10, 12, 6, 2], recognised=30, votes=8, feedback=28,
+                    citizens=20, returning=6, hours=60)
+    shown, hidden = suppress(counts, measures(counts), 5)
+    # Step 7 (2) is small; on its own the total would reveal it, so step 6 (6) goes too.
+    assert shown["steps"] == {"1": 0, "2": 0, "3": 0, "4": 10, "5": 12, "6": None, "7": None}
+    assert shown["co_production"] is None and shown["co_design_or_higher"] is None
+    # 28 of 30 told: the 2 who were not would be revealed.
+    assert shown["feedback_rate"] is None
+    assert shown["recognition_rate"] == 1.0 and shown["involvements"] == 30
+    assert set(hidden) == {"steps.6", "steps.7", "co_production", "co_design_or_higher",
+                           "feedback_rate"}
+
+
+def test_zero_is_not_a_small_number() -> None:
+    counts = Counts(activities=12, activities_involved=0)
+    shown, hidden = suppress(counts, measures(counts), 5)
+    assert shown["activities_involved"] == 0 and shown["coverage"] == 0.0 and not hidden
