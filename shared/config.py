@@ -79,6 +79,13 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SUPPRESSION_THRESHOLD": _int(env, "LADDER_SUPPRESSION_THRESHOLD", 5),
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
     }
+    config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
+    config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(
+        var_dir(env) / "ledger-signing-key.pem")
+    if mode == "production" and service == "ledger" and not (
+            env.get("LADDER_SIGNING_KEY") or env.get("LADDER_SIGNING_KEY_FILE")):
+        raise ConfigError("LADDER_SIGNING_KEY or LADDER_SIGNING_KEY_FILE must be set in "
+                          "production: the ledger signs its tree heads with it")
     for key, dev_value in DEV_SECRETS.items():
         value = env.get(key, "")
         if mode == "production" and (not value or value == dev_value):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 
 from services.ledger.models import Entry
 from services.ledger.service import EntryQuery, entries_statement
+from services.ledger.tree import format_time, leaf_bytes
 from shared.db import Database
 
 ENTRY_COLUMNS = ("seq", "time", "received_at", "area", "type", "source", "id", "subject",
@@ -30,7 +30,7 @@ def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[Any]]:
 
 
 def _iso(value: Any) -> str:
-    return value.isoformat() + "Z" if value is not None else ""
+    return format_time(value) if value is not None else ""
 
 
 def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
@@ -49,11 +49,10 @@ def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
 
 
 def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
+    """One leaf per line: each line is exactly the bytes the Merkle tree hashed."""
     lines: list[str] = []
     for row in _rows(db, query):
-        # The event goes out exactly as stored: its canonical bytes, not a re-encoding.
-        lines.append(f'{{"seq":{row.seq},"received_at":{json.dumps(_iso(row.received_at))},'
-                     f'"event":{row.event}}}\n')
+        lines.append(leaf_bytes(row.seq, row.received_at, row.event).decode() + "\n")
         if len(lines) == 500:
             yield "".join(lines)
             lines = []

@@ -22,6 +22,8 @@ class Head(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     size: Mapped[int] = mapped_column(sa.BigInteger)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    # The Merkle tree's right edge: hex hashes of its perfect subtrees, largest first.
+    compact_range: Mapped[str] = mapped_column(sa.Text, default="")
 
 
 class Entry(Base):
@@ -35,6 +37,7 @@ class Entry(Base):
         sa.Index("ix_entries_time", "time"),
         sa.Index("ix_entries_org_unit_seq", "org_unit", "seq"),
         sa.Index("ix_entries_pseudonym_seq", "pseudonym", "seq"),
+        sa.Index("ix_entries_leaf_hash", "leaf_hash"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -48,6 +51,7 @@ class Entry(Base):
     time: Mapped[datetime] = mapped_column(sa.DateTime)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime)
     event: Mapped[str] = mapped_column(sa.Text)
+    leaf_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
 
 
 class Rejected(Base):
@@ -154,3 +158,23 @@ class InvolvementState(Base):
     vote: Mapped[bool] = mapped_column(sa.Boolean)
     feedback: Mapped[bool] = mapped_column(sa.Boolean)
     status: Mapped[str] = mapped_column(sa.String(16))
+
+
+class MerkleNode(Base):
+    """A complete subtree above the leaves: ``id`` is level * 2**40 + index."""
+
+    __tablename__ = "merkle_nodes"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class TreeHeadRow(Base):
+    """A signed tree head: one for every integrated batch."""
+
+    __tablename__ = "tree_heads"
+
+    size: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))

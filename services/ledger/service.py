@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from services.ledger import tree
 from services.ledger.domain import AcceptedEvent, EventRejected, accept, canonical_json
 from services.ledger.models import Entry, Head, Rejected
 from services.ledger.projection import Projector
+from services.ledger.signing import Signer
+from services.ledger.tree import leaf_bytes
 from shared.db import Database
 from shared.outbox import utcnow
 
@@ -31,8 +35,12 @@ class BatchResult:
                 "rejected": self.rejected, "size": self.size}
 
 
-def append_batch(db: Database, raw_events: Any) -> BatchResult:
-    """Validate, dedupe on (source, id), sequence and append, in one transaction."""
+def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
+    """Validate, dedupe on (source, id), sequence, append and sign, in one transaction.
+
+    The locked head row makes this the single writer: batches integrate one after
+    another, whatever number of workers run, into one tree with no gaps.
+    """
     now = utcnow()
     if not isinstance(raw_events, list):
         raw_events = [raw_events]
@@ -49,7 +57,7 @@ def append_batch(db: Database, raw_events: Any) -> BatchResult:
         head = session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
         fresh = _unseen(session, accepted)
         seq = head.size
-        entries = []
+        entries: list[dict[str, Any]] = []
         for event in fresh:
             seq += 1
             entries.append(
@@ -59,10 +67,15 @@ def append_batch(db: Database, raw_events: Any) -> BatchResult:
                  "event": event.canonical}
             )
         if entries:
+            leaves = [leaf_bytes(e["seq"], now, e["event"]) for e in entries]
+            for entry, leaf in zip(entries, tree.append_leaves(session, head, leaves),
+                                   strict=True):
+                entry["leaf_hash"] = leaf
             session.execute(sa.insert(Entry), entries)
             Projector(session).apply(fresh)
             head.size = seq
             head.updated_at = now
+            tree.sign_head(session, head, signer, int(time.time() * 1000))
         session.add_all(rejected)
     return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq)
 

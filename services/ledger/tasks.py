@@ -24,7 +24,7 @@ def append_batch(self: Task, events: Any) -> dict[str, int]:
     """Append ``events`` (a list of CloudEvents) to the ledger in one transaction."""
     db = current_db()
     try:
-        result = service.append_batch(db, events)
+        result = service.append_batch(db, events, current_app.extensions["signer"])
     except TRANSIENT as exc:
         countdown = min(2 ** min(self.request.retries, 5), 30)
         log.warning("ledger append failed, retrying in %ss: %s", countdown, exc)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.ledger import service
 from services.ledger.models import Entry, Rejected
+from services.ledger.signing import Signer
 from shared.db import Database
 from tests.support.events import activity, involvement
+
+SIGNER = Signer(Ed25519PrivateKey.generate())
 
 
 def _entries(db: Database) -> list[Entry]:
@@ -25,8 +29,8 @@ def _rejected(db: Database) -> list[Rejected]:
 def test_batches_get_gapless_sequence_numbers_in_order(ledger_db: Database) -> None:
     first = [activity() for _ in range(3)]
     second = [involvement() for _ in range(4)]
-    assert service.append_batch(ledger_db, first).size == 3
-    result = service.append_batch(ledger_db, second)
+    assert service.append_batch(ledger_db, first, SIGNER).size == 3
+    result = service.append_batch(ledger_db, second, SIGNER)
     assert (result.appended, result.size) == (4, 7)
     entries = _entries(ledger_db)
     assert [e.seq for e in entries] == list(range(1, 8))
@@ -35,22 +39,22 @@ def test_batches_get_gapless_sequence_numbers_in_order(ledger_db: Database) -> N
 
 def test_an_event_already_held_is_ignored(ledger_db: Database) -> None:
     batch = [activity(), involvement()]
-    service.append_batch(ledger_db, batch)
-    again = service.append_batch(ledger_db, batch + [involvement()])
+    service.append_batch(ledger_db, batch, SIGNER)
+    again = service.append_batch(ledger_db, batch + [involvement()], SIGNER)
     assert (again.appended, again.duplicates, again.size) == (1, 2, 3)
     assert len(_entries(ledger_db)) == 3
 
 
 def test_a_repeat_within_one_batch_is_appended_once(ledger_db: Database) -> None:
     event = involvement()
-    result = service.append_batch(ledger_db, [event, event, dict(event)])
+    result = service.append_batch(ledger_db, [event, event, dict(event)], SIGNER)
     assert (result.appended, result.duplicates) == (1, 2)
 
 
 def test_same_id_from_another_source_is_a_different_event(ledger_db: Database) -> None:
     one = involvement(area="recruitment")
     other = {**involvement(area="training"), "id": one["id"]}
-    assert service.append_batch(ledger_db, [one, other]).appended == 2
+    assert service.append_batch(ledger_db, [one, other], SIGNER).appended == 2
 
 
 def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Database) -> None:
@@ -61,7 +65,8 @@ def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Da
     bad_area = involvement(area="recruitment")
     bad_area["data"]["area"] = "gardening"
     result = service.append_batch(
-        ledger_db, [no_source, good, wrong_version, "not an object", unknown_type, bad_area])
+        ledger_db, [no_source, good, wrong_version, "not an object", unknown_type, bad_area],
+        SIGNER)
     assert (result.appended, result.rejected) == (1, 5)
     assert [e.event_id for e in _entries(ledger_db)] == [good["id"]]
     reasons = [r.reason for r in _rejected(ledger_db)]
@@ -74,7 +79,7 @@ def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Da
 
 
 def test_a_payload_that_is_not_a_list_is_rejected_not_dropped(ledger_db: Database) -> None:
-    result = service.append_batch(ledger_db, {"just": "a dict"})
+    result = service.append_batch(ledger_db, {"just": "a dict"}, SIGNER)
     assert result.rejected == 1
     assert len(_rejected(ledger_db)) == 1
 
@@ -85,7 +90,7 @@ def test_entries_filter_by_area_type_and_time_after_a_cursor(ledger_db: Database
     events[0]["time"] = "2026-01-10T09:00:00Z"
     events[1]["time"] = "2026-02-10T09:00:00+01:00"
     events[2]["time"] = "2026-03-10T09:00:00Z"
-    service.append_batch(ledger_db, events)
+    service.append_batch(ledger_db, events, SIGNER)
 
     def seqs(**kw: object) -> list[int]:
         return [e["seq"] for e in service.list_entries(ledger_db, service.EntryQuery(**kw))]

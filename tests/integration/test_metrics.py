@@ -33,7 +33,8 @@ class Ledger:
         return self.http.get(path, query_string=params, headers=headers)
 
     def append(self, events: list[dict[str, Any]]) -> None:
-        result = service.append_batch(self.app.extensions["db"], events)
+        result = service.append_batch(self.app.extensions["db"], events,
+                                      self.app.extensions["signer"])
         assert result.rejected == 0
 
 

@@ -1,0 +1,199 @@
+"""The Merkle log, in the shapes of the Certificate Transparency API (RFC 6962 section 4).
+
+Hashes and signatures travel base64-encoded, as in CT.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.ledger import merkle, tree
+from services.ledger.models import Entry, Head, TreeHeadRow
+from shared.auth import require
+from shared.db import current_db
+from shared.errors import Conflict, Invalid, NotFound
+
+
+def _prove(session: sa.orm.Session, ranges: list[merkle.Range]) -> list[bytes]:
+    try:
+        return merkle.prove(ranges, tree.fetcher(session))
+    except LookupError as exc:
+        raise Conflict(f"The log cannot prove this: {exc}.") from exc
+
+blp = Blueprint("log", __name__, url_prefix="/ct/v1",
+                description="The Merkle log: signed tree heads, proofs and entries")
+keys = Blueprint("keys", __name__, url_prefix="/v1", description="The log's public key")
+
+MAX_ENTRIES = 1000
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _size() -> int:
+    with current_db().reading() as session:
+        return int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
+
+
+class STHSchema(Schema):
+    tree_size = fields.Integer(required=True)
+    timestamp = fields.Integer(required=True, metadata={"description": "milliseconds"})
+    sha256_root_hash = fields.String(required=True)
+    tree_head_signature = fields.String(required=True, metadata={
+        "description": "Ed25519 over RFC 6962 TreeHeadSignature bytes; see ledger-format.md"})
+
+
+@blp.route("/get-sth")
+class GetSTH(MethodView):
+    @require("read")
+    @blp.response(200, STHSchema)
+    def get(self) -> dict[str, Any]:
+        """The latest signed tree head."""
+        with current_db().reading() as session:
+            head = tree.latest_head(session)
+        if head is None:
+            # Nothing appended yet: the empty tree, signed now.
+            head = current_app.extensions["signer"].sign(0, int(time.time() * 1000),
+                                                         merkle.EMPTY_ROOT)
+        return head.as_json()
+
+
+@blp.route("/get-sth-history")
+class GetSTHHistory(MethodView):
+    @require("read")
+    @blp.arguments(Schema.from_dict({"limit": fields.Integer(
+        load_default=20, validate=validate.Range(min=1, max=1000))}), location="query")
+    @blp.response(200, STHSchema(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """The most recent signed tree heads, newest first."""
+        with current_db().reading() as session:
+            rows = session.scalars(sa.select(TreeHeadRow).order_by(TreeHeadRow.size.desc())
+                                   .limit(args["limit"]))
+            return [{"tree_size": r.size, "timestamp": r.timestamp,
+                     "sha256_root_hash": _b64(r.root_hash),
+                     "tree_head_signature": _b64(r.signature)} for r in rows]
+
+
+class ConsistencyArgs(Schema):
+    first = fields.Integer(required=True, validate=validate.Range(min=0))
+    second = fields.Integer(required=True, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_: Any) -> None:
+        if "first" in data and "second" in data and data["first"] > data["second"]:
+            raise ValidationError("must not be smaller than first", field_name="second")
+
+
+class ConsistencySchema(Schema):
+    consistency = fields.List(fields.String(), required=True)
+
+
+def _beyond(size: int, name: str) -> None:
+    current = _size()
+    if size > current:
+        raise Invalid(f"{name} {size} is beyond the current tree size {current}.",
+                      {"query": {name: [f"Must be at most {current}."]}})
+
+
+@blp.route("/get-sth-consistency")
+class GetConsistency(MethodView):
+    @require("read")
+    @blp.arguments(ConsistencyArgs, location="query")
+    @blp.response(200, ConsistencySchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A proof that the tree of size ``second`` extends the tree of size ``first``."""
+        _beyond(args["second"], "second")
+        with current_db().reading() as session:
+            path = _prove(session, merkle.consistency_ranges(args["first"], args["second"]))
+        return {"consistency": [_b64(h) for h in path]}
+
+
+class ProofArgs(Schema):
+    hash = fields.String(required=True, metadata={"description": "base64 leaf hash"})
+    tree_size = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class ProofSchema(Schema):
+    leaf_index = fields.Integer(required=True)
+    audit_path = fields.List(fields.String(), required=True)
+
+
+@blp.route("/get-proof-by-hash")
+class GetProof(MethodView):
+    @require("read")
+    @blp.arguments(ProofArgs, location="query")
+    @blp.response(200, ProofSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """An inclusion proof of the leaf with this hash in the tree of ``tree_size``."""
+        try:
+            leaf = base64.b64decode(args["hash"], validate=True)
+        except (binascii.Error, ValueError):
+            leaf = b""
+        if len(leaf) != 32:
+            raise Invalid("hash must be a base64 SHA-256 leaf hash.",
+                          {"query": {"hash": ["Not 32 bytes of base64."]}})
+        _beyond(args["tree_size"], "tree_size")
+        with current_db().reading() as session:
+            seq = session.scalar(sa.select(Entry.seq).where(Entry.leaf_hash == leaf)
+                                 .order_by(Entry.seq).limit(1))
+            if seq is None or seq > args["tree_size"]:
+                raise NotFound(f"No leaf with that hash in the tree of size {args['tree_size']}.")
+            path = _prove(session, merkle.inclusion_ranges(seq - 1, args["tree_size"]))
+        return {"leaf_index": seq - 1, "audit_path": [_b64(h) for h in path]}
+
+
+class EntriesArgs(Schema):
+    start = fields.Integer(required=True, validate=validate.Range(min=0))
+    end = fields.Integer(required=True, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_: Any) -> None:
+        if "start" in data and "end" in data and data["start"] > data["end"]:
+            raise ValidationError("must not be smaller than start", field_name="end")
+
+
+class LeafSchema(Schema):
+    leaf_input = fields.String(required=True, metadata={"description": "base64 leaf bytes"})
+    extra_data = fields.String(required=True)
+
+
+@blp.route("/get-entries")
+class GetEntries(MethodView):
+    @require("read")
+    @blp.arguments(EntriesArgs, location="query")
+    @blp.response(200, Schema.from_dict({"entries": fields.List(fields.Nested(LeafSchema))}))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Leaves ``start`` to ``end`` (0-based, inclusive; at most 1000 at a time)."""
+        end = min(args["end"], args["start"] + MAX_ENTRIES - 1)
+        with current_db().reading() as session:
+            rows = session.execute(
+                sa.select(Entry.seq, Entry.received_at, Entry.event)
+                .where(Entry.seq.between(args["start"] + 1, end + 1)).order_by(Entry.seq))
+            return {"entries": [
+                {"leaf_input": _b64(tree.leaf_bytes(r.seq, r.received_at, r.event)),
+                 "extra_data": ""} for r in rows]}
+
+
+class PublicKeySchema(Schema):
+    algorithm = fields.String()
+    public_key = fields.String(metadata={"description": "base64 of the raw 32 bytes"})
+    public_key_pem = fields.String()
+    key_id = fields.String(metadata={"description": "SHA-256 of the raw key, hex"})
+
+
+@keys.route("/public-key")
+class PublicKey(MethodView):
+    @keys.response(200, PublicKeySchema)
+    def get(self) -> dict[str, str]:
+        """The key that signs tree heads; no token needed."""
+        return dict(current_app.extensions["signer"].public_json())

@@ -1,0 +1,127 @@
+"""Signed tree heads: Ed25519 over (tree size, root hash, timestamp).
+
+The signed bytes follow RFC 6962's TreeHeadSignature: version (1 byte, 0),
+signature type (1 byte, 1 = tree hash), timestamp in milliseconds (8 bytes),
+tree size (8 bytes), SHA-256 root hash (32 bytes); integers big-endian.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SignatureInvalid(ValueError):
+    """A tree head's signature does not verify under the public key."""
+
+
+def tree_head_bytes(size: int, timestamp_ms: int, root: bytes) -> bytes:
+    return struct.pack(">BBQQ", 0, 1, timestamp_ms, size) + root
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    timestamp: int
+    root: bytes
+    signature: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        """The get-sth shape of RFC 6962 4.3."""
+        return {"tree_size": self.size, "timestamp": self.timestamp,
+                "sha256_root_hash": base64.b64encode(self.root).decode(),
+                "tree_head_signature": base64.b64encode(self.signature).decode()}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> TreeHead:
+        try:
+            return cls(size=int(value["tree_size"]), timestamp=int(value["timestamp"]),
+                       root=base64.b64decode(value["sha256_root_hash"], validate=True),
+                       signature=base64.b64decode(value["tree_head_signature"], validate=True))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a signed tree head: {exc}") from exc
+
+    def verify(self, public_key: Ed25519PublicKey) -> None:
+        try:
+            public_key.verify(self.signature,
+                              tree_head_bytes(self.size, self.timestamp, self.root))
+        except InvalidSignature as exc:
+            raise SignatureInvalid(
+                f"the signature on the tree head of size {self.size} does not verify") from exc
+
+
+class Signer:
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self.key = key
+        self.public_key = key.public_key()
+
+    def sign(self, size: int, timestamp_ms: int, root: bytes) -> TreeHead:
+        signature = self.key.sign(tree_head_bytes(size, timestamp_ms, root))
+        return TreeHead(size, timestamp_ms, root, signature)
+
+    def public_json(self) -> dict[str, str]:
+        raw = self.public_key.public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+        pem = self.public_key.public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+        return {"algorithm": "Ed25519", "public_key": base64.b64encode(raw).decode(),
+                "public_key_pem": pem.decode(), "key_id": hashlib.sha256(raw).hexdigest()}
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    """A PEM public key, the JSON of GET /v1/public-key, or base64 of the raw 32 bytes."""
+    text = text.strip()
+    if text.startswith("{"):
+        import json
+
+        text = json.loads(text)["public_key_pem"]
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_public_key(text.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the public key is not an Ed25519 key")
+        return key
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+
+
+def load_signer(config: dict[str, Any]) -> Signer:
+    """From LADDER_SIGNING_KEY (base64 of the 32-byte seed) or LADDER_SIGNING_KEY_FILE (PEM).
+
+    In development, with neither set, a key is made on first start and kept under the
+    var directory; production refuses to start without one (shared.config).
+    """
+    if config.get("SIGNING_KEY"):
+        seed = base64.b64decode(config["SIGNING_KEY"], validate=True)
+        return Signer(Ed25519PrivateKey.from_private_bytes(seed))
+    path = Path(config["SIGNING_KEY_FILE"])
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+            log.warning("generated a development signing key at %s", path)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return Signer(key)

@@ -1,0 +1,97 @@
+"""The ledger's Merkle log on its tables: leaves, stored nodes, tree heads, proofs.
+
+docs/ledger-format.md defines the leaf bytes; services.ledger.merkle does the hashing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.ledger import merkle
+from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
+from services.ledger.signing import Signer, TreeHead
+
+LEVEL_SHIFT = 40
+
+
+def node_id(level: int, index: int) -> int:
+    return (level << LEVEL_SHIFT) | index
+
+
+def format_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def leaf_bytes(seq: int, received_at: datetime, event: str) -> bytes:
+    """The canonical bytes of an entry: sorted keys, no spaces, the event as stored.
+
+    Equal to canonical JSON of {"event": ..., "received_at": ..., "seq": ...}; it is
+    also, byte for byte, one line of the NDJSON export.
+    """
+    return (f'{{"event":{event},"received_at":{json.dumps(format_time(received_at))},'
+            f'"seq":{seq}}}').encode()
+
+
+def compact_range(head: Head) -> merkle.CompactRange:
+    hashes = [bytes.fromhex(h) for h in head.compact_range.split(",") if h]
+    return merkle.CompactRange(head.size, hashes)
+
+
+def append_leaves(session: Session, head: Head, leaves: list[bytes]) -> list[bytes]:
+    """Add leaves after the head: store the nodes they complete; return their hashes."""
+    tree = compact_range(head)
+    hashes: list[bytes] = []
+    completed: list[tuple[merkle.Node, bytes]] = []
+    for data in leaves:
+        h = merkle.leaf_hash(data)
+        hashes.append(h)
+        tree.append(h, completed)
+    if completed:
+        session.execute(sa.insert(MerkleNode),
+                        [{"id": node_id(*node), "hash": h} for node, h in completed])
+    head.compact_range = ",".join(h.hex() for h in tree.hashes)
+    return hashes
+
+
+def sign_head(session: Session, head: Head, signer: Signer, timestamp_ms: int) -> TreeHead:
+    sth = signer.sign(head.size, timestamp_ms, compact_range(head).root())
+    session.add(TreeHeadRow(size=sth.size, timestamp=sth.timestamp, root_hash=sth.root,
+                            signature=sth.signature))
+    return sth
+
+
+def fetcher(session: Session) -> merkle.Fetch:
+    """Read the nodes a proof needs: leaves from entries, the rest from merkle_nodes."""
+
+    def fetch(wanted: set[merkle.Node]) -> Mapping[merkle.Node, bytes]:
+        found: dict[merkle.Node, bytes] = {}
+        leaves = sorted(index + 1 for level, index in wanted if level == 0)
+        if leaves:
+            rows = session.execute(sa.select(Entry.seq, Entry.leaf_hash)
+                                   .where(Entry.seq.in_(leaves)))
+            found.update(((0, r.seq - 1), r.leaf_hash) for r in rows)
+        inner = sorted(node_id(*n) for n in wanted if n[0] > 0)
+        if inner:
+            rows = session.execute(sa.select(MerkleNode.id, MerkleNode.hash)
+                                   .where(MerkleNode.id.in_(inner)))
+            mask = (1 << LEVEL_SHIFT) - 1
+            found.update(((r.id >> LEVEL_SHIFT, r.id & mask), r.hash) for r in rows)
+        missing = wanted - found.keys()
+        if missing:
+            raise LookupError(f"the tree is missing {len(missing)} node(s), e.g. "
+                              f"{sorted(missing)[0]}: it has been tampered with")
+        return found
+
+    return fetch
+
+
+def latest_head(session: Session) -> TreeHead | None:
+    row = session.scalars(sa.select(TreeHeadRow).order_by(TreeHeadRow.size.desc())
+                          .limit(1)).first()
+    return None if row is None else TreeHead(row.size, row.timestamp, row.root_hash,
+                                             row.signature)

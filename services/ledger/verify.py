@@ -1,0 +1,150 @@
+"""Offline verification of an export against a signed tree head, and of consistency
+between a saved tree head and a live log. An auditor needs only the public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from services.ledger import merkle
+from services.ledger.signing import SignatureInvalid, TreeHead
+
+Progress = Callable[[int], None]
+
+
+class VerifyError(Exception):
+    """The export or the log does not match what was signed; the message says where."""
+
+
+def ndjson_leaves(lines: Iterable[bytes], progress: Progress) -> Iterator[tuple[int, bytes]]:
+    for line in lines:
+        progress(len(line))
+        leaf = line.rstrip(b"\r\n")
+        if not leaf:
+            continue
+        # Canonical form puts "seq" last: {"event":...,"received_at":"...","seq":N}
+        at = leaf.rfind(b',"seq":')
+        try:
+            seq = int(leaf[at + 7:-1]) if at > 0 and leaf.endswith(b"}") else -1
+        except ValueError:
+            seq = -1
+        if seq < 1:
+            raise VerifyError(f"a line of the export is not a ledger entry: {leaf[:80]!r}")
+        yield seq, leaf
+
+
+def _ndjson(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as f:
+        yield from ndjson_leaves(f, progress)
+
+
+def _csv(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            progress(sum(len(v) for v in row.values()) + len(row))
+            try:
+                seq = int(row["seq"])
+                leaf = (f'{{"event":{row["event"]},"received_at":{json.dumps(row["received_at"])},'
+                        f'"seq":{seq}}}').encode()
+            except (KeyError, TypeError, ValueError) as exc:
+                raise VerifyError(f"a row of the export is not a ledger entry: {exc}") from exc
+            yield seq, leaf
+
+
+def leaves(path: Path, progress: Progress = lambda _: None) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as f:
+        first = f.read(1)
+    return _ndjson(path, progress) if first in (b"{", b"") else _csv(path, progress)
+
+
+def verify_export(path: Path, head: TreeHead, public_key: Ed25519PublicKey,
+                  progress: Progress = lambda _: None) -> int:
+    """Recompute the root of the export's first ``head.size`` entries; check the signature."""
+    try:
+        head.verify(public_key)
+    except SignatureInvalid as exc:
+        raise VerifyError(f"{exc}: it was not signed by this key") from exc
+    return verify_leaves(leaves(path, progress), head, "the export")
+
+
+def verify_leaves(entries: Iterable[tuple[int, bytes]], head: TreeHead, what: str) -> int:
+    tree = merkle.CompactRange()
+    for seq, leaf in entries:
+        if tree.size == head.size:
+            break
+        if seq != tree.size + 1:
+            raise VerifyError(f"entry {tree.size + 1} is missing from {what} "
+                              f"(the next entry is {seq})")
+        tree.append(merkle.leaf_hash(leaf))
+    if tree.size < head.size:
+        raise VerifyError(f"{what} ends after {tree.size} entries but the tree head "
+                          f"covers {head.size}")
+    if tree.root() != head.root:
+        raise VerifyError(
+            f"the first {head.size} entries of {what} hash to root "
+            f"{base64.b64encode(tree.root()).decode()}, but the signed tree head says "
+            f"{base64.b64encode(head.root).decode()}: {what} is not what was signed")
+    return tree.size
+
+
+def _open(url: str, token: str | None) -> Any:
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **(
+        {"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        return urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as exc:
+        raise VerifyError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from exc
+    except OSError as exc:
+        raise VerifyError(f"could not reach {url}: {exc}") from exc
+
+
+def _get(url: str, token: str | None) -> Any:
+    try:
+        with _open(url, token) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise VerifyError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from exc
+    except OSError as exc:
+        raise VerifyError(f"could not reach {url}: {exc}") from exc
+
+
+def check_consistency(base_url: str, token: str | None, saved: TreeHead,
+                      public_key: Ed25519PublicKey,
+                      progress: Progress = lambda _: None) -> TreeHead:
+    """Prove the live log extends ``saved``, and that its entries are what it signed.
+
+    The proof alone would miss entries changed under intact stored hashes; the
+    entries alone would miss a tree rebuilt around a change. Together they leave
+    no way to rewrite what ``saved`` covers.
+    """
+    base = base_url.rstrip("/")
+    current = TreeHead.from_json(_get(f"{base}/ct/v1/get-sth", token))
+    try:
+        current.verify(public_key)
+    except SignatureInvalid as exc:
+        raise VerifyError(f"the log's current tree head: {exc}") from exc
+    if current.size < saved.size:
+        raise VerifyError(f"the log now holds {current.size} entries, fewer than the "
+                          f"{saved.size} of the saved tree head: history was truncated")
+    query = urllib.parse.urlencode({"first": saved.size, "second": current.size})
+    proof = _get(f"{base}/ct/v1/get-sth-consistency?{query}", token)["consistency"]
+    try:
+        merkle.verify_consistency(saved.size, current.size,
+                                  [base64.b64decode(h) for h in proof], saved.root,
+                                  current.root)
+    except merkle.ProofError as exc:
+        raise VerifyError(f"the log of {current.size} entries is not consistent with the "
+                          f"saved tree head of {saved.size}: {exc}") from exc
+    with _open(f"{base}/v1/exports/entries?format=ndjson", token) as response:
+        verify_leaves(ndjson_leaves(response, progress), current, "the live log")
+    return current
