@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint unit clean
+.PHONY: install run test lint unit clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ test: install lint
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff check shared services tests bench
 	$(BIN)/mypy
 
 unit: install
@@ -30,3 +30,7 @@ unit: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## Measure every figure beside its baseline (BENCH_SMOKE=1 for a quick run that only checks it works).
+bench: install
+	PYTHONPATH=. $(BIN)/python bench/run.py

@@ -51,6 +51,8 @@ class Projector:
         self.citizens: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
         self.activities: dict[tuple[str, str], ActivityState] = {}
         self.involvements: dict[tuple[str, str], InvolvementState] = {}
+        # New rows are kept out of the ORM session and bulk-inserted at the end.
+        self.new: list[ActivityState | InvolvementState] = []
 
     # -- loading --------------------------------------------------------------------------
 
@@ -117,7 +119,7 @@ class Projector:
             return
         a = ActivityState(area=e.area, activity_id=key[1], org_unit=e.data["org_unit"],
                           day=e.time.date(), status="active", involved=0)
-        self.session.add(a)
+        self.new.append(a)
         self.activities[key] = a
         self._activity(a, +1)
 
@@ -162,7 +164,7 @@ class Projector:
                              day=e.time.date(), pseudonym=e.data["pseudonym"],
                              status="active")
         self._facts(i, e.data)
-        self.session.add(i)
+        self.new.append(i)
         self.involvements[key] = i
         self._involvement(i, +1)
         self._involved(e.area, i.activity_id, +1)
@@ -198,6 +200,11 @@ class Projector:
     # -- writing --------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        for model in (ActivityState, InvolvementState):
+            rows = [{c.key: getattr(obj, c.key) for c in sa.inspect(model).column_attrs}
+                    for obj in self.new if isinstance(obj, model)]
+            if rows:
+                self.session.execute(sa.insert(model), rows)
         self._flush_citizens()
         rows = [{"area": k[0], "org_unit": k[1], "kind": k[2], "period": k[3],
                  **{c: counters.get(c, 0) for c in COUNTERS}}

@@ -1,0 +1,528 @@
+"""make bench: every figure measured beside its baseline, in the same run.
+
+BENCH_SMOKE=1 runs everything at tiny sizes so that CI keeps it working; the
+figures it prints then mean nothing. Sizes: BENCH_READ_ENTRIES (default 1,000,000),
+BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from standardwebhooks import Webhook
+
+from services.ledger import merkle, service
+from services.ledger.models import Entry, TreeHeadRow
+from shared import procfile
+from shared.area.integrations import create_integration
+from shared.config import SERVICES
+from shared.db import Database
+from shared.embedded_redis import free_port
+from shared.envelope import new_event
+from tests.support.areas import ACTIVITIES, involvement
+from tests.support.stack import Stack, prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+READ_ENTRIES = int(os.environ.get("BENCH_READ_ENTRIES", 3000 if SMOKE else 1_000_000))
+INGEST_EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", 1000 if SMOKE else 50_000))
+SECONDS = float(os.environ.get("BENCH_SECONDS", 1 if SMOKE else 10))
+ROWS: list[dict[str, Any]] = []
+
+
+def row(key: str, what: str, value: float, unit: str, baseline: float | None,
+        baseline_what: str, target: str, met: bool | None, ratio: float | None = None) -> None:
+    if ratio is None and baseline:
+        ratio = value / baseline
+    ROWS.append({"row": key, "what": what, "value": round(value, 3), "unit": unit,
+                 "baseline": None if baseline is None else round(baseline, 3),
+                 "baseline_what": baseline_what,
+                 "ratio": None if ratio is None else round(ratio, 3),
+                 "target": target, "met": met})
+    print(f"  {key}: {what} = {value:,.2f} {unit}; baseline {baseline_what} = "
+          f"{baseline if baseline is None else round(baseline, 2)}; target {target}; "
+          f"{'met' if met else 'NOT met' if met is not None else ''}", flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def rss_peak_mb(pid: int) -> float:
+    """Peak resident memory of a process and its children (VmHWM), in MB."""
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True)
+        pids += [int(p) for p in children.stdout.split()]
+    except OSError:
+        pass
+    peak = 0
+    for p in set(pids):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def stack_in(directory: Path, **env: str) -> Stack:
+    urls = {s: f"sqlite:///{directory / (s + '.db')}" for s in SERVICES}
+    if os.environ.get("BENCH_DATABASE") == "postgresql":
+        urls = pg_databases(directory.name)
+    return prepare(directory, urls, LADDER_WEB_WORKERS="2", LADDER_LOG_LEVEL="WARNING",
+                   LADDER_VISIBILITY_TIMEOUT="300", **env)
+
+
+def pg_databases(tag: str) -> dict[str, str]:
+    admin_url = os.environ["TEST_DATABASE_URL"]
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    urls = {}
+    with admin.connect() as conn:
+        for s in SERVICES:
+            name = f"ladder_bench_{s}_{uuid.uuid4().hex[:6]}"
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            urls[s] = sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
+    admin.dispose()
+    return urls
+
+
+# -- a: webhook ingest --------------------------------------------------------------------
+
+
+def _hammer(port: int, requests_: list[tuple[bytes, dict[str, str]]], path: str,
+            seconds: float, out: Any) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    done = ok = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and done < len(requests_):
+        body, headers = requests_[done]
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        ok += response.status == 202
+        done += 1
+    out.put(ok)
+
+
+def _load(port: int, path: str, batches: list[list[tuple[bytes, dict[str, str]]]],
+          seconds: float) -> float:
+    queue: Any = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_hammer, args=(port, b, path, seconds, queue))
+             for b in batches]
+    start = time.monotonic()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return sum(queue.get() for _ in procs) / (time.monotonic() - start)
+
+
+def bench_webhooks(workdir: Path) -> None:
+    print("a: signed webhooks through recruitment, against a bare Flask app", flush=True)
+    stack = stack_in(workdir / "a")
+    stack.start("recruitment")
+    db = Database(stack.env["RECRUITMENT_DATABASE_URL"])
+    secret = create_integration(db, "bench")
+    db.dispose()
+    wh = Webhook(secret)
+
+    def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(payload)
+        msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
+        return body.encode(), {"webhook-id": msg_id,
+                               "webhook-timestamp": str(int(now.timestamp())),
+                               "webhook-signature": wh.sign(msg_id, now, body),
+                               "Content-Type": "application/json"}
+
+    activity = signed({"type": "activity.recorded",
+                       "data": {**ACTIVITIES["recruitment"], "id": "BENCH-1"}})
+    conn = http.client.HTTPConnection("127.0.0.1", int(stack.env["RECRUITMENT_PORT"]))
+    conn.request("POST", "/v1/webhooks/bench", body=activity[0], headers=activity[1])
+    assert conn.getresponse().status == 202
+    per_process = int(4000 * SECONDS)
+    batches = [[signed({"type": "involvement.recorded", "data": {
+        "activity_id": "BENCH-1", **involvement("recruitment", f"C-{p}-{i}")}})
+        for i in range(per_process)] for p in range(2)]
+    ours = _load(int(stack.env["RECRUITMENT_PORT"]), "/v1/webhooks/bench", batches, SECONDS)
+    stack.stop()
+    port = free_port()
+    bare = subprocess.Popen(
+        ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "bench.bare_app:create_app()"],
+        cwd=ROOT, env=procfile.environment(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        base = _load(port, "/v1/webhooks/bench", batches, SECONDS)
+    finally:
+        bare.terminate()
+        bare.wait()
+    row("a", "signed webhooks/s through recruitment", ours, "req/s", base,
+        "bare Flask parse-and-202", "ratio >= 0.5", ours / base >= 0.5)
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+# -- b, c, e: end to end ------------------------------------------------------------------
+
+
+def _ce_batches(n: int, size: int) -> list[bytes]:
+    events = [new_event(type="org.ladder.involvement.recorded", source="/bench/lms",
+                        subject="BENCH-A", data={"activity_id": "BENCH-A",
+                                                 **involvement("recruitment", f"C-{i}")})
+              for i in range(n)]
+    return [json.dumps(events[i:i + size]).encode() for i in range(0, n, size)]
+
+
+def _ledger_size(db: Database) -> int:
+    with db.reading() as session:
+        return int(session.scalar(sa.select(sa.func.max(TreeHeadRow.size))) or 0)
+
+
+def bench_end_to_end(workdir: Path) -> None:
+    print("b, c, e: HTTP batches to a signed tree head, against one no-op task per event",
+          flush=True)
+    stack = stack_in(workdir / "b")
+    stack.start()
+    port = int(stack.env["RECRUITMENT_PORT"])
+    auth = {"Authorization": f"Bearer {stack.tokens['recruitment']}"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    first = new_event(type="org.ladder.activity.recorded", source="/bench/lms",
+                      subject="BENCH-A", data={**ACTIVITIES["recruitment"], "id": "BENCH-A"})
+    conn.request("POST", "/v1/events", body=json.dumps(first),
+                 headers={"Content-Type": "application/cloudevents+json", **auth})
+    assert conn.getresponse().read() and True
+    ledger = Database(stack.env["LEDGER_DATABASE_URL"])
+    batches = _ce_batches(INGEST_EVENTS, 500)
+    headers = {"Content-Type": "application/cloudevents-batch+json", **auth}
+    worker = stack.processes["ledger-worker"].pid
+
+    def post(part: list[bytes]) -> None:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for body in part:
+            c.request("POST", "/v1/events", body=body, headers=headers)
+            response = c.getresponse()
+            response.read()
+            assert response.status == 202, response.status
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=post, args=(batches[i::2],)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = time.monotonic() - start
+    while _ledger_size(ledger) < INGEST_EVENTS + 1:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - start
+    ours = INGEST_EVENTS / elapsed
+    peak = rss_peak_mb(worker)
+    print(f"  {INGEST_EVENTS} events accepted in {accepted:.1f}s, under a signed tree head "
+          f"in {elapsed:.1f}s", flush=True)
+
+    # Latency at half the rate just measured, one event per request.
+    rate = max(1.0, ours / 2)
+    sent: dict[str, float] = {}
+    single = {"Content-Type": "application/cloudevents+json", **auth}
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    total = int(rate * SECONDS)
+    t0 = time.monotonic()
+    for i in range(total):
+        event = new_event(type="org.ladder.involvement.recorded", source="/bench/lms",
+                          subject="BENCH-A", data={"activity_id": "BENCH-A",
+                                                   **involvement("recruitment", f"L-{i}")})
+        c.request("POST", "/v1/events", body=json.dumps(event), headers=single)
+        response = c.getresponse()
+        body = response.read()
+        assert response.status == 202, (response.status, body[:300])
+        sent[event["id"]] = time.time()
+        pause = t0 + (i + 1) / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    target_size = INGEST_EVENTS + 1 + total
+    deadline = time.monotonic() + 120
+    while _ledger_size(ledger) < target_size:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the ledger holds {_ledger_size(ledger)} of {target_size}")
+        time.sleep(0.05)
+    latencies = _inclusion_latencies(ledger, stack.env["RECRUITMENT_DATABASE_URL"], sent)
+    stack.stop()
+
+    # Baseline: the same number of events, one Celery task each, doing nothing.
+    base_rate = _noop_baseline(workdir, INGEST_EVENTS)
+    row("b", "events/s, HTTP batch to signed tree head (SQLite)", ours, "events/s",
+        base_rate, "one no-op Celery task per event", ">= 10,000/s and >= 8x baseline",
+        ours >= 10_000 and ours / base_rate >= 8)
+    row("c50", f"p50 latency, 202 to signed tree head, at {rate:.0f}/s", percentile(latencies, 50),
+        "ms", None, "", "", None)
+    row("c99", f"p99 latency, 202 to signed tree head, at {rate:.0f}/s", percentile(latencies, 99),
+        "ms", None, "", "p99 <= 1000 ms", percentile(latencies, 99) <= 1000)
+    row("e", "peak RSS of the ledger worker during the ingest", peak, "MB", None, "",
+        "<= 300 MB", peak <= 300)
+
+
+def _inclusion_latencies(ledger: Database, service_url: str,
+                         sent: dict[str, float]) -> list[float]:
+    """From the 202 to the timestamp of the first tree head that covers the entry."""
+    with ledger.reading() as session:
+        heads = session.execute(sa.select(TreeHeadRow.size, TreeHeadRow.timestamp)
+                                .order_by(TreeHeadRow.size)).all()
+        seqs = dict(session.execute(sa.select(Entry.event_id, Entry.seq)
+                                    .where(Entry.source == "/ladder/recruitment")
+                                    .order_by(Entry.seq.desc()).limit(len(sent) * 2)).all())
+    # The service re-issues each event with its own id; map by outbox order instead.
+    service = Database(service_url)
+    with service.reading() as session:
+        payloads = session.scalars(sa.text("SELECT payload FROM outbox ORDER BY id DESC LIMIT :n"),
+                                   {"n": len(sent)}).all()
+    service.dispose()
+    ours = [json.loads(p) for p in reversed(payloads)]
+    sizes = [h.size for h in heads]
+    import bisect
+
+    latencies = []
+    for (_, at), event in zip(sent.items(), ours, strict=True):
+        seq = seqs[event["id"]]
+        head = heads[bisect.bisect_left(sizes, seq)]
+        latencies.append(head.timestamp - at * 1000)
+    return latencies
+
+
+def _noop_baseline(workdir: Path, n: int) -> float:
+    stack = stack_in(workdir / "noop")
+    env = {**stack.env}
+    worker = subprocess.Popen(
+        ["celery", "--app", "bench.noop", "worker", "--queues", "noop", "--concurrency", "2",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    import redis
+
+    import bench.noop as noop
+
+    os.environ["REDIS_URL"] = stack.env["REDIS_URL"]
+    counter = redis.Redis.from_url(stack.env["REDIS_URL"])
+    app = noop.celery
+    app.conf.broker_url = stack.env["REDIS_URL"]
+    time.sleep(2)
+    start = time.monotonic()
+    event = {"id": "x", "data": involvement("recruitment")}
+    with app.producer_or_acquire() as producer:
+        for _ in range(n):
+            app.send_task("bench.noop", args=[event], queue="noop", producer=producer)
+    while int(counter.get("bench:noop") or 0) < n:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - start
+    os.killpg(worker.pid, 15)
+    worker.wait()
+    stack.stop()
+    return n / elapsed
+
+
+# -- d: auditor reads ---------------------------------------------------------------------
+
+
+def build_ledger(url: str, n: int, env: dict[str, str]) -> tuple[Database, float]:
+    """Append n entries through the worker's own use case, signed with the ledger's key."""
+    from services.ledger.signing import load_signer
+    from shared.config import load
+    from tests.support import events as ev
+
+    db = Database(url)
+    signer = load_signer(load("ledger", env))
+    rng = random.Random(7)
+    activities: list[tuple[str, str]] = []
+    start = time.monotonic()
+    done = 0
+    while done < n:
+        batch = []
+        for _ in range(min(1000, n - done)):
+            area = rng.choice(("recruitment", "training", "inspection"))
+            unit = f"unit-{rng.randint(1, 40)}"
+            month = rng.randint(1, 12)
+            if not activities or rng.random() < 0.25:
+                a = ev.activity(area, unit, time=f"2026-{month:02d}-05T09:00:00Z")
+                activities.append((area, a["data"]["activity_id"]))
+                batch.append(a)
+            else:
+                area, activity_id = rng.choice(activities)
+                batch.append(ev.involvement(
+                    area, rng.randint(1, 7), activity_id=activity_id, org_unit=unit,
+                    pseudonym=f"p{rng.randint(1, 20000)}", hours=rng.randint(1, 6),
+                    time=f"2026-{month:02d}-06T09:00:00Z"))
+        service.append_batch(db, batch, signer)
+        done += len(batch)
+        if done % 100_000 < 1000:
+            print(f"  built {done:,} entries", flush=True)
+    return db, n / (time.monotonic() - start)
+
+
+def _timed_gets(port: int, paths: list[str], token: str) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for path in paths:
+        t = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def bench_reads(workdir: Path) -> None:
+    print(f"d: auditor reads over {READ_ENTRIES:,} entries", flush=True)
+    stack = stack_in(workdir / "d")
+    db, build_rate = build_ledger(stack.env["LEDGER_DATABASE_URL"], READ_ENTRIES, stack.env)
+    print(f"  built at {build_rate:,.0f} entries/s (worker use case, in process)", flush=True)
+    stack.start("ledger")
+    port = int(stack.env["LEDGER_PORT"])
+    from services.ledger.models import ApiToken
+    from shared.auth import create_token
+    from shared.config import load
+
+    admin = create_token(db, ApiToken, load("ledger", stack.env)["TOKEN_PEPPER"], "bench",
+                         ["ledger:admin"])
+    rng = random.Random(3)
+    queries = [f"/v1/metrics?area={a}&period={p}&from=2026-01-01&to=2026-12-31&group_by={g}"
+               for a in ("recruitment", "training", "inspection")
+               for p in ("month", "quarter", "year") for g in ("period", "org_unit")]
+    metric_ms = _timed_gets(port, [rng.choice(queries) for _ in range(200)], admin)
+    # Baseline: what a request that scans the entries would cost.
+    scan_ms = []
+    for _ in range(5 if not SMOKE else 2):
+        t = time.perf_counter()
+        with db.reading() as session:
+            session.execute(sa.select(Entry.type, Entry.org_unit, sa.func.count())
+                            .where(Entry.area == "recruitment")
+                            .group_by(Entry.type, Entry.org_unit)).all()
+        scan_ms.append((time.perf_counter() - t) * 1000)
+    p95 = percentile(metric_ms, 95)
+    row("d1", "metrics p95", p95, "ms", statistics.median(scan_ms),
+        "one grouped scan of the entries", "<= 50 ms", p95 <= 50)
+
+    with db.reading() as session:
+        hashes = session.scalars(sa.select(Entry.leaf_hash).where(
+            Entry.seq.in_([rng.randint(1, READ_ENTRIES) for _ in range(200)]))).all()
+    proof_paths = [f"/ct/v1/get-proof-by-hash?tree_size={READ_ENTRIES}&hash="
+                   + base64.urlsafe_b64encode(h).decode().replace("-", "%2B").replace("_", "%2F")
+                   .replace("=", "%3D") for h in hashes]
+    proof_ms = _timed_gets(port, proof_paths, admin)
+    t = time.perf_counter()
+    with db.reading() as session:
+        merkle.root_of(session.scalars(sa.select(Entry.leaf_hash).order_by(Entry.seq)))
+    rebuild_ms = (time.perf_counter() - t) * 1000
+    p95 = percentile(proof_ms, 95)
+    row("d2", "inclusion proof p95", p95, "ms", rebuild_ms,
+        "recomputing the root from every leaf", "<= 5 ms", p95 <= 5)
+
+    export = workdir / "entries.ndjson"
+    csv_rate, csv_rss = _export(port, admin, "csv", workdir / "entries.csv", stack)
+    _export(port, admin, "ndjson", export, stack)
+    t = time.perf_counter()
+    with db.reading() as session:
+        for _ in session.execute(sa.select(Entry.seq, Entry.event)
+                                 .execution_options(yield_per=2000)):
+            pass
+    raw_rate = READ_ENTRIES / (time.perf_counter() - t)
+    row("d3", "CSV export over HTTP", csv_rate, "entries/s", raw_rate,
+        "reading the rows, unformatted", ">= 100,000/s", csv_rate >= 100_000)
+    row("d3m", "peak RSS of the API worker during the exports", csv_rss, "MB", None, "",
+        "constant: no growth with size", None)
+
+    sth = workdir / "sth.json"
+    key = workdir / "key.pem"
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/ct/v1/get-sth", headers={"Authorization": f"Bearer {admin}"})
+    sth.write_bytes(conn.getresponse().read())
+    conn.request("GET", "/v1/public-key")
+    key.write_text(json.loads(conn.getresponse().read())["public_key_pem"])
+    t = time.perf_counter()
+    subprocess.run(["ladder", "verify", str(export), "--tree-head", str(sth), "--public-key",
+                    str(key)], check=True, env=procfile.environment(), capture_output=True)
+    verify_s = time.perf_counter() - t
+    t = time.perf_counter()
+    subprocess.run(["sha256sum", str(export)], check=True, capture_output=True)
+    sha_s = time.perf_counter() - t
+    row("d4", "ladder verify of the whole export", verify_s, "s", sha_s,
+        "sha256sum of the same file", "<= 15 s", verify_s <= 15)
+    stack.stop()
+
+
+def _export(port: int, token: str, fmt: str, out: Path, stack: Stack) -> tuple[float, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    t = time.perf_counter()
+    conn.request("GET", f"/v1/exports/entries?format={fmt}",
+                 headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    lines = 0
+    with out.open("wb") as f:
+        while chunk := response.read(1 << 20):
+            lines += chunk.count(b"\n")
+            f.write(chunk)
+    rate = (lines - (fmt == "csv")) / (time.perf_counter() - t)
+    return rate, rss_peak_mb(stack.processes["ledger"].pid)
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="ladder-bench-"))
+    started = datetime.now(UTC)
+    steps: dict[str, Callable[[Path], None]] = {"a": bench_webhooks, "b": bench_end_to_end,
+                                                "d": bench_reads}
+    only = os.environ.get("BENCH_ONLY", "abd")
+    for key, step in steps.items():
+        if key in only:
+            step(workdir)
+    result = {"date": started.isoformat(), "smoke": SMOKE, "machine": {
+        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version()},
+        "sizes": {"read_entries": READ_ENTRIES, "ingest_events": INGEST_EVENTS,
+                  "seconds": SECONDS},
+        "database": os.environ.get("BENCH_DATABASE", "sqlite"), "rows": ROWS}
+    out = ROOT / "bench" / "results" / "latest.json"
+    out.write_text(json.dumps(result, indent=2))
+    print()
+    print(f"{'row':5} {'figure':58} {'value':>12} {'baseline':>12} {'ratio':>8}  target")
+    for r in ROWS:
+        base = "" if r["baseline"] is None else f"{r['baseline']:,.1f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        mark = {True: "met", False: "NOT MET", None: ""}[r["met"]]
+        print(f"{r['row']:5} {r['what'][:58]:58} {r['value']:>12,.1f} {base:>12} {ratio:>8}  "
+              f"{r['target']} {mark}")
+    note = " (smoke mode: sizes too small to mean anything)" if SMOKE else ""
+    print(f"\nwritten to {out.relative_to(ROOT)}{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
