@@ -201,7 +201,8 @@ class Projector:
 
     def _flush(self) -> None:
         for model in (ActivityState, InvolvementState):
-            rows = [{c.key: getattr(obj, c.key) for c in sa.inspect(model).column_attrs}
+            names = model.__table__.columns.keys()
+            rows = [{name: getattr(obj, name) for name in names}
                     for obj in self.new if isinstance(obj, model)]
             if rows:
                 self.session.execute(sa.insert(model), rows)
