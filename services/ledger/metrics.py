@@ -7,7 +7,7 @@ request scans the entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,44 +53,82 @@ def _counts(row: Aggregate | None) -> Counts:
                   citizens=row.citizens, returning=row.returning_citizens)
 
 
+def _one_period(start: date, end: date) -> tuple[str, str] | None:
+    """The single calendar year, quarter or month that is exactly [start, end], if any."""
+    for kind in ("year", "quarter", "month"):
+        periods = periods_between(kind, start, end)
+        if len(periods) == 1 and period_start(kind, periods[0]) == start:
+            following = date(end.year + end.month // 12, end.month % 12 + 1, 1)
+            if following == _next_start(kind, periods[0]) and end.day == (
+                    following - timedelta(days=1)).day:
+                return kind, periods[0]
+    return None
+
+
+def _next_start(kind: str, period: str) -> date:
+    first = period_start(kind, period)
+    months = {"month": 1, "quarter": 3, "year": 12}[kind]
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
 class Reader:
-    def __init__(self, session: sa.orm.Session, kind: str, periods: list[str]) -> None:
+    def __init__(self, session: sa.orm.Session, kind: str, periods: list[str],
+                 start: date, end: date) -> None:
         self.session = session
         self.kind = kind
         self.periods = periods
+        self.exact = _one_period(start, end)
 
-    def series(self, area: str, unit: str) -> dict[str, Counts]:
-        rows = self.session.scalars(sa.select(Aggregate).where(
-            Aggregate.area == area, Aggregate.org_unit == unit, Aggregate.kind == self.kind,
-            Aggregate.period.in_(self.periods)))
-        found = {row.period: _counts(row) for row in rows}
-        return {p: found.get(p, Counts()) for p in self.periods}
+    def series(self, area: str, unit: str | None) -> dict[str, dict[str, Counts]]:
+        """unit -> period -> counts; every unit (not '*') when ``unit`` is None."""
+        stmt = sa.select(Aggregate).where(Aggregate.area == area, Aggregate.kind == self.kind,
+                                          Aggregate.period.in_(self.periods))
+        stmt = stmt.where(Aggregate.org_unit == unit if unit else Aggregate.org_unit != ALL_UNITS)
+        found: dict[str, dict[str, Counts]] = {}
+        for row in self.session.scalars(stmt):
+            found.setdefault(row.org_unit, {})[row.period] = _counts(row)
+        if unit:
+            found.setdefault(unit, {})
+        return {u: {p: by_period.get(p, Counts()) for p in self.periods}
+                for u, by_period in sorted(found.items())}
 
-    def total(self, area: str, unit: str, series: dict[str, Counts] | None = None) -> Counts:
-        """The whole range: additive counters summed, citizens counted once."""
-        series = series if series is not None else self.series(area, unit)
-        if len(series) == 1:
-            return next(iter(series.values()))
-        total = Counts()
-        for counts in series.values():
-            total.add(counts)
+    def totals(self, area: str, series: dict[str, dict[str, Counts]]) -> dict[str, Counts]:
+        """Each unit over the whole range: counters summed, citizens counted once."""
+        totals: dict[str, Counts] = {}
+        for unit, by_period in series.items():
+            total = Counts()
+            for counts in by_period.values():
+                total.add(counts)
+            totals[unit] = total
+        if len(self.periods) == 1:
+            for unit, by_period in series.items():
+                only = next(iter(by_period.values()))
+                totals[unit].citizens, totals[unit].returning = only.citizens, only.returning
+            return totals
+        if self.exact is not None:
+            # The range is one calendar period: its own row counts each citizen once.
+            kind, period = self.exact
+            rows = self.session.scalars(sa.select(Aggregate).where(
+                Aggregate.area == area, Aggregate.kind == kind, Aggregate.period == period,
+                Aggregate.org_unit.in_(list(series))))
+            for row in rows:
+                totals[row.org_unit].citizens = row.citizens
+                totals[row.org_unit].returning = row.returning_citizens
+            return totals
         per_citizen = (
-            sa.select(sa.func.sum(CitizenPeriod.n).label("n"))
-            .where(CitizenPeriod.area == area, CitizenPeriod.org_unit == unit,
+            sa.select(CitizenPeriod.org_unit, sa.func.sum(CitizenPeriod.n).label("n"))
+            .where(CitizenPeriod.area == area, CitizenPeriod.org_unit.in_(list(series)),
                    CitizenPeriod.kind == self.kind, CitizenPeriod.period.in_(self.periods))
-            .group_by(CitizenPeriod.pseudonym).subquery())
-        citizens, returning = self.session.execute(sa.select(
-            sa.func.count(), sa.func.coalesce(sa.func.sum(
-                sa.case((per_citizen.c.n >= 2, 1), else_=0)), 0))).one()
-        total.citizens, total.returning = int(citizens), int(returning)
-        return total
-
-    def units(self, area: str) -> list[str]:
-        return list(self.session.scalars(
-            sa.select(Aggregate.org_unit).distinct().where(
-                Aggregate.area == area, Aggregate.kind == self.kind,
-                Aggregate.period.in_(self.periods), Aggregate.org_unit != ALL_UNITS)
-            .order_by(Aggregate.org_unit)))
+            .group_by(CitizenPeriod.org_unit, CitizenPeriod.pseudonym).subquery())
+        counted = self.session.execute(sa.select(
+            per_citizen.c.org_unit, sa.func.count(),
+            sa.func.sum(sa.case((per_citizen.c.n >= 2, 1), else_=0)))
+            .group_by(per_citizen.c.org_unit)).all()
+        for org_unit, citizens, returning in counted:
+            totals[org_unit].citizens = int(citizens)
+            totals[org_unit].returning = int(returning or 0)
+        return totals
 
 
 def _figures(counts: Counts, threshold: int | None) -> dict[str, Any]:
@@ -107,25 +145,26 @@ def metrics(db: Database, q: MetricsQuery, threshold: int | None) -> dict[str, A
     unit = q.org_unit or ALL_UNITS
     rows: list[dict[str, Any]] = []
     with db.reading() as session:
-        reader = Reader(session, q.period, periods)
+        reader = Reader(session, q.period, periods, q.start, q.end)
+        total: Counts | None = None
         if q.group_by == "period":
             assert q.area is not None
             series = reader.series(q.area, unit)
             rows = [{"area": q.area, "org_unit": q.org_unit, "period": p,
                      "starts": period_start(q.period, p).isoformat(),
-                     **_figures(c, threshold)} for p, c in series.items()]
-            total = reader.total(q.area, unit, series)
+                     **_figures(c, threshold)} for p, c in series[unit].items()]
+            total = reader.totals(q.area, series)[unit]
         elif q.group_by == "area":
-            totals = {area: reader.total(area, unit) for area in AREAS}
-            rows = [{"area": area, "org_unit": q.org_unit, "period": None,
-                     **_figures(c, threshold)} for area, c in totals.items()]
-            total = None
+            for area in AREAS:
+                counts = reader.totals(area, reader.series(area, unit))[unit]
+                rows.append({"area": area, "org_unit": q.org_unit, "period": None,
+                             **_figures(counts, threshold)})
         else:
             assert q.area is not None
+            by_unit = reader.totals(q.area, reader.series(q.area, None))
             rows = [{"area": q.area, "org_unit": u, "period": None,
-                     **_figures(reader.total(q.area, u), threshold)}
-                    for u in reader.units(q.area)]
-            total = reader.total(q.area, ALL_UNITS)
+                     **_figures(c, threshold)} for u, c in by_unit.items()]
+            total = reader.totals(q.area, reader.series(q.area, ALL_UNITS))[ALL_UNITS]
     return {
         "area": q.area, "org_unit": q.org_unit, "period": q.period, "group_by": q.group_by,
         "from": q.start.isoformat(), "to": q.end.isoformat(), "periods": periods,
