@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from services.ledger.models import Entry
 from services.ledger.service import EntryQuery, entries_statement
-from services.ledger.tree import format_time, leaf_bytes
+from services.ledger.tree import leaf_bytes, time_text
 from shared.db import Database
 
 ENTRY_COLUMNS = ("seq", "time", "received_at", "area", "type", "source", "id", "subject",
@@ -20,9 +20,12 @@ CHUNK = 2000
 
 
 def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[Any]]:
+    # Times are read raw (type_coerce): parsing a datetime per row would halve the rate.
     stmt = entries_statement(query, columns=(
-        Entry.seq, Entry.time, Entry.received_at, Entry.area, Entry.type, Entry.source,
-        Entry.event_id, Entry.subject, Entry.org_unit, Entry.pseudonym, Entry.event))
+        Entry.seq, sa.type_coerce(Entry.time, sa.String).label("time"),
+        sa.type_coerce(Entry.received_at, sa.String).label("received_at"), Entry.area,
+        Entry.type, Entry.source, Entry.event_id, Entry.subject, Entry.org_unit,
+        Entry.pseudonym, Entry.event))
     with db.reading() as session:
         result = session.execute(stmt.execution_options(yield_per=CHUNK))
         for partition in result.partitions():
@@ -30,7 +33,7 @@ def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[Any]]:
 
 
 def _iso(value: Any) -> str:
-    return format_time(value) if value is not None else ""
+    return time_text(value) if value is not None else ""
 
 
 def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:

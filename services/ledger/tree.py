@@ -5,7 +5,6 @@ docs/ledger-format.md defines the leaf bytes; services.ledger.merkle does the ha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -27,13 +26,24 @@ def format_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
-def leaf_bytes(seq: int, received_at: datetime, event: str) -> bytes:
+def time_text(value: datetime | str) -> str:
+    """``format_time`` of a value read raw: a datetime, or SQLite's stored text.
+
+    SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff', always with
+    microseconds; reading that text raw skips parsing it, which exports feel.
+    """
+    if isinstance(value, datetime):
+        return format_time(value)
+    return value.replace(" ", "T", 1) + "Z"
+
+
+def leaf_bytes(seq: int, received_at: datetime | str, event: str) -> bytes:
     """The canonical bytes of an entry: sorted keys, no spaces, the event as stored.
 
     Equal to canonical JSON of {"event": ..., "received_at": ..., "seq": ...}; it is
     also, byte for byte, one line of the NDJSON export.
     """
-    return (f'{{"event":{event},"received_at":{json.dumps(format_time(received_at))},'
+    return (f'{{"event":{event},"received_at":"{time_text(received_at)}",'
             f'"seq":{seq}}}').encode()
 
 
