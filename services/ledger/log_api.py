@@ -84,14 +84,18 @@ class GetSTHHistory(MethodView):
                      "tree_head_signature": _b64(r.signature)} for r in rows]
 
 
+def _in_order(data: dict[str, Any], low: str, high: str) -> None:
+    if low in data and high in data and data[low] > data[high]:
+        raise ValidationError(f"must not be smaller than {low}", field_name=high)
+
+
 class ConsistencyArgs(Schema):
     first = fields.Integer(required=True, validate=validate.Range(min=0))
     second = fields.Integer(required=True, validate=validate.Range(min=0))
 
     @validates_schema
     def _order(self, data: dict[str, Any], **_: Any) -> None:
-        if "first" in data and "second" in data and data["first"] > data["second"]:
-            raise ValidationError("must not be smaller than first", field_name="second")
+        _in_order(data, "first", "second")
 
 
 class ConsistencySchema(Schema):
@@ -158,8 +162,7 @@ class EntriesArgs(Schema):
 
     @validates_schema
     def _order(self, data: dict[str, Any], **_: Any) -> None:
-        if "start" in data and "end" in data and data["start"] > data["end"]:
-            raise ValidationError("must not be smaller than start", field_name="end")
+        _in_order(data, "start", "end")
 
 
 class LeafSchema(Schema):
