@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from shared import procfile
-from shared.config import DOMAIN_SERVICES, SERVICES, database_url, load, var_dir
+from shared.config import DOMAIN_SERVICES, SERVICES, database_url, load, read_dotenv, var_dir
 from shared.db import Database
 
 
@@ -28,6 +28,9 @@ def _logging() -> None:
 @click.group()
 def main() -> None:
     """Ladder: the co-production involvement ledger."""
+    # .env fills in what the environment does not set, as docker-compose's env_file does.
+    for key, value in read_dotenv(Path(".env")).items():
+        os.environ.setdefault(key, value)
     _logging()
 
 

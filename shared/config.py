@@ -27,6 +27,20 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe for the mode we run in."""
 
 
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments and blank lines skipped); {} if absent."""
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
 def var_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where the embedded defaults keep their files (SQLite, Redis, keys)."""
     env = os.environ if env is None else env

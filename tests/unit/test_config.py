@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from shared.config import ConfigError, load
+from shared.config import ConfigError, load, read_dotenv
 
 
 def test_embedded_defaults_live_under_the_var_directory() -> None:
@@ -33,3 +35,12 @@ def test_production_refuses_a_missing_or_default_secret(secret: str) -> None:
 def test_a_malformed_number_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="LADDER_RELAY_BATCH_SIZE"):
         load("ledger", {"LADDER_RELAY_BATCH_SIZE": "lots"})
+
+
+def test_a_dotenv_file_is_read_as_key_value_lines(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("# comment\n\nREDIS_URL=redis://example:6379/0\nexport LADDER_ENV='production'\n"
+                   "LADDER_SIGNING_KEY=\nnot a setting\n")
+    assert read_dotenv(env) == {"REDIS_URL": "redis://example:6379/0",
+                                "LADDER_ENV": "production", "LADDER_SIGNING_KEY": ""}
+    assert read_dotenv(tmp_path / "missing") == {}
