@@ -42,6 +42,22 @@ def _chunks(items: list[Any], size: int = 400) -> Iterable[list[Any]]:
         yield items[start:start + size]
 
 
+def by_keys(session: Session, stmt: sa.Select[Any], columns: list[Any],
+            keys: Iterable[tuple[Any, ...]]) -> Iterable[Any]:
+    """Rows of ``stmt`` whose ``columns`` equal one of ``keys``, through their index.
+
+    Groups keys on all but the last column and asks ``a = ? AND b IN (...)``: SQLite
+    scans the whole table for a row-value IN, which would make appends quadratic.
+    """
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for key in keys:
+        groups[key[:-1]].append(key[-1])
+    for prefix, lasts in groups.items():
+        for chunk in _chunks(sorted(set(lasts)), 500):
+            conditions = [c == v for c, v in zip(columns[:-1], prefix, strict=True)]
+            yield from session.execute(stmt.where(*conditions, columns[-1].in_(chunk)))
+
+
 class Projector:
     """Applies one batch of accepted events to the state and aggregate tables."""
 
@@ -60,16 +76,12 @@ class Projector:
         acts = sorted({(e.area, e.data["activity_id"]) for e in events})
         invs = sorted({(e.area, e.data["involvement_id"]) for e in events
                        if "involvement_id" in e.data})
-        for chunk in _chunks(acts):
-            stmt = sa.select(ActivityState).where(
-                sa.tuple_(ActivityState.area, ActivityState.activity_id).in_(chunk))
-            self.activities.update(((a.area, a.activity_id), a)
-                                   for a in self.session.scalars(stmt))
-        for chunk in _chunks(invs):
-            by_id = sa.select(InvolvementState).where(
-                sa.tuple_(InvolvementState.area, InvolvementState.involvement_id).in_(chunk))
-            self.involvements.update(((inv.area, inv.involvement_id), inv)
-                                     for inv in self.session.scalars(by_id))
+        for (a,) in by_keys(self.session, sa.select(ActivityState),
+                            [ActivityState.area, ActivityState.activity_id], acts):
+            self.activities[(a.area, a.activity_id)] = a
+        for (i,) in by_keys(self.session, sa.select(InvolvementState),
+                            [InvolvementState.area, InvolvementState.involvement_id], invs):
+            self.involvements[(i.area, i.involvement_id)] = i
 
     # -- counters -------------------------------------------------------------------------
 
@@ -220,11 +232,8 @@ class Projector:
         table = cast(sa.Table, CitizenPeriod.__table__)
         current: dict[tuple[str, str, str, str, str], int] = {}
         cols = (table.c.area, table.c.org_unit, table.c.kind, table.c.period, table.c.pseudonym)
-        for chunk in _chunks(sorted(changed)):
-            rows = self.session.execute(
-                sa.select(*cols, table.c.n).where(sa.tuple_(*cols).in_(chunk)))
-            current.update(((r.area, r.org_unit, r.kind, r.period, r.pseudonym), r.n)
-                           for r in rows)
+        for r in by_keys(self.session, sa.select(*cols, table.c.n), list(cols), changed):
+            current[(r.area, r.org_unit, r.kind, r.period, r.pseudonym)] = r.n
         inserts, updates, deletes = [], [], []
         for key, delta in changed.items():
             before = current.get(key, 0)

@@ -80,18 +80,30 @@ def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
     return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq)
 
 
+def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (source, id) pairs the ledger holds.
+
+    One query per source and chunk of ids, ``source = ? AND event_id IN (...)``, so
+    that the unique index on (source, event_id) is used; a row-value IN is scanned.
+    """
+    by_source: dict[str, list[str]] = {}
+    for source, event_id in keys:
+        by_source.setdefault(source, []).append(event_id)
+    held: set[tuple[str, str]] = set()
+    for source, ids in by_source.items():
+        for start in range(0, len(ids), 500):
+            rows = session.scalars(
+                sa.select(Entry.event_id)
+                .where(Entry.source == source, Entry.event_id.in_(ids[start : start + 500])))
+            held.update((source, event_id) for event_id in rows)
+    return held
+
+
 def _unseen(session: sa.orm.Session, events: list[AcceptedEvent]) -> list[AcceptedEvent]:
     """Drop events the ledger already holds, and repeats within the batch."""
     if not events:
         return []
-    held: set[tuple[str, str]] = set()
-    ids = sorted({e.id for e in events})
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            sa.select(Entry.source, Entry.event_id)
-            .where(Entry.event_id.in_(ids[start : start + 500]))
-        )
-        held.update((r.source, r.event_id) for r in rows)
+    held = _held_keys(session, sorted({e.key for e in events}))
     fresh = []
     for event in events:
         if event.key not in held:
@@ -102,17 +114,8 @@ def _unseen(session: sa.orm.Session, events: list[AcceptedEvent]) -> list[Accept
 
 def held(db: Database, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (source, id) pairs the ledger holds."""
-    found: set[tuple[str, str]] = set()
-    wanted = set(keys)
-    ids = sorted({event_id for _, event_id in keys})
     with db.reading() as session:
-        for start in range(0, len(ids), 500):
-            rows = session.execute(
-                sa.select(Entry.source, Entry.event_id)
-                .where(Entry.event_id.in_(ids[start : start + 500]))
-            )
-            found.update(k for k in ((r.source, r.event_id) for r in rows) if k in wanted)
-    return found
+        return _held_keys(session, sorted(set(keys)))
 
 
 def _dump(raw: Any) -> str:
