@@ -1,4 +1,4 @@
-"""Activities (inspections), involvements, citizens, tokens, integrations, receipts, outbox.
+"""Activities, involvements, citizens, tokens, integrations, receipts, outbox.
 
 Revision ID: 0001
 Revises:
