@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,14 +33,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", ""))
+        options = conn.get_execution_options()
+        # Each transaction states its durability: FULL syncs the WAL on every commit.
+        conn.exec_driver_sql(f"PRAGMA synchronous={options.get('sqlite_synchronous', 'FULL')}")
+        conn.exec_driver_sql("BEGIN " + options.get("sqlite_begin", ""))
 
     return engine
 
@@ -55,6 +57,11 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        # Survives a crash of the process, not of the machine: for records (the
+        # access log) whose cost must not be an fsync per read.
+        self._write_relaxed = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_synchronous="NORMAL"),
+            expire_on_commit=False)
         self._active: ContextVar[Session | None] = ContextVar(f"uow_{id(self)}", default=None)
 
     @contextmanager
@@ -63,17 +70,24 @@ class Database:
             yield session
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
+    def writing(self, durable: bool = True) -> Iterator[Session]:
         """A unit of work: everything inside commits together or not at all.
 
         A unit of work opened inside another joins it, so several use cases (a
         batch of events, an effect and its webhook receipt) commit as one.
+        ``durable=False`` commits without waiting for the disk: the transaction is
+        still atomic and survives the process dying, but a power cut may lose it
+        (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit
+        off``).
         """
         active = self._active.get()
         if active is not None:
             yield active
             return
-        with self._write() as session, session.begin():
+        factory = self._write if durable else self._write_relaxed
+        with factory() as session, session.begin():
+            if not durable and self.engine.dialect.name == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             token = self._active.set(session)
             try:
                 yield session

@@ -27,7 +27,8 @@ def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[Any]]:
         Entry.type, Entry.source, Entry.event_id, Entry.subject, Entry.org_unit,
         Entry.pseudonym, Entry.event))
     with db.reading() as session:
-        result = session.execute(stmt.execution_options(yield_per=CHUNK))
+        # Core execution: the ORM's per-row bookkeeping halved the rate, for nothing here.
+        result = session.connection().execution_options(yield_per=CHUNK).execute(stmt)
         for partition in result.partitions():
             yield from partition
 
@@ -36,19 +37,28 @@ def _iso(value: Any) -> str:
     return time_text(value) if value is not None else ""
 
 
+def _quoted(value: str | None) -> str:
+    """One RFC 4180 field: quoted, with inner quotes doubled; None is the empty field."""
+    return "" if value is None else '"' + value.replace('"', '""') + '"'
+
+
 def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(ENTRY_COLUMNS)
-    for n, row in enumerate(_rows(db, query), 1):
-        writer.writerow((row.seq, _iso(row.time), _iso(row.received_at), row.area, row.type,
-                         row.source, row.event_id, row.subject or "", row.org_unit or "",
-                         row.pseudonym or "", row.event))
-        if n % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    """RFC 4180 CSV, every text field quoted (as csv.QUOTE_NONNUMERIC would quote it).
+
+    The fields are quoted here rather than by ``csv.writer``: the event column is
+    JSON full of quotes, and ``csv.writer`` took four times as long over it.
+    """
+    q = _quoted
+    lines = [",".join(ENTRY_COLUMNS) + "\n"]
+    for seq, time, received_at, area, type_, source, event_id, subject, org_unit, pseudonym, \
+            event in _rows(db, query):
+        lines.append(f"{seq},{_iso(time)},{_iso(received_at)},{q(area)},{q(type_)},"
+                     f"{q(source)},{q(event_id)},{q(subject)},{q(org_unit)},{q(pseudonym)},"
+                     f"{q(event)}\n")
+        if len(lines) == CHUNK:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines)
 
 
 def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
@@ -56,7 +66,7 @@ def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
     lines: list[str] = []
     for row in _rows(db, query):
         lines.append(leaf_bytes(row.seq, row.received_at, row.event).decode() + "\n")
-        if len(lines) == 500:
+        if len(lines) == CHUNK:
             yield "".join(lines)
             lines = []
     yield "".join(lines)

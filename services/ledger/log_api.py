@@ -40,9 +40,8 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
-def _size() -> int:
-    with current_db().reading() as session:
-        return int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
+def _size(session: sa.orm.Session) -> int:
+    return int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
 
 
 class STHSchema(Schema):
@@ -102,8 +101,8 @@ class ConsistencySchema(Schema):
     consistency = fields.List(fields.String(), required=True)
 
 
-def _beyond(size: int, name: str) -> None:
-    current = _size()
+def _beyond(session: sa.orm.Session, size: int, name: str) -> None:
+    current = _size(session)
     if size > current:
         raise Invalid(f"{name} {size} is beyond the current tree size {current}.",
                       {"query": {name: [f"Must be at most {current}."]}})
@@ -116,8 +115,8 @@ class GetConsistency(MethodView):
     @blp.response(200, ConsistencySchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """A proof that the tree of size ``second`` extends the tree of size ``first``."""
-        _beyond(args["second"], "second")
         with current_db().reading() as session:
+            _beyond(session, args["second"], "second")
             path = _prove(session, merkle.consistency_ranges(args["first"], args["second"]))
         return {"consistency": [_b64(h) for h in path]}
 
@@ -146,8 +145,8 @@ class GetProof(MethodView):
         if len(leaf) != 32:
             raise Invalid("hash must be a base64 SHA-256 leaf hash.",
                           {"query": {"hash": ["Not 32 bytes of base64."]}})
-        _beyond(args["tree_size"], "tree_size")
         with current_db().reading() as session:
+            _beyond(session, args["tree_size"], "tree_size")
             seq = session.scalar(sa.select(Entry.seq).where(Entry.leaf_hash == leaf)
                                  .order_by(Entry.seq).limit(1))
             if seq is None or seq > args["tree_size"]:

@@ -6,8 +6,7 @@ figure from an export of entries.
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -49,10 +48,13 @@ class Counts:
 
     def add(self, other: Counts) -> None:
         """Add another period's counts; ``citizens`` and ``returning`` are not additive."""
-        for f in fields(self):
-            if f.name in ("steps", "citizens", "returning"):
-                continue
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.activities += other.activities
+        self.activities_involved += other.activities_involved
+        self.involvements += other.involvements
+        self.hours += other.hours
+        self.recognised += other.recognised
+        self.votes += other.votes
+        self.feedback += other.feedback
         self.steps = [a + b for a, b in zip(self.steps, other.steps, strict=True)]
 
 
@@ -61,8 +63,20 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def median_step(steps: list[int]) -> float | None:
-    values = [step for step, n in zip(STEPS, steps, strict=True) for _ in range(n)]
-    return float(statistics.median(values)) if values else None
+    """The median of the involvements' steps, read off the histogram in O(7)."""
+    total = sum(steps)
+    if not total:
+        return None
+
+    def nth(i: int) -> int:  # the step of the i-th involvement, 0-based, in step order
+        seen = 0
+        for step, n in zip(STEPS, steps, strict=True):
+            seen += n
+            if i < seen:
+                return step
+        raise AssertionError("unreachable: i < total")
+
+    return (nth((total - 1) // 2) + nth(total // 2)) / 2
 
 
 def involvement_index(c: Counts) -> float | None:

@@ -43,12 +43,18 @@ def periods_between(kind: str, start: date, end: date) -> list[str]:
     return found
 
 
-def _counts(row: Aggregate | None) -> Counts:
-    if row is None:
-        return Counts()
+# The counter columns, read as plain rows: no ORM objects on the request path.
+COUNTERS = (Aggregate.activities, Aggregate.activities_involved, Aggregate.involvements,
+            *(getattr(Aggregate, f"step_{n}") for n in range(1, 8)), Aggregate.hours,
+            Aggregate.recognised, Aggregate.votes, Aggregate.feedback, Aggregate.citizens,
+            Aggregate.returning_citizens)
+
+
+def _counts(row: sa.Row[Any]) -> Counts:
     return Counts(activities=row.activities, activities_involved=row.activities_involved,
                   involvements=row.involvements,
-                  steps=[getattr(row, f"step_{n}") for n in range(1, 8)], hours=row.hours,
+                  steps=[row.step_1, row.step_2, row.step_3, row.step_4, row.step_5,
+                         row.step_6, row.step_7], hours=row.hours,
                   recognised=row.recognised, votes=row.votes, feedback=row.feedback,
                   citizens=row.citizens, returning=row.returning_citizens)
 
@@ -80,18 +86,37 @@ class Reader:
         self.periods = periods
         self.exact = _one_period(start, end)
 
+    def _rows(self, area: str, kind: str, periods: list[str],
+              unit: str | None) -> sa.Result[Any]:
+        """Aggregate rows of ``unit``, or of every unit (not '*') when it is None."""
+        stmt = sa.select(Aggregate.org_unit, Aggregate.period, *COUNTERS).where(
+            Aggregate.area == area, Aggregate.kind == kind, Aggregate.period.in_(periods))
+        stmt = stmt.where(Aggregate.org_unit == unit if unit else Aggregate.org_unit != ALL_UNITS)
+        return self.session.execute(stmt)
+
     def series(self, area: str, unit: str | None) -> dict[str, dict[str, Counts]]:
         """unit -> period -> counts; every unit (not '*') when ``unit`` is None."""
-        stmt = sa.select(Aggregate).where(Aggregate.area == area, Aggregate.kind == self.kind,
-                                          Aggregate.period.in_(self.periods))
-        stmt = stmt.where(Aggregate.org_unit == unit if unit else Aggregate.org_unit != ALL_UNITS)
         found: dict[str, dict[str, Counts]] = {}
-        for row in self.session.scalars(stmt):
+        for row in self._rows(area, self.kind, self.periods, unit):
             found.setdefault(row.org_unit, {})[row.period] = _counts(row)
         if unit:
             found.setdefault(unit, {})
         return {u: {p: by_period.get(p, Counts()) for p in self.periods}
                 for u, by_period in sorted(found.items())}
+
+    def units(self, area: str, unit: str | None) -> dict[str, Counts]:
+        """unit -> counts over the whole range; every unit (not '*') when ``unit`` is None.
+
+        A range that is exactly one calendar period reads that period's own rows;
+        any other range sums the periods in it.
+        """
+        if self.exact is None:
+            return self.totals(area, self.series(area, unit))
+        kind, period = self.exact
+        found = {row.org_unit: _counts(row) for row in self._rows(area, kind, [period], unit)}
+        if unit:
+            found.setdefault(unit, Counts())
+        return dict(sorted(found.items()))
 
     def totals(self, area: str, series: dict[str, dict[str, Counts]]) -> dict[str, Counts]:
         """Each unit over the whole range: counters summed, citizens counted once."""
@@ -106,15 +131,14 @@ class Reader:
                 only = next(iter(by_period.values()))
                 totals[unit].citizens, totals[unit].returning = only.citizens, only.returning
             return totals
-        if self.exact is not None:
+        if self.exact is not None and series:
             # The range is one calendar period: its own row counts each citizen once.
             kind, period = self.exact
-            rows = self.session.scalars(sa.select(Aggregate).where(
-                Aggregate.area == area, Aggregate.kind == kind, Aggregate.period == period,
-                Aggregate.org_unit.in_(list(series))))
-            for row in rows:
-                totals[row.org_unit].citizens = row.citizens
-                totals[row.org_unit].returning = row.returning_citizens
+            for row in self._rows(area, kind, [period], None if len(series) > 1
+                                  else next(iter(series))):
+                if row.org_unit in totals:
+                    totals[row.org_unit].citizens = row.citizens
+                    totals[row.org_unit].returning = row.returning_citizens
             return totals
         per_citizen = (
             sa.select(CitizenPeriod.org_unit, sa.func.sum(CitizenPeriod.n).label("n"))
@@ -156,15 +180,15 @@ def metrics(db: Database, q: MetricsQuery, threshold: int | None) -> dict[str, A
             total = reader.totals(q.area, series)[unit]
         elif q.group_by == "area":
             for area in AREAS:
-                counts = reader.totals(area, reader.series(area, unit))[unit]
+                counts = reader.units(area, unit)[unit]
                 rows.append({"area": area, "org_unit": q.org_unit, "period": None,
                              **_figures(counts, threshold)})
         else:
             assert q.area is not None
-            by_unit = reader.totals(q.area, reader.series(q.area, None))
+            by_unit = reader.units(q.area, None)
             rows = [{"area": q.area, "org_unit": u, "period": None,
                      **_figures(c, threshold)} for u, c in by_unit.items()]
-            total = reader.totals(q.area, reader.series(q.area, ALL_UNITS))[ALL_UNITS]
+            total = reader.units(q.area, ALL_UNITS)[ALL_UNITS]
     return {
         "area": q.area, "org_unit": q.org_unit, "period": q.period, "group_by": q.group_by,
         "from": q.start.isoformat(), "to": q.end.isoformat(), "periods": periods,

@@ -113,6 +113,20 @@ def test_by_org_unit_follows_the_moved_vacancy(ledger: Ledger) -> None:
     assert _figures(body["total"]) == RECRUITMENT_YEAR
 
 
+@pytest.mark.parametrize("group_by", ["area", "org_unit"])
+def test_a_calendar_year_and_a_ragged_range_around_it_agree(ledger: Ledger,
+                                                            group_by: str) -> None:
+    # A whole year is read from its own rows; a ragged range sums months and counts
+    # citizens from the per-citizen table. Nothing happened outside 2026, so they agree.
+    exact = ledger.get("/v1/metrics", ledger.admin, area="recruitment", group_by=group_by,
+                       period="month", **YEAR).json
+    ragged = ledger.get("/v1/metrics", ledger.admin, area="recruitment", group_by=group_by,
+                        period="month", **{"from": "2025-11-15", "to": "2027-01-20"}).json
+    assert len(ragged["periods"]) == 15
+    assert ragged["rows"] == exact["rows"]
+    assert ragged["total"] == exact["total"]
+
+
 def test_one_unit_by_month(ledger: Ledger) -> None:
     body = ledger.get("/v1/metrics", ledger.admin, area="recruitment", org_unit="west",
                       period="month", **{"from": "2026-02-01", "to": "2026-03-31"}).json

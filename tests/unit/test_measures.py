@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.ledger.measures import (
     Counts,
@@ -29,6 +32,14 @@ def test_periods() -> None:
 def test_median_step() -> None:
     assert median_step([0, 1, 0, 1, 1, 1, 2]) == 5.5
     assert median_step([0] * 7) is None
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), min_size=7, max_size=7))
+def test_median_step_from_the_histogram_is_the_median_of_every_involvement(
+        steps: list[int]) -> None:
+    values = [step for step, n in zip(range(1, 8), steps, strict=True) for _ in range(n)]
+    expected = float(statistics.median(values)) if values else None
+    assert median_step(steps) == expected
 
 
 @pytest.mark.parametrize(("counts", "index"), [
