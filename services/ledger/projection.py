@@ -226,44 +226,46 @@ class Projector:
             _upsert_add(self.session, cast(sa.Table, Aggregate.__table__), rows)
 
     def _flush_citizens(self) -> None:
+        """Move each changed citizen counter in one upsert, and read back where it landed.
+
+        From the counter after (returned by the upsert) and the change, the counter
+        before follows, and with both the distinct and returning citizens move.
+        """
         changed = {k: d for k, d in self.citizens.items() if d}
         if not changed:
             return
         table = cast(sa.Table, CitizenPeriod.__table__)
-        current: dict[tuple[str, str, str, str, str], int] = {}
-        cols = (table.c.area, table.c.org_unit, table.c.kind, table.c.period, table.c.pseudonym)
-        for r in by_keys(self.session, sa.select(*cols, table.c.n), list(cols), changed):
-            current[(r.area, r.org_unit, r.kind, r.period, r.pseudonym)] = r.n
-        inserts, updates, deletes = [], [], []
-        for key, delta in changed.items():
-            before = current.get(key, 0)
-            after = before + delta
+        names = ("area", "org_unit", "kind", "period", "pseudonym")
+        rows = [{**dict(zip(names, key, strict=True)), "n": delta}
+                for key, delta in changed.items()]
+        stmt = _dialect(self.session).insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=list(names),
+                                          set_={"n": table.c.n + stmt.excluded.n})
+        gone = []
+        for r in self.session.execute(stmt.returning(*(table.c[n] for n in names), table.c.n),
+                                      rows):
+            key = (r.area, r.org_unit, r.kind, r.period, r.pseudonym)
+            after = r.n
+            before = after - changed[key]
             counters = self.agg[key[:4]]
             counters["citizens"] += (after > 0) - (before > 0)
             counters["returning_citizens"] += (after > 1) - (before > 1)
-            row = dict(zip(("area", "org_unit", "kind", "period", "pseudonym"), key, strict=True))
             if after <= 0:
-                deletes.append(row)
-            elif key in current:
-                updates.append({**{f"k_{k}": v for k, v in row.items()}, "new_n": after})
-            else:
-                inserts.append({**row, "n": after})
-        if inserts:
-            self.session.execute(sa.insert(table), inserts)
-        if updates:
+                gone.append({f"k_{n}": v for n, v in zip(names, key, strict=True)})
+        if gone:
             self.session.execute(
-                sa.update(table).where(*(c == sa.bindparam(f"k_{c.name}") for c in cols))
-                .values(n=sa.bindparam("new_n")), updates)
-        if deletes:
-            self.session.execute(
-                sa.delete(table).where(*(c == sa.bindparam(f"k_{c.name}") for c in cols)),
-                [{f"k_{k}": v for k, v in row.items()} for row in deletes])
+                sa.delete(table).where(*(table.c[n] == sa.bindparam(f"k_{n}") for n in names)),
+                gone)
+
+
+def _dialect(session: Session) -> Any:
+    """The dialect module whose ``insert`` has ``on_conflict_do_update``."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows, or add their counters to the rows already there."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt: Any = dialect.insert(table)
+    stmt: Any = _dialect(session).insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["area", "org_unit", "kind", "period"],
         set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
