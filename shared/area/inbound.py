@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from shared.area import Area, service
 from shared.area.models import Integration, Receipt
@@ -60,26 +61,31 @@ def _stored(db: Database, key: str) -> tuple[int, Any] | None:
         return (row.status, json.loads(row.body)) if row else None
 
 
-def _once(db: Database, key: str, run: Any) -> tuple[int, Any]:
+def _once(db: Database, key: str, run: Any,
+          stored: dict[str, Receipt] | None = None) -> tuple[int, Any]:
     """Run ``run`` and store its answer under ``key``, both in one transaction.
 
     Only an applied command is stored: a refused one changed nothing, so its
     sender may fix the cause (send the activity first) and deliver it again.
+    ``stored`` holds the receipts a batch has already read, so that it asks once.
     """
     try:
         with db.writing() as session:
-            row = session.get(Receipt, key)
+            row = stored.get(key) if stored is not None else session.get(Receipt, key)
             if row is not None:
                 return row.status, json.loads(row.body)
             body = run()
-            session.add(Receipt(key=key, status=202, body=json.dumps(body, default=str),
-                                created_at=utcnow()))
+            receipt = Receipt(key=key, status=202, body=json.dumps(body, default=str),
+                              created_at=utcnow())
+            session.add(receipt)
+            if stored is not None:
+                stored[key] = receipt
     except sa.exc.IntegrityError:
         # The same delivery, concurrently: the other one won; answer as it did.
-        stored = _stored(db, key)
-        if stored is None:
+        answer = _stored(db, key)
+        if answer is None:
             raise
-        return stored
+        return answer
     return 202, body
 
 
@@ -106,6 +112,26 @@ def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integratio
         db, area, schemas, key, str(payload.get("type")), payload.get("data")))
 
 
+_envelope = CloudEventSchema()
+
+
+def _preload(session: Session, pseudonym_key: str,
+             events: list[dict[str, Any]]) -> dict[str, Receipt]:
+    """Read in one go what a batch's commands will ask about; return its receipts."""
+    keys = sorted({f"ce:{e['source']}:{e['id']}" for e in events})
+    stored: dict[str, Receipt] = {}
+    for start in range(0, len(keys), 500):
+        stored.update((r.key, r) for r in session.scalars(
+            sa.select(Receipt).where(Receipt.key.in_(keys[start:start + 500]))))
+    data = [e["data"] for e in events if isinstance(e.get("data"), dict)]
+    ids = {v for d in data for v in (d.get("id"), d.get("activity_id")) if isinstance(v, str)}
+    refs = {d["citizen_ref"] for d in data if isinstance(d.get("citizen_ref"), str)}
+    service.Known.of(session).preload(
+        ids, {d["id"] for d in data if isinstance(d.get("id"), str)},
+        {service.citizen_lookup(pseudonym_key, ref) for ref in refs})
+    return stored
+
+
 def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events: list[Any],
                 batch: bool) -> tuple[int, Any]:
     """CloudEvents in any HTTP mode, already shaped as structured events.
@@ -115,7 +141,7 @@ def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events
     loaded = []
     for index, raw in enumerate(events):
         try:
-            event = CloudEventSchema().load(raw if isinstance(raw, dict) else {})
+            event = _envelope.load(raw if isinstance(raw, dict) else {})
         except ValidationError as exc:
             where = f"{index}." if batch else ""
             messages = exc.normalized_messages()
@@ -129,12 +155,13 @@ def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events
     for attempt in (1, 2):
         try:
             results = []
-            with db.writing():
+            with db.writing() as session:
+                stored = _preload(session, key, loaded)
                 for event in loaded:
                     receipt = f"ce:{event['source']}:{event['id']}"
                     command = event["type"].removeprefix(EVENT_TYPE_PREFIX)
                     _, body = _once(db, receipt, lambda c=command, e=event: apply(
-                        db, area, schemas, key, c, e.get("data")))
+                        db, area, schemas, key, c, e.get("data")), stored)
                     results.append({"id": event["id"], **body})
             break
         except sa.exc.IntegrityError:

@@ -109,6 +109,15 @@ class AreaSchemas:
             "status": fields.String(required=True),
             "revision": fields.Integer(required=True),
         }, name=f"{title}Involvement")
+        # One instance each, made once: building a schema costs more than loading with it.
+        self._loaders: dict[str, Any] = {
+            "activity.recorded": self.activity_in().load,
+            "activity.updated": self.activity_patch.load,
+            "activity.cancelled": Schema.from_dict({})().load,
+            "involvement.recorded": self.involvement_in().load,
+            "involvement.corrected": self.correction().load,
+            "involvement.withdrawn": WithdrawalSchema().load,
+        }
 
     def load_for(self, command: str, data: Any) -> tuple[dict[str, Any], str | None]:
         """Validate an inbound command's data; return (fields, the id it targets)."""
@@ -116,16 +125,9 @@ class AreaSchemas:
             raise ValidationError({"data": ["Must be a JSON object."]})
         data = dict(data)
         if command == "activity.recorded":
-            return self.activity_in().load(data), None
+            return self._loaders[command](data), None
         target = data.pop("activity_id" if command == "involvement.recorded" else "id", None)
         if not isinstance(target, str) or not target:
             name = "activity_id" if command == "involvement.recorded" else "id"
             raise ValidationError({name: ["Missing data for required field."]})
-        loaders: dict[str, Any] = {
-            "activity.updated": self.activity_patch.load,
-            "activity.cancelled": Schema.from_dict({})().load,
-            "involvement.recorded": self.involvement_in().load,
-            "involvement.corrected": self.correction().load,
-            "involvement.withdrawn": WithdrawalSchema().load,
-        }
-        return loaders[command](data), target
+        return self._loaders[command](data), target

@@ -51,8 +51,68 @@ def _emit(session: Session, area: Area, type_: str, subject: str, data: dict[str
     outbox.add(session, Outbox, [event])
 
 
+class Known:
+    """What one unit of work has read or written of activities, involvements and citizens.
+
+    A use case asks here instead of querying, so a batch of a thousand commands
+    asks the database once (``preload``) rather than thrice per command, and
+    nothing is flushed between commands.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.activities: dict[str, Activity | None] = {}
+        self.involvements: set[str] = set()
+        self.free_involvements: set[str] = set()
+        self.citizens: dict[str, Citizen | None] = {}
+
+    @staticmethod
+    def of(session: Session) -> Known:
+        known = session.info.get("known")
+        if known is None:
+            known = session.info["known"] = Known(session)
+        return known
+
+    def preload(self, activity_ids: set[str], involvement_ids: set[str],
+                lookups: set[str]) -> None:
+        for chunk in _chunks(activity_ids - self.activities.keys()):
+            found = {a.id: a for a in self.session.scalars(
+                sa.select(Activity).where(Activity.id.in_(chunk)))}
+            self.activities.update({i: found.get(i) for i in chunk})
+        for chunk in _chunks(involvement_ids - self.involvements - self.free_involvements):
+            taken = set(self.session.scalars(
+                sa.select(Involvement.id).where(Involvement.id.in_(chunk))))
+            self.involvements |= taken
+            self.free_involvements |= set(chunk) - taken
+        for chunk in _chunks(lookups - self.citizens.keys()):
+            found_c = {c.lookup: c for c in self.session.scalars(
+                sa.select(Citizen).where(Citizen.lookup.in_(chunk)))}
+            self.citizens.update({k: found_c.get(k) for k in chunk})
+
+    def activity(self, activity_id: str) -> Activity | None:
+        if activity_id not in self.activities:
+            self.activities[activity_id] = self.session.scalar(
+                sa.select(Activity).where(Activity.id == activity_id))
+        return self.activities[activity_id]
+
+    def involvement_taken(self, involvement_id: str) -> bool:
+        if involvement_id not in self.involvements | self.free_involvements:
+            self.preload(set(), {involvement_id}, set())
+        return involvement_id in self.involvements
+
+    def citizen(self, lookup: str) -> Citizen | None:
+        if lookup not in self.citizens:
+            self.citizens[lookup] = self.session.get(Citizen, lookup)
+        return self.citizens[lookup]
+
+
+def _chunks(keys: set[str], size: int = 500) -> list[list[str]]:
+    ordered = sorted(keys)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
 def _finish(session: Session, result: dict[str, Any]) -> dict[str, Any]:
-    session.flush()
+    # No flush here: the unit of work writes once, at its end, for a whole batch.
     return result
 
 
@@ -72,23 +132,27 @@ def _activity_data(activity: Activity) -> dict[str, Any]:
 
 def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[str, Any]:
     fields = dict(fields)
-    activity_id = fields.pop("id", None) or str(uuid.uuid4())
+    chosen = fields.pop("id", None)
+    activity_id = chosen or str(uuid.uuid4())
     org_unit = fields.pop("org_unit")
     now = _now()
     with db.writing() as session:
-        if session.scalar(sa.select(Activity.n).where(Activity.id == activity_id)):
+        known = Known.of(session)
+        # An id we generate is a fresh UUID; only a caller's own id can be taken.
+        if chosen and known.activity(activity_id) is not None:
             raise Conflict(f"A {area.activity_kind} with id {activity_id} already exists.")
         area.check_activity(session, fields)
         activity = Activity(id=activity_id, kind=area.activity_kind, org_unit=org_unit,
                             status="active", details=json.dumps(fields, default=str),
                             revision=1, created_at=_naive(now), updated_at=_naive(now))
         session.add(activity)
+        known.activities[activity_id] = activity
         _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), now)
         return _finish(session, activity_view(activity))
 
 
 def _load_activity(session: Session, area: Area, activity_id: str) -> Activity:
-    activity = session.scalar(sa.select(Activity).where(Activity.id == activity_id))
+    activity = Known.of(session).activity(activity_id)
     if activity is None:
         raise NotFound(f"No {area.activity_kind} {activity_id}.")
     return activity
@@ -143,7 +207,7 @@ def list_activities(db: Database, after: int, limit: int) -> tuple[list[dict[str
 # -- citizens ----------------------------------------------------------------------------
 
 
-def _lookup(key: str, citizen_ref: str) -> str:
+def citizen_lookup(key: str, citizen_ref: str) -> str:
     return hmac.new(key.encode(), b"lookup:" + citizen_ref.strip().encode(),
                     hashlib.sha256).hexdigest()
 
@@ -154,12 +218,14 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
     Erasure deletes the salt: the reference can then never be linked to the
     pseudonym again, while every contribution keeps counting.
     """
-    lookup = _lookup(key, citizen_ref)
-    citizen = session.get(Citizen, lookup)
+    lookup = citizen_lookup(key, citizen_ref)
+    known = Known.of(session)
+    citizen = known.citizen(lookup)
     if citizen is None:
         citizen = Citizen(lookup=lookup, salt=secrets.token_hex(16),
                           created_at=_naive(_now()))
         session.add(citizen)
+        known.citizens[lookup] = citizen
     digest = hmac.new(key.encode(), f"{citizen.salt}:{citizen_ref.strip()}".encode(),
                       hashlib.sha256).hexdigest()
     return "p_" + digest[:32]
@@ -167,7 +233,8 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
 
 def erase_citizen(db: Database, key: str, citizen_ref: str) -> dict[str, Any]:
     with db.writing() as session:
-        citizen = session.get(Citizen, _lookup(key, citizen_ref))
+        lookup = citizen_lookup(key, citizen_ref)
+        citizen = Known.of(session).citizen(lookup)
         if citizen is None:
             raise NotFound("No contributions are linked to that citizen reference.")
         pseudonym = pseudonym_for(session, key, citizen_ref)
@@ -175,6 +242,7 @@ def erase_citizen(db: Database, key: str, citizen_ref: str) -> dict[str, Any]:
             sa.select(sa.func.count()).select_from(Involvement)
             .where(Involvement.pseudonym == pseudonym)) or 0
         session.delete(citizen)
+        Known.of(session).citizens[lookup] = None
     return {"erased": True, "contributions_unlinked": int(contributions)}
 
 
@@ -214,19 +282,23 @@ def _apply_facts(inv: Involvement, area: Area, body: dict[str, Any]) -> None:
 def record_involvement(db: Database, area: Area, key: str, activity_id: str,
                        body: dict[str, Any]) -> dict[str, Any]:
     body = dict(body)
-    involvement_id = body.pop("id", None) or str(uuid.uuid4())
+    chosen = body.pop("id", None)
+    involvement_id = chosen or str(uuid.uuid4())
     citizen_ref = body.pop("citizen_ref")
     now = _now()
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
         _must_be_active(area, activity)
-        if session.scalar(sa.select(Involvement.n).where(Involvement.id == involvement_id)):
+        known = Known.of(session)
+        if chosen and known.involvement_taken(involvement_id):
             raise Conflict(f"An involvement with id {involvement_id} already exists.")
         inv = Involvement(id=involvement_id, activity_id=activity_id, status="active",
                           revision=1, pseudonym=pseudonym_for(session, key, citizen_ref),
                           recorded_at=_naive(now), updated_at=_naive(now))
         _apply_facts(inv, area, body)
         session.add(inv)
+        known.involvements.add(involvement_id)
+        known.free_involvements.discard(involvement_id)
         _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
               _involvement_data(inv, activity, area), now)
         return _finish(session, involvement_view(inv))
