@@ -87,3 +87,31 @@ def test_events_need_a_write_token(area: AreaClient) -> None:
     assert response.status_code == 401
     assert _post(area, event, CE, Authorization=f"Bearer {area.tokens['read']}"
                  ).status_code == 403
+
+
+def test_a_batch_sees_its_own_earlier_events(area: AreaClient) -> None:
+    # The activity, and the citizen first met in this batch, are known to later events.
+    batch = [_event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-6"})] + [
+        _event("involvement.recorded", {"activity_id": "LMS-6", **involvement(area.area, "C-same")})
+        for _ in range(3)]
+    response = _post(area, batch, BATCH)
+    assert response.status_code == 202, response.json
+    pseudonyms = {r["result"]["pseudonym"] for r in response.json["results"][1:]}
+    assert len(pseudonyms) == 1
+    assert area.count("citizens") == 1 and area.count("involvements") == 3
+
+
+def test_a_batch_that_reuses_an_id_applies_none(area: AreaClient) -> None:
+    assert _post(area, _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-7"}),
+                 CE).status_code == 202
+    before = area.writes()
+    twice = [_event("involvement.recorded", {"activity_id": "LMS-7", "id": "INV-1",
+                                             **involvement(area.area)}) for _ in range(2)]
+    response = _post(area, twice, BATCH)
+    assert response.status_code == 409, response.json
+    taken = [_event("involvement.recorded", {"activity_id": "LMS-7",
+                                             **involvement(area.area)}),
+             _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-7"})]
+    response = _post(area, taken, BATCH)
+    assert response.status_code == 409, response.json
+    assert area.writes() == before
