@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +67,48 @@ class CloudEventSchema(Schema):
                 errors[name] = ["Extension values are strings, integers or booleans."]
         if errors:
             raise ValidationError(errors)
+
+
+_REQUIRED = ("specversion", "id", "source", "type")
+_OPTIONAL_TEXT = ("datacontenttype", "dataschema", "subject")
+
+
+def envelope_errors(event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every way ``event`` breaks CloudEvents 1.0 structured mode, by attribute; {} if none.
+
+    The same rules as :class:`CloudEventSchema`, in plain Python: the ledger checks
+    each event of every batch with it, at a tenth of the cost of a schema load. A
+    property test holds the two to the same answers.
+    """
+    errors: dict[str, list[str]] = {}
+    for name in _REQUIRED:
+        if name not in event or event[name] is None:
+            errors[name] = ["Missing data for required field."]
+    for name, value in event.items():
+        if name in _REQUIRED or name in _OPTIONAL_TEXT:
+            if value is None and name in errors:
+                continue
+            if not isinstance(value, str):
+                errors[name] = ["Not a valid string."]
+            elif name == "specversion" and value != "1.0":
+                errors[name] = ["Must be equal to 1.0."]
+            elif not 0 < len(value) <= 512:
+                errors[name] = ["Length must be between 1 and 512."]
+        elif name == "time":
+            if not isinstance(value, str):
+                errors[name] = ["Not a valid string."]
+            else:
+                try:
+                    parse_time(value)
+                except ValueError:
+                    errors[name] = ["Not an RFC 3339 timestamp."]
+        elif name == "data":
+            continue
+        elif not _EXTENSION_NAME.match(name):
+            errors[name] = ["Extension names are 1-20 lower-case letters or digits."]
+        elif not isinstance(value, str | int | bool):
+            errors[name] = ["Extension values are strings, integers or booleans."]
+    return errors
 
 
 def parse_time(value: Any) -> datetime:

@@ -6,9 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support.databases import BACKENDS
+
+# Property tests assert what holds, never how fast: a busy machine must not fail them.
+settings.register_profile("ladder", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ladder")
 
 
 @pytest.fixture(scope="session")

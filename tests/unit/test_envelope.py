@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from shared.envelope import INVOLVEMENT_RECORDED, CloudEventSchema, new_event, parse_time
+from shared.envelope import (
+    INVOLVEMENT_RECORDED,
+    CloudEventSchema,
+    envelope_errors,
+    new_event,
+    parse_time,
+)
 
 
 def _event(**changes: Any) -> dict[str, Any]:
@@ -54,3 +62,22 @@ def test_extensions_are_kept() -> None:
 def test_times_with_offsets_become_utc() -> None:
     assert parse_time("2026-02-10T09:00:00+01:00").hour == 8
     assert parse_time("2026-02-10T09:00:00z").hour == 9
+
+
+_names = st.sampled_from(["specversion", "id", "source", "type", "datacontenttype",
+                          "dataschema", "subject", "time", "data", "partition", "Bad-Name",
+                          "x" * 21])
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.just(""), st.just("1.0"), st.just("x" * 513),
+    st.sampled_from(["2026-01-01T10:00:00Z", "2026-01-01T10:00:00", "yesterday"]),
+    st.text(max_size=5), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@given(st.dictionaries(_names, _values, max_size=8), st.booleans())
+def test_the_plain_check_and_the_schema_agree(changes: dict[str, Any], start_valid: bool) -> None:
+    event = {**(_event() if start_valid else {}), **changes}
+    mine = envelope_errors(event)
+    theirs = CloudEventSchema().validate(event)
+    assert bool(mine) == bool(theirs), (mine, theirs)
+    # The schema skips its whole-event checks once a field fails; the plain check does not.
+    assert set(theirs) <= set(mine)
