@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, cast
 
@@ -26,6 +27,42 @@ from services.ledger.models import ActivityState, Aggregate, CitizenPeriod, Invo
 log = logging.getLogger(__name__)
 
 ALL_UNITS = "*"
+
+
+@dataclass(slots=True)
+class ActivityRow:
+    """An ``activity_states`` row, as plain data while a batch moves it."""
+
+    area: str
+    activity_id: str
+    org_unit: str
+    day: date
+    status: str
+    involved: int
+
+
+@dataclass(slots=True)
+class InvolvementRow:
+    """An ``involvement_states`` row, as plain data while a batch moves it."""
+
+    area: str
+    involvement_id: str
+    activity_id: str
+    org_unit: str
+    day: date
+    pseudonym: str
+    status: str
+    step: int = 0
+    hours: float = 0.0
+    recognised: bool = False
+    vote: bool = False
+    feedback: bool = False
+
+
+State = ActivityRow | InvolvementRow
+TABLES: dict[type, sa.Table] = {ActivityRow: cast(sa.Table, ActivityState.__table__),
+                                InvolvementRow: cast(sa.Table, InvolvementState.__table__)}
+KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvement_id")}
 COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
             "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
             "feedback", "citizens", "returning_citizens")
@@ -65,10 +102,12 @@ class Projector:
         self.session = session
         self.agg: dict[Key, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.citizens: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
-        self.activities: dict[tuple[str, str], ActivityState] = {}
-        self.involvements: dict[tuple[str, str], InvolvementState] = {}
-        # New rows are kept out of the ORM session and bulk-inserted at the end.
-        self.new: list[ActivityState | InvolvementState] = []
+        self.activities: dict[tuple[str, str], ActivityRow] = {}
+        self.involvements: dict[tuple[str, str], InvolvementRow] = {}
+        # Plain data, not ORM objects: new rows are bulk-inserted and changed rows
+        # bulk-updated at the end of the batch.
+        self.new: list[State] = []
+        self.changed: dict[int, State] = {}
 
     # -- loading --------------------------------------------------------------------------
 
@@ -76,23 +115,28 @@ class Projector:
         acts = sorted({(e.area, e.data["activity_id"]) for e in events})
         invs = sorted({(e.area, e.data["involvement_id"]) for e in events
                        if "involvement_id" in e.data})
-        for (a,) in by_keys(self.session, sa.select(ActivityState),
-                            [ActivityState.area, ActivityState.activity_id], acts):
-            self.activities[(a.area, a.activity_id)] = a
-        for (i,) in by_keys(self.session, sa.select(InvolvementState),
-                            [InvolvementState.area, InvolvementState.involvement_id], invs):
-            self.involvements[(i.area, i.involvement_id)] = i
+        activities, involvements = TABLES[ActivityRow], TABLES[InvolvementRow]
+        for r in by_keys(self.session, sa.select(activities),
+                         [activities.c.area, activities.c.activity_id], acts):
+            self.activities[(r.area, r.activity_id)] = ActivityRow(**r._mapping)
+        for r in by_keys(self.session, sa.select(involvements),
+                         [involvements.c.area, involvements.c.involvement_id], invs):
+            self.involvements[(r.area, r.involvement_id)] = InvolvementRow(**r._mapping)
+
+    def _touch(self, state: State) -> None:
+        """Mark a state read from the table as changed (new ones are inserted whole)."""
+        self.changed[id(state)] = state
 
     # -- counters -------------------------------------------------------------------------
 
-    def _activity(self, a: ActivityState, sign: int) -> None:
+    def _activity(self, a: ActivityRow, sign: int) -> None:
         """Add (or take out) an active activity's part in coverage."""
         for key in _keys(a.area, a.org_unit, a.day):
             self.agg[key]["activities"] += sign
             if a.involved:
                 self.agg[key]["activities_involved"] += sign
 
-    def _involvement(self, i: InvolvementState, sign: int, citizen: bool = True) -> None:
+    def _involvement(self, i: InvolvementRow, sign: int, citizen: bool = True) -> None:
         for key in _keys(i.area, i.org_unit, i.day):
             counters = self.agg[key]
             counters["involvements"] += sign
@@ -105,7 +149,7 @@ class Projector:
                 self.citizens[(*key, i.pseudonym)] += sign
 
     @staticmethod
-    def _facts(i: InvolvementState, data: dict[str, Any]) -> None:
+    def _facts(i: InvolvementRow, data: dict[str, Any]) -> None:
         i.step = int(data["step"])
         i.hours = float(data["hours"])
         i.recognised = data["recognition"] != "none"
@@ -129,8 +173,8 @@ class Projector:
         if key in self.activities:
             log.warning("activity %s recorded twice; the first record stands", key)
             return
-        a = ActivityState(area=e.area, activity_id=key[1], org_unit=e.data["org_unit"],
-                          day=e.time.date(), status="active", involved=0)
+        a = ActivityRow(area=e.area, activity_id=key[1], org_unit=e.data["org_unit"],
+                        day=e.time.date(), status="active", involved=0)
         self.new.append(a)
         self.activities[key] = a
         self._activity(a, +1)
@@ -146,16 +190,19 @@ class Projector:
         for i in moving:
             self._involvement(i, -1)
             i.org_unit = e.data["org_unit"]
+            self._touch(i)
             self._involvement(i, +1)
         a.org_unit = e.data["org_unit"]
+        self._touch(a)
         if a.status == "active":
             self._activity(a, +1)
 
-    def _involvements_of(self, a: ActivityState) -> list[InvolvementState]:
-        stmt = sa.select(InvolvementState).where(InvolvementState.area == a.area,
-                                                 InvolvementState.activity_id == a.activity_id)
-        for i in self.session.scalars(stmt):
-            self.involvements.setdefault((i.area, i.involvement_id), i)
+    def _involvements_of(self, a: ActivityRow) -> list[InvolvementRow]:
+        table = TABLES[InvolvementRow]
+        stmt = sa.select(table).where(table.c.area == a.area,
+                                      table.c.activity_id == a.activity_id)
+        for r in self.session.execute(stmt):
+            self.involvements.setdefault((r.area, r.involvement_id), InvolvementRow(**r._mapping))
         return [i for (area, _), i in self.involvements.items()
                 if area == a.area and i.activity_id == a.activity_id]
 
@@ -165,16 +212,16 @@ class Projector:
             return
         self._activity(a, -1)
         a.status = "cancelled"
+        self._touch(a)
 
     def _on_involvement_recorded(self, e: AcceptedEvent) -> None:
         key = (e.area, e.data["involvement_id"])
         if key in self.involvements:
             log.warning("involvement %s recorded twice; the first record stands", key)
             return
-        i = InvolvementState(area=e.area, involvement_id=key[1],
-                             activity_id=e.data["activity_id"], org_unit=e.data["org_unit"],
-                             day=e.time.date(), pseudonym=e.data["pseudonym"],
-                             status="active")
+        i = InvolvementRow(area=e.area, involvement_id=key[1],
+                           activity_id=e.data["activity_id"], org_unit=e.data["org_unit"],
+                           day=e.time.date(), pseudonym=e.data["pseudonym"], status="active")
         self._facts(i, e.data)
         self.new.append(i)
         self.involvements[key] = i
@@ -189,6 +236,7 @@ class Projector:
             return
         before = a.involved
         a.involved += sign
+        self._touch(a)
         if a.status == "active" and (before == 0) != (a.involved == 0):
             for key in _keys(a.area, a.org_unit, a.day):
                 self.agg[key]["activities_involved"] += sign
@@ -199,6 +247,7 @@ class Projector:
             return
         self._involvement(i, -1, citizen=False)
         self._facts(i, e.data)
+        self._touch(i)
         self._involvement(i, +1, citizen=False)
 
     def _on_involvement_withdrawn(self, e: AcceptedEvent) -> None:
@@ -207,17 +256,24 @@ class Projector:
             return
         self._involvement(i, -1)
         i.status = "withdrawn"
+        self._touch(i)
         self._involved(e.area, i.activity_id, -1)
 
     # -- writing --------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        for model in (ActivityState, InvolvementState):
-            names = model.__table__.columns.keys()
-            rows = [{name: getattr(obj, name) for name in names}
-                    for obj in self.new if isinstance(obj, model)]
+        fresh = {id(state) for state in self.new}
+        for kind, table in TABLES.items():
+            rows = [asdict(s) for s in self.new if isinstance(s, kind)]
             if rows:
-                self.session.execute(sa.insert(model), rows)
+                self.session.execute(sa.insert(table), rows)
+            keys = KEYS[kind]
+            updates = [{**asdict(s), **{f"k_{k}": getattr(s, k) for k in keys}}
+                       for n, s in self.changed.items() if isinstance(s, kind) and n not in fresh]
+            if updates:
+                self.session.execute(
+                    sa.update(table).where(*(table.c[k] == sa.bindparam(f"k_{k}")
+                                             for k in keys)), updates)
         self._flush_citizens()
         rows = [{"area": k[0], "org_unit": k[1], "kind": k[2], "period": k[3],
                  **{c: counters.get(c, 0) for c in COUNTERS}}
