@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 
 from services.ledger import integrity, reports, sessions
 from services.ledger.domain import AREAS
-from services.ledger.measures import PERIODS
+from services.ledger.measures import PERIODS, last_twelve_months
 from shared.app import accepts
 from shared.db import current_db
 from shared.errors import DomainError, Invalid, NotFound, error_body
@@ -119,14 +119,6 @@ def _threshold() -> int | None:
 # -- filters ----------------------------------------------------------------------------
 
 
-def default_range(today: date) -> tuple[date, date]:
-    """The last twelve whole calendar months, this one included."""
-    index = today.year * 12 + today.month - 1 - 11
-    start = date(index // 12, index % 12 + 1, 1)
-    following = date(today.year + today.month // 12, today.month % 12 + 1, 1)
-    return start, following - timedelta(days=1)
-
-
 class FilterSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -148,7 +140,7 @@ def _filters(with_unit: bool) -> reports.Filters:
         messages = exc.normalized_messages()
         raise Invalid("Some filters are invalid: " + ", ".join(sorted(messages)),
                       {"query": messages}) from exc
-    start, end = default_range(date.today())
+    start, end = last_twelve_months(date.today())
     start, end = args.get("start", start), args.get("end", end)
     problem = ("must not be before from" if start > end else
                "a range is at most ten years" if (end - start).days > 3700 else None)

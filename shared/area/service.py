@@ -75,6 +75,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
     activity_id = fields.pop("id", None) or str(uuid.uuid4())
     org_unit = fields.pop("org_unit")
     now = _now()
+    when = fields.pop("occurred_at", None) or now
     with db.writing() as session:
         if session.scalar(sa.select(Activity.n).where(Activity.id == activity_id)):
             raise Conflict(f"A {area.activity_kind} with id {activity_id} already exists.")
@@ -83,7 +84,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
                             status="active", details=json.dumps(fields, default=str),
                             revision=1, created_at=_naive(now), updated_at=_naive(now))
         session.add(activity)
-        _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), now)
+        _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), when)
         return _finish(session, activity_view(activity))
 
 
@@ -217,6 +218,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
     involvement_id = body.pop("id", None) or str(uuid.uuid4())
     citizen_ref = body.pop("citizen_ref")
     now = _now()
+    when = body.pop("occurred_at", None) or now
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
         _must_be_active(area, activity)
@@ -228,7 +230,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
         _apply_facts(inv, area, body)
         session.add(inv)
         _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
-              _involvement_data(inv, activity, area), now)
+              _involvement_data(inv, activity, area), when)
         return _finish(session, involvement_view(inv))
 
 
