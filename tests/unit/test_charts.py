@@ -100,3 +100,4 @@ def test_periods_are_named_for_people(kind: str, period: str, long: str, short: 
 ])
 def test_the_default_range_is_twelve_whole_months(today: date, start: date, end: date) -> None:
     assert last_twelve_months(today) == (start, end)
+
