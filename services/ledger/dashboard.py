@@ -180,18 +180,22 @@ def area(area: str) -> str:
 def _safe_next(target: str | None) -> str:
     """Only a path inside the dashboard: never another site."""
     parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard") or \
-            target is None or target.startswith("//"):
+    if not target or parts.scheme or parts.netloc or target.startswith("//") or \
+            not parts.path.startswith("/dashboard"):
         return url_for("dashboard.overview")
     return target
+
+
+def _loopback() -> bool:
+    """Browsers keep Secure cookies from plain http only on the machine itself."""
+    return urlsplit(f"//{request.host}").hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _sign_in_page(status: int = 200, message: str = "", field_error: str = "") -> Any:
     return render_template(
         "dashboard/sign_in.html", title="Sign in", message=message, field_error=field_error,
         next=_safe_next(request.values.get("next")), signed_out="signed_out" in request.args,
-        insecure=not request.is_secure and request.host.split(":")[0] not in (
-            "localhost", "127.0.0.1", "[::1]")), status
+        insecure=not request.is_secure and not _loopback()), status
 
 
 @blp.get("/sign-in")

@@ -255,3 +255,14 @@ def test_an_empty_ledger_says_there_is_nothing_to_check(make_app: MakeApp) -> No
     page = http.get("/dashboard")
     assert page.status_code == 200
     assert "The ledger is empty" in page.text
+
+
+def test_sign_in_over_plain_http_from_another_machine_explains_the_secure_cookie(
+        ledger: Ledger) -> None:
+    http = ledger.app.test_client()
+    local = http.get("/dashboard/sign-in")
+    remote = http.get("/dashboard/sign-in", base_url="http://ledger.example:8000")
+    over_tls = http.get("/dashboard/sign-in", base_url="https://ledger.example")
+    assert "reach the dashboard over HTTPS" not in local.text
+    assert "reach the dashboard over HTTPS" in remote.text
+    assert "reach the dashboard over HTTPS" not in over_tls.text
