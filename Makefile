@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint unit clean bench
+.PHONY: install chromium run test lint unit clean bench demo screenshot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,18 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+## Debian's chromium, which the dashboard's browser tests drive: installed when missing,
+## if we are root and apt-get is there; otherwise say what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need Chromium: run 'apt-get install -y chromium' as root."; \
+	  fi; }
+
+install: $(BIN)/.installed chromium
 
 ## Start Redis (if REDIS_URL is unset), every service, the worker and the relay.
 run: install
@@ -30,6 +41,15 @@ unit: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## Fill a running instance (make run) with a year of involvement, through the webhooks.
+demo: install
+	$(BIN)/ladder demo
+
+## Start everything in a temporary directory, run the demo into it, and photograph the
+## dashboard as docs/dashboard.png.
+screenshot: install
+	PYTHONPATH=. $(BIN)/python -m tests.support.screenshot docs/dashboard.png
 
 ## Measure every figure beside its baseline (BENCH_SMOKE=1 for a quick run that only checks it works).
 bench: install

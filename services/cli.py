@@ -1,8 +1,9 @@
-"""The ``ladder`` command: migrate, relay, run."""
+"""The ``ladder`` command: migrate, relay, run, tokens, reports, verify, demo."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import signal
@@ -270,6 +271,90 @@ def integration_rotate(service: str, name: str) -> None:
     from shared.area.integrations import rotate_integration
 
     click.echo(f"secret: {rotate_integration(Database(database_url(service)), name)}")
+
+
+@main.command()
+@click.option("--seed", default=2026, show_default=True,
+              help="The same seed gives the same year; the demo can be loaded once per seed.")
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(0.01, 10),
+              help="How busy the organisation is: 1 is about 400 activities a year.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Where the services listen (their ports come from the environment).")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait until the ledger holds every event.")
+def demo(seed: int, scale: float, host: str, wait: bool) -> None:
+    """Fill a running instance (make run) with a year of involvement, through the webhooks."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from services import demo as year
+    from services.ledger.models import ApiToken as LedgerToken
+    from services.ledger.models import Head
+    from shared.area.integrations import create_integration, rotate_integration
+    from shared.area.models import ApiToken
+    from shared.auth import create_token, revoke_token
+    from shared.errors import Conflict
+
+    env = procfile.environment()
+    urls = {s: f"http://{host}:{env[s.upper() + '_PORT']}" for s in SERVICES}
+    down = [s for s in SERVICES if not _wait_ready(urls[s], 5)]
+    if down:
+        raise click.ClickException(f"{', '.join(down)} did not answer at "
+                                   f"{', '.join(urls[s] for s in down)}: start everything "
+                                   "with `make run` first.")
+    plan = year.plan_year(datetime.now(UTC), seed=seed, scale=scale, tag=f"DEMO{seed}")
+    secrets: dict[str, str] = {}
+    for area in DOMAIN_SERVICES:
+        db = Database(database_url(area))
+        try:
+            secrets[area] = create_integration(db, "demo")
+        except Conflict:
+            secrets[area] = rotate_integration(db, "demo")
+    sender = year.Sender(urls, "demo", secrets)
+    # Courses are not a webhook command: the training system sets them up over REST.
+    training = Database(database_url("training"))
+    token = create_token(training, ApiToken, load("training")["TOKEN_PEPPER"], "demo",
+                         ["training:write"])
+    try:
+        for course in plan.courses:
+            status, answer = sender.post("training", "/v1/courses", json.dumps(course).encode(),
+                                         {"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {token}"})
+            if status not in (201, 409):
+                raise click.ClickException(f"training answered {status}: {answer[:300]!r}")
+    finally:
+        revoke_token(training, ApiToken, name="demo")
+    ledger = Database(database_url("ledger"))
+
+    def size() -> int:
+        with ledger.reading() as session:
+            return int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
+
+    before = size()
+    click.echo(f"a year of involvement in {', '.join(year.AREAS)}: {len(plan.stories)} "
+               f"activities, {plan.count()} signed webhooks")
+    try:
+        with click.progressbar(length=plan.count(), label="sending webhooks",
+                               file=sys.stderr) as bar:
+            sent = year.send(plan, sender, progress=bar.update)
+    except RuntimeError as exc:
+        hint = " (already loaded? try another --seed)" if " 409 " in str(exc) else ""
+        raise click.ClickException(f"{exc}{hint}") from exc
+    click.echo(f"sent {sent} webhooks, each answered 202")
+    if wait:
+        deadline = time.monotonic() + max(60, sent / 20)
+        while size() < before + sent and time.monotonic() < deadline:
+            time.sleep(0.5)
+        held = size() - before
+        if held < sent:
+            raise click.ClickException(f"the ledger holds {held} of the {sent} events so far: "
+                                       "are the relay and the ledger worker running?")
+        click.echo(f"the ledger holds all {sent} events")
+    auditor = create_token(ledger, LedgerToken, load("ledger")["TOKEN_PEPPER"],
+                           f"demo-auditor-{seed}", ["ledger:read"])
+    click.echo(f"\nOpen {urls['ledger']}/dashboard and sign in with this auditor token "
+               f"(shown once):\n{auditor}")
 
 
 def _wait_ready(url: str, timeout: float) -> bool:

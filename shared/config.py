@@ -21,6 +21,10 @@ DEV_SECRETS = {
     "LADDER_PSEUDONYM_KEY": "dev-pseudonym-key-not-for-production",
     "LADDER_TOKEN_PEPPER": "dev-token-pepper-not-for-production",
 }
+# Secrets that one service alone uses, refused in production by that service only.
+SERVICE_SECRETS = {
+    "LADDER_SESSION_SECRET": ("ledger", "dev-session-secret-not-for-production"),
+}
 
 
 class ConfigError(RuntimeError):
@@ -92,6 +96,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REPUBLISH_AFTER": _float(env, "LADDER_REPUBLISH_AFTER", 600.0),
         "SUPPRESSION_THRESHOLD": _int(env, "LADDER_SUPPRESSION_THRESHOLD", 5),
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
+        "SESSION_HOURS": _float(env, "LADDER_SESSION_HOURS", 8.0),
     }
     config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
     config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(
@@ -100,7 +105,9 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
             env.get("LADDER_SIGNING_KEY") or env.get("LADDER_SIGNING_KEY_FILE")):
         raise ConfigError("LADDER_SIGNING_KEY or LADDER_SIGNING_KEY_FILE must be set in "
                           "production: the ledger signs its tree heads with it")
-    for key, dev_value in DEV_SECRETS.items():
+    secrets = {**DEV_SECRETS, **{key: dev_value for key, (owner, dev_value)
+                                 in SERVICE_SECRETS.items() if owner == service}}
+    for key, dev_value in secrets.items():
         value = env.get(key, "")
         if mode == "production" and (not value or value == dev_value):
             raise ConfigError(f"{key} must be set to a secret value in production")

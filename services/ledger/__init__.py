@@ -12,7 +12,7 @@ from shared.errors import LadderApi
 
 
 def _register(app: Flask, api: LadderApi) -> None:
-    from services.ledger import access, log_api, tasks  # noqa: F401  (tasks registers the Celery task)
+    from services.ledger import access, dashboard, log_api, tasks  # noqa: F401  (tasks registers the Celery task)
     from services.ledger import api as routes
     from services.ledger.models import ApiToken
     from services.ledger.signing import load_signer
@@ -23,6 +23,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     api.register_blueprint(routes.blp)
     api.register_blueprint(log_api.blp)
     api.register_blueprint(log_api.keys)
+    dashboard.init_app(app)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

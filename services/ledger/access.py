@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     @app.after_request
     def _record(response: Response) -> Response:
-        if request.path.startswith(("/v1/", "/ct/")):
+        # Dashboard pages are reads too; their stylesheet is not.
+        if request.path.startswith(("/v1/", "/ct/", "/dashboard")) and \
+                request.endpoint != "dashboard.static":
             try:
                 record(current_db(), getattr(g, "token_name", None),
                        " ".join(sorted(getattr(g, "scopes", ()))) or None, request.method,

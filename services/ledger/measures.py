@@ -7,7 +7,7 @@ figure from an export of entries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 PERIODS = ("month", "quarter", "year")
@@ -29,6 +29,13 @@ def period_start(kind: str, period: str) -> date:
     if kind == "quarter":
         return date(year, (int(period[-1]) - 1) * 3 + 1, 1)
     return date(year, 1, 1)
+
+
+def last_twelve_months(today: date) -> tuple[date, date]:
+    """Twelve whole calendar months, this one included: the first and the last day."""
+    index = today.year * 12 + today.month - 1 - 11
+    following = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    return date(index // 12, index % 12 + 1, 1), following - timedelta(days=1)
 
 
 @dataclass

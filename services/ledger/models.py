@@ -178,3 +178,33 @@ class TreeHeadRow(Base):
     timestamp: Mapped[int] = mapped_column(sa.BigInteger)
     root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard reader. The cookie holds the id; only its hash is kept here."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+
+
+class IntegrityCheck(Base):
+    """One run of the dashboard's consistency check, and the signed tree head it reached."""
+
+    __tablename__ = "integrity_checks"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    checked_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    passed: Mapped[bool] = mapped_column(sa.Boolean)
+    detail: Mapped[str] = mapped_column(sa.Text)
+    # The head checked against (the last one a passing check reached), if any.
+    from_size: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    # The head checked: kept whole, so that the next check does not depend on tree_heads.
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -23,11 +24,26 @@ class Date(fields.Date):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+def _not_future(moment: datetime) -> None:
+    # A little clock skew between systems is allowed; a date to come is not.
+    if moment > datetime.now(UTC) + timedelta(minutes=5):
+        raise ValidationError("Must not be in the future.")
+
+
+def occurred_at() -> fields.Field:
+    return fields.AwareDateTime(load_only=True, validate=_not_future, metadata={
+        "description": "When it happened, if not now (RFC 3339, not in the future): for a "
+                       "system that reports late or loads its history. It becomes the "
+                       "event's time, which dates it in the measures; the ledger still "
+                       "records when it arrived."})
+
+
 class ActivityInBase(Schema):
     """What every activity has; an area's schema adds its own fields."""
 
     id = fields.String(validate=ID, metadata={"description": "Optional; generated if absent"})
     org_unit = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    occurred_at = occurred_at()
 
 
 class ActivityOutMixin(Schema):
@@ -84,7 +100,7 @@ class AreaSchemas:
         self.activity_in: type[Schema] = type(
             f"{kind}In", (activity_fields, ActivityInBase), {})
         changes = type(f"{kind}Changes", (activity_fields, ActivityInBase), {})
-        self.activity_patch: Schema = changes(partial=True, exclude=("id",))
+        self.activity_patch: Schema = changes(partial=True, exclude=("id", "occurred_at"))
         self.activity_out: type[Schema] = type(
             f"{kind}", (ActivityOutMixin, activity_fields, ActivityInBase), {})
         facts = _facts(area)
@@ -96,6 +112,7 @@ class AreaSchemas:
                 required=True, load_only=True, validate=validate.Length(min=1, max=200),
                 metadata={"description": "The organisation's own reference; only a keyed "
                           "pseudonym of it is kept"}),
+            "occurred_at": occurred_at(),
             **_facts(area), **extras,
         }, name=f"{title}InvolvementIn")
         self.involvement_out: type[Schema] = Schema.from_dict({

@@ -136,6 +136,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
     activity_id = chosen or str(uuid.uuid4())
     org_unit = fields.pop("org_unit")
     now = _now()
+    when = fields.pop("occurred_at", None) or now
     with db.writing() as session:
         known = Known.of(session)
         # An id we generate is a fresh UUID; only a caller's own id can be taken.
@@ -147,7 +148,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
                             revision=1, created_at=_naive(now), updated_at=_naive(now))
         session.add(activity)
         known.activities[activity_id] = activity
-        _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), now)
+        _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), when)
         return _finish(session, activity_view(activity))
 
 
@@ -286,6 +287,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
     involvement_id = chosen or str(uuid.uuid4())
     citizen_ref = body.pop("citizen_ref")
     now = _now()
+    when = body.pop("occurred_at", None) or now
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
         _must_be_active(area, activity)
@@ -300,7 +302,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
         known.involvements.add(involvement_id)
         known.free_involvements.discard(involvement_id)
         _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
-              _involvement_data(inv, activity, area), now)
+              _involvement_data(inv, activity, area), when)
         return _finish(session, involvement_view(inv))
 
 

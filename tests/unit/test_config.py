@@ -44,3 +44,17 @@ def test_a_dotenv_file_is_read_as_key_value_lines(tmp_path: Path) -> None:
     assert read_dotenv(env) == {"REDIS_URL": "redis://example:6379/0",
                                 "LADDER_ENV": "production", "LADDER_SIGNING_KEY": ""}
     assert read_dotenv(tmp_path / "missing") == {}
+
+
+def test_the_ledger_in_production_refuses_the_default_session_secret() -> None:
+    production = {"LADDER_ENV": "production", "LADDER_PSEUDONYM_KEY": "k" * 32,
+                  "LADDER_TOKEN_PEPPER": "p" * 32, "LADDER_SIGNING_KEY_FILE": "/keys/ledger.pem"}
+    with pytest.raises(ConfigError, match="LADDER_SESSION_SECRET"):
+        load("ledger", production)
+    with pytest.raises(ConfigError, match="LADDER_SESSION_SECRET"):
+        load("ledger", {**production,
+                        "LADDER_SESSION_SECRET": "dev-session-secret-not-for-production"})
+    assert load("ledger", {**production, "LADDER_SESSION_SECRET": "s" * 32})[
+        "SESSION_SECRET"] == "s" * 32
+    # The domain services have no sessions: they neither need nor read it.
+    assert "SESSION_SECRET" not in load("recruitment", production)

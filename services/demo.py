@@ -1,0 +1,249 @@
+"""A realistic year of involvement in the three areas, for ``ladder demo``.
+
+The plan is plain Python and deterministic for a seed: per area, a year of
+activities in a few organisational units, citizens' involvement in them (a pool of
+citizens per area, some of whom come back), and the odd correction, withdrawal
+and cancellation. The organisation gets better over the year: more activities
+involve citizens, earlier in the process and with more say, so the dashboard has
+a trend to show.
+
+Sending goes through the public door: each area's own system posts signed
+Standard Webhooks, exactly as in the README's walk-through, with ``occurred_at``
+dating each activity and involvement within the year.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from standardwebhooks import Webhook
+
+from services.ledger.measures import last_twelve_months
+
+AREAS = ("recruitment", "training", "inspection")
+UNITS = {
+    "recruitment": ("east-home-care", "west-home-care", "hospital-wards"),
+    "training": ("learning-academy", "nursing-school"),
+    "inspection": ("north-region", "south-region"),
+}
+# Activities a unit has in a month, before scaling.
+PER_MONTH = {"recruitment": 6, "training": 5, "inspection": 3}
+CITIZENS = {"recruitment": 70, "training": 45, "inspection": 25}
+STAGES = {
+    "recruitment": ("role_specification", "shortlisting", "interview_question_design",
+                    "interview_panel", "candidate_task", "selection_decision"),
+    "training": ("curriculum_co_design", "co_delivery", "lived_experience_teaching",
+                 "student_selection", "student_assessment", "evaluation"),
+    "inspection": ("planning", "interviews", "observation", "report_writing",
+                   "rating_discussion"),
+}
+ROLES = {
+    "recruitment": ("panel_member", "co_chair", "assessor", "question_writer", "adviser"),
+    "training": ("co_trainer", "lived_experience_educator", "assessor",
+                 "selection_panel_member", "adviser"),
+    "inspection": ("expert_by_experience", "lead_expert_by_experience"),
+}
+HOURS = {"recruitment": (1.0, 6.0), "training": (2.0, 7.0), "inspection": (4.0, 8.0)}
+JOBS = ("Support worker", "Registered nurse", "Social worker", "Occupational therapist",
+        "Care coordinator", "Team manager", "Peer support worker")
+COURSES = (("SAFE-ADULTS", "Safeguarding adults", "Social work degree"),
+           ("MCA-DOLS", "Mental Capacity Act in practice", "Post-qualifying"),
+           ("DEMENTIA", "Living well with dementia", "Nursing degree"),
+           ("CARE-PLAN", "Co-producing care plans", "Care certificate"))
+LOCATIONS = (("Rose House", "care_home"), ("Oak Lodge", "care_home"),
+             ("Riverside Home Care", "home_care"), ("Willow Court", "supported_living"),
+             ("Ward 7", "hospital_ward"), ("Hillside Community Team", "mental_health"),
+             ("Market Street Surgery", "gp_practice"))
+
+
+@dataclass
+class Command:
+    """One webhook: ``{"type": ..., "data": ...}``."""
+
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Story:
+    """An activity and everything that follows it, sent in order."""
+
+    area: str
+    commands: list[Command] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    courses: list[dict[str, Any]]
+    stories: list[Story]
+
+    def count(self, area: str | None = None) -> int:
+        return sum(len(s.commands) for s in self.stories if area in (None, s.area))
+
+
+def _weighted(rng: random.Random, options: dict[str, float]) -> str:
+    return rng.choices(list(options), weights=list(options.values()))[0]
+
+
+def _at(day: date, rng: random.Random, latest: datetime) -> datetime:
+    moment = datetime(day.year, day.month, day.day, rng.randint(8, 16), rng.randint(0, 59),
+                      tzinfo=UTC)
+    return min(moment, latest)
+
+
+def _facts(area: str, p: float, rng: random.Random) -> dict[str, Any]:
+    """An involvement's facts; ``p`` runs from 0 (a year ago) to 1 (now)."""
+    power = _weighted(rng, {"none": 0.4 - 0.25 * p, "advisory": 0.45,
+                            "equal_vote": 0.15 + 0.2 * p, "lead": 0.05 + 0.05 * p})
+    recognition = _weighted(rng, {"payment": 0.35 + 0.25 * p, "voucher": 0.15,
+                                  "time_credit": 0.1, "expenses_only": 0.15,
+                                  "declined": 0.05, "none": 0.2 - 0.15 * p})
+    low, high = HOURS[area]
+    facts: dict[str, Any] = {
+        "stage": rng.choice(STAGES[area]), "role": rng.choice(ROLES[area]),
+        "hours": round(rng.uniform(low, high) * 2) / 2, "recognition": recognition,
+        "decision_power": power, "from_start": rng.random() < 0.1 + 0.3 * p,
+        "feedback_given": rng.random() < 0.4 + 0.45 * p,
+    }
+    if area == "inspection" and facts["stage"] == "interviews":
+        facts["interviews_count"] = rng.randint(3, 12)
+    return facts
+
+
+def _activity(area: str, activity_id: str, unit: str, day: date, when: datetime,
+              courses: list[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": activity_id, "org_unit": unit,
+                            "occurred_at": when.isoformat()}
+    if area == "recruitment":
+        data.update(role=rng.choice(JOBS), opened_on=day.isoformat())
+    elif area == "training":
+        data.update(course_id=rng.choice(courses)["id"], delivered_on=day.isoformat(),
+                    mode=rng.choice(("in_person", "online", "blended")),
+                    learners=rng.randint(8, 40))
+    else:
+        location, kind = rng.choice(LOCATIONS)
+        data.update(location=location, service_type=kind, planned_on=day.isoformat())
+    return data
+
+
+def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
+              tag: str = "") -> Plan:
+    """A year of involvement up to ``now``, the same for the same seed and tag."""
+    rng = random.Random(seed)
+    tag = tag or "DEMO"
+    start, _ = last_twelve_months(now.date())
+    days = (now.date() - start).days + 1
+    latest = now - timedelta(minutes=1)
+    courses = [{"id": f"{tag}-{code}", "title": title, "programme": programme,
+                "org_unit": "learning-academy"} for code, title, programme in COURSES]
+    stories: list[Story] = []
+    for area in AREAS:
+        # Some citizens come back again and again; most come once or twice.
+        pool = [f"{tag}-{area[:3].upper()}-{n:04d}" for n in range(CITIZENS[area])]
+        weights = [1 / (n + 1) ** 0.8 for n in range(len(pool))]
+        n_activities = max(1, round(PER_MONTH[area] * len(UNITS[area]) * 12 * scale))
+        offsets = sorted(rng.randrange(days) for _ in range(n_activities))
+        for number, offset in enumerate(offsets, 1):
+            day = start + timedelta(days=offset)
+            p = offset / max(days - 1, 1)
+            when = _at(day, rng, latest)
+            activity_id = f"{tag}-{area[:3].upper()}-{number:04d}"
+            story = Story(area)
+            story.commands.append(Command("activity.recorded", _activity(
+                area, activity_id, rng.choice(UNITS[area]), day, when, courses, rng)))
+            involved = rng.random() < {"recruitment": 0.35, "training": 0.5,
+                                       "inspection": 0.6}[area] + 0.4 * p
+            for k in range(rng.choice((1, 1, 2, 2, 3)) if involved else 0):
+                involvement_id = f"{activity_id}-I{k + 1}"
+                facts = _facts(area, p, rng)
+                story.commands.append(Command("involvement.recorded", {
+                    "id": involvement_id, "activity_id": activity_id,
+                    "citizen_ref": rng.choices(pool, weights)[0],
+                    "occurred_at": min(when + timedelta(hours=k + 1), latest).isoformat(),
+                    **facts}))
+                roll = rng.random()
+                if roll < 0.03:
+                    # Told the outcome afterwards: the record is corrected, not rewritten.
+                    story.commands.append(Command("involvement.corrected", {
+                        "id": involvement_id, **{**facts, "feedback_given": True}}))
+                elif roll < 0.05:
+                    story.commands.append(Command("involvement.withdrawn", {
+                        "id": involvement_id, "reason": "recorded_in_error"}))
+            if rng.random() < 0.03:
+                story.commands.append(Command("activity.cancelled", {"id": activity_id}))
+            stories.append(story)
+    return Plan(courses, stories)
+
+
+class Sender:
+    """Posts signed webhooks, one keep-alive connection per thread."""
+
+    def __init__(self, urls: dict[str, str], integration: str, secrets: dict[str, str]) -> None:
+        self.urls = urls
+        self.integration = integration
+        self.hooks = {area: Webhook(secret) for area, secret in secrets.items()}
+        self.local = threading.local()
+
+    def _connection(self, area: str) -> http.client.HTTPConnection:
+        connections = self.local.__dict__.setdefault("connections", {})
+        if area not in connections:
+            parts = urlsplit(self.urls[area])
+            connections[area] = http.client.HTTPConnection(parts.hostname or "127.0.0.1",
+                                                           parts.port or 80, timeout=30)
+        return connections[area]
+
+    def post(self, area: str, path: str, body: bytes,
+             headers: dict[str, str]) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            connection = self._connection(area)
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                return response.status, response.read()
+            except (ConnectionError, http.client.HTTPException):
+                # The server closed a keep-alive connection: open another, once.
+                connection.close()
+                self.local.connections.pop(area, None)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def webhook(self, area: str, command: Command) -> None:
+        body = json.dumps({"type": command.type, "data": command.data})
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        now = datetime.now(UTC)
+        status, answer = self.post(area, f"/v1/webhooks/{self.integration}", body.encode(), {
+            "Content-Type": "application/json", "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self.hooks[area].sign(msg_id, now, body)})
+        if status != 202:
+            raise RuntimeError(f"{area} answered {status} to {command.type}: {answer[:300]!r}")
+
+
+def send(plan: Plan, sender: Sender, workers: int = 4,
+         progress: Callable[[int], None] = lambda _: None) -> int:
+    """Send each story's commands in order, stories side by side; return how many."""
+    def run(story: Story) -> int:
+        for command in story.commands:
+            sender.webhook(story.area, command)
+        progress(len(story.commands))
+        return len(story.commands)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(run, plan.stories))
+
+
+def commands(plan: Plan) -> Iterable[tuple[str, Command]]:
+    for story in plan.stories:
+        for command in story.commands:
+            yield story.area, command

@@ -1,0 +1,250 @@
+"""The auditor's dashboard: server-rendered pages at /dashboard, for people, not programs.
+
+Sign-in exchanges an auditor or admin token for a session (services.ledger.sessions);
+every form carries a CSRF token (Flask-WTF). The pages read the same measures the
+API serves, suppressed for auditors exactly as there, and every page view is in
+the access log. Not part of the OpenAPI document: it is a plain Blueprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFProtect
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from services.ledger import integrity, reports, sessions
+from services.ledger.domain import AREAS
+from services.ledger.measures import PERIODS, last_twelve_months
+from shared.app import accepts
+from shared.db import current_db
+from shared.errors import DomainError, Invalid, NotFound, error_body
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("dashboard", __name__, url_prefix="/dashboard",
+                template_folder="templates", static_folder="assets",
+                static_url_path="/static")
+csrf = CSRFProtect()
+FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
+PUBLIC = ("dashboard.sign_in", "dashboard.sign_in_post", "dashboard.static")
+# No scripts at all; styles from our own stylesheet only; never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Sessions in a Secure, HttpOnly, SameSite=Lax cookie that only /dashboard sees."""
+    app.secret_key = app.config["SESSION_SECRET"]
+    app.config.update(
+        SESSION_COOKIE_NAME="ladder_dashboard",
+        SESSION_COOKIE_PATH="/dashboard",
+        # Browsers accept Secure cookies from http://localhost and 127.0.0.1 too.
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_HOURS"]),
+        # Only the dashboard's forms are checked; the API takes bearer tokens, not cookies.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # A token lives as long as the session it is bound to.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    csrf.init_app(app)
+    app.register_blueprint(blp)
+
+
+# -- who is reading ---------------------------------------------------------------------
+
+
+@blp.before_request
+def _guard() -> Response | None:
+    if request.endpoint == "dashboard.static":
+        return None
+    if request.method == "POST":
+        csrf.protect()
+    session_id = session.get("sid")
+    reader = sessions.reader_of(current_db(), session_id) if session_id else None
+    if reader is not None:
+        g.reader = reader
+        # What the access log records, as for a bearer token.
+        g.token_name, g.scopes = reader.name, set(reader.scopes)
+        return None
+    if request.endpoint in PUBLIC:
+        return None
+    session.pop("sid", None)
+    return redirect(url_for("dashboard.sign_in", next=request.full_path.rstrip("?")))
+
+
+@blp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@blp.context_processor
+def _context() -> dict[str, Any]:
+    reader = g.get("reader")
+    return {"reader": reader, "areas": AREAS, "shown": reports.shown,
+            "period_label": reports.period_label, "labels": reports.LABELS,
+            "step_names": reports.STEP_NAMES, "periods": PERIODS,
+            "threshold": current_app.config["SUPPRESSION_THRESHOLD"]}
+
+
+def _threshold() -> int | None:
+    """Admins read unsuppressed, as in the API; auditors under the threshold."""
+    return None if g.reader.is_admin else current_app.config["SUPPRESSION_THRESHOLD"]
+
+
+# -- filters ----------------------------------------------------------------------------
+
+
+class FilterSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    period = fields.String(load_default="month", validate=validate.OneOf(PERIODS))
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")
+    org_unit = fields.String(validate=validate.Length(min=1, max=256))
+
+
+def _filters(with_unit: bool) -> reports.Filters:
+    """The page's filters from its query string; an empty field means its default."""
+    raw = {k: v for k, v in request.args.items() if v.strip()}
+    if not with_unit:
+        raw.pop("org_unit", None)
+    try:
+        args = FilterSchema().load(raw)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        raise Invalid("Some filters are invalid: " + ", ".join(sorted(messages)),
+                      {"query": messages}) from exc
+    start, end = last_twelve_months(date.today())
+    start, end = args.get("start", start), args.get("end", end)
+    problem = ("must not be before from" if start > end else
+               "a range is at most ten years" if (end - start).days > 3700 else None)
+    if problem:
+        raise Invalid(f"Some filters are invalid: to {problem}.", {"query": {"to": [problem]}})
+    return reports.Filters(args["period"], start, end, args.get("org_unit"))
+
+
+# -- pages --------------------------------------------------------------------------------
+
+
+@blp.get("")
+def overview() -> str:
+    """The areas side by side, and the integrity of the log."""
+    filters = _filters(with_unit=False)
+    db = current_db()
+    page = reports.overview(db, filters, _threshold())
+    checked = integrity.check(db, current_app.extensions["signer"].public_key)
+    return render_template("dashboard/overview.html", page=page, filters=filters,
+                           integrity=checked, title="All areas")
+
+
+@blp.get("/areas/<area>")
+def area(area: str) -> str:
+    """One area: headline, ladder, trend, and its organisational units."""
+    if area not in AREAS:
+        raise NotFound(f"No area {area}; the areas are {', '.join(AREAS)}.")
+    filters = _filters(with_unit=True)
+    page = reports.area_report(current_db(), area, filters, _threshold())
+    return render_template("dashboard/area.html", page=page, filters=filters,
+                           title=area.capitalize())
+
+
+# -- signing in and out ---------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the dashboard: never another site."""
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or target.startswith("//") or \
+            not parts.path.startswith("/dashboard"):
+        return url_for("dashboard.overview")
+    return target
+
+
+def _loopback() -> bool:
+    """Browsers keep Secure cookies from plain http only on the machine itself."""
+    return urlsplit(f"//{request.host}").hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _sign_in_page(status: int = 200, message: str = "", field_error: str = "") -> Any:
+    return render_template(
+        "dashboard/sign_in.html", title="Sign in", message=message, field_error=field_error,
+        next=_safe_next(request.values.get("next")), signed_out="signed_out" in request.args,
+        insecure=not request.is_secure and not _loopback()), status
+
+
+@blp.get("/sign-in")
+def sign_in() -> Any:
+    if g.get("reader") is not None:
+        return redirect(_safe_next(request.args.get("next")))
+    return _sign_in_page()
+
+
+@blp.post("/sign-in")
+@accepts(*FORM)
+def sign_in_post() -> Any:
+    token = request.form.get("token", "").strip()
+    if not token or len(token) > 500:
+        return _sign_in_page(422, "Some fields are invalid: token",
+                             "Paste an auditor or admin token (ldr_...).")
+    try:
+        session_id, reader = sessions.open_session(
+            current_db(), current_app.config["TOKEN_PEPPER"], token,
+            current_app.config["PERMANENT_SESSION_LIFETIME"])
+    except sessions.SignInRefused as exc:
+        return _sign_in_page(exc.status, exc.message)
+    # A fresh session (and CSRF secret) at sign-in: nothing from before carries over.
+    session.clear()
+    session["sid"] = session_id
+    session.permanent = True
+    g.token_name, g.scopes = reader.name, set(reader.scopes)
+    return redirect(_safe_next(request.form.get("next")), 303)
+
+
+@blp.post("/sign-out")
+@accepts(*FORM)
+def sign_out() -> Response:
+    sessions.close_session(current_db(), session["sid"])
+    session.clear()
+    return redirect(url_for("dashboard.sign_in", signed_out=1), 303)
+
+
+# -- errors: the one shape, as a page ---------------------------------------------------
+
+
+@blp.errorhandler(Exception)
+def _error(error: Exception) -> tuple[str, int]:
+    if isinstance(error, DomainError):
+        code, message, errors = error.status, error.message, error.errors
+    elif isinstance(error, HTTPException):
+        code, message, errors = error.code or 500, error.description or error.name, {}
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        code, message, errors = 500, "Something went wrong on our side.", {}
+    return render_template("dashboard/error.html", error=error_body(code, message, errors),
+                           title=f"{code}"), code

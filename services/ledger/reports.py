@@ -1,0 +1,181 @@
+"""What the dashboard's pages show: the measures of services.ledger.metrics, shaped
+for reading, with their charts. Suppression is exactly the API's: the figures come
+from the same function, with the same threshold for the same reader.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.ledger import charts
+from services.ledger.charts import AREA_STYLES, STEP_BANDS, Style, Value
+from services.ledger.domain import AREAS
+from services.ledger.metrics import MetricsQuery, metrics
+from services.ledger.projection import ALL_UNITS
+from shared.db import Database
+
+STEP_NAMES = {1: "Coercion", 2: "Educating", 3: "Informing", 4: "Consultation",
+              5: "Engagement", 6: "Co-design", 7: "Co-production"}
+SHARES = ("coverage", "co_design_or_higher", "co_production", "recognition_rate",
+          "decision_vote_share", "feedback_rate")
+LABELS = {
+    "activities": "Activities", "activities_involved": "Activities with citizens",
+    "coverage": "Coverage", "involvements": "Involvements", "median_step": "Median step",
+    "co_design_or_higher": "Co-design or higher", "co_production": "Co-production",
+    "citizens": "Citizens", "returning_citizens": "Returning citizens", "hours": "Hours",
+    "recognition_rate": "Recognition offered", "decision_vote_share": "Decision vote",
+    "feedback_rate": "Feedback given", "index": "Involvement Index",
+}
+MONTHS = calendar.month_abbr
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: str
+    start: date
+    end: date
+    org_unit: str | None = None
+
+    def query(self, **kwargs: Any) -> MetricsQuery:
+        return MetricsQuery(start=self.start, end=self.end, period=self.period, **kwargs)
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """The query string of these filters, with ``changes`` (None drops a key)."""
+        values: dict[str, Any] = {"period": self.period, "from": self.start.isoformat(),
+                                  "to": self.end.isoformat(), "org_unit": self.org_unit}
+        values.update(changes)
+        return {k: str(v) for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Shown:
+    text: str
+    suppressed: bool = False
+
+
+def _raw(row: dict[str, Any], name: str) -> Any:
+    """A figure of a metrics row by name; ``steps.7`` is a step's count."""
+    return row["steps"][name[6:]] if name.startswith("steps.") else row.get(name)
+
+
+def shown(row: dict[str, Any] | None, name: str) -> Shown:
+    """One figure as the page shows it: formatted, or marked as suppressed."""
+    if row is None:
+        return Shown("–")
+    value = _raw(row, name)
+    if name in row.get("suppressed", []):
+        return Shown("suppressed", True)
+    if value is None:
+        return Shown("–")
+    if name in SHARES:
+        return Shown(f"{100 * value:.1f}%")
+    if name in ("index", "median_step"):
+        return Shown(f"{value:.1f}")
+    if name == "hours":
+        return Shown(f"{value:,.1f}")
+    return Shown(f"{int(value):,}")
+
+
+def period_label(kind: str, period: str, *, short: bool = False, first: bool = True) -> str:
+    """'2026-03' as 'Mar 2026'; in a chart, the year only where it changes."""
+    if kind == "year":
+        return period
+    year = period[:4]
+    name = MONTHS[int(period[5:7])] if kind == "month" else period[5:]
+    if not short:
+        return f"{name} {year}"
+    new_year = first or name in ("Jan", "Q1")
+    return f"{name}\n{year}" if new_year else name
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def _value(row: dict[str, Any], name: str, style: Style, series: str = "",
+           scale: Callable[[float], float] = lambda v: v) -> Value:
+    raw = _raw(row, name)
+    text = shown(row, name).text
+    return Value(None if raw is None else scale(raw), text, style, series)
+
+
+def _step_share(row: dict[str, Any], step: int, style: Style, series: str) -> Value:
+    """The share of an area's involvements at one step, hidden with the step."""
+    count, total = row["steps"][str(step)], row["involvements"]
+    if count is None or not total:
+        text = "suppressed" if f"steps.{step}" in row["suppressed"] or total is None else "–"
+        return Value(None, text, style, series)
+    return Value(count / total, f"{100 * count / total:.1f}%", style, series)
+
+
+# -- the comparison of areas ----------------------------------------------------------
+
+
+def overview(db: Database, filters: Filters, threshold: int | None) -> dict[str, Any]:
+    """The areas side by side, over the range, and their Involvement Index over time."""
+    side = metrics(db, filters.query(group_by="area"), threshold)
+    areas = {row["area"]: row for row in side["rows"]}
+    series = {area: metrics(db, filters.query(area=area), threshold) for area in AREAS}
+    periods = side["periods"]
+    labels = [period_label(filters.period, p, short=True, first=i == 0)
+              for i, p in enumerate(periods)]
+    shares = charts.bar_chart(
+        [(LABELS[name], [_value(areas[a], name, AREA_STYLES[a], a) for a in AREAS])
+         for name in SHARES], 1.0, _percent, width=760, text_room=150)
+    ladder = charts.bar_chart(
+        [(f"{step} {STEP_NAMES[step]}",
+          [_step_share(areas[a], step, AREA_STYLES[a], a) for a in AREAS])
+         for step in range(7, 0, -1)], 1.0, _percent, width=760, text_room=150)
+    trend = charts.line_chart(
+        labels, [(a, AREA_STYLES[a], [_value(r, "index", AREA_STYLES[a], a)
+                                      for r in series[a]["rows"]]) for a in AREAS],
+        100, _count)
+    return {"areas": areas, "series": series, "periods": periods, "shares": shares,
+            "ladder": ladder, "trend": trend, "styles": AREA_STYLES}
+
+
+# -- one area ---------------------------------------------------------------------------
+
+INDEX_STYLE = Style(charts.BLUE, "circle", "")
+COVERAGE_STYLE = Style(charts.ORANGE, "square", "6 3")
+HOURS_STYLE = Style(charts.GREEN)
+
+
+def area_report(db: Database, area: str, filters: Filters,
+                threshold: int | None) -> dict[str, Any]:
+    """One area (one unit, or all) over the range: headline, ladder, trend, units."""
+    series = metrics(db, filters.query(area=area, org_unit=filters.org_unit), threshold)
+    units = metrics(db, filters.query(area=area, group_by="org_unit"), threshold)
+    total, rows = series["total"], series["rows"]
+    labels = [period_label(filters.period, r["period"], short=True, first=i == 0)
+              for i, r in enumerate(rows)]
+    counts = [v for v in total["steps"].values() if v is not None]
+    ladder = charts.bar_chart(
+        [(f"{step} {STEP_NAMES[step]}",
+          [_value(total, f"steps.{step}", Style(charts.step_colour(step)))])
+         for step in range(7, 0, -1)], charts.nice_max(max(counts, default=0), counts=True),
+        _count, counts=True)
+    trend = charts.line_chart(labels, [
+        ("Involvement Index", INDEX_STYLE, [_value(r, "index", INDEX_STYLE) for r in rows]),
+        ("Coverage (%)", COVERAGE_STYLE,
+         [_value(r, "coverage", COVERAGE_STYLE, scale=lambda v: 100 * v) for r in rows]),
+    ], 100, _count)
+    hours = [r["hours"] for r in rows if r["hours"] is not None]
+    hours_chart = charts.column_chart(
+        labels, [_value(r, "hours", HOURS_STYLE) for r in rows],
+        charts.nice_max(max(hours, default=0)), _count)
+    names = sorted({r["org_unit"] for r in units["rows"]} | (
+        {filters.org_unit} if filters.org_unit else set()))
+    return {"area": area, "series": series, "total": total, "rows": rows,
+            "units": units["rows"], "unit_names": [u for u in names if u != ALL_UNITS],
+            "ladder": ladder, "trend": trend, "hours": hours_chart,
+            "bands": STEP_BANDS, "index_style": INDEX_STYLE,
+            "coverage_style": COVERAGE_STYLE}

@@ -1,0 +1,176 @@
+"""The dashboard in a real browser: headless Chromium (Debian's package) driven by
+Playwright, against the ledger under gunicorn as `make run` starts it, holding the
+worked example of docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from services.ledger import service
+from services.ledger.models import ApiToken
+from services.ledger.signing import load_signer
+from shared.auth import create_token, revoke_token
+from shared.config import load
+from shared.db import Database
+from shared.migrations import upgrade
+from tests.support.browser import chromium
+from tests.support.databases import database
+from tests.support.scenario import events as scenario
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.browser
+YEAR = "from=2026-01-01&to=2026-12-31&period=quarter"
+
+
+@dataclass
+class Served:
+    url: str
+    db: Database
+    admin: str
+    auditor: str
+
+
+@pytest.fixture
+def served(backend: str, tmp_path: Path) -> Iterator[Served]:
+    """The ledger under gunicorn, holding the worked example, with an admin and an auditor."""
+    with database(backend, tmp_path, "ledger") as url:
+        upgrade("ledger", url)
+        stack = Stack(tmp_path / "stack", {"ledger": url})
+        config = load("ledger", stack.env)
+        db = Database(url)
+        # The same key file the ledger process will sign with.
+        result = service.append_batch(db, scenario(), load_signer(config))
+        assert result.appended == 26
+        pepper = config["TOKEN_PEPPER"]
+        admin = create_token(db, ApiToken, pepper, "ops", ["ledger:admin"])
+        auditor = create_token(db, ApiToken, pepper, "board", ["ledger:read"])
+        try:
+            stack.start("ledger")
+            yield Served(stack.url("ledger"), db, admin, auditor)
+        finally:
+            stack.stop()
+            db.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium; fails with what to install when it is missing."""
+    with chromium() as browser:
+        yield browser
+
+
+def sign_in(page: Page, base: str, token: str, path: str = f"/dashboard?{YEAR}") -> None:
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/dashboard/sign-in\?next=/dashboard"))
+    page.fill("#token", token)
+    page.click("form button[type=submit]")
+    expect(page.locator("h1")).not_to_contain_text("Sign in")
+
+
+def card(page: Page, area: str, figure: str) -> Any:
+    return page.locator(f'li.card[data-area="{area}"] dd[data-figure="{figure}"]')
+
+
+def headline(page: Page, figure: str) -> Any:
+    return page.locator(f'main dd[data-figure="{figure}"]')
+
+
+def test_an_admin_signs_in_reads_the_worked_example_filters_and_signs_out(
+        served: Served, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, served.url, served.admin)
+    [cookie] = context.cookies()
+    assert (cookie["name"], cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == (
+        "ladder_dashboard", True, True, "Lax")
+    for area, coverage, index in (("recruitment", "100.0%", "68.6"),
+                                  ("training", "66.7%", "55.6"),
+                                  ("inspection", "100.0%", "63.3")):
+        expect(card(page, area, "coverage")).to_have_text(coverage)
+        expect(card(page, area, "index")).to_have_text(index)
+    expect(page.locator('[data-check="passed"]')).to_be_visible()
+
+    page.click('nav >> text="Recruitment"')
+    expect(headline(page, "index")).to_have_text("68.6")
+    expect(headline(page, "involvements")).to_have_text("6")
+    page.select_option('select[name="org_unit"]', "east")
+    page.click('form.filters button[type="submit"]')
+    expect(page).to_have_url(f"{served.url}/dashboard/areas/recruitment?org_unit=east"
+                             "&period=quarter&from=2026-01-01&to=2026-12-31")
+    expect(headline(page, "index")).to_have_text("88.3")
+    expect(headline(page, "involvements")).to_have_text("3")
+    page.select_option('select[name="period"]', "month")
+    page.click('form.filters button[type="submit"]')
+    expect(page.locator("#trend-caption + thead + tbody tr")).to_have_count(12)
+
+    copied = context.cookies()
+    page.click('button:has-text("Sign out")')
+    expect(page.locator('[role="status"]')).to_have_text("You have signed out.")
+    page.goto(f"{served.url}/dashboard?{YEAR}")
+    expect(page.locator("h1")).to_have_text("Sign in to the auditor's dashboard")
+    thief = browser.new_context()
+    thief.add_cookies(copied)
+    stolen = thief.new_page()
+    stolen.goto(f"{served.url}/dashboard")
+    expect(stolen.locator("h1")).to_have_text("Sign in to the auditor's dashboard")
+
+
+def test_an_auditor_sees_small_numbers_suppressed_and_loses_access_when_revoked(
+        served: Served, browser: Any) -> None:
+    page = browser.new_page()
+    sign_in(page, served.url, served.auditor)
+    expect(card(page, "recruitment", "involvements")).to_have_text("6")
+    expect(card(page, "recruitment", "citizens")).to_have_text("5")
+    expect(card(page, "recruitment", "coverage")).to_have_text("suppressed")
+    expect(card(page, "recruitment", "index")).to_have_text("suppressed")
+    revoke_token(served.db, ApiToken, name="board")
+    page.reload()
+    expect(page.locator("h1")).to_have_text("Sign in to the auditor's dashboard")
+
+
+def test_the_dashboard_works_from_the_keyboard_and_prints_as_a_report(
+        served: Served, browser: Any) -> None:
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    sign_in(page, served.url, served.admin, f"/dashboard/areas/training?{YEAR}")
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    # Past the navigation: the next stop is the first filter, the unit.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "org_unit"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "period"
+    assert page.evaluate("document.activeElement.value") == "quarter"
+    page.keyboard.press("ArrowDown")
+    for _ in range(12):  # through from and to (a stop for each part of a date) to Apply
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Apply":
+            break
+    assert page.evaluate("document.activeElement.textContent") == "Apply"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{served.url}/dashboard/areas/training?org_unit=&period=year"
+                             "&from=2026-01-01&to=2026-12-31")
+
+    charts = page.locator('svg.chart[role="img"]')
+    assert charts.count() == 3
+    assert page.locator("figure + div.table table").count() == page.locator("figure").count()
+    for n in range(charts.count()):
+        assert charts.nth(n).locator("title").first.text_content()
+
+    page.emulate_media(media="print")
+    for hidden in ('nav[aria-label="Areas"]', "form.filters", 'button:has-text("Sign out")'):
+        expect(page.locator(hidden)).to_be_hidden()
+    expect(charts.first).to_be_visible()
+    expect(page.locator("footer .printed")).to_be_visible()
+    assert problems == [], "no page errors, and nothing the Content-Security-Policy blocked"

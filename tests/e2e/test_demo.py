@@ -1,0 +1,34 @@
+"""`ladder demo` against the real processes: a year of involvement through the webhooks."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Stack
+from tests.support.browser import chromium
+from tests.support.screenshot import run_demo
+
+
+@pytest.mark.browser
+def test_the_demo_fills_a_year_through_the_webhooks_and_the_dashboard_shows_it(
+        stack: Stack) -> None:
+    printed = run_demo(stack, "--scale", "0.1", "--seed", "11")
+    assert "each answered 202" in printed and "the ledger holds all" in printed
+    token = printed.strip().splitlines()[-1]
+    entries = stack.entries()
+    assert {e["area"] for e in entries} == {"recruitment", "training", "inspection"}
+    months = {e["event"]["time"][:7] for e in entries}
+    assert len(months) >= 9, "dated across the year by occurred_at, not all today"
+    assert {e["event"]["type"].rsplit(".", 1)[-1] for e in entries} >= {"recorded"}
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(stack.url("ledger") + "/dashboard")
+        page.fill("#token", token)
+        page.click("form button[type=submit]")
+        for area in ("recruitment", "training", "inspection"):
+            figure = page.locator(f'li.card[data-area="{area}"] dd[data-figure="involvements"]')
+            expect(figure).not_to_have_text("0")
+        expect(page.locator('[data-check="passed"]')).to_be_visible()
+    with pytest.raises(RuntimeError, match="already loaded"):
+        run_demo(stack, "--scale", "0.1", "--seed", "11")

@@ -1,0 +1,73 @@
+"""The demo's year: valid commands for each area, dated within the year, getting better."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services import demo
+from services.inspection.api import SCHEMAS as INSPECTION
+from services.recruitment.api import SCHEMAS as RECRUITMENT
+from services.training.api import SCHEMAS as TRAINING
+from shared.area.schemas import AreaSchemas
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SCHEMAS: dict[str, AreaSchemas] = {"recruitment": RECRUITMENT, "training": TRAINING,
+                                   "inspection": INSPECTION}
+
+
+@pytest.fixture(scope="module")
+def plan() -> demo.Plan:
+    """The default year, up to a fixed now."""
+    return demo.plan_year(NOW, seed=7)
+
+
+def test_the_same_seed_gives_the_same_year(plan: demo.Plan) -> None:
+    again = demo.plan_year(NOW, seed=7)
+    assert [c.data for _, c in demo.commands(again)] == [c.data for _, c in demo.commands(plan)]
+    other = demo.plan_year(NOW, seed=8)
+    assert [c.data for _, c in demo.commands(other)] != [c.data for _, c in demo.commands(plan)]
+
+
+def test_every_command_is_one_its_area_accepts(plan: demo.Plan) -> None:
+    for area, command in demo.commands(plan):
+        SCHEMAS[area].load_for(command.type, dict(command.data))
+
+
+def test_everything_happens_within_the_last_twelve_months_and_none_in_the_future(
+        plan: demo.Plan) -> None:
+    times = [datetime.fromisoformat(c.data["occurred_at"]) for _, c in demo.commands(plan)
+             if "occurred_at" in c.data]
+    assert min(times) >= datetime(2025, 12, 1, tzinfo=UTC)
+    assert max(times) < NOW
+    assert len({(t.year, t.month) for t in times}) == 12
+
+
+def test_a_year_has_every_kind_of_event_and_returning_citizens(plan: demo.Plan) -> None:
+    types = {c.type for _, c in demo.commands(plan)}
+    assert types == {"activity.recorded", "involvement.recorded", "involvement.corrected",
+                     "involvement.withdrawn", "activity.cancelled"}
+    refs = [c.data["citizen_ref"] for _, c in demo.commands(plan) if "citizen_ref" in c.data]
+    assert len(set(refs)) < len(refs)
+    assert 300 <= len(plan.stories) <= 500
+
+
+def _share(items: list[dict[str, Any]], test: Any) -> float:
+    return sum(1 for i in items if test(i)) / len(items)
+
+
+def test_the_organisation_gets_better_over_the_year(plan: demo.Plan) -> None:
+    involvements = [c.data for _, c in demo.commands(plan) if c.type == "involvement.recorded"]
+    early = [i for i in involvements if i["occurred_at"] < "2026-04-01"]
+    late = [i for i in involvements if i["occurred_at"] >= "2026-08-01"]
+
+    def power(i: dict[str, Any]) -> bool:
+        return bool(i["decision_power"] in ("equal_vote", "lead"))
+
+    def told(i: dict[str, Any]) -> bool:
+        return bool(i["feedback_given"])
+
+    assert _share(late, power) > _share(early, power)
+    assert _share(late, told) > _share(early, told)
