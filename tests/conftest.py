@@ -9,6 +9,7 @@ import pytest
 
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support.databases import BACKENDS
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,11 @@ def var_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 that verifies Standard Webhooks signatures."""
+    server = Receiver().start()
+    yield server
+    server.stop()
