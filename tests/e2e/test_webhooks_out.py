@@ -51,7 +51,7 @@ def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
     def entries() -> list[dict[str, Any]]:
         return [e for r in receiver.at("/hook") for e in r.event["data"]["entries"]]
 
-    _wait(lambda: len(entries()) >= 2, 20, stack.log("webhook-worker"))
+    _wait(lambda: len(entries()) >= 2, 40, stack.log("webhook-worker"))
     assert [e["seq"] for e in entries()] == [1, 2]
     assert entries()[1]["event"]["data"]["involvement_id"] == involvement["id"]
     assert all(r.verified for r in receiver.at("/hook"))
@@ -65,19 +65,19 @@ def test_a_webhook_worker_killed_mid_retry_loses_no_delivery(
     make_stack: Callable[..., Stack], receiver: Receiver
 ) -> None:
     stack = make_stack(**LOCAL, LADDER_WEBHOOK_SCHEDULE="0,1,1,1,1,1",
-                       LADDER_WEBHOOK_TIMEOUT="2", LADDER_WEBHOOK_REQUEUE_AFTER="1",
+                       LADDER_WEBHOOK_TIMEOUT="4", LADDER_WEBHOOK_REQUEUE_AFTER="1",
                        LADDER_WEBHOOK_SWEEP_INTERVAL="0.2")
     sub = _subscribe(stack, receiver)
     # The first attempt fails; the retry hangs, and the worker is killed while it waits.
-    receiver.script("/hook", Answer(503), Answer(500, delay=8))
+    receiver.script("/hook", Answer(503), Answer(500, delay=10))
     record_vacancy(stack.url("recruitment"), stack.auth("recruitment"))
-    receiver.wait_for("/hook", 2, timeout=20)
+    receiver.wait_for("/hook", 2, timeout=40)
     assert len(receiver.at("/hook")) == 2, stack.log("webhook-worker")
     stack.kill("webhook-worker")  # SIGKILL, in the middle of the retry
     [pending] = _get(stack, f"/v1/subscriptions/{sub['id']}/messages")
     assert (pending["status"], pending["attempts"]) == ("pending", 1)
     stack.start("webhook-worker")
-    _wait(lambda: len(receiver.at("/hook")) >= 3, 30, stack.log("webhook-worker"))
+    _wait(lambda: len(receiver.at("/hook")) >= 3, 45, stack.log("webhook-worker"))
     received = receiver.at("/hook")
     assert [r.answered for r in received] == [503, 500, 200]
     assert {r.id for r in received} == {pending["id"]}

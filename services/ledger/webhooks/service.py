@@ -27,6 +27,7 @@ from services.ledger.metrics import Reader
 from services.ledger.models import (
     AlertState,
     Entry,
+    Head,
     Subscription,
     SubscriptionAlert,
     TreeHeadRow,
@@ -128,6 +129,16 @@ def _subscription_json(session: Session, sub: Subscription) -> dict[str, Any]:
             "alerts": [_alert_json(a) for a in alerts]}
 
 
+def _hold_appends(session: Session) -> None:
+    """Wait for the ledger's single writer, and keep it waiting until this commits.
+
+    An append writes messages and alert states that refer to subscriptions and alerts;
+    deleting one of those under a running append would break its transaction (on
+    PostgreSQL; SQLite has one writer anyway). The head row is the writer's lock.
+    """
+    session.execute(sa.select(Head.id).where(Head.id == 1).with_for_update())
+
+
 def _set_alerts(session: Session, sub_id: str, specs: list[dict[str, Any]],
                 now: datetime) -> None:
     """Make the subscription's alerts these: unchanged ones keep their state."""
@@ -136,6 +147,7 @@ def _set_alerts(session: Session, sub_id: str, specs: list[dict[str, Any]],
     wanted = {_alert_key(spec) for spec in specs}
     gone = [a.id for key, a in current.items() if key not in wanted]
     if gone:
+        _hold_appends(session)
         session.execute(sa.delete(AlertState).where(AlertState.alert_id.in_(gone)))
         session.execute(sa.delete(SubscriptionAlert).where(SubscriptionAlert.id.in_(gone)))
     for key in sorted(wanted - current.keys(), key=repr):
@@ -254,6 +266,7 @@ def delete_subscription(db: Database, sub_id: str) -> None:
     """The subscription, its alerts, its messages and their delivery log."""
     with db.writing() as session:
         _get(session, sub_id)
+        _hold_appends(session)
         alerts = sa.select(SubscriptionAlert.id).where(SubscriptionAlert.subscription_id == sub_id)
         session.execute(sa.delete(AlertState).where(AlertState.alert_id.in_(alerts)))
         session.execute(sa.delete(SubscriptionAlert)
@@ -448,6 +461,9 @@ def deliver(db: Database, settings: Settings, message_id: str, *, now: Clock = u
         response_text = response.body.decode("utf-8", "replace")
     except outbound.DeliveryError as exc:
         error = f"{exc.kind}: {exc}"
+    except Exception as exc:  # a failure of ours must still be logged as an attempt
+        log.exception("webhook %s: the attempt failed unexpectedly", message_id)
+        error = f"error: {exc!r}"
     latency_ms = int((time.monotonic() - clock) * 1000)
     if status is not None and 300 <= status < 400:
         error = f"redirect to {answer.get('location', '?')} not followed"
