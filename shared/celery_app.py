@@ -12,6 +12,11 @@ from flask import Flask
 
 from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
 
+# Webhooks out: one task per attempt at one message, on a queue of their own so that
+# slow subscribers never hold up the ledger's appends.
+WEBHOOK_QUEUE = "webhooks"
+DELIVER_WEBHOOK_TASK = "webhooks.deliver"
+
 
 def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     timeout = config["BROKER_TIMEOUT"]
@@ -43,7 +48,8 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "task_routes": {APPEND_BATCH_TASK: {"queue": LEDGER_QUEUE}},
+        "task_routes": {APPEND_BATCH_TASK: {"queue": LEDGER_QUEUE},
+                        DELIVER_WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "task_default_queue": LEDGER_QUEUE,
         "task_publish_retry": True,
         "task_publish_retry_policy": {

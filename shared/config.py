@@ -76,6 +76,50 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
     return int(_float(env, key, default))
 
 
+# Standard Webhooks' example schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+# 14 h, 20 h and 24 h, each delay counted from the attempt before.
+WEBHOOK_SCHEDULE = "0,5,300,1800,7200,18000,36000,50400,72000,86400"
+
+
+def _schedule(env: Mapping[str, str]) -> tuple[float, ...]:
+    raw = env.get("LADDER_WEBHOOK_SCHEDULE") or WEBHOOK_SCHEDULE
+    try:
+        delays = tuple(float(part) for part in raw.replace(" ", "").split(","))
+    except ValueError as exc:
+        raise ConfigError("LADDER_WEBHOOK_SCHEDULE must be seconds separated by commas, "
+                          f"got {raw!r}") from exc
+    if not delays or any(d < 0 for d in delays):
+        raise ConfigError(f"LADDER_WEBHOOK_SCHEDULE must list delays of 0 s or more, got {raw!r}")
+    return delays
+
+
+def webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Webhooks out (docs/webhooks.md): retry schedule, timeouts, the SSRF guard's exceptions."""
+    from shared.outbound import parse_networks
+
+    try:
+        allowed = parse_networks(env.get("LADDER_WEBHOOK_ALLOWED_NETWORKS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"LADDER_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
+    jitter = _float(env, "LADDER_WEBHOOK_JITTER", 0.1)
+    if not 0 <= jitter < 1:
+        raise ConfigError(f"LADDER_WEBHOOK_JITTER must be from 0 to under 1, got {jitter}")
+    timeout = _float(env, "LADDER_WEBHOOK_TIMEOUT", 15.0)
+    if timeout <= 0:
+        raise ConfigError("LADDER_WEBHOOK_TIMEOUT must be more than 0 seconds")
+    return {
+        "WEBHOOK_SCHEDULE": _schedule(env),
+        "WEBHOOK_JITTER": jitter,
+        "WEBHOOK_TIMEOUT": timeout,
+        "WEBHOOK_ALLOWED_NETWORKS": allowed,
+        "WEBHOOK_SECRET_OVERLAP": _float(env, "LADDER_WEBHOOK_SECRET_OVERLAP", 86400.0),
+        "WEBHOOK_MAX_ENTRIES": max(1, _int(env, "LADDER_WEBHOOK_MAX_ENTRIES", 100)),
+        "WEBHOOK_SWEEP_INTERVAL": _float(env, "LADDER_WEBHOOK_SWEEP_INTERVAL", 1.0),
+        "WEBHOOK_REQUEUE_AFTER": _float(env, "LADDER_WEBHOOK_REQUEUE_AFTER", 60.0),
+        "WEBHOOK_RETENTION_DAYS": _float(env, "LADDER_WEBHOOK_RETENTION_DAYS", 90.0),
+    }
+
+
 def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config of one service from the environment."""
     env = os.environ if env is None else env
@@ -97,6 +141,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SUPPRESSION_THRESHOLD": _int(env, "LADDER_SUPPRESSION_THRESHOLD", 5),
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
         "SESSION_HOURS": _float(env, "LADDER_SESSION_HOURS", 8.0),
+        **webhook_settings(env),
     }
     config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
     config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(

@@ -21,6 +21,7 @@ from shared.config import DEFAULT_PORTS
 PROCESS_DEFAULTS = {
     "LADDER_BIND": "127.0.0.1",
     "LADDER_WEB_WORKERS": "2",
+    "LADDER_WEBHOOK_CONCURRENCY": "8",
     **{f"{name.upper()}_PORT": str(port) for name, port in DEFAULT_PORTS.items()},
 }
 

@@ -1,4 +1,5 @@
-"""Signed webhooks in, per Standard Webhooks, and the receipts that make replays harmless.
+"""Signed webhooks per Standard Webhooks: verifying those that come in, with receipts that
+make replays harmless, and signing those that Ladder sends out.
 
 Each integration (an HR system, an LMS, a quality tool) has its own ``whsec_``
 secret; during rotation the previous one stays valid too. ``webhook-id`` is the
@@ -84,3 +85,16 @@ def verify(secrets_: list[str], body: bytes, headers: dict[str, str]) -> None:
         except Exception as exc:  # the library raises several kinds on malformed headers
             last = exc
     raise SignatureInvalid(str(last) if last else "no secret configured")
+
+
+def signature_headers(secrets_: list[str], msg_id: str, timestamp: int,
+                      body: str) -> dict[str, str]:
+    """The Standard Webhooks headers of an outgoing message, signed with each secret.
+
+    Several secrets give several space-separated ``v1,`` signatures: while a secret is
+    being rotated a receiver that knows either the old or the new one can verify.
+    """
+    when = datetime.fromtimestamp(timestamp, UTC)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": " ".join(Webhook(s).sign(msg_id, when, body)
+                                          for s in secrets_)}

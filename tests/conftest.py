@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support.databases import BACKENDS
+from tests.support.receiver import Receiver
 
 # Property tests assert what holds, never how fast: a busy machine must not fail them.
 settings.register_profile("ladder", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -36,3 +37,11 @@ def var_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 that verifies Standard Webhooks signatures."""
+    server = Receiver().start()
+    yield server
+    server.stop()

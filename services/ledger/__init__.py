@@ -1,4 +1,5 @@
-"""The ledger: the Celery worker that appends, and the auditor API that reads."""
+"""The ledger: the Celery worker that appends, the auditor API that reads, and the
+webhooks that tell subscribers what was appended."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     from services.ledger import api as routes
     from services.ledger.models import ApiToken
     from services.ledger.signing import load_signer
+    from services.ledger.webhooks import api as subscriptions
 
     app.extensions["token_model"] = ApiToken
     app.extensions["signer"] = load_signer(app.config)
@@ -24,6 +26,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     api.register_blueprint(log_api.blp)
     api.register_blueprint(log_api.keys)
     dashboard.init_app(app)
+    api.register_blueprint(subscriptions.blp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -1,4 +1,5 @@
-"""The ledger's tables: the append-only entries, the head, and rejected events."""
+"""The ledger's tables: the append-only entries, the head, rejected events, the measures,
+the Merkle log, and webhook subscriptions with their delivery outbox and log."""
 
 from __future__ import annotations
 
@@ -208,3 +209,119 @@ class IntegrityCheck(Base):
     timestamp: Mapped[int] = mapped_column(sa.BigInteger)
     root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))
+class Subscription(Base):
+    """A subscriber's endpoint: where to send, what, and the secret to sign it with."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    # Space-separated; empty means every entry and alert type.
+    event_types: Mapped[str] = mapped_column(sa.Text, default="")
+    # Space-separated; empty means every area.
+    areas: Mapped[str] = mapped_column(sa.Text, default="")
+    enabled: Mapped[bool] = mapped_column(sa.Boolean)
+    # manual, gone (the endpoint answered 410) or failing (a message exhausted its schedule)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    secret: Mapped[str] = mapped_column(sa.String(200))
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime,
+                                                                        nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+
+
+class SubscriptionAlert(Base):
+    """Tell the subscriber when a measure of an area crosses a threshold in a period."""
+
+    __tablename__ = "subscription_alerts"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    area: Mapped[str] = mapped_column(sa.String(64), index=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256))  # '*' for all units
+    measure: Mapped[str] = mapped_column(sa.String(32))
+    period: Mapped[str] = mapped_column(sa.String(8))  # month, quarter or year
+    operator: Mapped[str] = mapped_column(sa.String(8))  # below or above
+    threshold: Mapped[float] = mapped_column(sa.Float)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class AlertState(Base):
+    """Whether an alert's condition held for a period when the measure last moved."""
+
+    __tablename__ = "alert_states"
+
+    alert_id: Mapped[int] = mapped_column(
+        sa.Integer, sa.ForeignKey("subscription_alerts.id", ondelete="CASCADE"),
+        primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    breached: Mapped[bool] = mapped_column(sa.Boolean)
+    value: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class WebhookMessage(Base):
+    """One message to one subscriber, and where its delivery stands: the delivery outbox.
+
+    ``id`` is the ``webhook-id``, the same on every attempt. An entries message keeps
+    only the sequence numbers and tree size; its body is built and stored at its first
+    attempt, so that every attempt sends the same bytes.
+    """
+
+    __tablename__ = "webhook_messages"
+    __table_args__ = (
+        sa.Index("ix_webhook_messages_subscription", "subscription_id", "id"),
+        sa.Index("ix_webhook_messages_due", "next_attempt_at",
+                 sqlite_where=sa.text("status = 'pending'"),
+                 postgresql_where=sa.text("status = 'pending'")),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    seqs: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    first_seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    last_seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    tree_size: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    payload: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16))  # pending, succeeded, failed
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Which delay of the schedule the next attempt is; past its end the schedule is spent.
+    schedule_step: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    # When it was last handed to the broker; the sweep hands it again if it lies unclaimed.
+    enqueued_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    # An attempt is in flight until then; a killed worker's claim runs out.
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per attempt, whatever came of it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        sa.Index("ix_webhook_attempts_subscription", "subscription_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("webhook_messages.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[str] = mapped_column(sa.String(40))
+    attempted_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # succeeded or failed
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    latency_ms: Mapped[int] = mapped_column(sa.Integer)
+    response: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)

@@ -158,6 +158,11 @@ class Projector:
 
     # -- events ---------------------------------------------------------------------------
 
+    @property
+    def touched(self) -> set[Key]:
+        """The aggregates (area, unit, kind, period) this batch moved, or might have."""
+        return set(self.agg)
+
     def apply(self, events: list[AcceptedEvent]) -> None:
         if not events:
             return

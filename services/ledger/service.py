@@ -17,6 +17,7 @@ from services.ledger.models import Entry, Head, Rejected
 from services.ledger.projection import Projector
 from services.ledger.signing import Signer
 from services.ledger.tree import leaf_bytes
+from services.ledger.webhooks import service as subscribers
 from shared.db import Database
 from shared.outbox import utcnow
 
@@ -29,23 +30,29 @@ class BatchResult:
     duplicates: int
     rejected: int
     size: int
+    # Webhook messages recorded with the batch, for the broker once it has committed.
+    messages: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, int]:
         return {"appended": self.appended, "duplicates": self.duplicates,
-                "rejected": self.rejected, "size": self.size}
+                "rejected": self.rejected, "size": self.size, "messages": len(self.messages)}
 
 
-def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
+def append_batch(db: Database, raw_events: Any, signer: Signer,
+                 webhooks: subscribers.Settings | None = None) -> BatchResult:
     """Validate, dedupe on (source, id), sequence, append and sign, in one transaction.
 
     The locked head row makes this the single writer: batches integrate one after
-    another, whatever number of workers run, into one tree with no gaps.
+    another, whatever number of workers run, into one tree with no gaps. What the
+    webhook subscribers are owed is recorded in the same transaction.
     """
+    webhooks = webhooks or subscribers.Settings.defaults()
     now = utcnow()
     if not isinstance(raw_events, list):
         raw_events = [raw_events]
     accepted: list[AcceptedEvent] = []
     rejected: list[Rejected] = []
+    messages: list[str] = []
     for raw in raw_events:
         try:
             accepted.append(accept(raw, now))
@@ -72,12 +79,16 @@ def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
                                    strict=True):
                 entry["leaf_hash"] = leaf
             session.execute(sa.insert(Entry), entries)
-            Projector(session).apply(fresh)
+            projector = Projector(session)
+            projector.apply(fresh)
             head.size = seq
             head.updated_at = now
-            tree.sign_head(session, head, signer, int(time.time() * 1000))
+            sth = tree.sign_head(session, head, signer, int(time.time() * 1000))
+            messages = subscribers.record_deliveries(session, entries, projector.touched, sth,
+                                                     now, webhooks)
         session.add_all(rejected)
-    return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq)
+    return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq,
+                       tuple(messages))
 
 
 def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:

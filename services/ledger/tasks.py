@@ -1,4 +1,5 @@
-"""The ledger's one Celery task: append a batch of CloudEvents."""
+"""The ledger's one Celery task: append a batch of CloudEvents (then hand the webhook
+messages it recorded to the broker)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from celery import Task, shared_task
 from flask import current_app
 
 from services.ledger import service
+from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks import tasks as webhook_tasks
 from shared.db import current_db
 from shared.outbox import APPEND_BATCH_TASK
 
@@ -24,7 +27,8 @@ def append_batch(self: Task, events: Any) -> dict[str, int]:
     """Append ``events`` (a list of CloudEvents) to the ledger in one transaction."""
     db = current_db()
     try:
-        result = service.append_batch(db, events, current_app.extensions["signer"])
+        result = service.append_batch(db, events, current_app.extensions["signer"],
+                                      subscribers.Settings.from_config(current_app.config))
     except TRANSIENT as exc:
         countdown = min(2 ** min(self.request.retries, 5), 30)
         log.warning("ledger append failed, retrying in %ss: %s", countdown, exc)
@@ -36,4 +40,6 @@ def append_batch(self: Task, events: Any) -> dict[str, int]:
         return {"appended": 0, "duplicates": 0, "rejected": len(events or []), "size": -1}
     log.info("ledger appended batch %s", result.as_dict(),
              extra={"service": current_app.config["SERVICE_NAME"]})
+    # After the commit: the subscribers' messages exist, so the broker may have them.
+    webhook_tasks.enqueue(current_app.extensions["celery"], result.messages)
     return result.as_dict()

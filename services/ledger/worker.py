@@ -9,8 +9,23 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
+from flask import Flask
 
 _celery: Celery | None = None
+
+
+def build() -> tuple[Flask, Celery]:
+    """The ledger's Flask app and its Celery app, for a worker process."""
+    from services.ledger import create_app
+
+    app = create_app()
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_connections(**_: Any) -> None:
+        # A forked child must not share the parent's database connections.
+        app.extensions["db"].dispose()
+
+    return app, app.extensions["celery"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,14 +33,5 @@ def __getattr__(name: str) -> Any:
     if name != "celery":
         raise AttributeError(name)
     if _celery is None:
-        from services.ledger import create_app
-
-        app = create_app()
-        _celery = app.extensions["celery"]
-
-        @worker_process_init.connect(weak=False)
-        def _fresh_connections(**_: Any) -> None:
-            # A forked child must not share the parent's database connections.
-            app.extensions["db"].dispose()
-
+        _, _celery = build()
     return _celery

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,20 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from services.ledger import service as ledger_service
+from services.ledger.models import ApiToken as LedgerToken
+from services.ledger.models import WebhookMessage
+from services.ledger.webhooks import service as subscribers
 from shared.area.models import ApiToken, Outbox
 from shared.auth import create_token
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.migrations import upgrade
+from shared.outbound import parse_networks
+from shared.outbox import utcnow
 from tests.support.areas import AREAS, COURSE
 from tests.support.databases import database
+from tests.support.receiver import Receiver
 
 MakeApp = Callable[..., Flask]
 
@@ -102,3 +110,98 @@ def area(request: pytest.FixtureRequest, make_app: MakeApp) -> AreaClient:
     return client
 
 
+
+
+class Clock:
+    """The schedule's clock, moved by the test instead of by sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def catch_up(self) -> None:
+        """Not behind the real time at which rows were just written."""
+        self.now = max(self.now, utcnow())
+
+
+class Hooks:
+    """The ledger with an admin token, a real receiver, and deliveries run by hand."""
+
+    def __init__(self, app: Flask, receiver: Receiver) -> None:
+        self.app = app
+        self.http: FlaskClient = app.test_client()
+        self.db: Database = app.extensions["db"]
+        pepper = app.config["TOKEN_PEPPER"]
+        self.admin = create_token(self.db, LedgerToken, pepper, "ops", ["ledger:admin"])
+        self.auditor = create_token(self.db, LedgerToken, pepper, "board", ["ledger:read"])
+        self.receiver = receiver
+        self.clock = Clock()
+        self.rand = lambda: 0.5  # no jitter, unless a test says otherwise
+
+    @property
+    def settings(self) -> subscribers.Settings:
+        return subscribers.Settings.from_config(self.app.config)
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token or self.admin}"}
+        return self.http.open(path, method=method, headers=headers, **kwargs)
+
+    def subscribe(self, path: str = "/hook", **body: Any) -> dict[str, Any]:
+        """Subscribe the receiver at ``path``; it then verifies with the secret."""
+        response = self.call("POST", "/v1/subscriptions",
+                             json={"url": self.receiver.url(path), **body})
+        assert response.status_code == 201, response.json
+        self.receiver.trust(path, response.json["secret"])
+        return dict(response.json)
+
+    def append(self, events: list[dict[str, Any]]) -> ledger_service.BatchResult:
+        result = ledger_service.append_batch(self.db, events, self.app.extensions["signer"],
+                                             self.settings)
+        assert result.rejected == 0
+        self.clock.catch_up()
+        return result
+
+    def deliver(self, message_id: str) -> subscribers.Delivery:
+        return subscribers.deliver(self.db, self.settings, message_id, now=self.clock,
+                                   rand=self.rand)
+
+    def due(self) -> list[str]:
+        """Pending messages whose time has come by the test's clock."""
+        with self.db.reading() as session:
+            return list(session.scalars(
+                sa.select(WebhookMessage.id)
+                .where(WebhookMessage.status == "pending",
+                       WebhookMessage.next_attempt_at <= self.clock())
+                .order_by(WebhookMessage.id)))
+
+    def deliver_due(self) -> list[subscribers.Delivery]:
+        self.clock.catch_up()
+        return [self.deliver(message_id) for message_id in self.due()]
+
+    def message(self, sub_id: str, message_id: str) -> dict[str, Any]:
+        response = self.call("GET", f"/v1/subscriptions/{sub_id}/messages/{message_id}")
+        assert response.status_code == 200, response.json
+        return dict(response.json)
+
+    def messages(self, sub_id: str, **params: Any) -> list[dict[str, Any]]:
+        response = self.call("GET", f"/v1/subscriptions/{sub_id}/messages",
+                             query_string=params)
+        assert response.status_code == 200, response.json
+        return list(response.json)
+
+    def subscription(self, sub_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/v1/subscriptions/{sub_id}").json)
+
+
+LOCAL = parse_networks("127.0.0.0/8")
+
+
+@pytest.fixture
+def hooks(make_app: MakeApp, receiver: Receiver) -> Hooks:
+    """The ledger, allowed to send to 127.0.0.0/8, with a receiver there."""
+    return Hooks(make_app("ledger", WEBHOOK_ALLOWED_NETWORKS=LOCAL), receiver)

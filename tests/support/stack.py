@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Stack:
-    """Redis, the four services under gunicorn, the ledger worker and the relay."""
+    """Redis, the four services under gunicorn, the ledger and webhook workers, the relay."""
 
     def __init__(self, directory: Path, db_urls: dict[str, str], **env: str) -> None:
         self.directory = directory
@@ -118,8 +118,10 @@ def prepare(directory: Path, urls: dict[str, str], **env: str) -> Stack:
                                       load(s, running.env)["TOKEN_PEPPER"], "e2e",
                                       [f"{s}:{verb}" for verb in VERBS])
                       for s in DOMAIN_SERVICES}
-    running.tokens["ledger"] = create_token(
-        Database(urls["ledger"]), LedgerToken, load("ledger", running.env)["TOKEN_PEPPER"],
-        "e2e-auditor", ["ledger:read"])
+    pepper = load("ledger", running.env)["TOKEN_PEPPER"]
+    running.tokens["ledger"] = create_token(Database(urls["ledger"]), LedgerToken, pepper,
+                                            "e2e-auditor", ["ledger:read"])
+    running.tokens["ledger-admin"] = create_token(Database(urls["ledger"]), LedgerToken, pepper,
+                                                  "e2e-admin", ["ledger:admin"])
     running.redis.start()
     return running

@@ -11,9 +11,10 @@ from shared import procfile
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_service_worker_and_relay_is_listed() -> None:
+def test_every_service_both_workers_and_the_relay_are_listed() -> None:
     names = list(procfile.parse(ROOT / "Procfile"))
-    assert names == ["ledger", "recruitment", "training", "inspection", "ledger-worker", "relay"]
+    assert names == ["ledger", "recruitment", "training", "inspection", "ledger-worker",
+                     "webhook-worker", "relay"]
 
 
 def test_commands_expand_from_the_environment_with_defaults() -> None:

@@ -1,0 +1,27 @@
+"""Entry point for ``celery -A services.ledger.webhook_worker worker --queues webhooks``.
+
+The same Celery app as the ledger worker's, plus the sweep: this worker also hands
+due webhook messages (retries, resends, any the broker lost) to the broker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+_celery: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _celery
+    if name != "celery":
+        raise AttributeError(name)
+    if _celery is None:
+        from services.ledger.webhooks.tasks import sweeper
+        from services.ledger.worker import build
+
+        app, celery_app = build()
+        celery_app.steps["worker"].add(sweeper(app))
+        _celery = celery_app
+    return _celery

@@ -1,0 +1,269 @@
+"""The subscriptions API: admins say where the ledger's changes and alerts should go."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.ledger.domain import AREAS
+from services.ledger.measures import PERIODS
+from services.ledger.webhooks import domain, service
+from shared.auth import require
+from shared.db import current_db
+from shared.outbox import utcnow
+
+blp = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions",
+                description="Webhooks out: subscriptions, their messages and delivery log")
+
+
+def _settings() -> service.Settings:
+    return service.Settings.from_config(current_app.config)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
+
+
+class AlertRuleSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    area = fields.String(required=True, validate=validate.OneOf(AREAS))
+    org_unit = fields.String(allow_none=True, validate=validate.Length(min=1, max=256),
+                             metadata={"description": "One unit; absent or null for all"})
+    measure = fields.String(required=True, validate=validate.OneOf(domain.MEASURES),
+                            metadata={"description": "A figure of GET /v1/metrics"})
+    period = fields.String(load_default="quarter", validate=validate.OneOf(PERIODS))
+    operator = fields.String(required=True, validate=validate.OneOf(domain.OPERATORS))
+    threshold = fields.Float(required=True, allow_nan=False, metadata={
+        "description": "Shares are fractions: 0.5 is 50%"})
+
+
+class SubscriptionInSchema(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "http(s); its host must resolve to public addresses only"})
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(domain.FILTER_TYPES)), load_default=list,
+        validate=validate.Length(max=len(domain.FILTER_TYPES)), metadata={
+            "description": "Entry, alert and operational types; empty for every entry and "
+                           "alert type"})
+    areas = fields.List(fields.String(validate=validate.OneOf(AREAS)), load_default=list,
+                        metadata={"description": "Empty for every area"})
+    enabled = fields.Boolean(load_default=True)
+    alerts = fields.List(fields.Nested(AlertRuleSchema), load_default=list,
+                         validate=validate.Length(max=50))
+
+
+class SubscriptionPatchSchema(Schema):
+    """Every field optional; ``alerts`` replaces the list."""
+
+    url = fields.String(validate=validate.Length(min=1, max=2000))
+    description = fields.String(validate=validate.Length(max=500))
+    event_types = fields.List(fields.String(validate=validate.OneOf(domain.FILTER_TYPES)))
+    areas = fields.List(fields.String(validate=validate.OneOf(AREAS)))
+    enabled = fields.Boolean()
+    alerts = fields.List(fields.Nested(AlertRuleSchema), validate=validate.Length(max=50))
+
+
+class SubscriptionSchema(Schema):
+    id = fields.String()
+    url = fields.String()
+    description = fields.String()
+    event_types = fields.List(fields.String())
+    areas = fields.List(fields.String())
+    enabled = fields.Boolean()
+    disabled_reason = fields.String(allow_none=True, metadata={
+        "description": "manual, gone (the endpoint answered 410) or failing (a message "
+                       "spent its whole retry schedule)"})
+    disabled_at = fields.DateTime(allow_none=True)
+    previous_secret_expires_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Until then the previous secret signs too"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    last_success_at = fields.DateTime(allow_none=True)
+    alerts = fields.List(fields.Nested(AlertRuleSchema))
+    secret = fields.String(metadata={"description": "whsec_...; shown at creation and "
+                                                    "rotation only"})
+
+
+class RotationArgs(Schema):
+    overlap_seconds = fields.Integer(validate=validate.Range(min=0, max=7 * 86400), metadata={
+        "description": "How long the previous secret keeps signing "
+                       "(default LADDER_WEBHOOK_SECRET_OVERLAP)"})
+
+
+class MessageQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf((domain.PENDING, domain.SUCCEEDED,
+                                                    domain.FAILED)))
+    after = fields.String(validate=validate.Length(min=1, max=40),
+                          metadata={"description": "Cursor: messages with a later id"})
+    since = fields.AwareDateTime(metadata={"description": "made at or after"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class AttemptQuerySchema(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0),
+                           metadata={"description": "Cursor: attempts with id > after"})
+    outcome = fields.String(validate=validate.OneOf((domain.SUCCEEDED, domain.FAILED)))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeliveryAttemptSchema(Schema):
+    id = fields.Integer()
+    message_id = fields.String()
+    attempted_at = fields.DateTime()
+    url = fields.String()
+    status = fields.Integer(allow_none=True, metadata={"description": "null: no HTTP answer"})
+    outcome = fields.String()
+    error = fields.String(allow_none=True)
+    latency_ms = fields.Integer()
+    response = fields.String(allow_none=True, metadata={
+        "description": "The first 1024 bytes of the answer"})
+    next_attempt_at = fields.DateTime(allow_none=True)
+
+
+class WebhookMessageSchema(Schema):
+    id = fields.String(metadata={"description": "The webhook-id, the same on every attempt"})
+    subscription_id = fields.String()
+    event_type = fields.String()
+    created_at = fields.DateTime()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_attempt_at = fields.DateTime(allow_none=True)
+    last_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    first_seq = fields.Integer(allow_none=True)
+    last_seq = fields.Integer(allow_none=True)
+    tree_size = fields.Integer(allow_none=True)
+
+
+class WebhookMessageDetailSchema(WebhookMessageSchema):
+    payload = fields.Dict(allow_none=True, metadata={
+        "description": "The CloudEvent sent; null until the first attempt builds it"})
+    delivery_attempts = fields.List(fields.Nested(DeliveryAttemptSchema))
+
+
+class RecoveryInSchema(Schema):
+    since = fields.AwareDateTime(required=True)
+    until = fields.AwareDateTime()
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_: Any) -> None:
+        if "until" in data and data["until"] <= data["since"]:
+            raise ValidationError("must be later than since", field_name="until")
+
+
+class RecoverySchema(Schema):
+    messages = fields.Integer(metadata={"description": "How many failed messages go again"})
+
+
+@blp.route("")
+class Subscriptions(MethodView):
+    @require("admin")
+    @blp.response(200, SubscriptionSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """List subscriptions (never their secrets)."""
+        return service.list_subscriptions(current_db())
+
+    @require("admin")
+    @blp.arguments(SubscriptionInSchema)
+    @blp.response(201, SubscriptionSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Subscribe a URL; the answer carries its whsec_ secret, the only time it is shown."""
+        return service.create_subscription(current_db(), _settings(), body, utcnow())
+
+
+@blp.route("/<sub_id>")
+class SubscriptionView(MethodView):
+    @require("admin")
+    @blp.response(200, SubscriptionSchema)
+    def get(self, sub_id: str) -> dict[str, Any]:
+        """One subscription."""
+        return service.get_subscription(current_db(), sub_id)
+
+    @require("admin")
+    @blp.arguments(SubscriptionPatchSchema)
+    @blp.response(200, SubscriptionSchema)
+    def patch(self, body: dict[str, Any], sub_id: str) -> dict[str, Any]:
+        """Change a subscription; ``enabled: true`` re-enables one that was disabled."""
+        return service.update_subscription(current_db(), _settings(), sub_id, body, utcnow())
+
+    @require("admin")
+    @blp.response(204)
+    def delete(self, sub_id: str) -> None:
+        """Delete a subscription with its messages and delivery log."""
+        service.delete_subscription(current_db(), sub_id)
+
+
+@blp.route("/<sub_id>/secret/rotation")
+class Rotation(MethodView):
+    @require("admin")
+    @blp.arguments(RotationArgs, location="query")
+    @blp.response(200, SubscriptionSchema)
+    def post(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
+        """A new secret, shown this once; the previous one signs too for a while."""
+        overlap = args.get("overlap_seconds", current_app.config["WEBHOOK_SECRET_OVERLAP"])
+        return service.rotate_secret(current_db(), sub_id, float(overlap), utcnow())
+
+
+@blp.route("/<sub_id>/messages")
+class Messages(MethodView):
+    @require("admin")
+    @blp.arguments(MessageQuerySchema, location="query")
+    @blp.response(200, WebhookMessageSchema(many=True))
+    def get(self, args: dict[str, Any], sub_id: str) -> list[dict[str, Any]]:
+        """The subscription's messages, oldest first, and where each delivery stands."""
+        return service.list_messages(current_db(), sub_id, args.get("status"),
+                                     args.get("after"), _naive_utc(args.get("since")),
+                                     args["limit"])
+
+
+@blp.route("/<sub_id>/messages/<message_id>")
+class MessageView(MethodView):
+    @require("admin")
+    @blp.response(200, WebhookMessageDetailSchema)
+    def get(self, sub_id: str, message_id: str) -> dict[str, Any]:
+        """One message: the CloudEvent sent and every attempt at it."""
+        return service.get_message(current_db(), sub_id, message_id)
+
+
+@blp.route("/<sub_id>/messages/<message_id>/resend")
+class Resend(MethodView):
+    @require("admin")
+    @blp.response(202, WebhookMessageSchema)
+    def post(self, sub_id: str, message_id: str) -> dict[str, Any]:
+        """Deliver this message again, with the same webhook-id; 409 if disabled."""
+        return service.resend(current_db(), sub_id, message_id, utcnow())
+
+
+@blp.route("/<sub_id>/attempts")
+class Attempts(MethodView):
+    @require("admin")
+    @blp.arguments(AttemptQuerySchema, location="query")
+    @blp.response(200, DeliveryAttemptSchema(many=True))
+    def get(self, args: dict[str, Any], sub_id: str) -> list[dict[str, Any]]:
+        """The delivery log: every attempt, its time, status, latency and first bytes."""
+        return service.list_attempts(current_db(), sub_id, args["after"], args["limit"],
+                                     args.get("outcome"))
+
+
+@blp.route("/<sub_id>/recovery")
+class Recovery(MethodView):
+    @require("admin")
+    @blp.arguments(RecoveryInSchema)
+    @blp.response(202, RecoverySchema)
+    def post(self, body: dict[str, Any], sub_id: str) -> dict[str, int]:
+        """Deliver again every message that failed, made since ``since``; 409 if disabled."""
+        since = _naive_utc(body["since"])
+        assert since is not None
+        return {"messages": service.recover(current_db(), sub_id, since,
+                                            _naive_utc(body.get("until")), utcnow())}
+
+
+Rotation.accepts = ()  # type: ignore[attr-defined]
+Resend.accepts = ()  # type: ignore[attr-defined]

@@ -1,0 +1,121 @@
+"""Webhooks out on Celery: the ``webhooks.deliver`` task, handing messages to the broker,
+and the sweep that the webhook worker runs every LADDER_WEBHOOK_SWEEP_INTERVAL seconds.
+
+The task carries only a message id; everything else (whether it is due, the schedule,
+the secrets) is read from the database when it runs. So a lost, repeated or late
+task is harmless: the sweep hands a due message over again, and a message that is
+not due, or already in another worker's hands, is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, bootsteps, shared_task
+from flask import Flask, current_app
+
+from services.ledger.webhooks import service
+from shared.celery_app import DELIVER_WEBHOOK_TASK, WEBHOOK_QUEUE
+from shared.db import current_db
+from shared.outbox import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name=DELIVER_WEBHOOK_TASK, acks_late=True, ignore_result=True)
+def deliver(message_id: str) -> str:
+    """One attempt at one webhook message, if it is due."""
+    settings = service.Settings.from_config(current_app.config)
+    result = service.deliver(current_db(), settings, message_id)
+    if result.outcome != "skipped":
+        log.info("webhook %s: %s (HTTP %s)%s", message_id, result.outcome, result.status,
+                 f", next attempt at {result.next_attempt_at}Z" if result.next_attempt_at
+                 else "")
+    enqueue(current_app.extensions["celery"], result.notices)
+    return result.outcome
+
+
+def enqueue(celery_app: Celery, message_ids: Iterable[str]) -> int:
+    """Hand messages to the broker after their rows have committed; the sweep covers a
+    failure here, so it is logged and not raised."""
+    sent = 0
+    for message_id in message_ids:
+        try:
+            celery_app.send_task(DELIVER_WEBHOOK_TASK, args=[message_id], queue=WEBHOOK_QUEUE)
+            sent += 1
+        except Exception as exc:
+            log.warning("could not hand webhook message %s to the broker; the sweep will: %s",
+                        message_id, exc)
+            break
+    return sent
+
+
+# Seconds between purges of the delivery log older than LADDER_WEBHOOK_RETENTION_DAYS.
+PURGE_EVERY = 3600.0
+
+
+def sweep(app: Flask) -> int:
+    """Hand every due message that nobody holds to the broker; how many were handed."""
+    with app.app_context():
+        settings = service.Settings.from_config(app.config)
+        ids = service.due(app.extensions["db"], utcnow(), settings.requeue_after)
+        return enqueue(app.extensions["celery"], ids)
+
+
+def purge(app: Flask) -> int:
+    """Forget finished messages older than the retention, a thousand at a time."""
+    days = app.config["WEBHOOK_RETENTION_DAYS"]
+    if days <= 0:
+        return 0
+    before = utcnow() - timedelta(days=days)
+    total = 0
+    while (purged := service.purge(app.extensions["db"], before)) > 0:
+        total += purged
+    return total
+
+
+def sweeper(app: Flask) -> type[bootsteps.StartStopStep]:
+    """A worker bootstep that runs ``sweep`` on the worker's timer."""
+
+    class Sweeper(bootsteps.StartStopStep):
+        requires = {"celery.worker.components:Timer"}
+
+        def __init__(self, worker: Any, **kwargs: Any) -> None:
+            super().__init__(worker, **kwargs)
+            self.tref: Any = None
+            self.next_purge = 0.0
+
+        def start(self, worker: Any) -> None:
+            interval = app.config["WEBHOOK_SWEEP_INTERVAL"]
+            self.tref = worker.timer.call_repeatedly(interval, self.run, priority=10)
+            log.info("webhook sweep every %ss", interval)
+
+        def run(self) -> None:
+            try:
+                handed = sweep(app)
+            except Exception:
+                log.exception("webhook sweep failed; trying again next time")
+                return
+            if handed:
+                log.info("webhook sweep handed %d due message(s) to the broker", handed)
+            if time.monotonic() >= self.next_purge:
+                self.next_purge = time.monotonic() + PURGE_EVERY
+                try:
+                    purged = purge(app)
+                except Exception:
+                    log.exception("purging the webhook delivery log failed")
+                    return
+                if purged:
+                    log.info("purged %d finished webhook message(s) past their retention",
+                             purged)
+
+        def stop(self, worker: Any) -> None:
+            if self.tref is not None:
+                self.tref.cancel()
+                self.tref = None
+
+    return Sweeper

@@ -1,0 +1,90 @@
+"""Webhooks out through the real processes: the ledger worker records, the webhook worker
+delivers, and a webhook worker killed in the middle of a retry loses nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from tests.e2e.conftest import Stack
+from tests.support.client import record_involvements, record_vacancy
+from tests.support.receiver import Answer, Receiver
+
+LOCAL = {"LADDER_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+
+
+def _subscribe(stack: Stack, receiver: Receiver, **body: Any) -> dict[str, Any]:
+    response = requests.post(stack.url("ledger") + "/v1/subscriptions",
+                             json={"url": receiver.url(), **body},
+                             headers=stack.auth("ledger-admin"), timeout=10)
+    assert response.status_code == 201, response.text
+    receiver.trust("/hook", response.json()["secret"])
+    return dict(response.json())
+
+
+def _get(stack: Stack, path: str) -> Any:
+    response = requests.get(stack.url("ledger") + path, headers=stack.auth("ledger-admin"),
+                            timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _wait(condition: Callable[[], bool], timeout: float, why: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.1)
+
+
+def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
+    make_stack: Callable[..., Stack], receiver: Receiver
+) -> None:
+    stack = make_stack(**LOCAL)
+    sub = _subscribe(stack, receiver, areas=["recruitment"])
+    base = stack.url("recruitment")
+    vacancy = record_vacancy(base, stack.auth("recruitment"))
+    [involvement] = record_involvements(base, stack.auth("recruitment"), vacancy, 1)
+
+    def entries() -> list[dict[str, Any]]:
+        return [e for r in receiver.at("/hook") for e in r.event["data"]["entries"]]
+
+    _wait(lambda: len(entries()) >= 2, 40, stack.log("webhook-worker"))
+    assert [e["seq"] for e in entries()] == [1, 2]
+    assert entries()[1]["event"]["data"]["involvement_id"] == involvement["id"]
+    assert all(r.verified for r in receiver.at("/hook"))
+    messages = _get(stack, f"/v1/subscriptions/{sub['id']}/messages")
+    assert {m["status"] for m in messages} == {"succeeded"}
+    log = _get(stack, f"/v1/subscriptions/{sub['id']}/attempts")
+    assert [a["status"] for a in log] == [200] * len(messages)
+
+
+def test_a_webhook_worker_killed_mid_retry_loses_no_delivery(
+    make_stack: Callable[..., Stack], receiver: Receiver
+) -> None:
+    stack = make_stack(**LOCAL, LADDER_WEBHOOK_SCHEDULE="0,1,1,1,1,1",
+                       LADDER_WEBHOOK_TIMEOUT="4", LADDER_WEBHOOK_REQUEUE_AFTER="1",
+                       LADDER_WEBHOOK_SWEEP_INTERVAL="0.2")
+    sub = _subscribe(stack, receiver)
+    # The first attempt fails; the retry hangs, and the worker is killed while it waits.
+    receiver.script("/hook", Answer(503), Answer(500, delay=10))
+    record_vacancy(stack.url("recruitment"), stack.auth("recruitment"))
+    receiver.wait_for("/hook", 2, timeout=40)
+    assert len(receiver.at("/hook")) == 2, stack.log("webhook-worker")
+    stack.kill("webhook-worker")  # SIGKILL, in the middle of the retry
+    [pending] = _get(stack, f"/v1/subscriptions/{sub['id']}/messages")
+    assert (pending["status"], pending["attempts"]) == ("pending", 1)
+    stack.start("webhook-worker")
+    _wait(lambda: len(receiver.at("/hook")) >= 3, 45, stack.log("webhook-worker"))
+    received = receiver.at("/hook")
+    assert [r.answered for r in received] == [503, 500, 200]
+    assert {r.id for r in received} == {pending["id"]}
+    assert all(r.verified for r in received)
+    _wait(lambda: _get(stack, f"/v1/subscriptions/{sub['id']}/messages")[0]["status"]
+          == "succeeded", 10, "the success was not recorded")
+    time.sleep(2)  # a stray task for the same message must not deliver it again
+    assert len(receiver.at("/hook")) == 3
+    log = _get(stack, f"/v1/subscriptions/{sub['id']}/attempts")
+    assert [a["status"] for a in log] == [503, 200]  # the killed attempt left no row

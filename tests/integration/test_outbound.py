@@ -1,0 +1,80 @@
+"""Outbound HTTP against a real server: the connection goes to the address that was checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import outbound
+from tests.support.receiver import Answer, Receiver
+
+LOCAL = outbound.parse_networks("127.0.0.0/8")
+
+
+def _resolver(*addresses: str) -> outbound.Resolve:
+    calls: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return list(addresses)
+
+    resolve.calls = calls  # type: ignore[attr-defined]
+    return resolve
+
+
+def test_a_name_is_sent_to_the_address_it_was_checked_at(receiver: Receiver) -> None:
+    port = receiver.server.server_address[1]
+    resolve = _resolver("127.0.0.1")
+    response = outbound.post(f"http://hooks.example.test:{port}/in?x=1", b'{"a":1}',
+                             {"webhook-id": "msg_1"}, timeout=5, allowed=LOCAL,
+                             resolve=resolve)
+    assert response.status == 200 and response.body == b"thanks"
+    [received] = receiver.wait_for("/in?x=1", 1)
+    assert received.headers["host"] == f"hooks.example.test:{port}"
+    assert received.headers["user-agent"] == outbound.USER_AGENT
+    assert (received.headers["webhook-id"], received.body) == ("msg_1", b'{"a":1}')
+    assert resolve.calls == ["hooks.example.test"]  # type: ignore[attr-defined]
+
+
+def test_a_name_that_now_resolves_privately_is_refused_before_connecting(
+    receiver: Receiver,
+) -> None:
+    port = receiver.server.server_address[1]
+    with pytest.raises(outbound.DeliveryError) as caught:
+        outbound.post(f"http://rebound.example.test:{port}/", b"{}", {}, timeout=5,
+                      allowed=(), resolve=_resolver("127.0.0.1"))
+    assert caught.value.kind == "refused"
+    assert "rebound.example.test resolves to 127.0.0.1, a loopback address" in str(caught.value)
+    assert receiver.received == []
+
+
+def test_an_unreachable_address_gives_way_to_the_next(receiver: Receiver) -> None:
+    port = receiver.server.server_address[1]
+    response = outbound.post(f"http://twice.example.test:{port}/", b"{}", {}, timeout=5,
+                             allowed=LOCAL, resolve=_resolver("127.0.0.254", "127.0.0.1"))
+    assert response.status == 200
+
+
+def test_only_the_first_bytes_of_an_answer_are_read(receiver: Receiver) -> None:
+    receiver.script("/big", Answer(500, {"Retry-After": "7"}, b"y" * 100_000))
+    response = outbound.post(receiver.url("/big"), b"{}", {}, timeout=5, allowed=LOCAL,
+                             max_body=16)
+    assert (response.status, response.body) == (500, b"y" * 16)
+    assert response.headers["retry-after"] == "7"
+
+
+def test_no_answer_and_no_server_are_delivery_errors(receiver: Receiver) -> None:
+    receiver.script("/slow", Answer(200, delay=2))
+    with pytest.raises(outbound.DeliveryError) as slow:
+        outbound.post(receiver.url("/slow"), b"{}", {}, timeout=0.3, allowed=LOCAL)
+    assert slow.value.kind == "timeout"
+    with pytest.raises(outbound.DeliveryError) as closed:
+        outbound.post("http://127.0.0.1:9/", b"{}", {}, timeout=2, allowed=LOCAL)
+    assert closed.value.kind == "connection"
+
+    def unknown(host: str, port: int) -> list[str]:
+        raise outbound.Unresolvable(f"The host {host!r} does not resolve.")
+
+    with pytest.raises(outbound.DeliveryError) as dns:
+        outbound.post("http://nowhere.invalid/", b"{}", {}, timeout=2, allowed=LOCAL,
+                      resolve=unknown)
+    assert dns.value.kind == "dns"
