@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, request
 
-from shared import db, errors, health, limits
+from shared import db, errors, health, limits, screening
 from shared.celery_app import celery_init_app
 from shared.config import load
 
@@ -36,26 +35,6 @@ def _check_content_type() -> None:
         errors.require_json(allowed)
 
 
-def _refuse_json_nested_too_deeply() -> None:
-    """A JSON body nested deeper than Python's parser recurses is malformed (400).
-
-    Every parser (webargs, Flask, the webhook's own) would crash on it instead. Only
-    a body with many brackets can be that deep, so only such a body is parsed here.
-    """
-    if request.method not in ("POST", "PUT", "PATCH") or not request.mimetype.endswith("json"):
-        return
-    body = request.get_data(cache=True)
-    if body.count(b"[") + body.count(b"{") < 500:
-        return
-    try:
-        json.loads(body)
-    except RecursionError:
-        errors.fail(400, message="The request body is nested too deeply.",
-                    errors={"json": ["Nested too deeply."]})
-    except ValueError:
-        return  # malformed in another way: the route's own parser says how
-
-
 def make_app(
     service: str,
     config: Mapping[str, Any] | None,
@@ -79,7 +58,7 @@ def make_app(
     api = errors.LadderApi(app)
     errors.init_app(app, api)
     app.before_request(_check_content_type)
-    app.before_request(_refuse_json_nested_too_deeply)
+    screening.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "ladder token create"})
     api.register_blueprint(health.blp)

@@ -27,6 +27,7 @@ from flask_limiter import ApplicationLimit, Limiter
 from limits import parse_many
 
 from shared.config import ConfigError
+from shared.errors import RETRY_AFTER_UNAVAILABLE
 
 LIMITED = ("/v1/", "/ct/")
 WEBHOOKS = "/v1/webhooks/"
@@ -109,7 +110,12 @@ def init_app(app: Flask) -> Limiter:
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:
-    """The limiter sends Retry-After on every answer; it means something only on a refusal."""
-    if response.status_code not in (429, 503):
+    """The limiter sets Retry-After on every answer, to when its window resets.
+
+    That means something only on a 429. A 503 says how long the database needs.
+    """
+    if response.status_code == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    elif response.status_code != 429:
         response.headers.pop("Retry-After", None)
     return response
