@@ -72,6 +72,17 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
     return int(_float(env, key, default))
 
 
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = (env.get(key) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
 def _rate_limit(env: Mapping[str, str], key: str, default: str) -> str:
     """A limit such as ``1200 per minute``; ``off`` for none."""
     raw = (env.get(key) or default).strip()
@@ -102,6 +113,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATE_LIMIT_WEBHOOKS": _rate_limit(env, "LADDER_RATE_LIMIT_WEBHOOKS", "1200 per minute"),
         "RATE_LIMIT_ADDRESS": _rate_limit(env, "LADDER_RATE_LIMIT_ADDRESS", "6000 per minute"),
         "RATE_LIMIT_STORAGE_URL": env.get("LADDER_RATE_LIMIT_STORAGE_URL", ""),
+        "OUTBOUND_ALLOW_PRIVATE": _bool(env, "LADDER_OUTBOUND_ALLOW_PRIVATE", False),
     }
     config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
     config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(
