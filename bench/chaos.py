@@ -91,7 +91,7 @@ STACK_ENV = {
     "LADDER_WEB_WORKERS": "2",
     "LADDER_LOG_LEVEL": "INFO",
     "LADDER_VISIBILITY_TIMEOUT": "10",
-    "LADDER_REPUBLISH_AFTER": "20",
+    "LADDER_REPUBLISH_AFTER": "5" if SMOKE else "20",
     "LADDER_RELAY_INTERVAL": "0.1",
     # The load is one client per service, far above what a real integration sends.
     "LADDER_RATE_LIMIT_API": "1000000 per minute",
@@ -654,7 +654,7 @@ def main() -> int:
               "sizes": {"fault_1": EVENTS, "others": EVENTS_OTHER, "kills": KILLS,
                         "outage_s": OUTAGE, "redis_maxmemory": REDIS_MAXMEMORY},
               "rows": [r.__dict__ | {"passed": r.passed} for r in rows]}
-    out = ROOT / "bench" / "results" / "chaos.json"
+    out = ROOT / "bench" / "results" / ("chaos-smoke.json" if SMOKE else "chaos.json")
     out.write_text(json.dumps(result, indent=2))
     failed = [r.fault for r in rows if not r.passed]
     print(f"\nwritten to {out.relative_to(ROOT)}; "
