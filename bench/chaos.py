@@ -93,6 +93,7 @@ STACK_ENV = {
     "LADDER_VISIBILITY_TIMEOUT": "10",
     "LADDER_REPUBLISH_AFTER": "5" if SMOKE else "20",
     "LADDER_RELAY_INTERVAL": "0.1",
+    "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2" if SMOKE else "10",
     # The load is one client per service, far above what a real integration sends.
     "LADDER_RATE_LIMIT_API": "1000000 per minute",
     "LADDER_RATE_LIMIT_WEBHOOKS": "1000000 per minute",
@@ -345,7 +346,7 @@ def drain(stack: Stack, timeout: float) -> float:
             if (ledger_size(stack) >= expected and not outbox_pending(stack)
                     and not broker.llen("ledger") and not broker.hlen("unacked")):
                 # Give a redelivered batch the chance to (wrongly) append again.
-                time.sleep(3)
+                time.sleep(1 if SMOKE else 3)
                 return time.monotonic() - start
         time.sleep(0.5)
     return time.monotonic() - start
@@ -504,30 +505,47 @@ def fill_redis(stack: Stack, load: Load) -> str:
     load.wait_accepted(1 / 3)
     broker = redis.Redis(port=stack.redis.port)
     keys = 0
-    # Big values first, then ever smaller ones, until not even a small write fits.
-    for size in (256 * 1024, 16 * 1024, 1024, 64):
-        with contextlib.suppress(redis.exceptions.OutOfMemoryError):
-            while True:
-                broker.set(f"chaos:fill:{keys}", b"x" * size)
-                keys += 1
+
+    def fill() -> None:
+        """Big values first, then ever smaller ones, until not even a small write fits."""
+        nonlocal keys
+        for size in (256 * 1024, 16 * 1024, 1024, 64):
+            with contextlib.suppress(redis.exceptions.OutOfMemoryError):
+                while True:
+                    broker.set(f"chaos:fill:{keys}", b"x" * size)
+                    keys += 1
+
+    relay_log = stack.logs / "relay.log"
+    failures_before = relay_log.read_text(errors="replace").count("outbox publish failed")
+    fill()
     info = broker.info("memory")
+    # Probe with the relay's own publisher; the worker frees a little memory as it takes
+    # batches, so fill up again before each probe.
     celery_app = make_celery("chaos", load_config("ledger", stack.env))
-    started = time.monotonic()
-    try:
-        publisher(celery_app)([{"id": "probe"}])
-        refused = "a publish was ACCEPTED"
-    except Exception as exc:
-        refused = (f"a publish was refused in {1000 * (time.monotonic() - started):.0f} ms "
-                   f"({type(exc).__name__})")
+    probes: list[float | None] = []
+    for _ in range(5):
+        fill()
+        started = time.monotonic()
+        try:
+            publisher(celery_app)([{"id": "probe"}])
+            probes.append(None)
+        except Exception:
+            probes.append(1000 * (time.monotonic() - started))
     held = 0
     until = time.monotonic() + 2 * OUTAGE
     while time.monotonic() < until:
+        fill()
         held = max(held, outbox_pending(stack))
         time.sleep(0.2)
     broker.delete(*(f"chaos:fill:{i}" for i in range(keys)))
+    failures = (relay_log.read_text(errors="replace").count("outbox publish failed")
+                - failures_before)
+    refused = [ms for ms in probes if ms is not None]
+    slowest = f", the slowest in {max(refused):.0f} ms" if refused else ""
     return (f"Redis filled to {info['used_memory_human']} of {info['maxmemory_human']} "
-            f"(noeviction) for {2 * OUTAGE:g} s; {refused}; up to {held} events waited in "
-            "the outboxes")
+            f"(noeviction) and kept full for {2 * OUTAGE:g} s; {len(refused)} of "
+            f"{len(probes)} probe publishes refused{slowest}; the relay's publish failed "
+            f"{failures} times; up to {held} events waited in the outboxes")
 
 
 @dataclass

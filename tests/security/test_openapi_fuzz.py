@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from shared.auth import VERBS, create_token
 from tests.integration.conftest import MakeApp
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 12))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 10))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]
 

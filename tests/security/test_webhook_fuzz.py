@@ -204,6 +204,7 @@ bodies = (st.binary(max_size=300)
 
 @settings(max_examples=EXAMPLES * 3, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.parametrize("area", ["recruitment"], indirect=True)  # verification is shared
 @given(body=bodies)
 def test_any_signed_body_gets_a_documented_answer_and_a_refusal_writes_nothing(
     area: AreaClient, secret: str, body: bytes
@@ -222,6 +223,7 @@ header_values = st.text(max_size=80) | st.sampled_from(["", "v1,", "v1,AAAA", "0
 
 @settings(max_examples=EXAMPLES * 3, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.parametrize("area", ["recruitment"], indirect=True)  # verification is shared
 @given(changes=st.dictionaries(st.sampled_from(["webhook-id", "webhook-timestamp",
                                                 "webhook-signature"]),
                                header_values.filter(lambda v: "\n" not in v and "\r" not in v),
