@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install chromium run test lint unit clean bench demo screenshot
+.PHONY: install chromium run test lint unit clean bench chaos demo screenshot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,8 @@ screenshot: install
 ## Measure every figure beside its baseline (BENCH_SMOKE=1 for a quick run that only checks it works).
 bench: install
 	PYTHONPATH=. $(BIN)/python bench/run.py
+
+## Inject six faults into the real processes under load; 0 lost, 0 duplicated, verify passing
+## (CHAOS_SMOKE=1 for a quick run that only checks it works; sizes in bench/chaos.py).
+chaos: install
+	PYTHONPATH=. $(BIN)/python bench/chaos.py

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from shared import db, errors, health
+from shared import db, errors, health, limits, screening
 from shared.celery_app import celery_init_app
 from shared.config import load
 
@@ -53,10 +53,12 @@ def make_app(
     if config:
         app.config.update(config)
     db.init_app(app)
+    limits.init_app(app)
     celery_init_app(app)
     api = errors.LadderApi(app)
     errors.init_app(app, api)
     app.before_request(_check_content_type)
+    screening.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "ladder token create"})
     api.register_blueprint(health.blp)

@@ -101,6 +101,8 @@ def require(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         doc = dict(getattr(guarded, "_apidoc", {}))
         manual = dict(doc.get("manual_doc", {}))
         manual["security"] = [{"bearerAuth": []}]
+        # Bearer schemes carry no scopes in OpenAPI 3.0; name the verb for clients and tests.
+        manual["x-scope"] = verb
         responses = dict(manual.get("responses", {}))
         responses.setdefault("401", {"description": "No valid bearer token"})
         responses.setdefault("403", {"description": f"The token lacks the {verb} scope"})

@@ -120,6 +120,12 @@ def webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _rate_limit(env: Mapping[str, str], key: str, default: str) -> str:
+    """A limit such as ``1200 per minute``; ``off`` for none."""
+    raw = (env.get(key) or default).strip()
+    return "" if raw.lower() == "off" else raw
+
+
 def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config of one service from the environment."""
     env = os.environ if env is None else env
@@ -142,6 +148,10 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
         "SESSION_HOURS": _float(env, "LADDER_SESSION_HOURS", 8.0),
         **webhook_settings(env),
+        "RATE_LIMIT_API": _rate_limit(env, "LADDER_RATE_LIMIT_API", "1200 per minute"),
+        "RATE_LIMIT_WEBHOOKS": _rate_limit(env, "LADDER_RATE_LIMIT_WEBHOOKS", "1200 per minute"),
+        "RATE_LIMIT_ADDRESS": _rate_limit(env, "LADDER_RATE_LIMIT_ADDRESS", "6000 per minute"),
+        "RATE_LIMIT_STORAGE_URL": env.get("LADDER_RATE_LIMIT_STORAGE_URL", ""),
     }
     config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
     config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(

@@ -8,10 +8,15 @@ from typing import Any, NoReturn
 import flask_smorest
 from flask import Flask, request
 from flask_smorest import Api
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, UnsupportedMediaType
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
+
+# Errors that mean the database cannot be reached, not that the request is wrong.
+UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 class DomainError(Exception):
@@ -90,6 +95,13 @@ def init_app(app: Flask, api: LadderApi) -> None:
     def _unexpected(error: Exception) -> Any:
         if isinstance(error, HTTPException):
             return api.handle_http_exception(error)
+        if isinstance(error, UNAVAILABLE):
+            # The database is away (restarting, failing over): nothing was written, and
+            # the same request will succeed later. Not a bug in the request or in us.
+            log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                        str(error).splitlines()[0])
+            return (error_body(503, "The database is unavailable; try again shortly."), 503,
+                    {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return api.handle_http_exception(InternalServerError())
 

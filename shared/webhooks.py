@@ -10,6 +10,7 @@ transaction as its effect, and a replay gets that answer back.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from datetime import UTC, datetime
 
@@ -53,6 +54,21 @@ def create_webhook_tables() -> None:
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
     )
+
+
+RECEIPT_KEY_MAX = 600
+
+
+def receipt_key(*parts: str) -> str:
+    """The key a delivery's answer is stored under; a digest when the parts are too long.
+
+    Ids and sources are the sender's (CloudEvents allows 512 characters each), so
+    the joined key may not fit the column: its SHA-256 stands for it then.
+    """
+    key = ":".join(parts)
+    if len(key) <= RECEIPT_KEY_MAX:
+        return key
+    return f"{parts[0]}:sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def new_secret() -> str:

@@ -18,6 +18,7 @@ from shared.auth import VERBS, create_token, is_admin, list_tokens, require, rev
 from shared.db import current_db
 from shared.envelope import EVENT_TYPES
 from shared.errors import NotFound
+from shared.fields import INT64_MAX, INT_ID, UtcDateTime, cursor
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The involvement ledger")
 
@@ -27,8 +28,8 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 
 class EntryFilterSchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0),
-                           metadata={"description": "Cursor: entries with seq > after"})
+    after = cursor(load_default=0, maximum=INT64_MAX,
+                   metadata={"description": "Cursor: entries with seq > after"})
     area = fields.String(validate=validate.OneOf(AREAS))
     type = fields.String(validate=validate.OneOf(EVENT_TYPES))
     org_unit = fields.String(validate=validate.Length(min=1, max=256))
@@ -62,7 +63,7 @@ class EntrySchema(Schema):
     area = fields.String(required=True)
     org_unit = fields.String(allow_none=True)
     pseudonym = fields.String(allow_none=True)
-    received_at = fields.DateTime(required=True)
+    received_at = UtcDateTime(required=True)
     event = fields.Dict(required=True, metadata={"description": "The CloudEvent as appended"})
 
 
@@ -193,7 +194,7 @@ class MetricsExport(MethodView):
 
 
 class AccessQuerySchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = cursor(load_default=0)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     token_name = fields.String(validate=validate.Length(min=1, max=200))
     since = fields.AwareDateTime()
@@ -201,7 +202,7 @@ class AccessQuerySchema(Schema):
 
 class AccessSchema(Schema):
     id = fields.Integer()
-    at = fields.DateTime()
+    at = UtcDateTime()
     token_name = fields.String(allow_none=True)
     scopes = fields.String(allow_none=True)
     method = fields.String()
@@ -232,8 +233,8 @@ class TokenSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     scopes = fields.List(fields.String())
-    created_at = fields.DateTime()
-    revoked_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    revoked_at = UtcDateTime(allow_none=True)
     token = fields.String(metadata={"description": "Shown once, at creation"})
 
 
@@ -256,7 +257,7 @@ class Tokens(MethodView):
         return {**created, "token": token}
 
 
-@blp.route("/tokens/<int:token_id>/revocation")
+@blp.route(f"/tokens/<{INT_ID}:token_id>/revocation")
 class Revocation(MethodView):
     @require("admin")
     @blp.response(200, TokenSchema)
@@ -274,7 +275,7 @@ Revocation.accepts = ()  # type: ignore[attr-defined]
 
 class RejectedSchema(Schema):
     id = fields.Integer()
-    received_at = fields.DateTime()
+    received_at = UtcDateTime()
     reason = fields.String()
     payload = fields.String()
 

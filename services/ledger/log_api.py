@@ -21,6 +21,7 @@ from services.ledger.models import Entry, Head, TreeHeadRow
 from shared.auth import require
 from shared.db import current_db
 from shared.errors import Conflict, Invalid, NotFound
+from shared.fields import INT64_MAX, cursor
 
 
 def _prove(session: sa.orm.Session, ranges: list[merkle.Range]) -> list[bytes]:
@@ -89,8 +90,8 @@ def _in_order(data: dict[str, Any], low: str, high: str) -> None:
 
 
 class ConsistencyArgs(Schema):
-    first = fields.Integer(required=True, validate=validate.Range(min=0))
-    second = fields.Integer(required=True, validate=validate.Range(min=0))
+    first = cursor(maximum=INT64_MAX, required=True)
+    second = cursor(maximum=INT64_MAX, required=True)
 
     @validates_schema
     def _order(self, data: dict[str, Any], **_: Any) -> None:
@@ -123,7 +124,7 @@ class GetConsistency(MethodView):
 
 class ProofArgs(Schema):
     hash = fields.String(required=True, metadata={"description": "base64 leaf hash"})
-    tree_size = fields.Integer(required=True, validate=validate.Range(min=1))
+    tree_size = cursor(1, INT64_MAX, required=True)
 
 
 class ProofSchema(Schema):
@@ -156,8 +157,8 @@ class GetProof(MethodView):
 
 
 class EntriesArgs(Schema):
-    start = fields.Integer(required=True, validate=validate.Range(min=0))
-    end = fields.Integer(required=True, validate=validate.Range(min=0))
+    start = cursor(maximum=INT64_MAX, required=True)
+    end = cursor(maximum=INT64_MAX, required=True)
 
     @validates_schema
     def _order(self, data: dict[str, Any], **_: Any) -> None:

@@ -32,6 +32,25 @@ CLOUDEVENT_TYPES = ("application/cloudevents+json", "application/cloudevents-bat
                     "application/json")
 
 
+# What the webhook and CloudEvents routes read themselves, for the OpenAPI document.
+WEBHOOK_HEADERS = [{"in": "header", "name": name, "required": True, "schema": {"type": "string"}}
+                   for name in ("webhook-id", "webhook-timestamp", "webhook-signature")]
+WEBHOOK_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["type", "data"],
+    "properties": {"type": {"type": "string", "enum": list(inbound.COMMANDS)},
+                   "data": {"type": "object"}}}}}}
+_CLOUDEVENT = {"type": "object", "required": ["specversion", "id", "source", "type"],
+               "properties": {"specversion": {"type": "string", "enum": ["1.0"]},
+                              "id": {"type": "string"}, "source": {"type": "string"},
+                              "type": {"type": "string"}, "data": {"type": "object"}}}
+CLOUDEVENTS_BODY = {"required": True, "content": {
+    "application/cloudevents+json": {"schema": _CLOUDEVENT},
+    "application/cloudevents-batch+json": {"schema": {"type": "array", "items": _CLOUDEVENT,
+                                                      "minItems": 1}},
+    "application/json": {"schema": {"type": "object", "description": "binary mode: the "
+                                    "event's data, with ce-* headers"}}}}
+
+
 class InboundResultSchema(Schema):
     type = fields.String()
     id = fields.String()
@@ -167,6 +186,7 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
     @blp.route("/webhooks/<integration>")
     class Webhooks(MethodView):
         @blp.response(202, InboundResultSchema)
+        @blp.doc(parameters=WEBHOOK_HEADERS, requestBody=WEBHOOK_BODY)
         @blp.doc(description="Signed per Standard Webhooks (webhook-id, webhook-timestamp, "
                  "webhook-signature). Body: {\"type\": \"involvement.recorded\", \"data\": "
                  "{...}}, where data is the REST payload, with activity_id or id naming the "
@@ -181,6 +201,7 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
     class Events(MethodView):
         @require("write")
         @blp.response(202, InboundResultSchema)
+        @blp.doc(requestBody=CLOUDEVENTS_BODY)
         @blp.doc(description="CloudEvents 1.0 in structured (application/cloudevents+json), "
                  "batch (application/cloudevents-batch+json) or binary (ce-* headers) mode. "
                  "type is org.ladder.<command>, e.g. org.ladder.involvement.recorded.")

@@ -22,7 +22,7 @@ from shared.area.schemas import AreaSchemas
 from shared.db import Database
 from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors
 from shared.errors import fail
-from shared.webhooks import SignatureInvalid, utcnow, verify
+from shared.webhooks import SignatureInvalid, receipt_key, utcnow, verify
 
 COMMANDS = ("activity.recorded", "activity.updated", "activity.cancelled",
             "involvement.recorded", "involvement.corrected", "involvement.withdrawn")
@@ -108,14 +108,14 @@ def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integratio
     if not isinstance(payload, dict):
         fail(422, message="The body must be an object with type and data.",
               errors={"type": ["Missing data for required field."]})
-    return _once(db, f"webhook:{integration}:{webhook_id}", lambda: apply(
+    return _once(db, receipt_key("webhook", integration, webhook_id), lambda: apply(
         db, area, schemas, key, str(payload.get("type")), payload.get("data")))
 
 
 def _preload(session: Session, pseudonym_key: str,
              events: list[dict[str, Any]]) -> dict[str, Receipt]:
     """Read in one go what a batch's commands will ask about; return its receipts."""
-    keys = sorted({f"ce:{e['source']}:{e['id']}" for e in events})
+    keys = sorted({receipt_key("ce", e["source"], e["id"]) for e in events})
     stored: dict[str, Receipt] = {}
     for start in range(0, len(keys), 500):
         stored.update((r.key, r) for r in session.scalars(
@@ -155,7 +155,7 @@ def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events
             with db.writing() as session:
                 stored = _preload(session, key, loaded)
                 for event in loaded:
-                    receipt = f"ce:{event['source']}:{event['id']}"
+                    receipt = receipt_key("ce", event["source"], event["id"])
                     command = event["type"].removeprefix(EVENT_TYPE_PREFIX)
                     _, body = _once(db, receipt, lambda c=command, e=event: apply(
                         db, area, schemas, key, c, e.get("data")), stored)

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.area import WITHDRAWAL_REASONS, Area
+from shared.fields import cursor
 from shared.involvement import DECISION_POWER, RECOGNITION
 
 # Ids chosen by the caller (an HR system's own vacancy number) are allowed.
@@ -58,7 +59,7 @@ class ActivityPageSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = cursor(load_default=0)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

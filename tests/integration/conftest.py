@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
@@ -42,8 +43,11 @@ def make_app(backend: str, tmp_path: Path, redis_server: EmbeddedRedis) -> Itera
         url = stack.enter_context(database(backend, tmp_path, f"{service}{len(apps)}"))
         upgrade(service, url)
         module = __import__(f"services.{service}", fromlist=["create_app"])
+        # Rate-limit counts of one app only: the session's Redis is shared by every test.
+        prefix = f"test-{uuid.uuid4().hex}"
         app: Flask = module.create_app(
-            {"DATABASE_URL": url, "REDIS_URL": redis_server.url, "TESTING": True, **config})
+            {"DATABASE_URL": url, "REDIS_URL": redis_server.url, "TESTING": True,
+             "RATE_LIMIT_KEY_PREFIX": prefix, **config})
         apps.append(app)
         return app
 

@@ -1,0 +1,7 @@
+"""The integration fixtures (real Redis, migrated databases, apps), for the security tests."""
+
+from __future__ import annotations
+
+from tests.integration.conftest import AreaClient, area, ledger_db, make_app
+
+__all__ = ["AreaClient", "area", "ledger_db", "make_app"]

@@ -1,0 +1,133 @@
+"""Every token scope against every endpoint, with the endpoints read from each OpenAPI.
+
+A new route is covered as soon as it is in the spec; a new route without a token
+requirement fails the test unless it is one of the few public ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from shared.auth import VERBS, create_token, revoke_token
+from shared.config import SERVICES
+from tests.integration.conftest import MakeApp
+
+# Routes that take no bearer token, and why.
+PUBLIC = {
+    ("GET", "/healthz"), ("GET", "/readyz"),      # probes
+    ("GET", "/v1/public-key"),                     # what auditors verify with
+    ("POST", "/v1/webhooks/{integration}"),        # the signature is the credential
+}
+
+
+# The policy, independent of the code under test: reads need read, changes need write,
+# and these need admin. The spec must say the same, and the routes must enforce it.
+ADMIN = {("POST", "/v1/citizens/erasure"), ("GET", "/v1/tokens"), ("POST", "/v1/tokens"),
+         ("POST", "/v1/tokens/{token_id}/revocation"), ("GET", "/v1/rejected")}
+
+
+def policy(method: str, path: str) -> str:
+    # Webhooks out: subscriptions, their secrets and delivery logs are for admins only.
+    if (method, path) in ADMIN or path.startswith("/v1/subscriptions"):
+        return "admin"
+    return "read" if method == "GET" else "write"
+
+
+def endpoints(app: Flask) -> list[tuple[str, str, str | None]]:
+    """(method, path template, the verb it requires or None) for every operation."""
+    spec = app.test_client().get("/openapi.json").json
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            secured = bool(operation.get("security"))
+            assert secured == ("x-scope" in operation), (method, path)
+            found.append((method.upper(), path, operation.get("x-scope")))
+    return found
+
+
+def _tokens(app: Flask, service: str) -> dict[str, tuple[str, set[str]]]:
+    """Name -> (bearer token, the scopes it holds), for every kind of holder."""
+    model = importlib.import_module(f"services.{service}.models").ApiToken
+    db, pepper = app.extensions["db"], app.config["TOKEN_PEPPER"]
+    tokens: dict[str, tuple[str, set[str]]] = {}
+    for verb in VERBS:
+        scopes = {f"{service}:{verb}"}
+        tokens[f"{service}:{verb}"] = (create_token(db, model, pepper, verb, scopes), scopes)
+    tokens["read+write"] = (create_token(db, model, pepper, "rw", {f"{service}:read",
+                                                                  f"{service}:write"}),
+                            {f"{service}:read", f"{service}:write"})
+    others = {f"{other}:{verb}" for other in SERVICES if other != service for verb in VERBS}
+    tokens["every other service's scopes"] = (create_token(db, model, pepper, "others", others),
+                                              others)
+    tokens["no scopes"] = (create_token(db, model, pepper, "empty", []), set())
+    revoked = create_token(db, model, pepper, "revoked", {f"{service}:admin"})
+    revoke_token(db, model, name="revoked")
+    tokens["revoked admin"] = (revoked, set())
+    return tokens
+
+
+def _expected(scopes: set[str], service: str, verb: str, live: bool) -> int | None:
+    """401, 403, or None for allowed (any answer but those two)."""
+    if not live:
+        return 401
+    if f"{service}:{verb}" in scopes or f"{service}:admin" in scopes:
+        return None
+    return 403
+
+
+def _request(app: Flask, method: str, path: str, headers: dict[str, str]) -> Any:
+    # Path parameters name nothing that exists: an allowed request gets 404 or 422.
+    url = re.sub(r"\{[^}]+\}", "999999", path)
+    body = {} if method in ("POST", "PATCH", "PUT") else None
+    return app.test_client().open(url, method=method, json=body, headers=headers, buffered=True)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_scope_against_every_endpoint(service: str, make_app: MakeApp) -> None:
+    app = make_app(service)
+    routes = endpoints(app)
+    secured = [(m, p, v) for m, p, v in routes if v is not None]
+    public = {(m, p) for m, p, v in routes if v is None}
+    assert public <= PUBLIC, f"routes without a token requirement: {public - PUBLIC}"
+    assert len(secured) >= 8
+    assert [(m, p, v) for m, p, v in secured if v != policy(m, p)] == []
+    holders: dict[str, tuple[dict[str, str], set[str], bool]] = {
+        "no Authorization": ({}, set(), False),
+        "Basic credentials": ({"Authorization": "Basic bGFkZGVyOmxhZGRlcg=="}, set(), False),
+        "an unknown token": ({"Authorization": "Bearer ldr_not-a-token"}, set(), False),
+        "an empty bearer": ({"Authorization": "Bearer "}, set(), False),
+    }
+    for name, (token, scopes) in _tokens(app, service).items():
+        holders[name] = ({"Authorization": f"Bearer {token}"}, scopes, name != "revoked admin")
+    wrong: list[str] = []
+    for method, path, verb in secured:
+        assert verb is not None
+        for name, (headers, scopes, live) in holders.items():
+            response = _request(app, method, path, headers)
+            expected = _expected(scopes, service, verb, live)
+            got = response.status_code
+            ok = got not in (401, 403) if expected is None else got == expected
+            if ok and got == 401:
+                ok = response.headers.get("WWW-Authenticate", "").startswith("Bearer")
+            if ok and got in (401, 403):
+                ok = set(response.json) == {"code", "status", "message", "errors"}
+            if not ok:
+                wrong.append(f"{method} {path} ({service}:{verb}) with {name}: {got}, "
+                             f"expected {expected or 'allowed'}")
+            assert got < 500, (method, path, name, response.json)
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_public_routes_need_no_token(service: str, make_app: MakeApp) -> None:
+    app = make_app(service)
+    for method, path, verb in endpoints(app):
+        if verb is None and method == "GET":
+            assert _request(app, method, path, {}).status_code in (200, 503), path
