@@ -108,6 +108,8 @@ def load_signer(config: dict[str, Any]) -> Signer:
         seed = base64.b64decode(config["SIGNING_KEY"], validate=True)
         return Signer(Ed25519PrivateKey.from_private_bytes(seed))
     path = Path(config["SIGNING_KEY_FILE"])
+    if not path.exists() and config.get("LADDER_ENV") == "production":
+        raise ValueError(f"no signing key at {path}; production never makes one up")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(

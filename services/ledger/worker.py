@@ -19,7 +19,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(name)
     if _celery is None:
         from services.ledger import create_app
+        from shared import logs
 
+        # JSON from the first line: Celery checks its privileges before it sets up logging.
+        logs.configure()
         app = create_app()
         _celery = app.extensions["celery"]
 

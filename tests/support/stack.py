@@ -36,6 +36,8 @@ class Stack:
             "LADDER_VISIBILITY_TIMEOUT": "4",
             "LADDER_RELAY_INTERVAL": "0.1",
             "LADDER_REPUBLISH_AFTER": "8",
+            # A stop waits this long for the worker's soft shutdown; keep tests quick.
+            "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2",
             "REDIS_URL": self.redis.url,
             **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()},
             **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
