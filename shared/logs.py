@@ -27,14 +27,14 @@ from contextvars import ContextVar
 from typing import Any
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID = re.compile(r"^[0-9A-Fa-f-]{16,64}$")
+_REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
 
 _context: ContextVar[dict[str, Any] | None] = ContextVar("ladder_log_context", default=None)
 
 
 def request_id_from(header: str | None) -> str:
     """The caller's request id if it is a plain identifier, else a new one."""
-    if header and _REQUEST_ID.match(header):
+    if header and _REQUEST_ID.fullmatch(header):
         return header
     return str(uuid.uuid4())
 
