@@ -5,6 +5,7 @@ Used by the e2e tests and by the benchmarks.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,12 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text()[-4000:] if path.exists() else ""
+
+    def log_lines(self, name: str) -> list[dict[str, Any]]:
+        """A process's JSON log lines (Celery's plain-text shutdown notices aside)."""
+        path = self.logs / f"{name}.log"
+        text = path.read_text() if path.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
     def entries(self, **params: Any) -> list[dict[str, Any]]:
         """Every ledger entry, following the cursor."""
