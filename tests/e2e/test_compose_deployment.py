@@ -39,6 +39,7 @@ from shared.config import SERVICES
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support import compose
 from tests.support.areas import ACTIVITIES, involvement
+from tests.support.stack import listening
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"),
@@ -183,6 +184,19 @@ def _up(deployment: Deployment) -> None:
         assert container.service["depends_on"][procfile.RELEASE] == {
             "condition": "service_completed_successfully"}
         container.start()
+    for name in SERVICES:
+        # A free port can be taken before gunicorn binds it: then take another.
+        container, key = deployment.containers[name], f"{name.upper()}_PORT"
+        for _ in range(3):
+            assert container.popen is not None
+            if listening(container.log_path, 0, container.env[key], container.popen.pid):
+                break
+            container.popen.kill()
+            container.popen.wait()
+            container.log_path.unlink()
+            deployment.ports[name] = free_port()
+            container.env[key] = str(deployment.ports[name])
+            container.start()
     for container in others:
         health = container.service["healthcheck"]
         deadline = time.monotonic() + _seconds(health["start_period"]) + _seconds(

@@ -62,6 +62,14 @@ def _open(stack: ExitStack, url: str) -> Database:
     return db
 
 
+def _databases(stack: ExitStack, tmp_path: Path, service: str) -> tuple[str, str, Database]:
+    """A migrated database of ``service`` in use, and an empty one to restore into."""
+    url = stack.enter_context(database("postgresql", tmp_path, service))
+    restored = stack.enter_context(database("postgresql", tmp_path, f"{service}_restored"))
+    upgrade(service, url)
+    return url, restored, _open(stack, url)
+
+
 def _sth(db: Database) -> str:
     with db.reading() as session:
         head = tree.latest_head(session)
@@ -75,10 +83,7 @@ def test_a_restored_ledger_verifies_against_a_tree_head_saved_before_the_backup(
     signer = Signer(Ed25519PrivateKey.from_private_bytes(SEED))
     (tmp_path / "key.json").write_text(json.dumps(signer.public_json()))
     with ExitStack() as stack:
-        url, restored = (stack.enter_context(database("postgresql", tmp_path, name))
-                         for name in ("ledger", "ledger_restored"))
-        upgrade("ledger", url)
-        live = _open(stack, url)
+        url, restored, live = _databases(stack, tmp_path, "ledger")
         for _ in range(2):
             service.append_batch(live, [ev.activity(), ev.involvement()], signer)
         # Step 1 of the procedure: save the signed tree head, then dump.
@@ -113,10 +118,7 @@ def test_a_restored_ledger_verifies_against_a_tree_head_saved_before_the_backup(
 
 def test_a_domain_database_comes_back_whole(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        url, restored = (stack.enter_context(database("postgresql", tmp_path, name))
-                         for name in ("recruitment", "recruitment_restored"))
-        upgrade("recruitment", url)
-        live = _open(stack, url)
+        url, restored, live = _databases(stack, tmp_path, "recruitment")
         for _ in range(3):
             area_service.record_activity(live, AREA, dict(ACTIVITIES["recruitment"]))
         _backup_and_restore(url, restored, tmp_path / "recruitment.dump")
