@@ -181,8 +181,8 @@ def _up(deployment: Deployment) -> None:
     assert release.popen.wait(timeout=120) == 0, release.lines()
     others = [c for name, c in deployment.containers.items() if name != procfile.RELEASE]
     for container in others:
-        assert container.service["depends_on"][procfile.RELEASE] == {
-            "condition": "service_completed_successfully"}
+        assert container.service["depends_on"][procfile.RELEASE]["condition"] == (
+            "service_completed_successfully")
         container.start()
     for name in SERVICES:
         # A free port can be taken before gunicorn binds it: then take another.
