@@ -1,16 +1,30 @@
-# One image for every Ladder process; docker-compose.yml picks the command.
+# One image for every Ladder process; each docker-compose service runs
+# `ladder start NAME` with a process name from the Procfile.
+
+# Build: the package and its dependencies into a virtualenv, once.
 FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md Procfile ./
+RUN python -m venv /opt/ladder
+COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
-RUN python -m venv /opt/ladder && /opt/ladder/bin/pip install --no-cache-dir .
+RUN /opt/ladder/bin/pip install .
 
+# Run: the virtualenv and the Procfile, no compilers, no source tree, not root.
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 ladder
+RUN groupadd --system --gid 10001 ladder \
+    && useradd --system --uid 10001 --gid ladder --home-dir /app --shell /usr/sbin/nologin ladder
 COPY --from=build /opt/ladder /opt/ladder
-COPY Procfile /app/Procfile
 WORKDIR /app
-ENV PATH=/opt/ladder/bin:$PATH LADDER_VAR_DIR=/app/var LADDER_BIND=0.0.0.0
+COPY Procfile ./
+# var/metrics is a volume the ledger API and its worker share; it starts owned by ladder.
+RUN mkdir -p var/metrics && chown -R ladder:ladder var
+ENV PATH=/opt/ladder/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LADDER_VAR_DIR=/app/var \
+    LADDER_BIND=0.0.0.0
 USER ladder
+EXPOSE 8000 8001 8002 8003
 CMD ["ladder", "--help"]

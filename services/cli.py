@@ -1,4 +1,4 @@
-"""The ``ladder`` command: migrate, relay, run, tokens, reports, verify, demo."""
+"""The ``ladder`` command: run, start, health, migrate, relay, tokens, reports, verify, demo."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import importlib
 import json
 import logging
 import os
+import shlex
+import shutil
 import signal
 import sys
 import time
@@ -15,15 +17,21 @@ from typing import Any
 
 import click
 
-from shared import procfile
-from shared.config import DOMAIN_SERVICES, SERVICES, database_url, load, read_dotenv, var_dir
+from shared import logs, procfile
+from shared.config import (
+    DOMAIN_SERVICES,
+    SERVICES,
+    ConfigError,
+    database_url,
+    load,
+    metrics_dir,
+    read_dotenv,
+    stop_grace_period,
+    var_dir,
+)
 from shared.db import Database
 
-
-def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("LADDER_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+log = logging.getLogger("ladder")
 
 
 @click.group()
@@ -32,18 +40,29 @@ def main() -> None:
     # .env fills in what the environment does not set, as docker-compose's env_file does.
     for key, value in read_dotenv(Path(".env")).items():
         os.environ.setdefault(key, value)
-    _logging()
+    logs.configure()
 
 
 @main.command()
 @click.argument("services", nargs=-1, type=click.Choice(SERVICES))
 def migrate(services: tuple[str, ...]) -> None:
-    """Bring each service's database schema up to date (all services by default)."""
+    """Bring each service's database schema up to date (all services by default).
+
+    First it checks every service's settings, so that a deployment with a missing
+    or default secret stops here, before anything starts.
+    """
     from shared.migrations import upgrade
 
-    for service in services or SERVICES:
+    chosen = services or SERVICES
+    try:
+        stop_grace_period()
+        for service in chosen:
+            load(service)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for service in chosen:
         upgrade(service, database_url(service))
-        click.echo(f"migrated {service}")
+        log.info("migrated %s", service, extra={"service": service})
 
 
 @main.command()
@@ -51,10 +70,11 @@ def migrate(services: tuple[str, ...]) -> None:
               help="Relay only these services' outboxes (default: all three).")
 def relay(services: tuple[str, ...]) -> None:
     """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
+    from shared import heartbeat
     from shared.celery_app import make_celery, publisher
     from shared.outbox import Relay
 
-    config = load("ledger")
+    config = load("relay")
     outboxes = []
     for name in services or DOMAIN_SERVICES:
         model = importlib.import_module(f"services.{name}.models").Outbox
@@ -65,14 +85,14 @@ def relay(services: tuple[str, ...]) -> None:
     worker = Relay(outboxes, publisher(make_celery("relay", config)),
                    held=lambda keys: held(ledger, keys),
                    batch_size=config["RELAY_BATCH_SIZE"], interval=config["RELAY_INTERVAL"],
-                   republish_after=config["REPUBLISH_AFTER"])
+                   republish_after=config["REPUBLISH_AFTER"], on_pass=heartbeat.beat)
 
     def _stop(*_: Any) -> None:
         worker.running = False
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    click.echo(f"relaying {', '.join(n for n, _, _ in outboxes)} to the ledger queue")
+    log.info("relaying %s to the ledger queue", ", ".join(n for n, _, _ in outboxes))
     worker.run()
 
 
@@ -357,15 +377,19 @@ def demo(seed: int, scale: float, host: str, wait: bool) -> None:
                f"(shown once):\n{auditor}")
 
 
+def _ready(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def _wait_ready(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
+        if _ready(url):
+            return True
         time.sleep(0.25)
     return False
 
@@ -377,19 +401,25 @@ def run(procfile_path: str) -> None:
     from shared.embedded_redis import EmbeddedRedis
 
     env = procfile.environment()
+    try:
+        grace = stop_grace_period(env)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     redis = None
     if not env.get("REDIS_URL"):
         redis = EmbeddedRedis(var_dir(env) / "redis").start()
         env["REDIS_URL"] = redis.url
         click.echo(f"started embedded Redis at {redis.url}")
     os.environ.update(env)
-    logs = var_dir(env) / "log"
-    logs.mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
-        from shared.migrations import upgrade
-
-        upgrade(service, database_url(service, env))
-    processes = procfile.start_all(Path(procfile_path), env, log_dir=logs)
+    log_dir = var_dir(env) / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # Nothing else runs on this var directory: every process's metric files start afresh.
+    shutil.rmtree(metrics_dir(env), ignore_errors=True)
+    if procfile.release(Path(procfile_path), env, log_dir) != 0:
+        if redis:
+            redis.stop()
+        raise click.ClickException(f"{procfile.RELEASE} failed; see {log_dir}")
+    processes = procfile.start_all(Path(procfile_path), env, log_dir=log_dir)
     stopping = False
 
     def _stop(*_: Any) -> None:
@@ -403,16 +433,70 @@ def run(procfile_path: str) -> None:
         url = f"http://{host}:{env[service.upper() + '_PORT']}"
         state = "ready" if _wait_ready(url, 30) else "NOT READY (see the log)"
         click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
-    click.echo(f"logs in {logs}; Ctrl-C stops everything")
+    click.echo(f"logs in {log_dir}; Ctrl-C stops everything")
     try:
         while not stopping:
             dead = [p.name for p in processes.values() if not p.alive()]
             if dead:
-                click.echo(f"stopped unexpectedly: {', '.join(dead)}; see {logs}", err=True)
+                click.echo(f"stopped unexpectedly: {', '.join(dead)}; see {log_dir}", err=True)
                 break
             time.sleep(0.5)
     finally:
-        procfile.stop_all(processes)
+        procfile.stop_all(processes, grace)
         if redis:
             redis.stop()
     sys.exit(0 if stopping else 1)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
+@click.option("--print", "print_only", is_flag=True,
+              help="Print the command line instead of running it.")
+def start(name: str, procfile_path: str, print_only: bool) -> None:
+    """Become the Procfile's process NAME: what each docker-compose service runs.
+
+    The command line is the Procfile's, expanded from the environment exactly as
+    `ladder run` expands it; this process is replaced by it, so signals reach it.
+    """
+    env = procfile.environment()
+    try:
+        argv, own = procfile.command(Path(procfile_path), name, env)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
+    if print_only:
+        click.echo(shlex.join(argv))
+        return
+    if name != procfile.RELEASE:
+        procfile.fresh_metrics_dir(own)
+    os.execvpe(argv[0], argv, own)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
+@click.option("--max-age", default=30.0, show_default=True,
+              help="Seconds a heartbeat stays fresh (processes that serve no HTTP).")
+def health(name: str, procfile_path: str, max_age: float) -> None:
+    """Exit 0 if the Procfile's process NAME is healthy: docker-compose's health check.
+
+    A web service is healthy when its /readyz answers 200 (its database and Redis
+    are reachable); the relay and Celery workers when their heartbeat is fresh.
+    """
+    from shared import heartbeat
+
+    try:
+        argv, own = procfile.command(Path(procfile_path), name, procfile.environment())
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
+    if "--bind" in argv:
+        host, _, port = argv[argv.index("--bind") + 1].rpartition(":")
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        if not _ready(url, timeout=5):
+            raise click.ClickException(f"{name}: {url}/readyz does not answer 200")
+        click.echo(f"{name}: ready")
+        return
+    age = heartbeat.age(heartbeat.path(name, own))
+    if age is None or age > max_age:
+        raise click.ClickException(f"{name}: no heartbeat in the last {max_age:g} s")
+    click.echo(f"{name}: heartbeat {age:.1f} s ago")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, bootsteps
+from celery.signals import setup_logging
 from flask import Flask
 
+from shared import heartbeat, logs
 from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
 
 # Webhooks out: one task per attempt at one message, on a queue of their own so that
@@ -64,9 +66,33 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Beat while connected and consuming: a consumer step stops when the broker is lost."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.timer: Any = None
+
+    def start(self, consumer: Any) -> None:
+        heartbeat.beat()
+        self.timer = consumer.timer.call_repeatedly(heartbeat.INTERVAL, heartbeat.beat)
+
+    def stop(self, consumer: Any) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+def _json_logs(**_: Any) -> None:
+    """Celery leaves logging alone when this signal has a receiver."""
+    logs.configure()
+
+
 def make_celery(name: str, config: dict[str, Any], task_cls: Any = Task) -> Celery:
     celery_app = Celery(name, task_cls=task_cls)
     celery_app.config_from_object(celery_config(config))
+    celery_app.steps["consumer"].add(WorkerHeartbeat)
+    setup_logging.connect(_json_logs, weak=False, dispatch_uid="ladder-json-logs")
     return celery_app
 
 

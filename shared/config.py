@@ -7,6 +7,8 @@ shared (``REDIS_URL``, ``LADDER_*``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,11 +22,20 @@ DEFAULT_PORTS = {"ledger": 8000, "recruitment": 8001, "training": 8002, "inspect
 DEV_SECRETS = {
     "LADDER_PSEUDONYM_KEY": "dev-pseudonym-key-not-for-production",
     "LADDER_TOKEN_PEPPER": "dev-token-pepper-not-for-production",
+    "LADDER_SESSION_SECRET": "dev-session-secret-not-for-production",
 }
-# Secrets that one service alone uses, refused in production by that service only.
-SERVICE_SECRETS = {
-    "LADDER_SESSION_SECRET": ("ledger", "dev-session-secret-not-for-production"),
+# The secrets each process holds. The ledger never holds the pseudonym key (with it,
+# anyone reading the ledger could test a guessed citizen reference against its
+# pseudonyms); the domain services never hold the ledger's signing key; the relay
+# holds none. Production refuses a needed secret that is missing, a default, or short.
+NEEDED_SECRETS: dict[str, tuple[str, ...]] = {
+    # The session secret signs the dashboard's cookie and CSRF tokens.
+    "ledger": ("LADDER_TOKEN_PEPPER", "LADDER_SESSION_SECRET"),
+    **{name: ("LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY") for name in DOMAIN_SERVICES},
 }
+MIN_SECRET_LENGTH = 32
+# Seconds a stop needs beyond Celery's soft shutdown: cancel, requeue, disconnect.
+STOP_MARGIN = 5.0
 
 
 class ConfigError(RuntimeError):
@@ -54,6 +65,12 @@ def var_dir(env: Mapping[str, str] | None = None) -> Path:
 def default_redis_url(env: Mapping[str, str] | None = None) -> str:
     """The embedded Redis listens on a unix socket under the var directory."""
     return f"redis+socket://{var_dir(env) / 'redis.sock'}"
+
+
+def metrics_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where processes keep prometheus-client's multiprocess files."""
+    env = os.environ if env is None else env
+    return Path(env.get("LADDER_METRICS_DIR") or var_dir(env) / "metrics").resolve()
 
 
 def database_url(service: str, env: Mapping[str, str] | None = None) -> str:
@@ -153,18 +170,66 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATE_LIMIT_ADDRESS": _rate_limit(env, "LADDER_RATE_LIMIT_ADDRESS", "6000 per minute"),
         "RATE_LIMIT_STORAGE_URL": env.get("LADDER_RATE_LIMIT_STORAGE_URL", ""),
     }
+    config["METRICS_DIR"] = str(metrics_dir(env))
+    config["STOP_GRACE_PERIOD"] = stop_grace_period(env)
     config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
     config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(
         var_dir(env) / "ledger-signing-key.pem")
-    if mode == "production" and service == "ledger" and not (
-            env.get("LADDER_SIGNING_KEY") or env.get("LADDER_SIGNING_KEY_FILE")):
+    if config["SIGNING_KEY"]:
+        _check_seed(config["SIGNING_KEY"])
+    if mode == "production" and service == "ledger":
+        _check_signing_file(env)
+    for key, dev_value in DEV_SECRETS.items():
+        value = env.get(key, "")
+        if mode == "production" and key in NEEDED_SECRETS.get(service, ()):
+            _check_secret(key, value, dev_value)
+        config[key.removeprefix("LADDER_")] = value or (dev_value if mode == "development"
+                                                       else "")
+    return config
+
+
+def stop_grace_period(env: Mapping[str, str] | None = None) -> float:
+    """Seconds a process has between SIGTERM and SIGKILL (docker-compose's stop_grace_period).
+
+    Refused if it leaves the ledger worker no time to finish its soft shutdown.
+    """
+    env = os.environ if env is None else env
+    grace = _float(env, "LADDER_STOP_GRACE_PERIOD", 30.0)
+    soft = _float(env, "LADDER_SOFT_SHUTDOWN_TIMEOUT", 10.0)
+    if grace < soft + STOP_MARGIN:
+        raise ConfigError(
+            f"LADDER_STOP_GRACE_PERIOD ({grace:g} s) must exceed LADDER_SOFT_SHUTDOWN_TIMEOUT "
+            f"({soft:g} s) by at least {STOP_MARGIN:g} s, or a stop kills the worker before "
+            f"it has put its batch back")
+    return grace
+
+
+def _check_secret(key: str, value: str, dev_value: str) -> None:
+    if not value or value == dev_value:
+        raise ConfigError(f"{key} must be set to a secret value in production "
+                          f"(e.g. the output of `openssl rand -base64 32`)")
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{key} is too short for production: use at least "
+                          f"{MIN_SECRET_LENGTH} characters (`openssl rand -base64 32`)")
+
+
+def _check_seed(value: str) -> None:
+    try:
+        seed = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        seed = b""
+    if len(seed) != 32:
+        raise ConfigError("LADDER_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed "
+                          "(`openssl rand -base64 32`)")
+
+
+def _check_signing_file(env: Mapping[str, str]) -> None:
+    """Production signs with a key it was given; it never makes one up."""
+    if env.get("LADDER_SIGNING_KEY"):
+        return
+    path = env.get("LADDER_SIGNING_KEY_FILE")
+    if not path:
         raise ConfigError("LADDER_SIGNING_KEY or LADDER_SIGNING_KEY_FILE must be set in "
                           "production: the ledger signs its tree heads with it")
-    secrets = {**DEV_SECRETS, **{key: dev_value for key, (owner, dev_value)
-                                 in SERVICE_SECRETS.items() if owner == service}}
-    for key, dev_value in secrets.items():
-        value = env.get(key, "")
-        if mode == "production" and (not value or value == dev_value):
-            raise ConfigError(f"{key} must be set to a secret value in production")
-        config[key.removeprefix("LADDER_")] = value or dev_value
-    return config
+    if not Path(path).is_file():
+        raise ConfigError(f"LADDER_SIGNING_KEY_FILE names {path}, which is not a file")

@@ -12,6 +12,11 @@ lose a message (a worker killed between taking it and recording it as
 unacknowledged, or a Redis restarted without its data). So the relay also
 reconciles: a row published long ago and still not in the ledger is published
 again. A row is done only when the ledger is seen to hold it.
+
+An event caused by an HTTP request carries that request's id as the CloudEvent
+extension attribute ``requestid``: it travels with the event through the relay
+and the Celery task into the ledger worker's log lines, and stays in the ledger
+entry, so an entry leads back to the request that made it (shared/logs.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from shared import logs
 from shared.db import Database
 
 log = logging.getLogger(__name__)
@@ -81,14 +87,29 @@ def create_outbox_table() -> None:
     )
 
 
+REQUEST_ID_ATTRIBUTE = "requestid"
+
+
 def add(session: Session, model: Any, events: Iterable[dict[str, Any]]) -> None:
     """Stage events in the caller's transaction; they commit with the domain write."""
     now = utcnow()
+    request_id = logs.current_request_id()
+    stamp = {REQUEST_ID_ATTRIBUTE: request_id} if request_id else {}
     session.add_all(
-        model(event_id=e["id"], payload=json.dumps(e, separators=(",", ":")), created_at=now,
-              attempts=0)
+        model(event_id=e["id"], payload=json.dumps({**e, **stamp}, separators=(",", ":")),
+              created_at=now, attempts=0)
         for e in events
     )
+
+
+def request_ids(events: Iterable[Any]) -> list[str]:
+    """The distinct request ids that caused these events, in order."""
+    seen: dict[str, None] = {}
+    for event in events:
+        value = event.get(REQUEST_ID_ATTRIBUTE) if isinstance(event, dict) else None
+        if isinstance(value, str):
+            seen.setdefault(value)
+    return list(seen)
 
 
 Publish = Callable[[list[dict[str, Any]]], None]
@@ -108,8 +129,9 @@ def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_s
     if not rows:
         return 0
     ids = [row.id for row in rows]
+    events = [json.loads(row.payload) for row in rows]
     try:
-        publish([json.loads(row.payload) for row in rows])
+        publish(events)
     except Exception as exc:
         log.warning("outbox publish failed for %d events, will retry: %s", len(ids), exc)
         with db.writing() as session:
@@ -123,6 +145,8 @@ def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_s
         session.execute(
             sa.update(model).where(model.id.in_(ids)).values(published_at=utcnow(), last_error=None)
         )
+    log.info("published %d events to the ledger queue", len(ids),
+             extra={"events": len(ids), "request_ids": request_ids(events)})
     return len(ids)
 
 
@@ -172,6 +196,26 @@ def pending_count(db: Database, model: type[OutboxMixin]) -> int:
         )
 
 
+def backlog(db: Database, model: type[OutboxMixin]) -> list[tuple[str, str, float]]:
+    """The outbox's backlog, as metrics: what waits to be published, and to be confirmed."""
+    with db.reading() as session:
+        pending, oldest = session.execute(
+            sa.select(sa.func.count(), sa.func.min(model.created_at))
+            .where(model.published_at.is_(None))).one()
+        unconfirmed = session.scalar(
+            sa.select(sa.func.count()).select_from(model)
+            .where(model.confirmed_at.is_(None), model.published_at.is_not(None)))
+    age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    return [
+        ("ladder_outbox_pending_events", "Events waiting for the relay to publish them",
+         float(pending or 0)),
+        ("ladder_outbox_unconfirmed_events",
+         "Events published but not yet seen in the ledger", float(unconfirmed or 0)),
+        ("ladder_outbox_oldest_pending_seconds",
+         "Age of the oldest event waiting to be published (0 when none waits)", max(0.0, age)),
+    ]
+
+
 class Relay:
     """Drains the outboxes of one or more services, forever or until told to stop."""
 
@@ -184,6 +228,7 @@ class Relay:
         interval: float = 0.2,
         max_backoff: float = 5.0,
         republish_after: float = 600.0,
+        on_pass: Callable[[], None] = lambda: None,
     ) -> None:
         self.outboxes = outboxes
         self.publish = publish
@@ -193,6 +238,7 @@ class Relay:
         self.batch_size = batch_size
         self.interval = interval
         self.max_backoff = max_backoff
+        self.on_pass = on_pass
         self.running = True
 
     def run_once(self) -> tuple[int, bool]:
@@ -223,6 +269,7 @@ class Relay:
         backoff = self.interval
         while self.running:
             published, failed = self.run_once()
+            self.on_pass()
             if failed:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)

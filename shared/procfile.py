@@ -1,4 +1,14 @@
-"""Start the processes listed in the Procfile, watch them, stop them together."""
+"""The Procfile: the one list of Ladder's processes, and how each is started.
+
+``make run`` (``ladder run``) starts every process in it; in docker-compose each
+service runs ``ladder start NAME``, which turns into the same command line in the
+same way and replaces itself with it. One line, ``migrate``, is the release step,
+as in Heroku's Procfile: it runs to completion before any other process starts.
+
+Every process gets the environment of :func:`process_environment`: the defaults
+below, ``LADDER_PROCESS`` (its name, for its logs and heartbeat) and its own
+directory for metrics (shared/metrics.py).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,9 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from shared.config import DEFAULT_PORTS
+from shared.config import DEFAULT_PORTS, metrics_dir
 
 # Defaults for the variables the Procfile uses; .env.example lists the same.
 PROCESS_DEFAULTS = {
@@ -23,7 +35,11 @@ PROCESS_DEFAULTS = {
     "LADDER_WEB_WORKERS": "2",
     "LADDER_WEBHOOK_CONCURRENCY": "8",
     **{f"{name.upper()}_PORT": str(port) for name, port in DEFAULT_PORTS.items()},
+    # A Celery worker's SIGTERM starts its soft shutdown (LADDER_SOFT_SHUTDOWN_TIMEOUT)
+    # rather than an unbounded warm one: see docs/reliability.md.
+    "REMAP_SIGTERM": "SIGQUIT",
 }
+RELEASE = "migrate"
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
@@ -60,6 +76,35 @@ def environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def process_environment(name: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of one process: ``env``, its name, and its metrics directory.
+
+    The directory is ``$LADDER_METRICS_DIR/<host>/<name>``: its own, so that it can
+    be emptied when the process starts, and distinct on a volume that processes
+    of several hosts (containers) share.
+    """
+    own = dict(env)
+    own["LADDER_PROCESS"] = name
+    own["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir(env) / socket.gethostname() / name)
+    return own
+
+
+def fresh_metrics_dir(env: Mapping[str, str]) -> None:
+    """Empty a process's metrics directory before it starts, as prometheus-client asks."""
+    directory = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def command(procfile: Path, name: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of the process called ``name``."""
+    processes = parse(procfile)
+    if name not in processes:
+        raise KeyError(f"the Procfile has no process {name!r}; it has {', '.join(processes)}")
+    own = process_environment(name, env)
+    return expand(processes[name], own), own
+
+
 @dataclass
 class Process:
     name: str
@@ -89,7 +134,7 @@ class Process:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, sig)
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         if self.popen is None:
             return
         self.signal(signal.SIGTERM)
@@ -106,21 +151,41 @@ class Process:
         self.popen.wait()
 
 
+def _log(log_dir: Path | None, name: str) -> IO[bytes] | None:
+    return open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
+
+
+def release(procfile: Path, env: dict[str, str], log_dir: Path | None = None) -> int:
+    """Run the release step (``migrate``) to completion; its exit status."""
+    if RELEASE not in parse(procfile):
+        return 0
+    argv, own = command(procfile, RELEASE, env)
+    process = Process(RELEASE, argv, own, _log(log_dir, RELEASE)).start()
+    assert process.popen is not None
+    status = process.popen.wait()
+    if process.log:
+        process.log.close()
+    return status
+
+
 def start_all(procfile: Path, env: dict[str, str], names: list[str] | None = None,
               log_dir: Path | None = None) -> dict[str, Process]:
+    """Start the long-running processes (every one but the release step, by default)."""
     started: dict[str, Process] = {}
-    for name, command in parse(procfile).items():
-        if names is not None and name not in names:
+    for name in parse(procfile):
+        if (name not in names) if names is not None else name == RELEASE:
             continue
-        log = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
-        started[name] = Process(name, expand(command, env), env, log).start()
+        argv, own = command(procfile, name, env)
+        fresh_metrics_dir(own)
+        started[name] = Process(name, argv, own, _log(log_dir, name)).start()
     return started
 
 
-def stop_all(processes: Mapping[str, Process]) -> None:
+def stop_all(processes: Mapping[str, Process], grace: float = 30.0) -> None:
+    """SIGTERM every process; SIGKILL those still running ``grace`` seconds later."""
     for process in processes.values():
         process.signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + grace
     for process in processes.values():
         remaining = max(0.1, deadline - time.monotonic())
         try:

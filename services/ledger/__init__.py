@@ -13,14 +13,16 @@ from shared.errors import LadderApi
 
 
 def _register(app: Flask, api: LadderApi) -> None:
-    from services.ledger import access, dashboard, log_api, tasks  # noqa: F401  (tasks registers the Celery task)
+    from services.ledger import access, dashboard, log_api, service, tasks  # noqa: F401
     from services.ledger import api as routes
     from services.ledger.models import ApiToken
     from services.ledger.signing import load_signer
     from services.ledger.webhooks import api as subscriptions
+    from shared.metrics import gauges
 
     app.extensions["token_model"] = ApiToken
     app.extensions["signer"] = load_signer(app.config)
+    gauges(app, service.gauges)
     access.init_app(app)
     api.register_blueprint(routes.blp)
     api.register_blueprint(log_api.blp)

@@ -200,6 +200,14 @@ def counts(db: Database) -> dict[str, int]:
     return {"size": int(size), "rejected": int(rejected)}
 
 
+def gauges(db: Database) -> list[tuple[str, str, float]]:
+    """The ledger's size and its rejected events, as metrics read at each scrape."""
+    now = counts(db)
+    return [("ladder_ledger_entries", "Entries in the ledger (the tree size)", now["size"]),
+            ("ladder_ledger_rejected_events", "Events the ledger could not accept, kept in "
+             "the rejected table with the reason", now["rejected"])]
+
+
 def reject_batch(db: Database, raw_events: Any, reason: str) -> None:
     """Keep a batch that could not be appended, whole, with the reason."""
     now = utcnow()

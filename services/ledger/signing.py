@@ -108,19 +108,27 @@ def load_signer(config: dict[str, Any]) -> Signer:
         seed = base64.b64decode(config["SIGNING_KEY"], validate=True)
         return Signer(Ed25519PrivateKey.from_private_bytes(seed))
     path = Path(config["SIGNING_KEY_FILE"])
+    if not path.exists() and config.get("LADDER_ENV") == "production":
+        raise ValueError(f"no signing key at {path}; production never makes one up")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())
+        # Written whole under another name, then linked into place: a process that
+        # starts at the same moment reads either no file or the complete one.
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass  # another process made it first: use theirs
         else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
             log.warning("generated a development signing key at %s", path)
+        finally:
+            draft.unlink()
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")

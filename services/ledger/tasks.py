@@ -4,6 +4,7 @@ messages it recorded to the broker)."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,8 +14,9 @@ from flask import current_app
 from services.ledger import service
 from services.ledger.webhooks import service as subscribers
 from services.ledger.webhooks import tasks as webhook_tasks
+from shared import logs, metrics
 from shared.db import current_db
-from shared.outbox import APPEND_BATCH_TASK
+from shared.outbox import APPEND_BATCH_TASK, request_ids
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +27,34 @@ TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError
 @shared_task(name=APPEND_BATCH_TASK, bind=True, acks_late=True, max_retries=None)
 def append_batch(self: Task, events: Any) -> dict[str, int]:
     """Append ``events`` (a list of CloudEvents) to the ledger in one transaction."""
+    batch = events if isinstance(events, list) else [events]
+    # The requests that caused these events: on every log line written for this batch.
+    with logs.context(request_ids=request_ids(batch)):
+        return _append(self, events, len(batch))
+
+
+def _append(task: Task, events: Any, size: int) -> dict[str, int]:
     db = current_db()
+    name = current_app.config["SERVICE_NAME"]
+    started = time.perf_counter()
     try:
         result = service.append_batch(db, events, current_app.extensions["signer"],
                                       subscribers.Settings.from_config(current_app.config))
     except TRANSIENT as exc:
-        countdown = min(2 ** min(self.request.retries, 5), 30)
+        countdown = min(2 ** min(task.request.retries, 5), 30)
         log.warning("ledger append failed, retrying in %ss: %s", countdown, exc)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
     except Exception as exc:
         # Not transient: keep the whole batch in `rejected` rather than lose it.
         log.exception("ledger append failed; the batch is kept as rejected")
         service.reject_batch(db, events, f"append failed: {exc!r}")
-        return {"appended": 0, "duplicates": 0, "rejected": len(events or []), "size": -1}
-    log.info("ledger appended batch %s", result.as_dict(),
-             extra={"service": current_app.config["SERVICE_NAME"]})
+        metrics.record_batch(name, size, time.perf_counter() - started, 0, 0, size)
+        return {"appended": 0, "duplicates": 0, "rejected": size, "size": -1}
+    metrics.record_batch(name, size, time.perf_counter() - started, result.appended,
+                         result.duplicates, result.rejected)
+    log.info("ledger appended a batch: %d new, %d duplicates, %d rejected; size %d",
+             result.appended, result.duplicates, result.rejected, result.size,
+             extra=result.as_dict())
     # After the commit: the subscribers' messages exist, so the broker may have them.
     webhook_tasks.enqueue(current_app.extensions["celery"], result.messages)
     return result.as_dict()

@@ -17,7 +17,10 @@ _celery: Celery | None = None
 def build() -> tuple[Flask, Celery]:
     """The ledger's Flask app and its Celery app, for a worker process."""
     from services.ledger import create_app
+    from shared import logs
 
+    # JSON from the first line: Celery checks its privileges before it sets up logging.
+    logs.configure()
     app = create_app()
 
     @worker_process_init.connect(weak=False)

@@ -14,9 +14,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from shared import metrics, outbox
 from shared.app import accepts, make_app
 from shared.area import Area, inbound, service
-from shared.area.models import ApiToken
+from shared.area.models import ApiToken, Outbox
 from shared.area.schemas import (
     AreaSchemas,
     ErasureResultSchema,
@@ -222,6 +223,7 @@ def create_area_app(service: str, config: Mapping[str, Any] | None) -> Flask:
     def register(app: Flask, api: LadderApi) -> None:
         module = importlib.import_module(f"services.{service}.api")
         app.extensions["token_model"] = ApiToken
+        metrics.gauges(app, lambda db: outbox.backlog(db, Outbox))
         for blueprint in (module.blp, *getattr(module, "extra_blueprints", ())):
             api.register_blueprint(blueprint)
 

@@ -68,7 +68,7 @@ def test_no_secret_or_token_appears_in_any_log(make_stack: Callable[..., Stack])
     assert {"recruitment.log", "ledger.log", "ledger-worker.log", "relay.log"} <= set(logs)
     # The logs did record the run: requests, refusals and appends.
     assert "POST /v1/webhooks/hr-system" in logs["recruitment.log"]
-    assert "ledger appended batch" in logs["ledger-worker.log"]
+    assert "ledger appended a batch" in logs["ledger-worker.log"]
     key = secret.removeprefix("whsec_")
     secrets = {
         "webhook secret": key,

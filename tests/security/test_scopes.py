@@ -21,6 +21,7 @@ from tests.integration.conftest import MakeApp
 PUBLIC = {
     ("GET", "/healthz"), ("GET", "/readyz"),      # probes
     ("GET", "/v1/public-key"),                     # what auditors verify with
+    ("GET", "/metrics"),                           # Prometheus: counts, no data (operations.md)
     ("POST", "/v1/webhooks/{integration}"),        # the signature is the credential
 }
 

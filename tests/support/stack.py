@@ -5,6 +5,8 @@ Used by the e2e tests and by the benchmarks.
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ class Stack:
             "LADDER_VISIBILITY_TIMEOUT": "4",
             "LADDER_RELAY_INTERVAL": "0.1",
             "LADDER_REPUBLISH_AFTER": "8",
+            # A stop waits this long for the worker's soft shutdown; keep tests quick.
+            "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2",
             "REDIS_URL": self.redis.url,
             **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()},
             **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
@@ -53,11 +57,27 @@ class Stack:
         return f"http://127.0.0.1:{self.env[service.upper() + '_PORT']}"
 
     def start(self, *names: str) -> None:
+        offsets = {name: self._size(name) for name in SERVICES}
         started = procfile.start_all(ROOT / "Procfile", self.env, list(names) or None, self.logs)
         self.processes.update(started)
         for name in started:
-            if name in SERVICES:
-                self.wait_ready(name)
+            if name not in SERVICES:
+                continue
+            # A free port can be taken before gunicorn binds it: then take another.
+            for _ in range(3):
+                if listening(self.logs / f"{name}.log", offsets[name],
+                             self.env[f"{name.upper()}_PORT"], self.processes[name].pid):
+                    break
+                self.processes.pop(name).kill()
+                self.env[f"{name.upper()}_PORT"] = str(free_port())
+                offsets[name] = self._size(name)
+                self.processes.update(procfile.start_all(ROOT / "Procfile", self.env, [name],
+                                                         self.logs))
+            self.wait_ready(name)
+
+    def _size(self, name: str) -> int:
+        path = self.logs / f"{name}.log"
+        return path.stat().st_size if path.exists() else 0
 
     def wait_ready(self, service: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -80,6 +100,12 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text()[-4000:] if path.exists() else ""
+
+    def log_lines(self, name: str) -> list[dict[str, Any]]:
+        """A process's JSON log lines (Celery's plain-text shutdown notices aside)."""
+        path = self.logs / f"{name}.log"
+        text = path.read_text() if path.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
     def entries(self, **params: Any) -> list[dict[str, Any]]:
         """Every ledger entry, following the cursor."""
@@ -107,6 +133,33 @@ class Stack:
         self.redis.stop()
 
 
+
+
+def listening(log: Path, offset: int, port: str, pid: int, timeout: float = 30) -> bool:
+    """Whether gunicorn ``pid`` listens on ``port``; False if another program holds it.
+
+    gunicorn says "Connection in use" at once when it cannot bind, and "Listening at:
+    ... (PID)" when it has (an INFO line: below LADDER_LOG_LEVEL=WARNING, a few quiet
+    seconds with the port open stand for it).
+    """
+    started = time.monotonic()
+    text = ""
+    while time.monotonic() < started + timeout:
+        text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
+        if f":{port} ({pid})" in text:  # "Listening at: http://127.0.0.1:PORT (PID)"
+            return True
+        if "Connection in use" in text:
+            return False
+        if time.monotonic() > started + 3 and _open(int(port)):
+            return True
+        time.sleep(0.1)
+    raise AssertionError(f"gunicorn did not say it listens on {port}: {text[-2000:]}")
+
+
+def _open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def prepare(directory: Path, urls: dict[str, str], **env: str) -> Stack:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import ConfigError, load, read_dotenv
+from shared.config import ConfigError, load, read_dotenv, stop_grace_period
 
 
 def test_embedded_defaults_live_under_the_var_directory() -> None:
@@ -46,9 +46,62 @@ def test_a_dotenv_file_is_read_as_key_value_lines(tmp_path: Path) -> None:
     assert read_dotenv(tmp_path / "missing") == {}
 
 
+SEED = "n2p6Rr1cH0m5mP2vXjY3x8Kq9T0wL4sB7dF1gH2jK3c="
+PRODUCTION = {"LADDER_ENV": "production", "LADDER_TOKEN_PEPPER": "p" * 32,
+              "LADDER_PSEUDONYM_KEY": "k" * 32, "LADDER_SIGNING_KEY": SEED,
+              "LADDER_SESSION_SECRET": "s" * 32}
+
+
+@pytest.mark.parametrize("service", ["recruitment", "ledger"])
+def test_production_refuses_a_short_secret(service: str) -> None:
+    with pytest.raises(ConfigError, match="LADDER_TOKEN_PEPPER is too short"):
+        load(service, {**PRODUCTION, "LADDER_TOKEN_PEPPER": "p" * 31})
+
+
+def test_each_service_needs_only_its_own_secrets_in_production() -> None:
+    # The ledger never holds the pseudonym key, nor a domain service the signing key.
+    ledger = load("ledger", {k: v for k, v in PRODUCTION.items() if k != "LADDER_PSEUDONYM_KEY"})
+    assert ledger["PSEUDONYM_KEY"] == ""
+    assert load("training", {k: v for k, v in PRODUCTION.items()
+                             if k != "LADDER_SIGNING_KEY"})["SIGNING_KEY"] == ""
+    # The relay holds no secret at all.
+    assert load("relay", {"LADDER_ENV": "production"})["TOKEN_PEPPER"] == ""
+    with pytest.raises(ConfigError, match="LADDER_PSEUDONYM_KEY"):
+        load("inspection", {**PRODUCTION, "LADDER_PSEUDONYM_KEY": ""})
+
+
+def test_production_ledger_needs_a_signing_key_it_was_given(tmp_path: Path) -> None:
+    no_key = {k: v for k, v in PRODUCTION.items() if k != "LADDER_SIGNING_KEY"}
+    with pytest.raises(ConfigError, match="LADDER_SIGNING_KEY or LADDER_SIGNING_KEY_FILE"):
+        load("ledger", no_key)
+    with pytest.raises(ConfigError, match="not a file"):
+        load("ledger", {**no_key, "LADDER_SIGNING_KEY_FILE": str(tmp_path / "missing.pem")})
+    assert load("ledger", PRODUCTION)["SIGNING_KEY"] == SEED
+
+
+@pytest.mark.parametrize("seed", ["not base64!", "c2hvcnQ=", SEED + SEED])
+def test_a_signing_key_must_be_a_32_byte_seed(seed: str) -> None:
+    with pytest.raises(ConfigError, match="32-byte Ed25519 seed"):
+        load("ledger", {"LADDER_SIGNING_KEY": seed})
+
+
+def test_the_stop_grace_period_must_outlast_the_soft_shutdown() -> None:
+    assert load("ledger", {})["STOP_GRACE_PERIOD"] == 30.0
+    assert stop_grace_period({"LADDER_SOFT_SHUTDOWN_TIMEOUT": "25"}) == 30.0
+    with pytest.raises(ConfigError, match="must exceed LADDER_SOFT_SHUTDOWN_TIMEOUT"):
+        stop_grace_period({"LADDER_SOFT_SHUTDOWN_TIMEOUT": "26"})
+    with pytest.raises(ConfigError, match="LADDER_STOP_GRACE_PERIOD"):
+        load("relay", {"LADDER_STOP_GRACE_PERIOD": "10"})
+
+
+def test_metrics_live_under_the_var_directory_unless_told() -> None:
+    assert load("ledger", {"LADDER_VAR_DIR": "/srv/ladder"})["METRICS_DIR"] == (
+        "/srv/ladder/metrics")
+    assert load("ledger", {"LADDER_METRICS_DIR": "/m"})["METRICS_DIR"] == "/m"
+
+
 def test_the_ledger_in_production_refuses_the_default_session_secret() -> None:
-    production = {"LADDER_ENV": "production", "LADDER_PSEUDONYM_KEY": "k" * 32,
-                  "LADDER_TOKEN_PEPPER": "p" * 32, "LADDER_SIGNING_KEY_FILE": "/keys/ledger.pem"}
+    production = {**PRODUCTION, "LADDER_SESSION_SECRET": ""}
     with pytest.raises(ConfigError, match="LADDER_SESSION_SECRET"):
         load("ledger", production)
     with pytest.raises(ConfigError, match="LADDER_SESSION_SECRET"):
@@ -56,5 +109,5 @@ def test_the_ledger_in_production_refuses_the_default_session_secret() -> None:
                         "LADDER_SESSION_SECRET": "dev-session-secret-not-for-production"})
     assert load("ledger", {**production, "LADDER_SESSION_SECRET": "s" * 32})[
         "SESSION_SECRET"] == "s" * 32
-    # The domain services have no sessions: they neither need nor read it.
-    assert "SESSION_SECRET" not in load("recruitment", production)
+    # The domain services have no sessions: they neither need nor hold it.
+    assert load("recruitment", production)["SESSION_SECRET"] == ""

@@ -1,7 +1,8 @@
-"""The Procfile is the one list of processes that `make run` starts."""
+"""The Procfile is the one list of processes that `make run` and docker-compose start."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,19 +12,37 @@ from shared import procfile
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_service_both_workers_and_the_relay_are_listed() -> None:
+def test_every_service_worker_and_relay_is_listed_after_the_release_step() -> None:
     names = list(procfile.parse(ROOT / "Procfile"))
-    assert names == ["ledger", "recruitment", "training", "inspection", "ledger-worker",
-                     "webhook-worker", "relay"]
+    assert names[0] == procfile.RELEASE == "migrate"
+    assert set(names[1:]) >= {"ledger", "recruitment", "training", "inspection",
+                              "ledger-worker", "webhook-worker", "relay"}
 
 
 def test_commands_expand_from_the_environment_with_defaults() -> None:
     env = procfile.environment({"RECRUITMENT_PORT": "9001"})
     argv = procfile.expand(procfile.parse(ROOT / "Procfile")["recruitment"], env)
-    assert argv[:3] == ["gunicorn", "--bind", "127.0.0.1:9001"]
+    assert argv[0] == "gunicorn"
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:9001"
     assert argv[-1] == "services.recruitment:create_app()"
 
 
 def test_an_unset_variable_is_an_error() -> None:
     with pytest.raises(KeyError, match="NOPE"):
         procfile.expand("run ${NOPE}", {})
+
+
+def test_each_process_gets_its_name_and_its_own_metrics_directory(tmp_path: Path) -> None:
+    env = procfile.environment({"LADDER_METRICS_DIR": str(tmp_path)})
+    argv, own = procfile.command(ROOT / "Procfile", "ledger-worker", env)
+    assert argv[0] == "celery"
+    assert own["LADDER_PROCESS"] == "ledger-worker"
+    assert own["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / socket.gethostname()
+                                                  / "ledger-worker")
+    # Celery's SIGTERM starts its soft shutdown, bounded by LADDER_SOFT_SHUTDOWN_TIMEOUT.
+    assert own["REMAP_SIGTERM"] == "SIGQUIT"
+
+
+def test_an_unknown_process_is_named_in_the_error() -> None:
+    with pytest.raises(KeyError, match="no process 'nope'"):
+        procfile.command(ROOT / "Procfile", "nope", procfile.environment({}))

@@ -1,0 +1,26 @@
+"""What every Ladder web service tells gunicorn (``--config python:shared.gunicorn_config``).
+
+gunicorn reads this module's public names as its settings, so helpers are
+imported under underscore names.
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+import os as _os
+
+from shared.config import STOP_MARGIN as _MARGIN
+from shared.config import stop_grace_period as _grace
+from shared.logs import dict_config as _dict_config
+
+# JSON lines on stdout, the same as every other process (shared/logs.py).
+logconfig_dict = _dict_config()
+_logging.captureWarnings(True)
+
+# On SIGTERM, finish the requests in hand, and be gone before the SIGKILL that
+# follows LADDER_STOP_GRACE_PERIOD seconds later (docker-compose's stop_grace_period).
+graceful_timeout = max(1, int(_grace() - _MARGIN))
+
+# Workers' heartbeat files: in memory, not on a container's overlay filesystem,
+# where a slow write can get a busy worker killed as unresponsive.
+worker_tmp_dir = "/dev/shm" if _os.path.isdir("/dev/shm") else None

@@ -1,0 +1,65 @@
+"""The commands a deployment runs: migrate first, start a process, check its health."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shared import heartbeat
+from shared.config import load
+from shared.embedded_redis import free_port
+from tests.support.compose import PROCFILE, TEST_SECRETS
+
+LADDER = str(Path(sys.executable).parent / "ladder")
+
+
+def _ladder(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LADDER, *args], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        env={"PATH": os.environ["PATH"], "LADDER_VAR_DIR": str(tmp_path / "var"), **env})
+
+
+def test_migrate_refuses_a_default_secret_in_production_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    production = {"LADDER_ENV": "production", **TEST_SECRETS}
+    production.pop("POSTGRES_PASSWORD")
+    default = load("recruitment", {})["TOKEN_PEPPER"]
+    result = _ladder(tmp_path, "migrate", **{**production, "LADDER_TOKEN_PEPPER": default})
+    assert result.returncode == 1
+    assert "LADDER_TOKEN_PEPPER must be set to a secret value in production" in result.stderr
+    assert not (tmp_path / "var").exists()
+    # With every secret set, the same command migrates every service.
+    result = _ladder(tmp_path, "migrate", **production)
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in (tmp_path / "var").glob("*.db")} == {
+        "recruitment.db", "training.db", "inspection.db", "ledger.db"}
+
+
+def test_a_process_without_a_fresh_heartbeat_is_unhealthy(tmp_path: Path) -> None:
+    args = ("health", "relay", "--procfile", str(PROCFILE))
+    result = _ladder(tmp_path, *args)
+    assert result.returncode == 1 and "relay: no heartbeat" in result.stderr
+    heartbeat.beat(heartbeat.path("relay", {"LADDER_VAR_DIR": str(tmp_path / "var")}))
+    result = _ladder(tmp_path, *args)
+    assert result.returncode == 0 and "relay: heartbeat" in result.stdout
+    result = _ladder(tmp_path, *args, "--max-age", "0")
+    assert result.returncode == 1
+
+
+def test_a_web_service_that_does_not_answer_is_unhealthy(tmp_path: Path) -> None:
+    port = str(free_port())
+    result = _ladder(tmp_path, "health", "training", "--procfile", str(PROCFILE),
+                     TRAINING_PORT=port)
+    assert result.returncode == 1
+    assert f"training: http://127.0.0.1:{port}/readyz does not answer 200" in result.stderr
+
+
+def test_start_names_the_processes_it_knows(tmp_path: Path) -> None:
+    result = _ladder(tmp_path, "start", "nope", "--procfile", str(PROCFILE))
+    assert result.returncode == 2
+    assert "the Procfile has no process 'nope'" in result.stderr
+    printed = _ladder(tmp_path, "start", "--print", "relay", "--procfile", str(PROCFILE))
+    assert printed.stdout.strip() == "ladder relay"

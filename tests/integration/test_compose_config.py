@@ -1,0 +1,58 @@
+"""docker-compose itself reads docker-compose.yml: it is valid, refuses missing secrets,
+and each service's command is the Procfile's, as `make run` runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared import procfile
+from tests.support import compose
+
+
+def test_docker_compose_config_passes_with_the_secrets_set(tmp_path: Path) -> None:
+    result = compose.run(compose.env_file(tmp_path), "config", "--quiet")
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_example_as_it_is_does_not_start(tmp_path: Path) -> None:
+    result = compose.run(compose.env_file(tmp_path, **{s: "" for s in compose.SECRETS}),
+                         "config", "--quiet")
+    assert result.returncode != 0
+    assert "in .env" in result.stderr
+
+
+@pytest.mark.parametrize("secret", compose.SECRETS)
+def test_docker_compose_refuses_to_start_without_a_secret(tmp_path: Path, secret: str) -> None:
+    result = compose.run(compose.env_file(tmp_path, **{secret: ""}), "config", "--quiet")
+    assert result.returncode != 0
+    assert f"set {secret} in .env" in result.stderr
+
+
+def _expected(line: str, env: dict[str, str]) -> str:
+    """A Procfile line with its ${VAR}s filled in, independently of shared.procfile."""
+    return shlex.join(shlex.split(re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], line)))
+
+
+def test_each_service_runs_the_procfile_command_make_run_runs(tmp_path: Path) -> None:
+    config = compose.resolved(compose.env_file(tmp_path))
+    lines = procfile.parse(compose.PROCFILE)
+    for name, service in compose.ladder_services(config).items():
+        # What the container has: the image's ENV, then the service's environment.
+        env = {"PATH": os.environ["PATH"], **compose.image_env(), **service["environment"]}
+        env = {k: str(v) for k, v in env.items()}
+        printed = subprocess.run(
+            [str(Path(sys.executable).parent / "ladder"), "start", "--print", name,
+             "--procfile", str(compose.PROCFILE)],
+            capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout.strip()
+        # The same defaults `make run` applies where the container sets nothing.
+        filled = {**procfile.PROCESS_DEFAULTS, **env}
+        assert printed == _expected(lines[name], filled), name
+        if "--bind" in printed:
+            assert f"--bind 0.0.0.0:{filled[name.upper() + '_PORT']}" in printed

@@ -1,0 +1,168 @@
+"""docker-compose.yml, read as written: what an organisation deploys is the real thing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import procfile
+from shared.config import DEFAULT_PORTS, NEEDED_SECRETS, SERVICES, STOP_MARGIN
+from tests.support import compose
+
+CONFIG = compose.raw()
+SERVICES_ = CONFIG["services"]
+LADDER = compose.ladder_services(CONFIG)
+LONG_RUNNING = {name: s for name, s in SERVICES_.items() if name != procfile.RELEASE}
+
+
+def _default(name: str) -> str:
+    return compose.example()[name]
+
+
+def test_every_service_has_a_health_check_and_a_restart_policy() -> None:
+    for name, service in LONG_RUNNING.items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        assert service.get("restart") in ("unless-stopped", "always"), name
+    # The release step runs once: it must not restart, and its health is its exit status.
+    release = SERVICES_[procfile.RELEASE]
+    assert release["restart"] == "no"
+    assert "healthcheck" not in release
+
+
+def test_every_ladder_service_waits_for_healthy_dependencies_and_the_migrations() -> None:
+    assert SERVICES_[procfile.RELEASE]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"}}
+    for name, service in LADDER.items():
+        if name == procfile.RELEASE:
+            continue
+        assert service["depends_on"] == {
+            procfile.RELEASE: {"condition": "service_completed_successfully"},
+            "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"}}, name
+
+
+def test_the_services_are_the_procfile_processes_and_run_its_commands() -> None:
+    """Each runs `ladder start NAME`: the Procfile's line NAME, as `make run` runs it."""
+    processes = procfile.parse(compose.PROCFILE)
+    assert set(LADDER) == set(processes)
+    for name, service in LADDER.items():
+        assert service["command"] == ["ladder", "start", name]
+        assert service["image"] == "ladder:latest" and service["build"] == "."
+    assert set(SERVICES_) - set(LADDER) == {"postgres", "redis"}
+
+
+def test_web_services_check_readiness_and_the_others_their_heartbeat() -> None:
+    for name, service in LONG_RUNNING.items():
+        if name in LADDER:
+            assert service["healthcheck"]["test"] == ["CMD", "ladder", "health", name]
+    timing = SERVICES_["ledger"]["healthcheck"]
+    assert timing["interval"] == "10s" and timing["retries"] >= 3
+
+
+def test_every_variable_it_uses_is_in_env_example_with_the_same_default() -> None:
+    example = compose.example()
+    for name, operator, argument in compose.variables():
+        assert name in example, f"docker-compose.yml uses ${{{name}}}; .env.example lacks it"
+        if operator == ":-" and example[name]:
+            assert argument == example[name], f"{name}: {argument!r} != {example[name]!r}"
+
+
+def test_no_secret_has_a_usable_default() -> None:
+    uses = [(name, op) for name, op, _ in compose.variables() if name in compose.SECRETS]
+    assert {name for name, _ in uses} == set(compose.SECRETS)
+    assert all(op == ":?" for _, op in uses), uses
+    for secret in compose.SECRETS:
+        # Copying .env.example as it is gives docker-compose nothing to start with.
+        assert _default(secret) == "", secret
+    text = compose.COMPOSE_FILE.read_text()
+    assert not re.search(r"(PEPPER|KEY|PASSWORD):\s+[^$\s{]", text), "a secret written inline"
+
+
+def test_each_process_holds_only_the_secrets_it_needs() -> None:
+    def secrets(service: dict[str, Any]) -> set[str]:
+        return {key for key in service["environment"] if key.startswith("LADDER_")
+                and key in ("LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
+                            "LADDER_SESSION_SECRET")}
+
+    for name in ("recruitment", "training", "inspection"):
+        assert secrets(SERVICES_[name]) == set(NEEDED_SECRETS[name])
+    assert secrets(SERVICES_["ledger"]) == {"LADDER_TOKEN_PEPPER", "LADDER_SIGNING_KEY",
+                                            "LADDER_SESSION_SECRET"}
+    assert secrets(SERVICES_["ledger-worker"]) == secrets(SERVICES_["ledger"])
+    assert secrets(SERVICES_["webhook-worker"]) == secrets(SERVICES_["ledger"])
+    assert secrets(SERVICES_["relay"]) == set()
+    # The release step checks every service's settings, so it holds them all.
+    assert secrets(SERVICES_[procfile.RELEASE]) == {
+        "LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
+        "LADDER_SESSION_SECRET"}
+    for name, service in LADDER.items():
+        assert service["environment"]["LADDER_ENV"] == "production", name
+
+
+def test_a_stop_waits_out_celerys_soft_shutdown() -> None:
+    grace = float(_default("LADDER_STOP_GRACE_PERIOD"))
+    soft = float(_default("LADDER_SOFT_SHUTDOWN_TIMEOUT"))
+    assert grace >= soft + STOP_MARGIN
+    for name, service in LADDER.items():
+        assert service["stop_grace_period"] == "${LADDER_STOP_GRACE_PERIOD:-30}s", name
+        assert service["environment"]["LADDER_STOP_GRACE_PERIOD"] == (
+            "${LADDER_STOP_GRACE_PERIOD:-30}"), name
+        assert service["init"] is True, name
+
+
+def test_redis_keeps_what_it_acknowledged_and_never_evicts() -> None:
+    redis = SERVICES_["redis"]
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert any(v.endswith(":/data") for v in redis["volumes"])
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_postgres_has_a_named_volume_and_one_database_per_service() -> None:
+    postgres = SERVICES_["postgres"]
+    assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"]
+    assert "postgres-data" in CONFIG["volumes"]
+    [init] = [v for v in postgres["volumes"] if v.endswith("/docker-entrypoint-initdb.d:ro")]
+    script = Path(compose.ROOT, init.split(":")[0]).glob("*.sql")
+    created = set(re.findall(r"CREATE DATABASE (\w+);", "".join(p.read_text() for p in script)))
+    environment = SERVICES_["relay"]["environment"]
+    urls = {service: environment[f"{service.upper()}_DATABASE_URL"] for service in SERVICES}
+    assert created == {url.rsplit("/", 1)[1] for url in urls.values()}
+    assert len(created) == len(SERVICES)
+    assert all("@postgres:5432/" in url for url in urls.values())
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+
+
+def test_the_ledger_and_its_worker_share_the_metrics_directory() -> None:
+    volume = "ledger-metrics:/app/var/metrics"
+    assert volume in SERVICES_["ledger"]["volumes"]
+    assert volume in SERVICES_["ledger-worker"]["volumes"]
+    assert compose.image_env()["LADDER_VAR_DIR"] == "/app/var"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_web_services_publish_their_port_on_ladder_bind_only(service: str) -> None:
+    port = DEFAULT_PORTS[service]
+    assert SERVICES_[service]["ports"] == [
+        f"${{LADDER_BIND:-127.0.0.1}}:${{{service.upper()}_PORT:-{port}}}:{port}"]
+    assert _default("LADDER_BIND") == "127.0.0.1"
+
+
+def test_nothing_else_publishes_a_port() -> None:
+    assert {name for name, s in SERVICES_.items() if "ports" in s} == set(SERVICES)
+
+
+def test_the_image_is_multi_stage_slim_installs_once_and_runs_as_a_user() -> None:
+    text = compose.DOCKERFILE.read_text()
+    stages = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert len(stages) == 2 and all(s.endswith("-slim") for s in stages)
+    assert len(re.findall(r"pip install", text)) == 1
+    assert "COPY --from=build /opt/ladder /opt/ladder" in text
+    final = text.split("\nFROM ")[-1]
+    user = re.findall(r"^USER (\S+)", final, re.MULTILINE)
+    assert user and user[-1] not in ("root", "0")
+    assert compose.image_env()["LADDER_BIND"] == "0.0.0.0"
