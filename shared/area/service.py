@@ -96,7 +96,7 @@ class Known:
         return self.activities[activity_id]
 
     def involvement_taken(self, involvement_id: str) -> bool:
-        if involvement_id not in self.involvements | self.free_involvements:
+        if involvement_id not in self.involvements and involvement_id not in self.free_involvements:
             self.preload(set(), {involvement_id}, set())
         return involvement_id in self.involvements
 
@@ -109,11 +109,6 @@ class Known:
 def _chunks(keys: set[str], size: int = 500) -> list[list[str]]:
     ordered = sorted(keys)
     return [ordered[i:i + size] for i in range(0, len(ordered), size)]
-
-
-def _finish(session: Session, result: dict[str, Any]) -> dict[str, Any]:
-    # No flush here: the unit of work writes once, at its end, for a whole batch.
-    return result
 
 
 # -- activities --------------------------------------------------------------------------
@@ -149,7 +144,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
         session.add(activity)
         known.activities[activity_id] = activity
         _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), when)
-        return _finish(session, activity_view(activity))
+        return activity_view(activity)
 
 
 def _load_activity(session: Session, area: Area, activity_id: str) -> Activity:
@@ -178,7 +173,7 @@ def update_activity(db: Database, area: Area, activity_id: str,
         activity.revision += 1
         activity.updated_at = _naive(now)
         _emit(session, area, ACTIVITY_UPDATED, activity_id, _activity_data(activity), now)
-        return _finish(session, activity_view(activity))
+        return activity_view(activity)
 
 
 def cancel_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
@@ -190,7 +185,7 @@ def cancel_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any
         activity.revision += 1
         activity.updated_at = _naive(now)
         _emit(session, area, ACTIVITY_CANCELLED, activity_id, _activity_data(activity), now)
-        return _finish(session, activity_view(activity))
+        return activity_view(activity)
 
 
 def get_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
@@ -303,7 +298,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
         known.free_involvements.discard(involvement_id)
         _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
               _involvement_data(inv, activity, area), when)
-        return _finish(session, involvement_view(inv))
+        return involvement_view(inv)
 
 
 def _load_involvement(session: Session, involvement_id: str) -> tuple[Involvement, Activity]:
@@ -328,7 +323,7 @@ def correct_involvement(db: Database, area: Area, involvement_id: str,
         inv.updated_at = _naive(now)
         data = _involvement_data(inv, activity, area)
         _emit(session, area, INVOLVEMENT_CORRECTED, activity.id, data, now)
-        return _finish(session, involvement_view(inv))
+        return involvement_view(inv)
 
 
 def withdraw_involvement(db: Database, area: Area, involvement_id: str,
@@ -343,7 +338,7 @@ def withdraw_involvement(db: Database, area: Area, involvement_id: str,
               {"involvement_id": inv.id, "activity_id": activity.id,
                "org_unit": activity.org_unit, "pseudonym": inv.pseudonym,
                "revision": inv.revision, "reason": reason}, now)
-        return _finish(session, involvement_view(inv))
+        return involvement_view(inv)
 
 
 def get_involvement(db: Database, involvement_id: str) -> dict[str, Any]:
