@@ -96,7 +96,7 @@ def init_app(app: Flask) -> Limiter:
         application_limits=limits,  # type: ignore[arg-type]
         storage_uri=storage_uri(config.get("RATE_LIMIT_STORAGE_URL") or config["REDIS_URL"]),
         storage_options={"socket_timeout": timeout, "socket_connect_timeout": timeout},
-        strategy="moving-window",
+        strategy="sliding-window-counter",
         key_prefix=config.get("RATE_LIMIT_KEY_PREFIX") or f"ladder:{config['SERVICE_NAME']}",
         headers_enabled=True,
         swallow_errors=True,

@@ -33,7 +33,7 @@ from alembic import op
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared import logs
-from shared.db import Database
+from shared.db import Database, stage
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,11 @@ def add(session: Session, model: Any, events: Iterable[dict[str, Any]]) -> None:
     now = utcnow()
     request_id = logs.current_request_id()
     stamp = {REQUEST_ID_ATTRIBUTE: request_id} if request_id else {}
-    session.add_all(
-        model(event_id=e["id"], payload=json.dumps({**e, **stamp}, separators=(",", ":")),
-              created_at=now, attempts=0)
-        for e in events
-    )
+    for e in events:
+        stage(session, model.__table__, {
+            "event_id": e["id"], "payload": json.dumps({**e, **stamp}, separators=(",", ":")),
+            "created_at": now, "published_at": None, "confirmed_at": None, "attempts": 0,
+            "last_error": None})
 
 
 def request_ids(events: Iterable[Any]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from services.ledger.domain import AcceptedEvent
 from services.ledger.measures import PERIODS, period_of
 from services.ledger.models import ActivityState, Aggregate, CitizenPeriod, InvolvementState
+from shared.db import executemany
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,15 @@ class InvolvementRow:
 State = ActivityRow | InvolvementRow
 TABLES: dict[type, sa.Table] = {ActivityRow: cast(sa.Table, ActivityState.__table__),
                                 InvolvementRow: cast(sa.Table, InvolvementState.__table__)}
+CITIZEN_PERIODS = cast(sa.Table, CitizenPeriod.__table__)
+CITIZEN_KEY = ("area", "org_unit", "kind", "period", "pseudonym")
 KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvement_id")}
+FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in TABLES}
+
+
+def _row(state: State) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every value; these are all flat.
+    return {name: getattr(state, name) for name in FIELDS[type(state)]}
 COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
             "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
             "feedback", "citizens", "returning_citizens")
@@ -269,16 +278,15 @@ class Projector:
     def _flush(self) -> None:
         fresh = {id(state) for state in self.new}
         for kind, table in TABLES.items():
-            rows = [asdict(s) for s in self.new if isinstance(s, kind)]
-            if rows:
-                self.session.execute(sa.insert(table), rows)
+            rows = [_row(s) for s in self.new if isinstance(s, kind)]
+            executemany(self.session.connection(), sa.insert(table), rows)
             keys = KEYS[kind]
-            updates = [{**asdict(s), **{f"k_{k}": getattr(s, k) for k in keys}}
+            updates = [{**_row(s), **{f"k_{k}": getattr(s, k) for k in keys}}
                        for n, s in self.changed.items() if isinstance(s, kind) and n not in fresh]
             if updates:
-                self.session.execute(
-                    sa.update(table).where(*(table.c[k] == sa.bindparam(f"k_{k}")
-                                             for k in keys)), updates)
+                executemany(self.session.connection(),
+                            sa.update(table).where(*(table.c[k] == sa.bindparam(f"k_{k}")
+                                                     for k in keys)), updates)
         self._flush_citizens()
         rows = [{"area": k[0], "org_unit": k[1], "kind": k[2], "period": k[3],
                  **{c: counters.get(c, 0) for c in COUNTERS}}
@@ -287,36 +295,42 @@ class Projector:
             _upsert_add(self.session, cast(sa.Table, Aggregate.__table__), rows)
 
     def _flush_citizens(self) -> None:
-        """Move each changed citizen counter in one upsert, and read back where it landed.
+        """Move each changed citizen counter; distinct and returning citizens follow.
 
-        From the counter after (returned by the upsert) and the change, the counter
-        before follows, and with both the distinct and returning citizens move.
+        The counters before are read in one query per (area, unit, period), through
+        the primary key; then new counters are inserted, moved ones updated and
+        emptied ones deleted, each as one ``executemany``. The head row's lock makes
+        this batch the only writer, so nothing moves in between.
         """
         changed = {k: d for k, d in self.citizens.items() if d}
         if not changed:
             return
-        table = cast(sa.Table, CitizenPeriod.__table__)
-        names = ("area", "org_unit", "kind", "period", "pseudonym")
-        rows = [{**dict(zip(names, key, strict=True)), "n": delta}
-                for key, delta in changed.items()]
-        stmt = _dialect(self.session).insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=list(names),
-                                          set_={"n": table.c.n + stmt.excluded.n})
-        gone = []
-        for r in self.session.execute(stmt.returning(*(table.c[n] for n in names), table.c.n),
-                                      rows):
-            key = (r.area, r.org_unit, r.kind, r.period, r.pseudonym)
-            after = r.n
-            before = after - changed[key]
+        table = CITIZEN_PERIODS
+        columns = [table.c[n] for n in CITIZEN_KEY]
+        before: dict[tuple[str, str, str, str, str], int] = {}
+        for r in by_keys(self.session, sa.select(*columns, table.c.n), columns, changed):
+            before[(r.area, r.org_unit, r.kind, r.period, r.pseudonym)] = r.n
+        inserts, updates, gone = [], [], []
+        for key, delta in changed.items():
+            was = before.get(key, 0)
+            now = was + delta
             counters = self.agg[key[:4]]
-            counters["citizens"] += (after > 0) - (before > 0)
-            counters["returning_citizens"] += (after > 1) - (before > 1)
-            if after <= 0:
-                gone.append({f"k_{n}": v for n, v in zip(names, key, strict=True)})
-        if gone:
-            self.session.execute(
-                sa.delete(table).where(*(table.c[n] == sa.bindparam(f"k_{n}") for n in names)),
-                gone)
+            counters["citizens"] += (now > 0) - (was > 0)
+            counters["returning_citizens"] += (now > 1) - (was > 1)
+            named = dict(zip(CITIZEN_KEY, key, strict=True))
+            if key not in before:
+                if now > 0:
+                    inserts.append({**named, "n": now})
+            elif now > 0:
+                updates.append({**{f"k_{n}": v for n, v in named.items()}, "new_n": now})
+            else:
+                gone.append({f"k_{n}": v for n, v in named.items()})
+        where = [table.c[n] == sa.bindparam(f"k_{n}") for n in CITIZEN_KEY]
+        connection = self.session.connection()
+        executemany(connection, sa.insert(table), inserts)
+        executemany(connection, sa.update(table).where(*where).values(n=sa.bindparam("new_n")),
+                    updates)
+        executemany(connection, sa.delete(table).where(*where), gone)
 
 
 def _dialect(session: Session) -> Any:
@@ -331,5 +345,5 @@ def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
         index_elements=["area", "org_unit", "kind", "period"],
         set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
     )
-    session.execute(stmt, rows)
+    executemany(session.connection(), stmt, rows)
 

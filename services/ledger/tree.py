@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.ledger import merkle
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import Signer, TreeHead
+from shared.db import executemany
 
 LEVEL_SHIFT = 40
 
@@ -62,8 +64,8 @@ def append_leaves(session: Session, head: Head, leaves: list[bytes]) -> list[byt
         hashes.append(h)
         tree.append(h, completed)
     if completed:
-        session.execute(sa.insert(MerkleNode),
-                        [{"id": node_id(*node), "hash": h} for node, h in completed])
+        executemany(session.connection(), sa.insert(cast(sa.Table, MerkleNode.__table__)),
+                    [{"id": node_id(*node), "hash": h} for node, h in completed])
     head.compact_range = ",".join(h.hex() for h in tree.hashes)
     return hashes
 

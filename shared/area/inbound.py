@@ -10,7 +10,7 @@ its effect in one transaction, and a repeat gets the stored answer.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from shared.area import Area, service
 from shared.area.models import Integration, Receipt
 from shared.area.schemas import AreaSchemas
-from shared.db import Database
+from shared.db import Database, stage
 from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors
 from shared.errors import fail
 from shared.webhooks import SignatureInvalid, receipt_key, utcnow, verify
 
+RECEIPTS = cast(sa.Table, Receipt.__table__)
 COMMANDS = ("activity.recorded", "activity.updated", "activity.cancelled",
             "involvement.recorded", "involvement.corrected", "involvement.withdrawn")
 
@@ -55,14 +56,26 @@ def apply(db: Database, area: Area, schemas: AreaSchemas, key: str, command: str
     return {"type": command, "result": result}
 
 
+# A stored answer: its status and its JSON body, by idempotency key.
+Stored = dict[str, tuple[int, str]]
+
+
+def _read_receipts(session: Session, keys: list[str]) -> Stored:
+    found: Stored = {}
+    for start in range(0, len(keys), 500):
+        found.update((key, (status, body)) for key, status, body in session.execute(
+            sa.select(Receipt.key, Receipt.status, Receipt.body)
+            .where(Receipt.key.in_(keys[start:start + 500]))).tuples())
+    return found
+
+
 def _stored(db: Database, key: str) -> tuple[int, Any] | None:
     with db.reading() as session:
-        row = session.get(Receipt, key)
-        return (row.status, json.loads(row.body)) if row else None
+        found = _read_receipts(session, [key]).get(key)
+        return (found[0], json.loads(found[1])) if found else None
 
 
-def _once(db: Database, key: str, run: Any,
-          stored: dict[str, Receipt] | None = None) -> tuple[int, Any]:
+def _once(db: Database, key: str, run: Any, stored: Stored | None = None) -> tuple[int, Any]:
     """Run ``run`` and store its answer under ``key``, both in one transaction.
 
     Only an applied command is stored: a refused one changed nothing, so its
@@ -71,15 +84,15 @@ def _once(db: Database, key: str, run: Any,
     """
     try:
         with db.writing() as session:
-            row = stored.get(key) if stored is not None else session.get(Receipt, key)
-            if row is not None:
-                return row.status, json.loads(row.body)
+            known = stored if stored is not None else _read_receipts(session, [key])
+            if key in known:
+                status, text = known[key]
+                return status, json.loads(text)
             body = run()
-            receipt = Receipt(key=key, status=202, body=json.dumps(body, default=str),
-                              created_at=utcnow())
-            session.add(receipt)
-            if stored is not None:
-                stored[key] = receipt
+            text = json.dumps(body, default=str)
+            stage(session, RECEIPTS, {"key": key, "status": 202, "body": text,
+                                      "created_at": utcnow()})
+            known[key] = (202, text)
     except sa.exc.IntegrityError:
         # The same delivery, concurrently: the other one won; answer as it did.
         answer = _stored(db, key)
@@ -112,14 +125,10 @@ def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integratio
         db, area, schemas, key, str(payload.get("type")), payload.get("data")))
 
 
-def _preload(session: Session, pseudonym_key: str,
-             events: list[dict[str, Any]]) -> dict[str, Receipt]:
+def _preload(session: Session, pseudonym_key: str, events: list[dict[str, Any]]) -> Stored:
     """Read in one go what a batch's commands will ask about; return its receipts."""
-    keys = sorted({receipt_key("ce", e["source"], e["id"]) for e in events})
-    stored: dict[str, Receipt] = {}
-    for start in range(0, len(keys), 500):
-        stored.update((r.key, r) for r in session.scalars(
-            sa.select(Receipt).where(Receipt.key.in_(keys[start:start + 500]))))
+    stored = _read_receipts(session, sorted({receipt_key("ce", e["source"], e["id"])
+                                             for e in events}))
     data = [e["data"] for e in events if isinstance(e.get("data"), dict)]
     ids = {v for d in data for v in (d.get("id"), d.get("activity_id")) if isinstance(v, str)}
     refs = {d["citizen_ref"] for d in data if isinstance(d.get("citizen_ref"), str)}

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from shared.area import WITHDRAWAL_REASONS, Area
 from shared.fields import cursor
 from shared.involvement import DECISION_POWER, RECOGNITION
+from shared.validation import Loader, fast_loader
 
 # Ids chosen by the caller (an HR system's own vacancy number) are allowed.
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
@@ -128,13 +129,13 @@ class AreaSchemas:
             "revision": fields.Integer(required=True),
         }, name=f"{title}Involvement")
         # One instance each, made once: building a schema costs more than loading with it.
-        self._loaders: dict[str, Any] = {
-            "activity.recorded": self.activity_in().load,
-            "activity.updated": self.activity_patch.load,
-            "activity.cancelled": Schema.from_dict({})().load,
-            "involvement.recorded": self.involvement_in().load,
-            "involvement.corrected": self.correction().load,
-            "involvement.withdrawn": WithdrawalSchema().load,
+        self._loaders: dict[str, Loader] = {
+            "activity.recorded": fast_loader(self.activity_in()),
+            "activity.updated": fast_loader(self.activity_patch),
+            "activity.cancelled": fast_loader(Schema.from_dict({})()),
+            "involvement.recorded": fast_loader(self.involvement_in()),
+            "involvement.corrected": fast_loader(self.correction()),
+            "involvement.withdrawn": fast_loader(WithdrawalSchema()),
         }
 
     def load_for(self, command: str, data: Any) -> tuple[dict[str, Any], str | None]:

@@ -11,8 +11,9 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from shared import outbox
 from shared.area import Area
 from shared.area.models import Activity, Citizen, Involvement, Outbox
-from shared.db import Database
+from shared.db import Database, stage
 from shared.envelope import (
     ACTIVITY_CANCELLED,
     ACTIVITY_RECORDED,
@@ -34,6 +35,9 @@ from shared.errors import Conflict, NotFound
 from shared.involvement import Facts
 
 FACT_FIELDS = ("stage", "role", "from_start", "decision_power", "feedback_given", "recognition")
+# Involvements and citizens are written as plain rows (shared.db.stage), in bulk.
+INVOLVEMENTS = cast(sa.Table, Involvement.__table__)
+CITIZENS = cast(sa.Table, Citizen.__table__)
 
 
 def _now() -> datetime:
@@ -64,7 +68,8 @@ class Known:
         self.activities: dict[str, Activity | None] = {}
         self.involvements: set[str] = set()
         self.free_involvements: set[str] = set()
-        self.citizens: dict[str, Citizen | None] = {}
+        # A citizen's salt by lookup; None when there is no such citizen (or no longer).
+        self.citizens: dict[str, str | None] = {}
 
     @staticmethod
     def of(session: Session) -> Known:
@@ -85,9 +90,10 @@ class Known:
             self.involvements |= taken
             self.free_involvements |= set(chunk) - taken
         for chunk in _chunks(lookups - self.citizens.keys()):
-            found_c = {c.lookup: c for c in self.session.scalars(
-                sa.select(Citizen).where(Citizen.lookup.in_(chunk)))}
-            self.citizens.update({k: found_c.get(k) for k in chunk})
+            salts = dict(self.session.execute(
+                sa.select(Citizen.lookup, Citizen.salt).where(Citizen.lookup.in_(chunk))
+            ).tuples().all())
+            self.citizens.update({k: salts.get(k) for k in chunk})
 
     def activity(self, activity_id: str) -> Activity | None:
         if activity_id not in self.activities:
@@ -100,9 +106,10 @@ class Known:
             self.preload(set(), {involvement_id}, set())
         return involvement_id in self.involvements
 
-    def citizen(self, lookup: str) -> Citizen | None:
+    def salt(self, lookup: str) -> str | None:
         if lookup not in self.citizens:
-            self.citizens[lookup] = self.session.get(Citizen, lookup)
+            self.citizens[lookup] = self.session.scalar(
+                sa.select(Citizen.salt).where(Citizen.lookup == lookup))
         return self.citizens[lookup]
 
 
@@ -216,13 +223,12 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
     """
     lookup = citizen_lookup(key, citizen_ref)
     known = Known.of(session)
-    citizen = known.citizen(lookup)
-    if citizen is None:
-        citizen = Citizen(lookup=lookup, salt=secrets.token_hex(16),
-                          created_at=_naive(_now()))
-        session.add(citizen)
-        known.citizens[lookup] = citizen
-    digest = hmac.new(key.encode(), f"{citizen.salt}:{citizen_ref.strip()}".encode(),
+    salt = known.salt(lookup)
+    if salt is None:
+        salt = secrets.token_hex(16)
+        stage(session, CITIZENS, {"lookup": lookup, "salt": salt, "created_at": _naive(_now())})
+        known.citizens[lookup] = salt
+    digest = hmac.new(key.encode(), f"{salt}:{citizen_ref.strip()}".encode(),
                       hashlib.sha256).hexdigest()
     return "p_" + digest[:32]
 
@@ -230,14 +236,13 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
 def erase_citizen(db: Database, key: str, citizen_ref: str) -> dict[str, Any]:
     with db.writing() as session:
         lookup = citizen_lookup(key, citizen_ref)
-        citizen = Known.of(session).citizen(lookup)
-        if citizen is None:
+        if Known.of(session).salt(lookup) is None:
             raise NotFound("No contributions are linked to that citizen reference.")
         pseudonym = pseudonym_for(session, key, citizen_ref)
         contributions = session.scalar(
             sa.select(sa.func.count()).select_from(Involvement)
             .where(Involvement.pseudonym == pseudonym)) or 0
-        session.delete(citizen)
+        session.execute(sa.delete(Citizen).where(Citizen.lookup == lookup))
         Known.of(session).citizens[lookup] = None
     return {"erased": True, "contributions_unlinked": int(contributions)}
 
@@ -245,34 +250,32 @@ def erase_citizen(db: Database, key: str, citizen_ref: str) -> dict[str, Any]:
 # -- involvements ------------------------------------------------------------------------
 
 
-def involvement_view(inv: Involvement) -> dict[str, Any]:
+def involvement_view(inv: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": inv.id, "activity_id": inv.activity_id, "pseudonym": inv.pseudonym,
-        "stage": inv.stage, "role": inv.role, "hours": inv.hours,
-        "recognition": inv.recognition, "decision_power": inv.decision_power,
-        "from_start": inv.from_start, "feedback_given": inv.feedback_given,
-        "step": inv.step, "rubric_version": inv.rubric_version, "rubric_rule": inv.rubric_rule,
-        "status": inv.status, "revision": inv.revision, **json.loads(inv.extras),
+        "id": inv["id"], "activity_id": inv["activity_id"], "pseudonym": inv["pseudonym"],
+        "stage": inv["stage"], "role": inv["role"], "hours": inv["hours"],
+        "recognition": inv["recognition"], "decision_power": inv["decision_power"],
+        "from_start": inv["from_start"], "feedback_given": inv["feedback_given"],
+        "step": inv["step"], "rubric_version": inv["rubric_version"],
+        "rubric_rule": inv["rubric_rule"], "status": inv["status"], "revision": inv["revision"],
+        **json.loads(inv["extras"]),
     }
 
 
-def _involvement_data(inv: Involvement, activity: Activity, area: Area) -> dict[str, Any]:
+def _involvement_data(inv: Mapping[str, Any], activity: Activity, area: Area) -> dict[str, Any]:
     view = involvement_view(inv)
     facts = {name: view[name] for name in FACT_FIELDS}
     return {"involvement_id": view.pop("id"), "org_unit": activity.org_unit,
             "activity_kind": area.activity_kind, **view, "facts": facts}
 
 
-def _apply_facts(inv: Involvement, area: Area, body: dict[str, Any]) -> None:
+def _apply_facts(inv: dict[str, Any], area: Area, body: dict[str, Any]) -> None:
     body = dict(body)
     area.check_involvement(body)
-    facts = Facts(**{name: body.pop(name) for name in FACT_FIELDS})
-    step, rule = area.rubric.step(facts)
-    for name, value in facts.as_dict().items():
-        setattr(inv, name, value)
-    inv.hours = body.pop("hours")
-    inv.extras = json.dumps(body)
-    inv.step, inv.rubric_rule, inv.rubric_version = step, rule, area.rubric.version
+    facts = {name: body.pop(name) for name in FACT_FIELDS}
+    step, rule = area.rubric.step(Facts(**facts))
+    inv.update(facts, hours=body.pop("hours"), extras=json.dumps(body), step=step,
+               rubric_rule=rule, rubric_version=area.rubric.version)
 
 
 def record_involvement(db: Database, area: Area, key: str, activity_id: str,
@@ -289,11 +292,11 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
         known = Known.of(session)
         if chosen and known.involvement_taken(involvement_id):
             raise Conflict(f"An involvement with id {involvement_id} already exists.")
-        inv = Involvement(id=involvement_id, activity_id=activity_id, status="active",
-                          revision=1, pseudonym=pseudonym_for(session, key, citizen_ref),
-                          recorded_at=_naive(now), updated_at=_naive(now))
+        inv = {"id": involvement_id, "activity_id": activity_id, "status": "active",
+               "revision": 1, "pseudonym": pseudonym_for(session, key, citizen_ref),
+               "recorded_at": _naive(now), "updated_at": _naive(now)}
         _apply_facts(inv, area, body)
-        session.add(inv)
+        stage(session, INVOLVEMENTS, inv)
         known.involvements.add(involvement_id)
         known.free_involvements.discard(involvement_id)
         _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
@@ -301,15 +304,30 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
         return involvement_view(inv)
 
 
-def _load_involvement(session: Session, involvement_id: str) -> tuple[Involvement, Activity]:
-    inv = session.scalar(sa.select(Involvement).where(Involvement.id == involvement_id))
+def _find_involvement(session: Session, involvement_id: str) -> dict[str, Any] | None:
+    row = session.execute(sa.select(INVOLVEMENTS).where(INVOLVEMENTS.c.id == involvement_id)
+                          ).mappings().one_or_none()
+    return dict(row) if row is not None else None
+
+
+def _load_involvement(session: Session, involvement_id: str
+                      ) -> tuple[dict[str, Any], Activity]:
+    inv = _find_involvement(session, involvement_id)
     if inv is None:
         raise NotFound(f"No involvement {involvement_id}.")
-    if inv.status == "withdrawn":
+    if inv["status"] == "withdrawn":
         raise Conflict(f"Involvement {involvement_id} was withdrawn.")
-    activity = session.scalar(sa.select(Activity).where(Activity.id == inv.activity_id))
+    activity = Known.of(session).activity(inv["activity_id"])
     assert activity is not None
     return inv, activity
+
+
+def _save_involvement(session: Session, inv: dict[str, Any], now: datetime) -> None:
+    inv["revision"] += 1
+    inv["updated_at"] = _naive(now)
+    changes = {k: v for k, v in inv.items() if k not in ("n", "id")}
+    session.execute(sa.update(INVOLVEMENTS).where(INVOLVEMENTS.c.id == inv["id"])
+                    .values(changes))
 
 
 def correct_involvement(db: Database, area: Area, involvement_id: str,
@@ -319,10 +337,9 @@ def correct_involvement(db: Database, area: Area, involvement_id: str,
     with db.writing() as session:
         inv, activity = _load_involvement(session, involvement_id)
         _apply_facts(inv, area, body)
-        inv.revision += 1
-        inv.updated_at = _naive(now)
-        data = _involvement_data(inv, activity, area)
-        _emit(session, area, INVOLVEMENT_CORRECTED, activity.id, data, now)
+        _save_involvement(session, inv, now)
+        _emit(session, area, INVOLVEMENT_CORRECTED, activity.id,
+              _involvement_data(inv, activity, area), now)
         return involvement_view(inv)
 
 
@@ -331,19 +348,18 @@ def withdraw_involvement(db: Database, area: Area, involvement_id: str,
     now = _now()
     with db.writing() as session:
         inv, activity = _load_involvement(session, involvement_id)
-        inv.status = "withdrawn"
-        inv.revision += 1
-        inv.updated_at = _naive(now)
+        inv["status"] = "withdrawn"
+        _save_involvement(session, inv, now)
         _emit(session, area, INVOLVEMENT_WITHDRAWN, activity.id,
-              {"involvement_id": inv.id, "activity_id": activity.id,
-               "org_unit": activity.org_unit, "pseudonym": inv.pseudonym,
-               "revision": inv.revision, "reason": reason}, now)
+              {"involvement_id": inv["id"], "activity_id": activity.id,
+               "org_unit": activity.org_unit, "pseudonym": inv["pseudonym"],
+               "revision": inv["revision"], "reason": reason}, now)
         return involvement_view(inv)
 
 
 def get_involvement(db: Database, involvement_id: str) -> dict[str, Any]:
     with db.reading() as session:
-        inv = session.scalar(sa.select(Involvement).where(Involvement.id == involvement_id))
+        inv = _find_involvement(session, involvement_id)
         if inv is None:
             raise NotFound(f"No involvement {involvement_id}.")
         return involvement_view(inv)
@@ -352,6 +368,7 @@ def get_involvement(db: Database, involvement_id: str) -> dict[str, Any]:
 def list_involvements(db: Database, area: Area, activity_id: str) -> list[dict[str, Any]]:
     with db.reading() as session:
         _load_activity(session, area, activity_id)
-        rows = session.scalars(sa.select(Involvement).where(Involvement.activity_id == activity_id)
-                               .order_by(Involvement.n))
-        return [involvement_view(i) for i in rows]
+        rows = session.execute(sa.select(INVOLVEMENTS)
+                               .where(INVOLVEMENTS.c.activity_id == activity_id)
+                               .order_by(INVOLVEMENTS.c.n)).mappings()
+        return [involvement_view(dict(i)) for i in rows]

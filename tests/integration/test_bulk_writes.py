@@ -1,0 +1,89 @@
+"""Rows written in bulk are stored exactly as SQLAlchemy stores them, on each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from shared.db import Database, executemany, stage
+from tests.support.databases import database
+
+METADATA = sa.MetaData()
+THINGS = sa.Table(
+    "things", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(32), nullable=False, unique=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("size", sa.Float, nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=True),
+)
+ROWS = [
+    {"name": "whole-second", "at": datetime(2026, 1, 1, 9, 0, 0), "flag": True, "size": 1,
+     "blob": b"\x00\x01"},
+    {"name": "micro", "at": datetime(2026, 1, 1, 9, 0, 0, 5), "flag": False, "size": 2.5,
+     "blob": None},
+]
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path) -> Iterator[Database]:
+    """An empty database of the current backend with one table of mixed column types."""
+    with database(backend, tmp_path, "bulk") as url:
+        db = Database(url)
+        METADATA.create_all(db.engine)
+        yield db
+        db.dispose()
+
+
+def _raw(db: Database) -> list[tuple[object, ...]]:
+    with db.reading() as session:
+        return [tuple(r) for r in session.execute(
+            sa.text("SELECT name, at, flag, size, blob FROM things ORDER BY name"))]
+
+
+def test_bulk_rows_are_stored_as_sqlalchemy_stores_them(db: Database) -> None:
+    with db.writing() as session:
+        session.execute(sa.insert(THINGS), ROWS)
+    expected = _raw(db)
+    with db.writing() as session:
+        session.execute(sa.delete(THINGS))
+        executemany(session.connection(), sa.insert(THINGS), ROWS)
+    assert _raw(db) == expected
+    with db.reading() as session:
+        assert [dict(r._mapping) for r in session.execute(
+            sa.select(THINGS.c.name, THINGS.c.at, THINGS.c.flag, THINGS.c.size, THINGS.c.blob)
+            .order_by(THINGS.c.name))] == sorted(ROWS, key=lambda r: str(r["name"]))
+
+
+def test_bulk_updates_and_deletes_match_their_keys(db: Database) -> None:
+    with db.writing() as session:
+        executemany(session.connection(), sa.insert(THINGS), ROWS)
+        executemany(session.connection(),
+                    sa.update(THINGS).where(THINGS.c.name == sa.bindparam("k"))
+                    .values(size=sa.bindparam("new_size")),
+                    [{"k": "micro", "new_size": 7.0}])
+        executemany(session.connection(),
+                    sa.delete(THINGS).where(THINGS.c.name == sa.bindparam("k")),
+                    [{"k": "whole-second"}])
+    with db.reading() as session:
+        assert session.execute(sa.select(THINGS.c.name, THINGS.c.size)).all() == [("micro", 7.0)]
+
+
+def test_staged_rows_are_seen_by_the_next_query_and_go_with_a_rollback(db: Database) -> None:
+    with db.writing() as session:
+        stage(session, THINGS, ROWS[0])
+        assert session.scalar(sa.select(sa.func.count()).select_from(THINGS)) == 1
+        stage(session, THINGS, ROWS[1])
+    with db.reading() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(THINGS)) == 2
+
+    with pytest.raises(sa.exc.IntegrityError), db.writing() as session:
+        stage(session, THINGS, {**ROWS[0], "name": "new"})
+        stage(session, THINGS, ROWS[1])  # taken: the commit fails, and takes "new" with it
+    with db.reading() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(THINGS)) == 2
