@@ -46,6 +46,8 @@ READ_ENTRIES = int(os.environ.get("BENCH_READ_ENTRIES", 3000 if SMOKE else 1_000
 INGEST_EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", 1000 if SMOKE else 50_000))
 SECONDS = float(os.environ.get("BENCH_SECONDS", 1 if SMOKE else 10))
 ROWS: list[dict[str, Any]] = []
+# Where the CPU went during a row, by process: what limits it.
+CPU: dict[str, dict[str, float]] = {}
 
 
 def row(key: str, what: str, value: float, unit: str, baseline: float | None,
@@ -69,14 +71,8 @@ def percentile(values: list[float], p: float) -> float:
 
 def rss_peak_mb(pid: int) -> float:
     """Peak resident memory of a process and its children (VmHWM), in MB."""
-    pids = [pid]
-    try:
-        children = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True)
-        pids += [int(p) for p in children.stdout.split()]
-    except OSError:
-        pass
     peak = 0
-    for p in set(pids):
+    for p in _group(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -84,6 +80,38 @@ def rss_peak_mb(pid: int) -> float:
         except OSError:
             continue
     return peak / 1024
+
+
+def _group(pid: int) -> set[int]:
+    pids = {pid}
+    try:
+        found = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True)
+        pids |= {int(p) for p in found.stdout.split()}
+    except OSError:
+        pass
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by a process group's live members."""
+    ticks = 0
+    for p in _group(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each process of a stack, Redis and this load generator."""
+    used = {name: cpu_seconds(p.pid) for name, p in stack.processes.items()}
+    if stack.redis.process is not None:
+        used["redis"] = cpu_seconds(stack.redis.process.pid)
+    times = os.times()
+    used["load generator"] = times.user + times.system
+    return used
 
 
 def stack_in(directory: Path, **env: str) -> Stack:
@@ -239,6 +267,7 @@ def bench_end_to_end(workdir: Path) -> None:
             response.read()
             assert response.status == 202, response.status
 
+    cpu_before = cpu_of(stack)
     start = time.monotonic()
     threads = [threading.Thread(target=post, args=(batches[i::2],)) for i in range(2)]
     for t in threads:
@@ -249,8 +278,14 @@ def bench_end_to_end(workdir: Path) -> None:
     while _ledger_size(ledger) < INGEST_EVENTS + 1:
         time.sleep(0.05)
     elapsed = time.monotonic() - start
+    cpu_after = cpu_of(stack)
     ours = INGEST_EVENTS / elapsed
     peak = rss_peak_mb(worker)
+    cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
+    CPU["b"] = dict(sorted(cpu.items(), key=lambda item: -item[1]))
+    print("  CPU seconds during it: " + ", ".join(
+        f"{name} {used:.1f}" for name, used in CPU["b"].items() if used >= 0.05)
+        + f"; {2 * elapsed:.1f} available on 2 cores", flush=True)
     print(f"  {INGEST_EVENTS} events accepted in {accepted:.1f}s, under a signed tree head "
           f"in {elapsed:.1f}s", flush=True)
 
@@ -519,7 +554,8 @@ def main() -> int:
         "python": platform.python_version()},
         "sizes": {"read_entries": READ_ENTRIES, "ingest_events": INGEST_EVENTS,
                   "seconds": SECONDS},
-        "database": os.environ.get("BENCH_DATABASE", "sqlite"), "rows": ROWS}
+        "database": os.environ.get("BENCH_DATABASE", "sqlite"), "rows": ROWS,
+        "cpu_seconds": CPU}
     out = ROOT / "bench" / "results" / "latest.json"
     out.write_text(json.dumps(result, indent=2))
     print()

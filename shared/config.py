@@ -158,7 +158,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VISIBILITY_TIMEOUT": _float(env, "LADDER_VISIBILITY_TIMEOUT", 300.0),
         "SOFT_SHUTDOWN_TIMEOUT": _float(env, "LADDER_SOFT_SHUTDOWN_TIMEOUT", 10.0),
         "BROKER_TIMEOUT": _float(env, "LADDER_BROKER_TIMEOUT", 2.0),
-        "RELAY_BATCH_SIZE": _int(env, "LADDER_RELAY_BATCH_SIZE", 500),
+        "RELAY_BATCH_SIZE": _int(env, "LADDER_RELAY_BATCH_SIZE", 2000),
         "RELAY_INTERVAL": _float(env, "LADDER_RELAY_INTERVAL", 0.2),
         "REPUBLISH_AFTER": _float(env, "LADDER_REPUBLISH_AFTER", 600.0),
         "SUPPRESSION_THRESHOLD": _int(env, "LADDER_SUPPRESSION_THRESHOLD", 5),

@@ -10,16 +10,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
 
 STAGED = "staged"
+# ``column.in_(KEYS)``, with {"keys": [...]} given at execution: a statement that
+# compiles once and is cached, whatever the list, instead of a bound parameter
+# built per value on every call.
+KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -50,6 +65,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+FEW = 20
+
+
 def executemany(connection: Connection, statement: UpdateBase,
                 rows: list[dict[str, Any]]) -> None:
     """Run one INSERT, UPDATE or DELETE for many rows (all with the same keys) at once.
@@ -62,19 +80,28 @@ def executemany(connection: Connection, statement: UpdateBase,
     """
     if not rows:
         return
+    if len(rows) < FEW:
+        # Compiling costs more than a few rows do: SQLAlchemy's path has a cache.
+        connection.execute(statement, rows)
+        return
     dialect = connection.dialect
     compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
     names = list(compiled.positiontup or ()) if dialect.positional else list(compiled.binds)
-    processors = [(name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+    processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
                   for name in names]
-    convert = [(name, f) for name, f in processors if f is not None]
+    convert = [(i, f) for i, f in enumerate(processors) if f is not None]
+    pick = itemgetter(*names)
+    values: list[Any] = [pick(row) for row in rows]
+    if len(names) == 1:
+        values = [(v,) for v in values]
     if convert:
-        rows = [dict(row) for row in rows]
-        for row in rows:
-            for name, f in convert:
-                row[name] = f(row[name])
-    params: list[Any] = ([tuple(row[n] for n in names) for row in rows] if dialect.positional
-                         else rows)
+        changed = [list(v) for v in values]
+        for v in changed:
+            for i, f in convert:
+                v[i] = f(v[i])
+        values = [tuple(v) for v in changed]
+    params: list[Any] = (values if dialect.positional
+                         else [dict(zip(names, v, strict=True)) for v in values])
     connection.exec_driver_sql(compiled.string, params)
 
 

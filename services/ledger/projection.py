@@ -100,8 +100,11 @@ def by_keys(session: Session, stmt: sa.Select[Any], columns: list[Any],
         groups[key[:-1]].append(key[-1])
     for prefix, lasts in groups.items():
         for chunk in _chunks(sorted(set(lasts)), 500):
-            conditions = [c == v for c, v in zip(columns[:-1], prefix, strict=True)]
-            yield from session.execute(stmt.where(*conditions, columns[-1].in_(chunk)))
+            # Bound at execution, so the statement compiles once for every prefix and chunk.
+            conditions = [c == sa.bindparam(f"prefix_{n}") for n, c in enumerate(columns[:-1])]
+            yield from session.execute(
+                stmt.where(*conditions, columns[-1].in_(sa.bindparam("lasts", expanding=True))),
+                {"lasts": chunk, **{f"prefix_{n}": v for n, v in enumerate(prefix)}}).all()
 
 
 class Projector:

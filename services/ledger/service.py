@@ -18,7 +18,7 @@ from services.ledger.projection import Projector
 from services.ledger.signing import Signer
 from services.ledger.tree import leaf_bytes
 from services.ledger.webhooks import service as subscribers
-from shared.db import Database, executemany
+from shared.db import KEYS, Database, executemany
 from shared.outbox import utcnow
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tupl
         for start in range(0, len(ids), 500):
             rows = session.scalars(
                 sa.select(Entry.event_id)
-                .where(Entry.source == source, Entry.event_id.in_(ids[start : start + 500])))
+                .where(Entry.source == source, Entry.event_id.in_(KEYS)),
+                {"keys": ids[start : start + 500]})
             held.update((source, event_id) for event_id in rows)
     return held
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shared.area import Area, service
 from shared.area.models import Integration, Receipt
 from shared.area.schemas import AreaSchemas
-from shared.db import Database, stage
+from shared.db import KEYS, Database, stage
 from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors
 from shared.errors import fail
 from shared.webhooks import SignatureInvalid, receipt_key, utcnow, verify
@@ -65,7 +65,7 @@ def _read_receipts(session: Session, keys: list[str]) -> Stored:
     for start in range(0, len(keys), 500):
         found.update((key, (status, body)) for key, status, body in session.execute(
             sa.select(Receipt.key, Receipt.status, Receipt.body)
-            .where(Receipt.key.in_(keys[start:start + 500]))).tuples())
+            .where(Receipt.key.in_(KEYS)), {"keys": keys[start:start + 500]}).tuples())
     return found
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from shared import outbox
 from shared.area import Area
 from shared.area.models import Activity, Citizen, Involvement, Outbox
-from shared.db import Database, stage
+from shared.db import KEYS, Database, stage
 from shared.envelope import (
     ACTIVITY_CANCELLED,
     ACTIVITY_RECORDED,
@@ -82,17 +82,17 @@ class Known:
                 lookups: set[str]) -> None:
         for chunk in _chunks(activity_ids - self.activities.keys()):
             found = {a.id: a for a in self.session.scalars(
-                sa.select(Activity).where(Activity.id.in_(chunk)))}
+                sa.select(Activity).where(Activity.id.in_(KEYS)), {"keys": chunk})}
             self.activities.update({i: found.get(i) for i in chunk})
         for chunk in _chunks(involvement_ids - self.involvements - self.free_involvements):
             taken = set(self.session.scalars(
-                sa.select(Involvement.id).where(Involvement.id.in_(chunk))))
+                sa.select(Involvement.id).where(Involvement.id.in_(KEYS)), {"keys": chunk}))
             self.involvements |= taken
             self.free_involvements |= set(chunk) - taken
         for chunk in _chunks(lookups - self.citizens.keys()):
             salts = dict(self.session.execute(
-                sa.select(Citizen.lookup, Citizen.salt).where(Citizen.lookup.in_(chunk))
-            ).tuples().all())
+                sa.select(Citizen.lookup, Citizen.salt).where(Citizen.lookup.in_(KEYS)),
+                {"keys": chunk}).tuples().all())
             self.citizens.update({k: salts.get(k) for k in chunk})
 
     def activity(self, activity_id: str) -> Activity | None:
