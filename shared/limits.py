@@ -12,9 +12,12 @@ behind a load balancer, shares them. Three limits, each a string such as
 - ``RATE_LIMIT_ADDRESS``: each client address over all of them, so that inventing
   tokens or integration names gets no further allowance.
 
-Health checks and the OpenAPI document are never limited. If Redis cannot be
-reached, counting falls back to each process's memory rather than refuse or fail
-requests: the outbox accepts work while Redis is away, and so do the limits.
+Counting is by sliding window: two counters per key, so a request costs the same
+whatever the limit (a moving window keeps one timestamp per request, which a high
+limit makes long to read). Health checks and the OpenAPI document are never
+limited. If Redis cannot be reached, counting falls back to each process's memory
+rather than refuse or fail requests: the outbox accepts work while Redis is away,
+and so do the limits.
 """
 
 from __future__ import annotations
