@@ -347,14 +347,19 @@ def _upsert_citizens(session: Session, changed: dict[tuple[str, str, str, str, s
         params = {name: list(values) for name, values in zip(CITIZEN_KEY, columns, strict=True)}
         return session.execute(CITIZENS_UPSERT_PG,
                                {**params, "n": list(changed.values())}).tuples().all()
+    # SQLite: read the counters before (through the primary key), then write the
+    # counts after in one executemany; the head row's lock keeps other writers out.
     table = CITIZEN_PERIODS
+    key_columns = [table.c[n] for n in CITIZEN_KEY]
+    before = {tuple(r[:5]): r[5] for r in by_keys(
+        session, sa.select(*key_columns, table.c.n), key_columns, changed)}
+    after = [(*key, before.get(key, 0) + delta) for key, delta in changed.items()]
     stmt = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=list(CITIZEN_KEY),
-                                      set_={"n": table.c.n + stmt.excluded.n})
-    rows = [{**dict(zip(CITIZEN_KEY, key, strict=True)), "n": delta}
-            for key, delta in changed.items()]
-    return session.execute(stmt.returning(*(table.c[n] for n in CITIZEN_KEY), table.c.n),
-                           rows).tuples().all()
+                                      set_={"n": stmt.excluded.n})
+    executemany(session.connection(), stmt,
+                [dict(zip((*CITIZEN_KEY, "n"), row, strict=True)) for row in after])
+    return after
 
 
 def _dialect(session: Session) -> Any:
