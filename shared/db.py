@@ -40,7 +40,11 @@ KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # psycopg prepares a statement run five times, and PostgreSQL may then keep a
+        # generic plan made while a table was still small: a sequential scan that
+        # stays as the ledger grows. Each statement is planned with its values.
+        args = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=args, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
