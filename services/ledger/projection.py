@@ -301,12 +301,11 @@ class Projector:
             _upsert_add(self.session, cast(sa.Table, Aggregate.__table__), rows)
 
     def _flush_citizens(self) -> None:
-        """Move each changed citizen counter in one upsert, and read back where it landed.
+        """Move each changed citizen counter; distinct and returning citizens follow.
 
-        From the counter after (returned by the upsert) and the change, the counter
-        before follows, and with both the distinct and returning citizens move. No
-        read first: on a table that grew faster than PostgreSQL's statistics, a read
-        of thousands of keys is planned as a scan.
+        ``_upsert_citizens`` gives each counter after the change; the counter before
+        is that minus the change, and from both the distinct and returning citizens
+        move. A counter back at zero is deleted.
         """
         changed = {k: d for k, d in self.citizens.items() if d}
         if not changed:
