@@ -349,9 +349,7 @@ def _upsert_citizens(session: Session, changed: dict[tuple[str, str, str, str, s
     # SQLite: read the counters before (through the primary key), then write the
     # counts after in one executemany; the head row's lock keeps other writers out.
     table = CITIZEN_PERIODS
-    key_columns = [table.c[n] for n in CITIZEN_KEY]
-    before = {tuple(r[:5]): r[5] for r in by_keys(
-        session, sa.select(*key_columns, table.c.n), key_columns, changed)}
+    before = dict(_citizen_counts(session, list(changed)))
     after = [(*key, before.get(key, 0) + delta) for key, delta in changed.items()]
     stmt = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=list(CITIZEN_KEY),
@@ -359,6 +357,27 @@ def _upsert_citizens(session: Session, changed: dict[tuple[str, str, str, str, s
     executemany(session.connection(), stmt,
                 [dict(zip((*CITIZEN_KEY, "n"), row, strict=True)) for row in after])
     return after
+
+
+def _citizen_counts(session: Session, keys: list[tuple[str, str, str, str, str]]
+                    ) -> Iterable[tuple[tuple[str, str, str, str, str], int]]:
+    """SQLite: the counters of these keys that exist, a thousand keys per statement.
+
+    The keys are a VALUES list that drives the loop (CROSS JOIN keeps it outermost),
+    and each is looked up through the primary key. Grouping the keys by their first
+    four columns instead would cost a statement per area, unit and period.
+    """
+    names = ", ".join(CITIZEN_KEY)
+    on = " AND ".join(f"c.{n} = k.{n}" for n in CITIZEN_KEY)
+    connection = session.connection()
+    for chunk in _chunks(keys, 1000):
+        rows = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        found = connection.exec_driver_sql(
+            f"WITH k({names}) AS (VALUES {rows}) SELECT c.{', c.'.join(CITIZEN_KEY)}, c.n "
+            f"FROM k CROSS JOIN citizen_periods AS c ON {on}",
+            tuple(v for key in chunk for v in key))
+        for row in found:
+            yield tuple(row[:5]), row[5]
 
 
 def _dialect(session: Session) -> Any:

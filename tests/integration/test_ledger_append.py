@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import date
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.ledger import service
-from services.ledger.models import Entry, Rejected
+from services.ledger.measures import PERIODS, period_of
+from services.ledger.models import CitizenPeriod, Entry, Rejected
+from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import Signer
 from shared.db import Database
-from tests.support.events import activity, involvement
+from tests.support.events import activity, involvement, withdrawn
 
 SIGNER = Signer(Ed25519PrivateKey.generate())
 
@@ -24,6 +28,44 @@ def _entries(db: Database) -> list[Entry]:
 def _rejected(db: Database) -> list[Rejected]:
     with db.reading() as session:
         return list(session.scalars(sa.select(Rejected).order_by(Rejected.id)))
+
+
+def test_citizen_counters_match_the_involvements_over_many_units_and_batches(
+    ledger_db: Database,
+) -> None:
+    # Each involvement moves six counters (its unit and all units, by month, quarter and
+    # year): 400 of them move 1,650 counters, more than one lookup statement reads.
+    units = [f"unit-{n}" for n in range(8)]
+    activities = {u: activity("training", u, time="2026-01-02T09:00:00Z") for u in units}
+
+    def involvements(step: int) -> list[dict[str, object]]:
+        return [involvement("training", step, org_unit=units[n % 8], pseudonym=f"p{n % 150}",
+                            activity_id=activities[units[n % 8]]["data"]["activity_id"],
+                            time=f"2026-{n % 6 + 1:02d}-10T09:00:00Z")
+                for n in range(400)]
+
+    first = involvements(4)
+    service.append_batch(ledger_db, list(activities.values()) + first, SIGNER)
+    # The second batch records the same citizens again, moving every counter the first
+    # created; the third withdraws half of the first batch's involvements.
+    again = involvements(5)
+    service.append_batch(ledger_db, again, SIGNER)
+    gone = first[::2]
+    service.append_batch(ledger_db, [withdrawn("training", e["data"]["activity_id"],
+                                               e["data"]["involvement_id"]) for e in gone],
+                         SIGNER)
+
+    expected: Counter[tuple[str, ...]] = Counter()
+    for e in first[1::2] + again:
+        day = date.fromisoformat(e["time"][:10])
+        for unit in (e["data"]["org_unit"], ALL_UNITS):
+            for kind in PERIODS:
+                expected["training", unit, kind, period_of(day, kind), e["data"]["pseudonym"]] += 1
+    with ledger_db.reading() as session:
+        stored = {(r.area, r.org_unit, r.kind, r.period, r.pseudonym): r.n
+                  for r in session.scalars(sa.select(CitizenPeriod))}
+    assert len(expected) == 1650
+    assert stored == dict(expected)
 
 
 def test_batches_get_gapless_sequence_numbers_in_order(ledger_db: Database) -> None:
