@@ -68,15 +68,15 @@ CITIZEN_PERIODS = cast(sa.Table, CitizenPeriod.__table__)
 CITIZEN_KEY = ("area", "org_unit", "kind", "period", "pseudonym")
 KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvement_id")}
 FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in TABLES}
+COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
+            "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
+            "feedback", "citizens", "returning_citizens")
+Key = tuple[str, str, str, str]
 
 
 def _row(state: State) -> dict[str, Any]:
     # dataclasses.asdict deep-copies every value; these are all flat.
     return {name: getattr(state, name) for name in FIELDS[type(state)]}
-COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
-            "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
-            "feedback", "citizens", "returning_citizens")
-Key = tuple[str, str, str, str]
 
 
 @lru_cache(maxsize=4096)
