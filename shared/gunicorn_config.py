@@ -24,3 +24,8 @@ graceful_timeout = max(1, int(_grace() - _MARGIN))
 # Workers' heartbeat files: in memory, not on a container's overlay filesystem,
 # where a slow write can get a busy worker killed as unresponsive.
 worker_tmp_dir = "/dev/shm" if _os.path.isdir("/dev/shm") else None
+
+# gunicorn's own refusals (a request line or header over its limits, an invalid
+# method, ...) in the error shape rather than HTML (shared/gunicorn_worker.py). The
+# ledger's Procfile line names the threaded one instead.
+worker_class = "shared.gunicorn_worker.SyncWorker"
