@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -17,7 +18,7 @@ from typing import Any
 
 import click
 
-from shared import logs, procfile
+from shared import logs, procfile, text
 from shared.config import (
     DOMAIN_SERVICES,
     SERVICES,
@@ -32,6 +33,37 @@ from shared.config import (
 from shared.db import Database
 
 log = logging.getLogger("ladder")
+
+
+class Text(click.ParamType):
+    """Text that will be stored: valid UTF-8 without NUL, at most ``limit`` characters.
+
+    Arguments that are not UTF-8 reach Python as lone surrogates (shared/text.py).
+    """
+
+    name = "text"
+
+    def __init__(self, limit: int, pattern: str | None = None, hint: str = "") -> None:
+        self.limit = limit
+        self.pattern = re.compile(pattern) if pattern else None
+        self.hint = hint
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        value = str(value)
+        why = text.problem(value)
+        if why:
+            self.fail(f"{text.shown(value)!r}: {why}", param, ctx)
+        if not 0 < len(value) <= self.limit:
+            self.fail(f"must be 1 to {self.limit} characters", param, ctx)
+        if self.pattern and not self.pattern.fullmatch(value):
+            self.fail(f"{value!r}: {self.hint}", param, ctx)
+        return value
+
+
+# An integration's name is the last part of its webhook's URL.
+INTEGRATION_NAME = Text(100, r"[A-Za-z0-9][A-Za-z0-9._-]*",
+                        "letters, digits, '.', '_' or '-', starting with a letter or digit")
 
 
 @click.group()
@@ -107,7 +139,8 @@ def _token_model(service: str) -> Any:
 
 @token.command("create")
 @click.argument("service", type=click.Choice(SERVICES))
-@click.option("--name", required=True, help="Who the token is for, e.g. hr-system.")
+@click.option("--name", required=True, type=Text(200),
+              help="Who the token is for, e.g. hr-system.")
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="read, write or admin (repeat for several), or SERVICE:VERB. On the "
               "ledger, read is an auditor and admin an administrator.")
@@ -127,7 +160,8 @@ def token_create(service: str, name: str, scopes: tuple[str, ...]) -> None:
 
 @token.command("revoke")
 @click.argument("service", type=click.Choice(SERVICES))
-@click.option("--name", required=True, help="Revoke every live token of this name.")
+@click.option("--name", required=True, type=Text(200),
+              help="Revoke every live token of this name.")
 def token_revoke(service: str, name: str) -> None:
     """Revoke a service's tokens by name."""
     from shared.auth import revoke_token
@@ -141,7 +175,7 @@ def token_revoke(service: str, name: str) -> None:
 @main.command()
 @click.option("--area", type=click.Choice(("recruitment", "training", "inspection")),
               help="One area, by period; without it the areas side by side.")
-@click.option("--org-unit", help="One organisational unit (default: all).")
+@click.option("--org-unit", type=Text(256), help="One organisational unit (default: all).")
 @click.option("--period", default="quarter", show_default=True,
               type=click.Choice(("month", "quarter", "year")))
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
@@ -274,7 +308,7 @@ def integration() -> None:
 
 @integration.command("create")
 @click.argument("service", type=click.Choice(DOMAIN_SERVICES))
-@click.argument("name")
+@click.argument("name", type=INTEGRATION_NAME)
 def integration_create(service: str, name: str) -> None:
     """Create integration NAME for SERVICE and print its secret and webhook URL path."""
     from shared.area.integrations import create_integration
@@ -285,7 +319,7 @@ def integration_create(service: str, name: str) -> None:
 
 @integration.command("rotate")
 @click.argument("service", type=click.Choice(DOMAIN_SERVICES))
-@click.argument("name")
+@click.argument("name", type=INTEGRATION_NAME)
 def integration_rotate(service: str, name: str) -> None:
     """Give NAME a new secret; the old one stays valid until the next rotation."""
     from shared.area.integrations import rotate_integration

@@ -13,31 +13,9 @@ from shared import db, errors, health, limits, logs, metrics, screening
 from shared.celery_app import celery_init_app
 from shared.config import load
 
-JSON = ("application/json",)
 QUIET = ("/healthz", "/readyz", "/metrics")  # polled every few seconds: logged at DEBUG
 
 log = logging.getLogger("ladder.http")
-
-
-def accepts(*mimetypes: str) -> Callable[[Any], Any]:
-    """Mark a view (or MethodView) with the body content types it parses."""
-
-    def mark(view: Any) -> Any:
-        view.accepts = mimetypes
-        return view
-
-    return mark
-
-
-def _check_content_type() -> None:
-    if request.method not in ("POST", "PUT", "PATCH") or request.endpoint is None:
-        return
-    from flask import current_app
-
-    view = current_app.view_functions.get(request.endpoint)
-    allowed = getattr(getattr(view, "view_class", view), "accepts", JSON)
-    if allowed:
-        errors.require_json(allowed)
 
 
 def _begin_request() -> None:
@@ -93,7 +71,6 @@ def make_app(
     app.before_request(_begin_request)
     app.after_request(_log_request)
     app.teardown_request(_end_request)
-    app.before_request(_check_content_type)
     screening.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "ladder token create"})

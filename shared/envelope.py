@@ -24,6 +24,10 @@ EVENT_TYPES = (
     INVOLVEMENT_WITHDRAWN,
 )
 
+# The earliest time an event may carry, and any intake takes: nothing Ladder measures
+# is older, and a time before it is a mistake (year 1, or a Unix time of 0 or less).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
 # CloudEvents 1.0 §3.1.1: extension names are lower-case letters and digits.
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _REQUIRED = ("specversion", "id", "source", "type")

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from shared.blueprint import Blueprint
 from shared.celery_app import broker_reachable
 from shared.db import current_db
 from shared.errors import fail

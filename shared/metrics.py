@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from shared.blueprint import Blueprint
 from shared.db import Database, current_db
 
 if TYPE_CHECKING:

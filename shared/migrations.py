@@ -34,7 +34,7 @@ def alembic_config(service: str, url: str) -> Config:
     return cfg
 
 
-def upgrade(service: str, url: str, revision: str = "head") -> None:
+def upgrade(service: str, url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 

@@ -56,6 +56,9 @@ class OutboxMixin:
     confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # Set when the relay cannot publish the row at all (see ``Unpublishable``): it is
+    # left out of every pass until an admin deals with it, and counted meanwhile.
+    held_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
 
 
 def create_outbox_table() -> None:
@@ -112,26 +115,66 @@ def request_ids(events: Iterable[Any]) -> list[str]:
     return list(seen)
 
 
+class Unpublishable(Exception):
+    """The transport cannot carry these events at all (it cannot serialise them):
+    sending them again would fail again. Anything else a publish raises is taken
+    as the broker being away, and retried."""
+
+
 Publish = Callable[[list[dict[str, Any]]], None]
 # Given (source, id) pairs, which of them does the ledger hold?
 Held = Callable[[list[tuple[str, str]]], set[tuple[str, str]]]
 
 
 def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_size: int) -> int:
-    """Publish up to one batch of pending rows; return how many were published."""
+    """Publish up to one batch of pending rows; return how many were published.
+
+    A row that is not a CloudEvent with a source and an id, or that the transport
+    cannot serialise, is held (``held_at``, with the reason in ``last_error``) so
+    that it never blocks the rows behind it; the batch is split to find it.
+    """
     with db.reading() as session:
         rows = session.execute(
             sa.select(model.id, model.payload)
-            .where(model.published_at.is_(None))
+            .where(model.published_at.is_(None), model.held_at.is_(None))
             .order_by(model.id)
             .limit(batch_size)
         ).all()
     if not rows:
         return 0
-    ids = [row.id for row in rows]
-    events = [json.loads(row.payload) for row in rows]
+    batch: list[tuple[int, dict[str, Any]]] = []
+    unreadable: dict[int, str] = {}
+    for row in rows:
+        try:
+            event = json.loads(row.payload)
+            _event_key(event)
+        except (ValueError, TypeError, KeyError) as exc:
+            unreadable[row.id] = f"not a CloudEvent with a source and an id: {exc!r}"
+        else:
+            batch.append((row.id, event))
+    if unreadable:
+        hold(db, model, unreadable)
+    published = _publish(db, model, publish, batch)
+    log.info("published %d events to the ledger queue", published,
+             extra={"events": published, "request_ids": request_ids(e for _, e in batch)})
+    return published
+
+
+def _publish(db: Database, model: type[OutboxMixin], publish: Publish,
+             batch: list[tuple[int, dict[str, Any]]]) -> int:
+    """Publish ``batch`` and mark it published; split it to hold what cannot go."""
+    if not batch:
+        return 0
+    ids = [row_id for row_id, _ in batch]
     try:
-        publish(events)
+        publish([event for _, event in batch])
+    except Unpublishable as exc:
+        if len(batch) == 1:
+            hold(db, model, {ids[0]: f"the transport cannot carry it: {exc}"})
+            return 0
+        middle = len(batch) // 2
+        return (_publish(db, model, publish, batch[:middle])
+                + _publish(db, model, publish, batch[middle:]))
     except Exception as exc:
         log.warning("outbox publish failed for %d events, will retry: %s", len(ids), exc)
         with db.writing() as session:
@@ -145,9 +188,30 @@ def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_s
         session.execute(
             sa.update(model).where(model.id.in_(ids)).values(published_at=utcnow(), last_error=None)
         )
-    log.info("published %d events to the ledger queue", len(ids),
-             extra={"events": len(ids), "request_ids": request_ids(events)})
     return len(ids)
+
+
+def hold(db: Database, model: type[OutboxMixin], reasons: dict[int, str]) -> None:
+    """Take rows out of the relay's passes, each with the reason, for an admin to see."""
+    log.error("%d outbox rows cannot be published and are held: %s", len(reasons),
+              "; ".join(f"{i}: {why}" for i, why in sorted(reasons.items())))
+    now = utcnow()
+    with db.writing() as session:
+        for row_id, why in reasons.items():
+            session.execute(sa.update(model).where(model.id == row_id)
+                            .values(held_at=now, last_error=why[:1000]))
+
+
+def list_held(db: Database, model: type[OutboxMixin], after: int,
+              limit: int) -> list[dict[str, Any]]:
+    """Held rows, oldest first: what an admin must look at."""
+    with db.reading() as session:
+        rows = session.scalars(sa.select(model).where(model.held_at.is_not(None),
+                                                      model.id > after)
+                               .order_by(model.id).limit(limit))
+        return [{"id": r.id, "event_id": r.event_id, "created_at": r.created_at,
+                 "held_at": r.held_at, "reason": r.last_error, "payload": r.payload}
+                for r in rows]
 
 
 def reconcile_once(db: Database, model: Any, held: Held, older_than: datetime,
@@ -159,7 +223,8 @@ def reconcile_once(db: Database, model: Any, held: Held, older_than: datetime,
     with db.reading() as session:
         rows = session.execute(
             sa.select(model.id, model.payload)
-            .where(model.confirmed_at.is_(None), model.published_at < older_than)
+            .where(model.confirmed_at.is_(None), model.published_at < older_than,
+                   model.held_at.is_(None))
             .order_by(model.published_at)
             .limit(batch_size)
         ).all()
@@ -182,15 +247,23 @@ def reconcile_once(db: Database, model: Any, held: Held, older_than: datetime,
 
 
 def _key(payload: str) -> tuple[str, str]:
-    event = json.loads(payload)
-    return (event["source"], event["id"])
+    return _event_key(json.loads(payload))
+
+
+def _event_key(event: Any) -> tuple[str, str]:
+    """An event's (source, id); KeyError or TypeError if it has none."""
+    source, event_id = event["source"], event["id"]
+    if not isinstance(source, str) or not isinstance(event_id, str):
+        raise TypeError("source and id must be strings")
+    return source, event_id
 
 
 def pending_count(db: Database, model: type[OutboxMixin]) -> int:
     with db.reading() as session:
         return int(
             session.scalar(
-                sa.select(sa.func.count()).select_from(model).where(model.published_at.is_(None))
+                sa.select(sa.func.count()).select_from(model)
+            .where(model.published_at.is_(None), model.held_at.is_(None))
             )
             or 0
         )
@@ -201,10 +274,12 @@ def backlog(db: Database, model: type[OutboxMixin]) -> list[tuple[str, str, floa
     with db.reading() as session:
         pending, oldest = session.execute(
             sa.select(sa.func.count(), sa.func.min(model.created_at))
-            .where(model.published_at.is_(None))).one()
+            .where(model.published_at.is_(None), model.held_at.is_(None))).one()
         unconfirmed = session.scalar(
             sa.select(sa.func.count()).select_from(model)
             .where(model.confirmed_at.is_(None), model.published_at.is_not(None)))
+        held = session.scalar(sa.select(sa.func.count()).select_from(model)
+                              .where(model.held_at.is_not(None)))
     age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
     return [
         ("ladder_outbox_pending_events", "Events waiting for the relay to publish them",
@@ -213,6 +288,9 @@ def backlog(db: Database, model: type[OutboxMixin]) -> list[tuple[str, str, floa
          "Events published but not yet seen in the ledger", float(unconfirmed or 0)),
         ("ladder_outbox_oldest_pending_seconds",
          "Age of the oldest event waiting to be published (0 when none waits)", max(0.0, age)),
+        ("ladder_outbox_held_events",
+         "Events the relay cannot publish at all, held for an admin (GET /v1/outbox/held)",
+         float(held or 0)),
     ]
 
 

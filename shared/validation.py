@@ -19,6 +19,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 from marshmallow.utils import missing
 
+from shared.fields import Flag, Number
+
 Loader = Callable[[Any], Any]
 
 # Field classes (exactly these, not subclasses) whose load of a value of the given
@@ -26,8 +28,10 @@ Loader = Callable[[Any], Any]
 PLAIN: dict[type[fields.Field], tuple[type, ...]] = {
     fields.String: (str,),
     fields.Boolean: (bool,),
+    Flag: (bool,),
     fields.Integer: (int,),
     fields.Float: (int, float),
+    Number: (int, float),
 }
 
 
@@ -40,7 +44,7 @@ class _Field:
         # A default to fill in is marshmallow's to fill: only the present case is fast.
         self.required = not partial and (field.required or field.load_default is not missing)
         self.validators = list(field.validators)
-        self.is_float = type(field) is fields.Float
+        self.is_float = type(field) in (fields.Float, Number)
 
 
 def _plan(schema: Schema) -> list[_Field] | None:

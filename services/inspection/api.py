@@ -6,7 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from services.inspection.domain import AREA, PHASES, RATINGS, SERVICE_TYPES
 from shared.area.api import area_blueprint
-from shared.area.schemas import AreaSchemas, Date
+from shared.area.schemas import AreaSchemas
+from shared.fields import Date, integer
 
 
 class InspectionFields(Schema):
@@ -19,7 +20,7 @@ class InspectionFields(Schema):
 
 
 SCHEMAS = AreaSchemas(AREA, InspectionFields, involvement_extras={
-    "interviews_count": fields.Integer(
+    "interviews_count": integer(
         load_default=0, validate=validate.Range(min=0, max=1000),
         metadata={"description": "People who use the service interviewed (interviews stage)"}),
 })

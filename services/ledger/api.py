@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.ledger import access, exports, metrics, service
@@ -15,10 +14,11 @@ from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS
 from services.ledger.models import ApiToken
 from shared.auth import VERBS, create_token, is_admin, list_tokens, require, revoke_token
+from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.envelope import EVENT_TYPES
 from shared.errors import NotFound
-from shared.fields import INT64_MAX, INT_ID, UtcDateTime, cursor
+from shared.fields import INT64_MAX, INT_ID, TimeBound, UtcDateTime, cursor, page
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The involvement ledger")
 
@@ -34,8 +34,8 @@ class EntryFilterSchema(Schema):
     type = fields.String(validate=validate.OneOf(EVENT_TYPES))
     org_unit = fields.String(validate=validate.Length(min=1, max=256))
     pseudonym = fields.String(validate=validate.Length(min=1, max=64))
-    time_from = fields.AwareDateTime(data_key="from", metadata={"description": "event time >="})
-    time_to = fields.AwareDateTime(data_key="to", metadata={"description": "event time <"})
+    time_from = TimeBound(data_key="from", metadata={"description": "Event time >= this"})
+    time_to = TimeBound(end=True, data_key="to", metadata={"description": "Event time < this"})
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_: Any) -> None:
@@ -65,12 +65,13 @@ class EntrySchema(Schema):
     pseudonym = fields.String(allow_none=True)
     received_at = UtcDateTime(required=True)
     event = fields.Dict(required=True, metadata={"description": "The CloudEvent as appended"})
+    leaf_hash = fields.String(required=True, metadata={
+        "description": "base64 of the entry's RFC 9162 leaf hash, SHA-256(0x00 || leaf "
+                       "bytes); the leaf bytes are rebuilt from seq, received_at and event "
+                       "as docs/ledger-format.md says"})
 
 
-class EntryPageSchema(Schema):
-    entries = fields.List(fields.Nested(EntrySchema), required=True)
-    next_after = fields.Integer(allow_none=True, metadata={
-        "description": "Pass as `after` for the next page; null when this page is the last"})
+EntryPageSchema = page(EntrySchema, "EntryPage")
 
 
 @blp.route("/entries")
@@ -83,7 +84,7 @@ class Entries(MethodView):
         limit = min(args["limit"], current_app.config["PAGE_LIMIT_MAX"])
         entries = service.list_entries(current_db(), _entry_query(args, limit))
         next_after = entries[-1]["seq"] if len(entries) == limit else None
-        return {"entries": entries, "next_after": next_after}
+        return {"items": entries, "next_after": next_after}
 
 
 @blp.route("/exports/entries")
@@ -197,7 +198,7 @@ class AccessQuerySchema(Schema):
     after = cursor(load_default=0)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     token_name = fields.String(validate=validate.Length(min=1, max=200))
-    since = fields.AwareDateTime()
+    since = TimeBound(metadata={"description": "Reads at or after this"})
 
 
 class AccessSchema(Schema):
@@ -212,15 +213,21 @@ class AccessSchema(Schema):
     user_agent = fields.String(allow_none=True)
 
 
+def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A page of rows keyed by ``id``: the next one starts after the last, if it was full."""
+    return {"items": items, "next_after": items[-1]["id"] if len(items) == limit else None}
+
+
 @blp.route("/access-log")
 class AccessLogView(MethodView):
     @require("read")
     @blp.arguments(AccessQuerySchema, location="query")
-    @blp.response(200, AccessSchema(many=True))
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """Who read the ledger, what, when and from where."""
-        return access.query(current_db(), args["after"], args["limit"],
-                            args.get("token_name"), _naive_utc(args.get("since")))
+    @blp.response(200, page(AccessSchema, "AccessPage"))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Who read the ledger, what, when and from where, oldest first, after a cursor."""
+        return _page(access.query(current_db(), args["after"], args["limit"],
+                                  args.get("token_name"), _naive_utc(args.get("since"))),
+                     args["limit"])
 
 
 class TokenInSchema(Schema):
@@ -241,10 +248,10 @@ class TokenSchema(Schema):
 @blp.route("/tokens")
 class Tokens(MethodView):
     @require("admin")
-    @blp.response(200, TokenSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """List tokens (never the tokens themselves)."""
-        return list_tokens(current_db(), ApiToken)
+    @blp.response(200, page(TokenSchema, "TokenPage"))
+    def get(self) -> dict[str, Any]:
+        """List tokens (never the tokens themselves), all on one page."""
+        return {"items": list_tokens(current_db(), ApiToken), "next_after": None}
 
     @require("admin")
     @blp.arguments(TokenInSchema)
@@ -277,14 +284,21 @@ class RejectedSchema(Schema):
     id = fields.Integer()
     received_at = UtcDateTime()
     reason = fields.String()
-    payload = fields.String()
+    source = fields.String(allow_none=True, metadata={
+        "description": "The event's source, if it had one; NUL and lone surrogates escaped"})
+    event_id = fields.String(allow_none=True, metadata={
+        "description": "The event's id, if it had one; escaped the same way"})
+    payload = fields.String(metadata={
+        "description": "The event as it came: JSON with every non-ASCII character escaped, "
+                       "so it loads back exactly (or, if it was not JSON at all, its repr)"})
 
 
 @blp.route("/rejected")
 class RejectedEvents(MethodView):
     @require("admin")
     @blp.arguments(AccessQuerySchema(only=("after", "limit")), location="query")
-    @blp.response(200, RejectedSchema(many=True))
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """Events the ledger could not accept, with the reason."""
-        return service.list_rejected(current_db(), args["after"], args["limit"])
+    @blp.response(200, page(RejectedSchema, "RejectedPage"))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Events the ledger could not accept, with the reason, oldest first, after a cursor."""
+        return _page(service.list_rejected(current_db(), args["after"], args["limit"]),
+                     args["limit"])

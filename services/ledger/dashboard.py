@@ -32,9 +32,9 @@ from werkzeug.wrappers import Response
 from services.ledger import integrity, reports, sessions
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, last_twelve_months
-from shared.app import accepts
 from shared.db import current_db
 from shared.errors import DomainError, Invalid, NotFound, error_body
+from shared.screening import accepts
 
 log = logging.getLogger(__name__)
 

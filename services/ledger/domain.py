@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from shared import text
 from shared.envelope import (
     ACTIVITY_CANCELLED,
     ACTIVITY_RECORDED,
     ACTIVITY_UPDATED,
+    EARLIEST,
     EVENT_TYPES,
     INVOLVEMENT_CORRECTED,
     INVOLVEMENT_RECORDED,
     INVOLVEMENT_WITHDRAWN,
     envelope_errors,
+    format_time,
     parse_time,
 )
 from shared.involvement import DECISION_POWER, RECOGNITION
@@ -45,8 +49,39 @@ class AcceptedEvent:
 
 
 def canonical_json(value: Any) -> str:
-    """Sorted keys, no insignificant whitespace, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no insignificant whitespace, UTF-8 kept as is; JSON only (no NaN)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def escaped_json(value: Any) -> str:
+    """``value`` as JSON text that any database can store, whatever it holds.
+
+    ASCII only, NUL and lone surrogates escaped, so ``json.loads`` gives back exactly
+    what came; a value that is not JSON at all (NaN, a non-string key) is kept as its
+    escaped ``repr``. This is how the ledger keeps what it could not accept.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          allow_nan=False)
+    except (TypeError, ValueError):
+        return text.shown(repr(value))
+
+
+def key_digest(source: str, event_id: str) -> str:
+    """SHA-256 of an exact (source, id) pair written as escaped JSON.
+
+    It names a pair even when its text cannot be stored, and two pairs never share it.
+    """
+    return hashlib.sha256(escaped_json([source, event_id]).encode()).hexdigest()
+
+
+def claimed_key(raw: Any) -> tuple[str, str] | None:
+    """The (source, id) an event claims, valid or not; None if it claims none."""
+    if isinstance(raw, dict) and isinstance(raw.get("source"), str) and isinstance(
+            raw.get("id"), str):
+        return raw["source"], raw["id"]
+    return None
 
 
 def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
@@ -69,7 +104,10 @@ def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
     if org_unit is not None and not (isinstance(org_unit, str) and 0 < len(org_unit) <= 256):
         raise EventRejected("data.org_unit must be a string of 1-256 characters")
     _check_data(event["type"], data)
-    when = parse_time(event["time"]).replace(tzinfo=None) if "time" in event else received_at
+    when = parse_time(event["time"]) if "time" in event else received_at.replace(tzinfo=UTC)
+    if when < EARLIEST:
+        raise EventRejected(f"time must not be before {format_time(EARLIEST)}")
+    canonical = _canonical(event)
     pseudonym = data.get("pseudonym")
     return AcceptedEvent(
         source=event["source"],
@@ -79,10 +117,31 @@ def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
         area=area,
         org_unit=org_unit,
         pseudonym=pseudonym if isinstance(pseudonym, str) else None,
-        time=when,
-        canonical=canonical_json(event),
+        time=when.replace(tzinfo=None),
+        canonical=canonical,
         data=data,
     )
+
+
+def _canonical(event: dict[str, Any]) -> str:
+    """The event's canonical JSON, refused if any of its text could not be stored."""
+    try:
+        canonical = canonical_json(event)
+    except ValueError as exc:
+        raise EventRejected(f"not JSON: {exc}") from exc
+    try:
+        canonical.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        # Only NUL is left to find, and JSON writes it escaped.
+        if "\\u0000" not in canonical:
+            return canonical
+    found = text.problems(event)
+    if found:
+        raise EventRejected("text that cannot be stored: " + ", ".join(
+            f"{path} ({why})" for path, why in found.items()))
+    return canonical
 
 
 def _text(data: dict[str, Any], name: str, limit: int = 64) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.ledger import merkle, tree
 from services.ledger.models import Entry, Head, TreeHeadRow
 from shared.auth import require
+from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.errors import Conflict, Invalid, NotFound
 from shared.fields import INT64_MAX, cursor

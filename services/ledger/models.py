@@ -59,11 +59,18 @@ class Rejected(Base):
     """An event the ledger could not accept, kept with the reason."""
 
     __tablename__ = "rejected"
+    __table_args__ = (sa.Index("ix_rejected_key_digest", "key_digest"),)
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime)
     reason: Mapped[str] = mapped_column(sa.Text)
+    # JSON with every non-ASCII character escaped: always storable, loads back exactly.
     payload: Mapped[str] = mapped_column(sa.Text)
+    # The event's source and id as far as it had them, escaped for display; the digest
+    # of the exact pair (services.ledger.domain.key_digest) is what the relay looks up.
+    source: Mapped[str | None] = mapped_column(sa.String(512), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(sa.String(512), nullable=True)
+    key_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class ApiToken(TokenMixin, Base):

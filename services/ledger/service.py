@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -12,12 +13,20 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from services.ledger import tree
-from services.ledger.domain import AcceptedEvent, EventRejected, accept, canonical_json
+from services.ledger.domain import (
+    AcceptedEvent,
+    EventRejected,
+    accept,
+    claimed_key,
+    escaped_json,
+    key_digest,
+)
 from services.ledger.models import Entry, Head, Rejected
 from services.ledger.projection import Projector
 from services.ledger.signing import Signer
 from services.ledger.tree import leaf_bytes
 from services.ledger.webhooks import service as subscribers
+from shared import text
 from shared.db import KEYS, Database, executemany
 from shared.outbox import utcnow
 
@@ -38,6 +47,11 @@ class BatchResult:
     def as_dict(self) -> dict[str, int]:
         return {"appended": self.appended, "duplicates": self.duplicates,
                 "rejected": self.rejected, "size": self.size, "messages": len(self.messages)}
+
+    def __add__(self, later: BatchResult) -> BatchResult:
+        return BatchResult(self.appended + later.appended, self.duplicates + later.duplicates,
+                           self.rejected + later.rejected, max(self.size, later.size),
+                           self.messages + later.messages)
 
 
 def append_batch(db: Database, raw_events: Any, signer: Signer,
@@ -60,7 +74,7 @@ def append_batch(db: Database, raw_events: Any, signer: Signer,
             accepted.append(accept(raw, now))
         except EventRejected as exc:
             log.warning("ledger rejected an event: %s", exc)
-            rejected.append(Rejected(received_at=now, reason=str(exc), payload=_dump(raw)))
+            rejected.append(rejection(raw, str(exc), now))
     with db.writing() as session:
         # The head row is the single writer's lock: sequence numbers come from it.
         head = session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
@@ -93,6 +107,35 @@ def append_batch(db: Database, raw_events: Any, signer: Signer,
                        tuple(messages))
 
 
+def append_in_parts(db: Database, raw_events: Any, signer: Signer,
+                    webhooks: subscribers.Settings | None,
+                    transient: tuple[type[BaseException], ...]
+                    ) -> BatchResult:
+    """:func:`append_batch`; a batch that fails for a reason not ``transient`` is split.
+
+    One event no check foresaw (a value the database itself refuses) must not take
+    the rest of its batch with it: the halves are appended on their own, and so on
+    down to the event that fails alone, which is kept in ``rejected`` with the error.
+    Halves append in order, so the log keeps the batch's order. A transient error
+    propagates at any depth; the retried batch finds what was appended already.
+    """
+    events = raw_events if isinstance(raw_events, list) else [raw_events]
+    try:
+        return append_batch(db, events, signer, webhooks)
+    except transient:
+        raise
+    except Exception as exc:
+        if len(events) > 1:
+            log.warning("a batch of %d events failed to append (%r); appending it in halves",
+                        len(events), exc)
+            middle = len(events) // 2
+            return (append_in_parts(db, events[:middle], signer, webhooks, transient)
+                    + append_in_parts(db, events[middle:], signer, webhooks, transient))
+        log.exception("an event failed to append; it is kept as rejected")
+        reject_batch(db, events, f"append failed: {exc!r}")
+        return BatchResult(0, 0, 1, -1)
+
+
 def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (source, id) pairs the ledger holds.
 
@@ -101,6 +144,8 @@ def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tupl
     """
     by_source: dict[str, list[str]] = {}
     for source, event_id in keys:
+        if text.problem(source) or text.problem(event_id):
+            continue  # text no column can hold: not in the log (see rejected_keys)
         by_source.setdefault(source, []).append(event_id)
     held: set[tuple[str, str]] = set()
     for source, ids in by_source.items():
@@ -126,17 +171,40 @@ def _unseen(session: sa.orm.Session, events: list[AcceptedEvent]) -> list[Accept
     return fresh
 
 
+def _rejected_keys(session: sa.orm.Session,
+                   keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (source, id) pairs the ledger has refused, and keeps in ``rejected``."""
+    digests = {key_digest(*key): key for key in keys}
+    ordered = sorted(digests)
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(ordered), 500):
+        found.update(digests[d] for d in session.scalars(
+            sa.select(Rejected.key_digest).where(Rejected.key_digest.in_(KEYS)),
+            {"keys": ordered[start:start + 500]}) if d is not None)
+    return found
+
+
 def held(db: Database, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (source, id) pairs the ledger holds."""
+    """Which of these (source, id) pairs the ledger has settled: appended to the log,
+    or refused and kept in ``rejected`` with the reason. Sending either again changes
+    nothing, so the relay stops there."""
+    unique = sorted(set(keys))
     with db.reading() as session:
-        return _held_keys(session, sorted(set(keys)))
+        found = _held_keys(session, unique)
+        return found | _rejected_keys(session, [k for k in unique if k not in found])
 
 
-def _dump(raw: Any) -> str:
-    try:
-        return canonical_json(raw)
-    except (TypeError, ValueError):
-        return repr(raw)
+REASON_LIMIT = 2000
+
+
+def rejection(raw: Any, reason: str, now: datetime) -> Rejected:
+    """The row that keeps an event the ledger refused: whole, storable, with the reason."""
+    key = claimed_key(raw)
+    return Rejected(received_at=now, reason=text.shown(reason)[:REASON_LIMIT],
+                    payload=escaped_json(raw),
+                    source=text.shown(key[0])[:512] if key else None,
+                    event_id=text.shown(key[1])[:512] if key else None,
+                    key_digest=key_digest(*key) if key else None)
 
 
 @dataclass(frozen=True)
@@ -185,6 +253,7 @@ def _entry(row: Entry) -> dict[str, Any]:
         "pseudonym": row.pseudonym,
         "received_at": row.received_at,
         "event": json.loads(row.event),
+        "leaf_hash": base64.b64encode(row.leaf_hash or b"").decode(),
     }
 
 
@@ -193,7 +262,8 @@ def list_rejected(db: Database, after: int, limit: int) -> list[dict[str, Any]]:
         rows = session.scalars(sa.select(Rejected).where(Rejected.id > after)
                                .order_by(Rejected.id).limit(limit))
         return [{"id": r.id, "received_at": r.received_at, "reason": r.reason,
-                 "payload": r.payload} for r in rows]
+                 "source": r.source, "event_id": r.event_id, "payload": r.payload}
+                for r in rows]
 
 
 def counts(db: Database) -> dict[str, int]:
@@ -216,4 +286,4 @@ def reject_batch(db: Database, raw_events: Any, reason: str) -> None:
     now = utcnow()
     events = raw_events if isinstance(raw_events, list) else [raw_events]
     with db.writing() as session:
-        session.add_all(Rejected(received_at=now, reason=reason, payload=_dump(e)) for e in events)
+        session.add_all(rejection(e, reason, now) for e in events)

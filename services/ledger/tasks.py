@@ -38,18 +38,19 @@ def _append(task: Task, events: Any, size: int) -> dict[str, int]:
     name = current_app.config["SERVICE_NAME"]
     started = time.perf_counter()
     try:
-        result = service.append_batch(db, events, current_app.extensions["signer"],
-                                      subscribers.Settings.from_config(current_app.config))
-    except TRANSIENT as exc:
-        countdown = min(2 ** min(task.request.retries, 5), 30)
-        log.warning("ledger append failed, retrying in %ss: %s", countdown, exc)
-        raise task.retry(exc=exc, countdown=countdown) from exc
+        result = service.append_in_parts(
+            db, events, current_app.extensions["signer"],
+            subscribers.Settings.from_config(current_app.config), TRANSIENT)
     except Exception as exc:
-        # Not transient: keep the whole batch in `rejected` rather than lose it.
-        log.exception("ledger append failed; the batch is kept as rejected")
-        service.reject_batch(db, events, f"append failed: {exc!r}")
-        metrics.record_batch(name, size, time.perf_counter() - started, 0, 0, size)
-        return {"appended": 0, "duplicates": 0, "rejected": size, "size": -1}
+        # The database is away, or even keeping an event as rejected failed: the
+        # message goes back to the broker for later, never dropped.
+        countdown = min(2 ** min(task.request.retries, 5), 30)
+        if isinstance(exc, TRANSIENT):
+            log.warning("ledger append failed, retrying in %ss: %s", countdown, exc)
+        else:
+            log.exception("ledger append and keeping rejected events both failed; "
+                          "retrying in %ss", countdown)
+        raise task.retry(exc=exc, countdown=countdown) from exc
     metrics.record_batch(name, size, time.perf_counter() - started, result.appended,
                          result.duplicates, result.rejected)
     log.info("ledger appended a batch: %d new, %d duplicates, %d rejected; size %d",

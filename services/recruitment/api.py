@@ -8,7 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.recruitment.domain import AREA, OUTCOMES
 from shared.area.api import area_blueprint
-from shared.area.schemas import AreaSchemas, Date
+from shared.area.schemas import AreaSchemas
+from shared.fields import Date
 
 
 class VacancyFields(Schema):

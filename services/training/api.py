@@ -6,22 +6,23 @@ from dataclasses import replace
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.training import service
 from services.training.domain import AREA, MODES
 from shared.area.api import area_blueprint
-from shared.area.schemas import ID, AreaSchemas, Date
+from shared.area.schemas import ID, AreaSchemas
 from shared.auth import require
+from shared.blueprint import Blueprint
 from shared.db import current_db
+from shared.fields import Date, integer, page
 
 
 class SessionFields(Schema):
     course_id = fields.String(required=True, validate=ID)
     delivered_on = Date(required=True)
     mode = fields.String(validate=validate.OneOf(MODES), load_default="in_person")
-    learners = fields.Integer(validate=validate.Range(min=0, max=100000),
+    learners = integer(validate=validate.Range(min=0, max=100000),
                               metadata={"description": "How many learners attended"})
 
 
@@ -45,10 +46,10 @@ extra_blueprints = (courses,)
 @courses.route("")
 class Courses(MethodView):
     @require("read")
-    @courses.response(200, CourseSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """List courses."""
-        return service.list_courses(current_db())
+    @courses.response(200, page(CourseSchema, "CoursePage"))
+    def get(self) -> dict[str, Any]:
+        """List courses, all on one page."""
+        return {"items": service.list_courses(current_db()), "next_after": None}
 
     @require("write")
     @courses.arguments(CourseSchema)

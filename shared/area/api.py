@@ -8,26 +8,31 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Flask, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from marshmallow.utils import missing
 
-from shared import metrics, outbox
-from shared.app import accepts, make_app
+from shared import metrics, outbox, text
+from shared.app import make_app
 from shared.area import Area, inbound, service
 from shared.area.models import ApiToken, Outbox
 from shared.area.schemas import (
     AreaSchemas,
     ErasureResultSchema,
     ErasureSchema,
+    HeldPageSchema,
     PageArgsSchema,
     WithdrawalSchema,
 )
 from shared.auth import require
+from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.errors import LadderApi, fail
+from shared.fields import page
+from shared.screening import NO_CONTENT_TYPE, accepts, after_authentication, json_body
 
 CLOUDEVENT_TYPES = ("application/cloudevents+json", "application/cloudevents-batch+json",
                     "application/json")
@@ -40,10 +45,17 @@ WEBHOOK_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["type", "data"],
     "properties": {"type": {"type": "string", "enum": list(inbound.COMMANDS)},
                    "data": {"type": "object"}}}}}}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 512}
 _CLOUDEVENT = {"type": "object", "required": ["specversion", "id", "source", "type"],
                "properties": {"specversion": {"type": "string", "enum": ["1.0"]},
-                              "id": {"type": "string"}, "source": {"type": "string"},
-                              "type": {"type": "string"}, "data": {"type": "object"}}}
+                              "id": _TEXT, "source": _TEXT, "subject": _TEXT,
+                              "type": {**_TEXT, "pattern": r"^org\.ladder\."},
+                              "datacontenttype": _TEXT,
+                              "time": {"type": "string", "format": "date-time",
+                                       "description": "When it happened: for a recorded "
+                                       "activity or involvement, its occurred_at; not in the "
+                                       "future, not before 2000-01-01T00:00:00Z"},
+                              "data": {"type": "object"}}}
 CLOUDEVENTS_BODY = {"required": True, "content": {
     "application/cloudevents+json": {"schema": _CLOUDEVENT},
     "application/cloudevents-batch+json": {"schema": {"type": "array", "items": _CLOUDEVENT,
@@ -63,23 +75,54 @@ def _key() -> str:
     return str(current_app.config["PSEUDONYM_KEY"])
 
 
+def _ce_headers() -> dict[str, str]:
+    """Binary mode's attributes, percent-decoded as the CloudEvents HTTP binding says."""
+    attributes: dict[str, str] = {}
+    bad: dict[str, list[str]] = {}
+    for header, value in request.headers.items():
+        name = header.lower()
+        if not name.startswith("ce-"):
+            continue
+        try:
+            decoded = unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            bad[name] = ["Not percent-encoded UTF-8."]
+            continue
+        why = text.problem(decoded)
+        if why:
+            bad[name] = [why]
+        attributes[name[3:]] = decoded
+    if bad:
+        fail(422, message="Some headers are invalid: " + ", ".join(sorted(bad)),
+             errors={"headers": bad})
+    return attributes
+
+
 def _events_from_request() -> tuple[list[Any], bool]:
-    """Read CloudEvents in structured, batch or binary HTTP mode."""
-    body = request.get_json(silent=True, force=True)
-    if body is None and request.get_data():
-        fail(400, message="The request body is not valid JSON.")
+    """Read CloudEvents in structured, batch or binary HTTP mode.
+
+    Binary mode's data is JSON, with or without ``Content-Type: application/json``:
+    an SDK that sends none (the official Python SDK's ``to_binary`` does not) means
+    JSON, as docs/api.md says.
+    """
+    body = json_body()
     if request.mimetype == "application/cloudevents-batch+json":
         if not isinstance(body, list) or not body:
             fail(422, message="A batch is a non-empty JSON array of CloudEvents.",
                   errors={"json": ["Must be a non-empty array."]})
         return list(body), True
     if request.mimetype == "application/cloudevents+json":
+        if body is missing:
+            fail(400, message="A structured-mode CloudEvent needs a body.")
         return [body], False
-    headers = {k.lower()[3:]: v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+    headers = _ce_headers()
     if "specversion" not in headers:
         fail(400, message="Binary-mode CloudEvents need ce-specversion, ce-id, ce-source "
               "and ce-type headers; or send application/cloudevents+json.")
-    return [{**headers, "datacontenttype": "application/json", "data": body}], False
+    event: dict[str, Any] = {**headers, "datacontenttype": "application/json"}
+    if body is not missing:
+        event["data"] = body
+    return [event], False
 
 
 def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
@@ -87,15 +130,15 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
                     description=f"{area.activity_path.capitalize()} and citizens' "
                     f"involvement in them")
     path = area.activity_path
-    page = Schema.from_dict({"items": fields.List(fields.Nested(schemas.activity_out)),
-                             "next_after": fields.Integer(allow_none=True)},
-                            name=f"{area.name.capitalize()}ActivityPage")
+    activity_page = page(schemas.activity_out, f"{area.name.capitalize()}ActivityPage")
+    involvement_page = page(schemas.involvement_out,
+                            f"{area.name.capitalize()}InvolvementPage")
 
     @blp.route(f"/{path}")
     class Activities(MethodView):
         @require("read")
         @blp.arguments(PageArgsSchema, location="query")
-        @blp.response(200, page)
+        @blp.response(200, activity_page)
         def get(self, args: dict[str, Any]) -> dict[str, Any]:
             """List activities, oldest first, after a cursor."""
             items, last = service.list_activities(current_db(), args["after"], args["limit"])
@@ -136,10 +179,11 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
     @blp.route(f"/{path}/<activity_id>/involvements")
     class Involvements(MethodView):
         @require("read")
-        @blp.response(200, schemas.involvement_out(many=True))
-        def get(self, activity_id: str) -> list[dict[str, Any]]:
-            """The involvements recorded in one activity."""
-            return service.list_involvements(current_db(), area, activity_id)
+        @blp.response(200, involvement_page)
+        def get(self, activity_id: str) -> dict[str, Any]:
+            """The involvements recorded in one activity, all on one page."""
+            items = service.list_involvements(current_db(), area, activity_id)
+            return {"items": items, "next_after": None}
 
         @require("write")
         @blp.arguments(schemas.involvement_in)
@@ -184,7 +228,19 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
             """Erase a citizen: their reference can no longer be linked to their contributions."""
             return service.erase_citizen(current_db(), _key(), body["citizen_ref"])
 
+    @blp.route("/outbox/held")
+    class HeldEvents(MethodView):
+        @require("admin")
+        @blp.arguments(PageArgsSchema, location="query")
+        @blp.response(200, HeldPageSchema)
+        def get(self, args: dict[str, Any]) -> dict[str, Any]:
+            """Events the relay cannot publish at all, held with the reason, oldest first."""
+            items = outbox.list_held(current_db(), Outbox, args["after"], args["limit"])
+            return {"items": items,
+                    "next_after": items[-1]["id"] if len(items) == args["limit"] else None}
+
     @blp.route("/webhooks/<integration>")
+    @after_authentication
     class Webhooks(MethodView):
         @blp.response(202, InboundResultSchema)
         @blp.doc(parameters=WEBHOOK_HEADERS, requestBody=WEBHOOK_BODY)
@@ -213,7 +269,7 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
                                                batch)
             return body, status
 
-    accepts(*CLOUDEVENT_TYPES)(Events)
+    accepts(*CLOUDEVENT_TYPES, NO_CONTENT_TYPE)(Events)
     return blp
 
 

@@ -10,17 +10,18 @@ its effect in one transaction, and a repeat gets the stored answer.
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from shared import jsonbody
 from shared.area import Area, service
 from shared.area.models import Integration, Receipt
-from shared.area.schemas import AreaSchemas
+from shared.area.schemas import AreaSchemas, check_moment
 from shared.db import KEYS, Database, stage
-from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors
+from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors, format_time, parse_time
 from shared.errors import fail
 from shared.webhooks import SignatureInvalid, receipt_key, utcnow, verify
 
@@ -115,9 +116,9 @@ def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integratio
         fail(401, message=f"Webhook signature rejected: {exc}.")
     webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
     try:
-        payload = json.loads(body)
-    except ValueError:
-        fail(400, message="The request body is not valid JSON.")
+        payload = jsonbody.loads(body)
+    except jsonbody.Refused as refused:
+        fail(refused.status, message=refused.message, errors=refused.errors)
     if not isinstance(payload, dict):
         fail(422, message="The body must be an object with type and data.",
               errors={"type": ["Missing data for required field."]})
@@ -136,6 +137,46 @@ def _preload(session: Session, pseudonym_key: str, events: list[dict[str, Any]])
         ids, {d["id"] for d in data if isinstance(d.get("id"), str)},
         {service.citizen_lookup(pseudonym_key, ref) for ref in refs})
     return stored
+
+
+# The commands whose data says when the thing happened (``occurred_at``).
+DATED = ("activity.recorded", "involvement.recorded")
+
+
+def _dated(event: dict[str, Any], index: int | None) -> dict[str, Any]:
+    """The event with its CloudEvents ``time`` as its data's ``occurred_at``.
+
+    ``time`` is when the occurrence happened (CloudEvents 1.0, section 3.1.1), so it
+    is held to the same rules as ``occurred_at``: not in the future, not before the
+    earliest date. Both given must agree. Other commands are dated when applied, as
+    through REST; their ``time`` is still checked.
+    """
+    if "time" not in event:
+        return event
+    where = "" if index is None else f"{index}."
+
+    def refuse(messages: Any) -> NoReturn:
+        fail(422, message=f"Invalid CloudEvent: {where}time",
+             errors={"time": messages} if index is None else {str(index): {"time": messages}})
+
+    when = parse_time(event["time"])
+    try:
+        check_moment(when)
+    except ValidationError as exc:
+        refuse(exc.messages)
+    data = event.get("data")
+    if event["type"].removeprefix(EVENT_TYPE_PREFIX) not in DATED or not isinstance(data, dict):
+        return event
+    given = data.get("occurred_at")
+    if given is None:
+        return {**event, "data": {**data, "occurred_at": format_time(when)}}
+    try:
+        same = parse_time(given) == when
+    except ValueError:
+        return event  # the schema names what is wrong with it
+    if not same:
+        refuse(["Must equal data.occurred_at when both are given."])
+    return event
 
 
 def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events: list[Any],
@@ -157,7 +198,7 @@ def cloudevents(db: Database, area: Area, schemas: AreaSchemas, key: str, events
         if not event["type"].startswith(EVENT_TYPE_PREFIX):
             fail(422, message=f"Unknown type {event['type']!r}.",
                   errors={"type": [f"Must be {EVENT_TYPE_PREFIX}<command>."]})
-        loaded.append(event)
+        loaded.append(_dated(event, index if batch else None))
     for attempt in (1, 2):
         try:
             results = []

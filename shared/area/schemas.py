@@ -8,7 +8,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.area import WITHDRAWAL_REASONS, Area
-from shared.fields import cursor
+from shared.envelope import EARLIEST, format_time
+from shared.fields import Flag, Number, UtcDateTime, cursor, page
 from shared.involvement import DECISION_POWER, RECOGNITION
 from shared.validation import Loader, fast_loader
 
@@ -17,24 +18,19 @@ ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
                      error="Ids are 1-64 letters, digits, '.', '_', ':' or '-'.")
 
 
-class Date(fields.Date):
-    """A date that dumps as given when it is already ISO text (as stored in JSON details)."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str):
-            return value
-        return super()._serialize(value, attr, obj, **kwargs)
-
-
-def _not_future(moment: datetime) -> None:
+def check_moment(moment: datetime) -> None:
+    """When something happened: not in the future, not before :data:`EARLIEST`."""
     # A little clock skew between systems is allowed; a date to come is not.
     if moment > datetime.now(UTC) + timedelta(minutes=5):
         raise ValidationError("Must not be in the future.")
+    if moment < EARLIEST:
+        raise ValidationError(f"Must not be before {format_time(EARLIEST)}.")
 
 
 def occurred_at() -> fields.Field:
-    return fields.AwareDateTime(load_only=True, validate=_not_future, metadata={
-        "description": "When it happened, if not now (RFC 3339, not in the future): for a "
+    return fields.AwareDateTime(load_only=True, validate=check_moment, metadata={
+        "description": "When it happened, if not now (RFC 3339, not in the future, not "
+                       "before 2000-01-01T00:00:00Z): for a "
                        "system that reports late or loads its history. It becomes the "
                        "event's time, which dates it in the measures; the ledger still "
                        "records when it arrived."})
@@ -73,6 +69,18 @@ class ErasureSchema(Schema):
                                 validate=validate.Length(min=1, max=200))
 
 
+class HeldEventSchema(Schema):
+    id = fields.Integer(required=True)
+    event_id = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    held_at = UtcDateTime(required=True)
+    reason = fields.String(required=True)
+    payload = fields.String(required=True, metadata={"description": "The outbox row as kept"})
+
+
+HeldPageSchema = page(HeldEventSchema, "HeldEventPage")
+
+
 class ErasureResultSchema(Schema):
     erased = fields.Boolean(required=True)
     contributions_unlinked = fields.Integer(required=True)
@@ -82,12 +90,12 @@ def _facts(area: Area) -> dict[str, fields.Field]:
     return {
         "stage": fields.String(required=True, validate=validate.OneOf(area.stages)),
         "role": fields.String(required=True, validate=validate.OneOf(area.roles)),
-        "hours": fields.Float(required=True, validate=validate.Range(min=0, max=1000)),
+        "hours": Number(required=True, validate=validate.Range(min=0, max=1000)),
         "recognition": fields.String(required=True, validate=validate.OneOf(RECOGNITION)),
         "decision_power": fields.String(required=True,
                                         validate=validate.OneOf(DECISION_POWER)),
-        "from_start": fields.Boolean(required=True),
-        "feedback_given": fields.Boolean(required=True),
+        "from_start": Flag(required=True),
+        "feedback_given": Flag(required=True),
     }
 
 

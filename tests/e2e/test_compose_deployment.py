@@ -260,7 +260,7 @@ def test_the_compose_deployment_serves_the_walkthrough_and_stops_cleanly(
     while len(entries) < 4 and time.monotonic() < deadline:
         time.sleep(0.5)
         entries = requests.get(f"{ledger}/v1/entries", headers=auditor, timeout=10).json()[
-            "entries"]
+            "items"]
     assert [e["seq"] for e in entries] == [1, 2, 3, 4]
     assert entries[0]["event"]["requestid"] == request_id
     measures = requests.get(f"{ledger}/v1/metrics", headers=auditor, timeout=10, params={

@@ -196,7 +196,15 @@ class Hooks:
         response = self.call("GET", f"/v1/subscriptions/{sub_id}/messages",
                              query_string=params)
         assert response.status_code == 200, response.json
-        return list(response.json)
+        return list(response.json["items"])
+
+    def attempts(self, sub_id: str, **params: Any) -> list[dict[str, Any]]:
+        """One page of the subscription's delivery log."""
+        response = self.call("GET", f"/v1/subscriptions/{sub_id}/attempts",
+                             query_string=params)
+        assert response.status_code == 200, response.json
+        assert set(response.json) == {"items", "next_after"}
+        return list(response.json["items"])
 
     def subscription(self, sub_id: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/v1/subscriptions/{sub_id}").json)

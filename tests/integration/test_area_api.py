@@ -112,7 +112,8 @@ def test_reads_list_and_page(area: AreaClient) -> None:
     assert [a["id"] for a in rest["items"]] == ids[2:] and rest["next_after"] is None
     assert area.get(f"/v1/{PATHS[area.area]}/{ids[0]}").json["id"] == ids[0]
     area.post(f"/v1/{PATHS[area.area]}/{ids[0]}/involvements", json=involvement(area.area))
-    assert len(area.get(f"/v1/{PATHS[area.area]}/{ids[0]}/involvements").json) == 1
+    involvements = area.get(f"/v1/{PATHS[area.area]}/{ids[0]}/involvements").json
+    assert len(involvements["items"]) == 1 and involvements["next_after"] is None
 
 
 def test_erasure_unlinks_the_citizen_and_keeps_the_counts(area: AreaClient) -> None:

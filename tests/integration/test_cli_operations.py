@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,21 @@ def test_start_names_the_processes_it_knows(tmp_path: Path) -> None:
     assert "the Procfile has no process 'nope'" in result.stderr
     printed = _ladder(tmp_path, "start", "--print", "relay", "--procfile", str(PROCFILE))
     assert printed.stdout.strip() == "ladder relay"
+
+
+def test_the_command_line_refuses_text_it_could_not_store(tmp_path: Path) -> None:
+    assert _ladder(tmp_path, "migrate", "recruitment").returncode == 0
+    env = {"PATH": os.environ["PATH"], "LADDER_VAR_DIR": str(tmp_path / "var")}
+    # Bytes that are not UTF-8 reach Python as lone surrogates; NUL cannot be an argument.
+    for args in ([b"token", b"create", b"recruitment", b"--name", b"hr-\xff", b"--scope",
+                  b"read"],
+                 [b"integration", b"create", b"recruitment", b"hr-\xed\xa0\x80"],
+                 [b"integration", b"create", b"recruitment", b"hr system/../x"]):
+        result = subprocess.run([LADDER.encode(), *args], capture_output=True, cwd=tmp_path,
+                                timeout=60, env=env)
+        assert result.returncode == 2, result.stderr
+        assert b"Traceback" not in result.stderr
+        assert b"Invalid value" in result.stderr
+    with sqlite3.connect(tmp_path / "var" / "recruitment.db") as db:
+        assert db.execute("SELECT count(*) FROM api_tokens").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM integrations").fetchone() == (0,)

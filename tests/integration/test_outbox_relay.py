@@ -71,3 +71,62 @@ def test_published_rows_the_ledger_lacks_go_back_to_pending(app: Flask) -> None:
     outbox.relay_once(db, Outbox, sent.append, batch_size=10)
     assert outbox.reconcile_once(db, Outbox, lambda ks: set(), older_than=outbox.utcnow()
                                  - timedelta(seconds=60), batch_size=10) == (0, 0)
+
+
+def _held(db: Any) -> list[Outbox]:
+    with db.reading() as session:
+        return list(session.query(Outbox).filter(Outbox.held_at.is_not(None))
+                    .order_by(Outbox.id))
+
+
+def test_a_row_the_transport_cannot_carry_is_held_and_the_rest_go(app: Flask) -> None:
+    db = app.extensions["db"]
+    with db.reading() as session:
+        poison_id = session.query(Outbox).order_by(Outbox.id).all()[3].event_id
+    sent: list[list[dict[str, Any]]] = []
+
+    def publish(events: list[dict[str, Any]]) -> None:
+        if any(e["id"] == poison_id for e in events):
+            raise outbox.Unpublishable("cannot serialise")
+        sent.append(events)
+
+    assert outbox.relay_once(db, Outbox, publish, batch_size=10) == 4
+    assert sorted(e["id"] for b in sent for e in b) == sorted(
+        r.event_id for r in _all(db) if r.event_id != poison_id)
+    [held] = _held(db)
+    assert held.event_id == poison_id and "cannot serialise" in (held.last_error or "")
+    # Held rows are out of every pass: nothing pending, nothing to publish again.
+    assert outbox.pending_count(db, Outbox) == 0
+    assert outbox.relay_once(db, Outbox, publish, batch_size=10) == 0
+    gauges = {name: value for name, _, value in outbox.backlog(db, Outbox)}
+    assert gauges["ladder_outbox_held_events"] == 1
+    assert gauges["ladder_outbox_pending_events"] == 0
+    [listed] = outbox.list_held(db, Outbox, 0, 10)
+    assert listed["event_id"] == poison_id
+
+
+def _all(db: Any) -> list[Outbox]:
+    with db.reading() as session:
+        return list(session.query(Outbox).order_by(Outbox.id))
+
+
+@pytest.mark.parametrize("payload", ['{"id": "x", not json', "[]", '{"id": "x"}',
+                                     '{"id": 1, "source": "/s"}'])
+def test_a_row_that_is_not_a_cloudevent_is_held_and_never_retried(app: Flask,
+                                                                  payload: str) -> None:
+    db = app.extensions["db"]
+    with db.writing() as session:
+        first = session.query(Outbox).order_by(Outbox.id).first()
+        assert first is not None
+        first.payload = payload
+    sent: list[list[dict[str, Any]]] = []
+    assert outbox.relay_once(db, Outbox, sent.append, batch_size=10) == 4
+    [held] = _held(db)
+    assert held.payload == payload and "not a CloudEvent" in (held.last_error or "")
+    from datetime import timedelta
+    later = outbox.utcnow() + timedelta(seconds=1)
+    # Reconcile neither chokes on it nor sends it back to pending.
+    assert outbox.reconcile_once(db, Outbox, lambda ks: set(ks), older_than=later,
+                                 batch_size=10) == (4, 0)
+    assert outbox.relay_once(db, Outbox, sent.append, batch_size=10) == 0
+    assert len(_held(db)) == 1

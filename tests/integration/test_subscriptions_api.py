@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
+
+from services.ledger.models import Subscription
 from services.ledger.webhooks import domain
 from shared.envelope import INVOLVEMENT_RECORDED
 from shared.outbound import parse_networks
+from shared.outbox import utcnow
 from tests.integration.conftest import Hooks, MakeApp
+from tests.support import events as ev
 from tests.support.receiver import Receiver
 
 
@@ -18,7 +25,7 @@ def test_a_subscription_shows_its_secret_once(hooks: Hooks) -> None:
     assert created["id"].startswith("sub_")
     assert (created["enabled"], created["description"]) == (True, "Board reporting")
     assert (created["areas"], created["event_types"]) == (["recruitment"], [INVOLVEMENT_RECORDED])
-    listed = hooks.call("GET", "/v1/subscriptions").json
+    listed = hooks.call("GET", "/v1/subscriptions").json["items"]
     assert [s["id"] for s in listed] == [created["id"]]
     one = hooks.subscription(created["id"])
     assert "secret" not in one and "secret" not in listed[0]
@@ -30,7 +37,7 @@ def test_only_an_admin_token_manages_subscriptions(hooks: Hooks) -> None:
     assert hooks.http.post("/v1/subscriptions", json=body).status_code == 401
     assert hooks.call("POST", "/v1/subscriptions", hooks.auditor, json=body).status_code == 403
     assert hooks.call("GET", "/v1/subscriptions", hooks.auditor).status_code == 403
-    assert hooks.call("GET", "/v1/subscriptions").json == []
+    assert hooks.call("GET", "/v1/subscriptions").json["items"] == []
 
 
 INVALID_URLS = [
@@ -51,7 +58,7 @@ def test_an_invalid_url_or_a_scheme_other_than_http_is_422(hooks: Hooks) -> None
         response = hooks.call("POST", "/v1/subscriptions", json={"url": url})
         assert response.status_code == 422, (url, response.json)
         assert reason in response.json["errors"]["json"]["url"][0], (url, response.json)
-    assert hooks.call("GET", "/v1/subscriptions").json == []
+    assert hooks.call("GET", "/v1/subscriptions").json["items"] == []
 
 
 PRIVATE_URLS = [
@@ -82,7 +89,7 @@ def test_a_url_that_resolves_to_a_private_address_is_422_with_the_reason(
         assert why in response.json["message"], (url, response.json)
         assert "LADDER_WEBHOOK_ALLOWED_NETWORKS" in response.json["message"]
         assert why in response.json["errors"]["json"]["url"][0]
-    assert guarded.call("GET", "/v1/subscriptions").json == []
+    assert guarded.call("GET", "/v1/subscriptions").json["items"] == []
 
 
 def test_an_allowed_network_lets_a_private_address_through_and_no_other(
@@ -116,7 +123,7 @@ def test_an_unknown_event_type_area_or_measure_is_422(hooks: Hooks) -> None:
                               json={"url": hooks.receiver.url(), **body})
         assert response.status_code == 422, (body, response.json)
         assert field in response.json["errors"]["json"], (body, response.json)
-    assert hooks.call("GET", "/v1/subscriptions").json == []
+    assert hooks.call("GET", "/v1/subscriptions").json["items"] == []
 
 
 def test_every_entry_alert_and_operational_type_is_a_valid_filter(hooks: Hooks) -> None:
@@ -166,3 +173,89 @@ def test_the_subscriptions_api_is_in_the_openapi_document(hooks: Hooks) -> None:
     schema = spec["components"]["schemas"]["SubscriptionIn"]
     assert set(schema["properties"]["event_types"]["items"]["enum"]) == set(domain.FILTER_TYPES)
     assert spec["paths"]["/v1/subscriptions"]["post"]["security"] == [{"bearerAuth": []}]
+
+
+def _rotate(hooks: Hooks, sub_id: str, **kwargs: Any) -> Any:
+    return hooks.call("POST", f"/v1/subscriptions/{sub_id}/secret/rotation", **kwargs)
+
+
+def test_a_rotation_takes_its_overlap_from_the_body_or_the_query(hooks: Hooks) -> None:
+    sub = hooks.subscribe()
+    for kwargs in ({"json": {"overlap_seconds": 60}}, {"query_string": {"overlap_seconds": 60}},
+                   {"json": {"overlap_seconds": 60}, "query_string": {"overlap_seconds": 60}}):
+        rotated = _rotate(hooks, sub["id"], **kwargs)
+        assert rotated.status_code == 200, (kwargs, rotated.json)
+        expires = datetime.fromisoformat(rotated.json["previous_secret_expires_at"])
+        updated = datetime.fromisoformat(rotated.json["updated_at"])
+        assert expires - updated == timedelta(seconds=60), kwargs
+
+
+def test_a_rotation_with_no_body_or_an_empty_one_keeps_the_default_overlap(
+        hooks: Hooks) -> None:
+    sub = hooks.subscribe()
+    default = timedelta(seconds=hooks.app.config["WEBHOOK_SECRET_OVERLAP"])
+    for kwargs in ({}, {"json": {}}, {"data": b"", "content_type": "application/json"}):
+        rotated = _rotate(hooks, sub["id"], **kwargs)
+        assert rotated.status_code == 200, (kwargs, rotated.json)
+        expires = datetime.fromisoformat(rotated.json["previous_secret_expires_at"])
+        assert expires - datetime.fromisoformat(rotated.json["updated_at"]) == default
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"json": {"overlap_seconds": 60}, "query_string": {"overlap_seconds": 61}},
+    {"json": {"overlap_seconds": 60, "grace": 5}},
+    {"json": {"overlap_seconds": "60"}},
+    {"json": {"overlap_seconds": 60.5}},
+    {"json": {"overlap_seconds": True}},
+    {"json": {"overlap_seconds": -1}},
+    {"json": {"overlap_seconds": 7 * 86400 + 1}},
+    {"json": [60]},
+    {"query_string": {"overlap_seconds": "soon"}},
+], ids=["both-differ", "unknown-field", "string", "fraction", "boolean", "negative",
+        "over-a-week", "not-an-object", "bad-query"])
+def test_a_bad_rotation_is_422_and_keeps_the_secret(hooks: Hooks, kwargs: dict[str, Any]) -> None:
+    sub = hooks.subscribe()
+    with hooks.db.reading() as session:
+        before = session.scalars(sa.select(Subscription.secret)).one()
+    response = _rotate(hooks, sub["id"], **kwargs)
+    assert response.status_code == 422, response.json
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    with hooks.db.reading() as session:
+        assert session.scalars(sa.select(Subscription.secret)).one() == before
+
+
+def test_a_rotation_body_of_another_content_type_is_415(hooks: Hooks) -> None:
+    sub = hooks.subscribe()
+    response = _rotate(hooks, sub["id"], data=b"overlap_seconds=0", content_type="text/plain")
+    assert response.status_code == 415, response.json
+
+
+def test_lists_answer_items_and_a_cursor(hooks: Hooks) -> None:
+    first, second = hooks.subscribe("/a"), hooks.subscribe("/b")
+    listed = hooks.call("GET", "/v1/subscriptions").json
+    assert [s["id"] for s in listed["items"]] == [first["id"], second["id"]]
+    assert listed["next_after"] is None
+    for _ in range(3):
+        hooks.append([ev.activity()])
+    path = f"/v1/subscriptions/{first['id']}/messages"
+    page = hooks.call("GET", path, query_string={"limit": 2}).json
+    rest = hooks.call("GET", path, query_string={"limit": 2, "after": page["next_after"]}).json
+    assert page["next_after"] == page["items"][-1]["id"] and rest["next_after"] is None
+    assert len(page["items"] + rest["items"]) == 3
+
+
+def test_message_and_recovery_times_take_plain_dates(hooks: Hooks) -> None:
+    sub = hooks.subscribe()
+    hooks.append([ev.activity()])
+    today = utcnow().date()
+    path = f"/v1/subscriptions/{sub['id']}/messages"
+    assert len(hooks.messages(sub["id"], since=today.isoformat())) == 1
+    assert hooks.messages(sub["id"], since=(today + timedelta(days=1)).isoformat()) == []
+    bad = hooks.call("GET", path, query_string={"since": "2026-02-30"})
+    assert bad.status_code == 422 and "since" in bad.json["errors"]["query"]
+    recovery = f"/v1/subscriptions/{sub['id']}/recovery"
+    # until a plain date is the end of that day, so since=until=today is all of today.
+    day = today.isoformat()
+    assert hooks.call("POST", recovery, json={"since": day, "until": day}).status_code == 202
+    refused = hooks.call("POST", recovery, json={"since": day, "until": "2000-01-01"})
+    assert refused.status_code == 422 and "until" in refused.json["errors"]["json"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import sqlalchemy as sa
@@ -260,7 +260,7 @@ def test_redirects_are_not_followed_and_a_slow_answer_times_out(
     hooks.clock.advance(5)
     assert hooks.deliver(message_id).outcome == "retry"
     assert receiver.at("/elsewhere") == []
-    log = hooks.call("GET", f"/v1/subscriptions/{sub['id']}/attempts").json
+    log = hooks.attempts(sub["id"])
     assert [a["status"] for a in log] == [307, None]
     assert log[0]["error"] == f"redirect to {receiver.url('/elsewhere')} not followed"
     assert log[1]["error"].startswith("timeout: ")
@@ -275,18 +275,22 @@ def test_the_delivery_log_has_time_status_latency_and_the_first_bytes(hooks: Hoo
     hooks.deliver(message_id)
     hooks.clock.advance(5)
     hooks.deliver(message_id)
-    path = f"/v1/subscriptions/{sub['id']}/attempts"
-    log = hooks.call("GET", path).json
+    log = hooks.attempts(sub["id"])
     assert [(a["status"], a["outcome"]) for a in log] == [(500, "failed"), (201, "succeeded")]
     assert log[0]["response"] == "x" * 1024
     assert log[1]["response"] == "ok"
-    assert log[0]["attempted_at"] == before.isoformat()
-    assert log[0]["next_attempt_at"] == (before + timedelta(seconds=5)).isoformat()
+    # As the ledger's leaves write times: UTC, six fractional digits, Z.
+    assert log[0]["attempted_at"] == before.isoformat(timespec="microseconds") + "Z"
+    assert log[0]["next_attempt_at"] == (before + timedelta(seconds=5)).isoformat(
+        timespec="microseconds") + "Z"
     assert all(a["latency_ms"] >= 0 and a["message_id"] == message_id for a in log)
     assert log[0]["url"] == hooks.receiver.url()
-    failed = hooks.call("GET", path, query_string={"outcome": "failed"}).json
+    failed = hooks.attempts(sub["id"], outcome="failed")
     assert [a["id"] for a in failed] == [log[0]["id"]]
-    assert hooks.call("GET", path, query_string={"after": log[0]["id"]}).json == log[1:]
+    assert hooks.attempts(sub["id"], after=log[0]["id"]) == log[1:]
+    page = hooks.call("GET", f"/v1/subscriptions/{sub['id']}/attempts",
+                      query_string={"limit": 1}).json
+    assert (page["items"], page["next_after"]) == (log[:1], log[0]["id"])
 
 
 def test_resend_delivers_one_message_again_with_the_same_webhook_id(hooks: Hooks) -> None:
@@ -361,6 +365,37 @@ def test_a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends(hooks:
     assert again["previous_secret_expires_at"] is None
 
 
+def test_a_rotation_with_a_zero_overlap_in_its_body_retires_the_old_secret_at_once(
+        hooks: Hooks) -> None:
+    sub = hooks.subscribe()
+    old_secret = hooks.receiver.secrets["/hook"][0]
+    rotated = hooks.call("POST", f"/v1/subscriptions/{sub['id']}/secret/rotation",
+                         json={"overlap_seconds": 0})
+    assert rotated.status_code == 200, rotated.json
+    assert rotated.json["previous_secret_expires_at"] is None
+    new_secret = rotated.json["secret"]
+    hooks.receiver.trust("/hook", new_secret)
+    hooks.append([ev.activity()])  # no time passes: the very next delivery
+    hooks.deliver_due()
+    sent = hooks.receiver.at("/hook")[-1]
+    assert len(sent.headers["webhook-signature"].split(" ")) == 1
+    assert sent.verifies_with(new_secret) and not sent.verifies_with(old_secret)
+
+
+def test_a_rotation_overlap_in_the_body_keeps_the_old_secret_that_long(hooks: Hooks) -> None:
+    sub = hooks.subscribe()
+    old_secret = hooks.receiver.secrets["/hook"][0]
+    before = utcnow()
+    rotated = hooks.call("POST", f"/v1/subscriptions/{sub['id']}/secret/rotation",
+                         json={"overlap_seconds": 600}).json
+    expires = datetime.fromisoformat(rotated["previous_secret_expires_at"]).replace(tzinfo=None)
+    assert before + timedelta(seconds=600) <= expires <= utcnow() + timedelta(seconds=600)
+    hooks.append([ev.activity()])
+    hooks.deliver_due()
+    sent = hooks.receiver.at("/hook")[-1]
+    assert sent.verifies_with(old_secret) and sent.verifies_with(rotated["secret"])
+
+
 def test_a_url_that_turns_private_is_refused_at_delivery(make_app: MakeApp,
                                                         receiver: Receiver) -> None:
     app = make_app("ledger", WEBHOOK_ALLOWED_NETWORKS=LOCAL)
@@ -370,7 +405,7 @@ def test_a_url_that_turns_private_is_refused_at_delivery(make_app: MakeApp,
     app.config["WEBHOOK_ALLOWED_NETWORKS"] = ()  # as if DNS now pointed somewhere private
     assert hooks.deliver(message_id).outcome == "retry"
     assert receiver.received == []
-    [attempt] = hooks.call("GET", f"/v1/subscriptions/{sub['id']}/attempts").json
+    [attempt] = hooks.attempts(sub["id"])
     assert attempt["status"] is None
     assert attempt["error"].startswith("refused: 127.0.0.1 is a loopback address")
 
@@ -421,6 +456,6 @@ def test_finished_messages_past_the_retention_are_purged_with_their_log(hooks: H
     hooks.deliver(recent)
     assert subscribers.purge(hooks.db, utcnow() - timedelta(days=90)) == 1
     assert [m["id"] for m in hooks.messages(sub["id"])] == [pending, recent]
-    log = hooks.call("GET", f"/v1/subscriptions/{sub['id']}/attempts").json
+    log = hooks.attempts(sub["id"])
     assert {a["message_id"] for a in log} == {pending, recent}
     assert old not in {a["message_id"] for a in log}

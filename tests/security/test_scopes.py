@@ -29,7 +29,8 @@ PUBLIC = {
 # The policy, independent of the code under test: reads need read, changes need write,
 # and these need admin. The spec must say the same, and the routes must enforce it.
 ADMIN = {("POST", "/v1/citizens/erasure"), ("GET", "/v1/tokens"), ("POST", "/v1/tokens"),
-         ("POST", "/v1/tokens/{token_id}/revocation"), ("GET", "/v1/rejected")}
+         ("POST", "/v1/tokens/{token_id}/revocation"), ("GET", "/v1/rejected"),
+         ("GET", "/v1/outbox/held")}
 
 
 def policy(method: str, path: str) -> str:

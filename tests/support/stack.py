@@ -115,7 +115,7 @@ class Stack:
             page = requests.get(self.url("ledger") + "/v1/entries", headers=self.auth("ledger"),
                                 params={"after": after, "limit": 1000, **params}, timeout=10)
             page.raise_for_status()
-            found += page.json()["entries"]
+            found += page.json()["items"]
             after = page.json()["next_after"]
         return found
 

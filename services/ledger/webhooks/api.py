@@ -7,15 +7,18 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS
 from services.ledger.webhooks import domain, service
 from shared.auth import require
+from shared.blueprint import Blueprint
 from shared.db import current_db
+from shared.errors import fail
+from shared.fields import NEXT_AFTER, Flag, Number, TimeBound, UtcDateTime, integer, page
 from shared.outbox import utcnow
+from shared.screening import JSON, NO_CONTENT_TYPE, accepts
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions",
                 description="Webhooks out: subscriptions, their messages and delivery log")
@@ -29,6 +32,11 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
 
 
+def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A page of rows keyed by ``id``: the next one starts after the last, if it was full."""
+    return {"items": items, "next_after": items[-1]["id"] if len(items) == limit else None}
+
+
 class AlertRuleSchema(Schema):
     id = fields.Integer(dump_only=True)
     area = fields.String(required=True, validate=validate.OneOf(AREAS))
@@ -38,7 +46,7 @@ class AlertRuleSchema(Schema):
                             metadata={"description": "A figure of GET /v1/metrics"})
     period = fields.String(load_default="quarter", validate=validate.OneOf(PERIODS))
     operator = fields.String(required=True, validate=validate.OneOf(domain.OPERATORS))
-    threshold = fields.Float(required=True, allow_nan=False, metadata={
+    threshold = Number(required=True, validate=validate.Range(min=0, max=10**9), metadata={
         "description": "Shares are fractions: 0.5 is 50%"})
 
 
@@ -53,7 +61,7 @@ class SubscriptionInSchema(Schema):
                            "alert type"})
     areas = fields.List(fields.String(validate=validate.OneOf(AREAS)), load_default=list,
                         metadata={"description": "Empty for every area"})
-    enabled = fields.Boolean(load_default=True)
+    enabled = Flag(load_default=True)
     alerts = fields.List(fields.Nested(AlertRuleSchema), load_default=list,
                          validate=validate.Length(max=50))
 
@@ -65,7 +73,7 @@ class SubscriptionPatchSchema(Schema):
     description = fields.String(validate=validate.Length(max=500))
     event_types = fields.List(fields.String(validate=validate.OneOf(domain.FILTER_TYPES)))
     areas = fields.List(fields.String(validate=validate.OneOf(AREAS)))
-    enabled = fields.Boolean()
+    enabled = Flag()
     alerts = fields.List(fields.Nested(AlertRuleSchema), validate=validate.Length(max=50))
 
 
@@ -79,21 +87,32 @@ class SubscriptionSchema(Schema):
     disabled_reason = fields.String(allow_none=True, metadata={
         "description": "manual, gone (the endpoint answered 410) or failing (a message "
                        "spent its whole retry schedule)"})
-    disabled_at = fields.DateTime(allow_none=True)
-    previous_secret_expires_at = fields.DateTime(allow_none=True, metadata={
+    disabled_at = UtcDateTime(allow_none=True)
+    previous_secret_expires_at = UtcDateTime(allow_none=True, metadata={
         "description": "Until then the previous secret signs too"})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    last_success_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    last_success_at = UtcDateTime(allow_none=True)
     alerts = fields.List(fields.Nested(AlertRuleSchema))
     secret = fields.String(metadata={"description": "whsec_...; shown at creation and "
                                                     "rotation only"})
 
 
+OVERLAP = validate.Range(min=0, max=7 * 86400)
+OVERLAP_DOC = {"description": "Seconds the previous secret keeps signing (default "
+                              "LADDER_WEBHOOK_SECRET_OVERLAP); 0 retires it at once"}
+
+
 class RotationArgs(Schema):
-    overlap_seconds = fields.Integer(validate=validate.Range(min=0, max=7 * 86400), metadata={
-        "description": "How long the previous secret keeps signing "
-                       "(default LADDER_WEBHOOK_SECRET_OVERLAP)"})
+    """The query's form: text, as every query argument is."""
+
+    overlap_seconds = fields.Integer(validate=OVERLAP, metadata=OVERLAP_DOC)
+
+
+class RotationBody(Schema):
+    """The body's form: a JSON integer; any other field is refused."""
+
+    overlap_seconds = integer(validate=OVERLAP, metadata=OVERLAP_DOC)
 
 
 class MessageQuerySchema(Schema):
@@ -101,7 +120,7 @@ class MessageQuerySchema(Schema):
                                                     domain.FAILED)))
     after = fields.String(validate=validate.Length(min=1, max=40),
                           metadata={"description": "Cursor: messages with a later id"})
-    since = fields.AwareDateTime(metadata={"description": "made at or after"})
+    since = TimeBound(metadata={"description": "Made at or after this"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -115,7 +134,7 @@ class AttemptQuerySchema(Schema):
 class DeliveryAttemptSchema(Schema):
     id = fields.Integer()
     message_id = fields.String()
-    attempted_at = fields.DateTime()
+    attempted_at = UtcDateTime()
     url = fields.String()
     status = fields.Integer(allow_none=True, metadata={"description": "null: no HTTP answer"})
     outcome = fields.String()
@@ -123,18 +142,18 @@ class DeliveryAttemptSchema(Schema):
     latency_ms = fields.Integer()
     response = fields.String(allow_none=True, metadata={
         "description": "The first 1024 bytes of the answer"})
-    next_attempt_at = fields.DateTime(allow_none=True)
+    next_attempt_at = UtcDateTime(allow_none=True)
 
 
 class WebhookMessageSchema(Schema):
     id = fields.String(metadata={"description": "The webhook-id, the same on every attempt"})
     subscription_id = fields.String()
     event_type = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     status = fields.String()
     attempts = fields.Integer()
-    next_attempt_at = fields.DateTime(allow_none=True)
-    last_attempt_at = fields.DateTime(allow_none=True)
+    next_attempt_at = UtcDateTime(allow_none=True)
+    last_attempt_at = UtcDateTime(allow_none=True)
     last_status = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
     first_seq = fields.Integer(allow_none=True)
@@ -149,8 +168,8 @@ class WebhookMessageDetailSchema(WebhookMessageSchema):
 
 
 class RecoveryInSchema(Schema):
-    since = fields.AwareDateTime(required=True)
-    until = fields.AwareDateTime()
+    since = TimeBound(required=True, metadata={"description": "Made at or after this"})
+    until = TimeBound(end=True, metadata={"description": "Made before this"})
 
     @validates_schema
     def _order(self, data: dict[str, Any], **_: Any) -> None:
@@ -165,10 +184,10 @@ class RecoverySchema(Schema):
 @blp.route("")
 class Subscriptions(MethodView):
     @require("admin")
-    @blp.response(200, SubscriptionSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """List subscriptions (never their secrets)."""
-        return service.list_subscriptions(current_db())
+    @blp.response(200, page(SubscriptionSchema, "SubscriptionPage"))
+    def get(self) -> dict[str, Any]:
+        """List subscriptions (never their secrets), all on one page."""
+        return {"items": service.list_subscriptions(current_db()), "next_after": None}
 
     @require("admin")
     @blp.arguments(SubscriptionInSchema)
@@ -204,10 +223,20 @@ class SubscriptionView(MethodView):
 class Rotation(MethodView):
     @require("admin")
     @blp.arguments(RotationArgs, location="query")
+    @blp.arguments(RotationBody, location="json", required=False)
     @blp.response(200, SubscriptionSchema)
-    def post(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
-        """A new secret, shown this once; the previous one signs too for a while."""
-        overlap = args.get("overlap_seconds", current_app.config["WEBHOOK_SECRET_OVERLAP"])
+    def post(self, query: dict[str, Any], body: dict[str, Any], sub_id: str) -> dict[str, Any]:
+        """A new secret, shown this once; the previous one signs too for a while.
+
+        `overlap_seconds` goes in the JSON body (`{"overlap_seconds": 0}`) or the
+        query; no body means the default overlap.
+        """
+        given = [int(v) for v in (query.get("overlap_seconds"), body.get("overlap_seconds"))
+                 if v is not None]
+        if len(set(given)) > 1:
+            fail(422, message="Some fields are invalid: overlap_seconds", errors={"json": {
+                "overlap_seconds": ["Differs from the query's overlap_seconds; give it once."]}})
+        overlap = given[0] if given else current_app.config["WEBHOOK_SECRET_OVERLAP"]
         return service.rotate_secret(current_db(), sub_id, float(overlap), utcnow())
 
 
@@ -215,12 +244,14 @@ class Rotation(MethodView):
 class Messages(MethodView):
     @require("admin")
     @blp.arguments(MessageQuerySchema, location="query")
-    @blp.response(200, WebhookMessageSchema(many=True))
-    def get(self, args: dict[str, Any], sub_id: str) -> list[dict[str, Any]]:
+    @blp.response(200, page(WebhookMessageSchema, "WebhookMessagePage", fields.String(
+        required=True, allow_none=True, metadata={"description": NEXT_AFTER + " (a message id)"})))
+    def get(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
         """The subscription's messages, oldest first, and where each delivery stands."""
-        return service.list_messages(current_db(), sub_id, args.get("status"),
-                                     args.get("after"), _naive_utc(args.get("since")),
-                                     args["limit"])
+        items = service.list_messages(current_db(), sub_id, args.get("status"),
+                                      args.get("after"), _naive_utc(args.get("since")),
+                                      args["limit"])
+        return _page(items, args["limit"])
 
 
 @blp.route("/<sub_id>/messages/<message_id>")
@@ -245,11 +276,11 @@ class Resend(MethodView):
 class Attempts(MethodView):
     @require("admin")
     @blp.arguments(AttemptQuerySchema, location="query")
-    @blp.response(200, DeliveryAttemptSchema(many=True))
-    def get(self, args: dict[str, Any], sub_id: str) -> list[dict[str, Any]]:
+    @blp.response(200, page(DeliveryAttemptSchema, "DeliveryAttemptPage"))
+    def get(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
         """The delivery log: every attempt, its time, status, latency and first bytes."""
-        return service.list_attempts(current_db(), sub_id, args["after"], args["limit"],
-                                     args.get("outcome"))
+        return _page(service.list_attempts(current_db(), sub_id, args["after"], args["limit"],
+                                           args.get("outcome")), args["limit"])
 
 
 @blp.route("/<sub_id>/recovery")
@@ -265,5 +296,6 @@ class Recovery(MethodView):
                                             _naive_utc(body.get("until")), utcnow())}
 
 
-Rotation.accepts = ()  # type: ignore[attr-defined]
+# A rotation takes a JSON body, or none at all (``curl -X POST`` sends no Content-Type).
+accepts(*JSON, NO_CONTENT_TYPE)(Rotation)
 Resend.accepts = ()  # type: ignore[attr-defined]

@@ -1,0 +1,97 @@
+"""What the ledger refuses it keeps, whole and storable, with the reason; and it tells the
+relay it has settled it, so nothing is sent for ever."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.ledger import service
+from services.ledger.models import Entry, Rejected
+from services.ledger.signing import Signer
+from shared.db import Database
+from tests.support.events import activity, involvement
+
+SIGNER = Signer(Ed25519PrivateKey.generate())
+
+
+def _rejected(db: Database) -> list[Rejected]:
+    with db.reading() as session:
+        return list(session.scalars(sa.select(Rejected).order_by(Rejected.id)))
+
+
+def _poison(kind: str) -> Any:
+    event = activity("inspection", "north-region", location="Rose House")
+    if kind == "surrogate in data":
+        event["data"]["location"] = "R\ud800"
+    elif kind == "surrogate in id":
+        event["id"] = "e-\udfff"
+    elif kind == "NUL in org_unit":
+        event["data"]["org_unit"] = "a\x00b"
+    elif kind == "NUL in a key":
+        event["data"]["x\x00"] = 1
+    elif kind == "NaN":
+        event["data"]["hours"] = float("nan")
+    elif kind == "year 1":
+        event["time"] = "0001-01-01T00:00:00Z"
+    elif kind == "1969":
+        event["time"] = "1969-12-31T23:59:59Z"
+    elif kind == "not an object":
+        return ["R\ud800", 1]
+    return event
+
+
+KINDS = ["surrogate in data", "surrogate in id", "NUL in org_unit", "NUL in a key", "NaN",
+         "year 1", "1969", "not an object"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_poison_is_kept_storable_and_the_rest_of_the_batch_appended(ledger_db: Database,
+                                                                     kind: str) -> None:
+    good = [activity("inspection", "north-region", location=f"L{n}") for n in range(3)]
+    poison = _poison(kind)
+    result = service.append_batch(ledger_db, [good[0], poison, *good[1:]], SIGNER)
+    assert (result.appended, result.rejected) == (3, 1)
+    with ledger_db.reading() as session:
+        assert list(session.scalars(sa.select(Entry.event_id).order_by(Entry.seq))) == [
+            e["id"] for e in good]
+    [kept] = _rejected(ledger_db)
+    assert kept.reason
+    kept.payload.encode("ascii")  # storable anywhere, and it loads back exactly
+    if kind == "NaN":  # not JSON at all: kept as its escaped repr
+        assert "'hours': nan" in kept.payload
+    else:
+        assert json.loads(kept.payload) == poison
+    [listed] = service.list_rejected(ledger_db, 0, 10)
+    json.dumps(listed, default=str).encode("utf-8")
+
+
+def test_the_relay_is_told_that_refused_events_are_settled(ledger_db: Database) -> None:
+    refused = [_poison("surrogate in id"), _poison("surrogate in data"), _poison("year 1")]
+    good = activity("inspection", "north-region", location="L")
+    service.append_batch(ledger_db, [*refused, good], SIGNER)
+    keys = [(e["source"], e["id"]) for e in [*refused, good]]
+    unknown = ("/ladder/inspection", "never-sent")
+    assert service.held(ledger_db, [*keys, unknown]) == set(keys)
+
+
+def test_a_pair_that_differs_only_in_escaping_is_not_taken_for_a_refused_one(
+    ledger_db: Database,
+) -> None:
+    refused = _poison("surrogate in id")
+    service.append_batch(ledger_db, [refused], SIGNER)
+    lookalike = (refused["source"], refused["id"].encode("utf-8", "backslashreplace").decode())
+    assert service.held(ledger_db, [lookalike]) == set()
+
+
+def test_an_involvement_with_a_lone_surrogate_in_its_pseudonym_is_refused(
+    ledger_db: Database,
+) -> None:
+    event = involvement("recruitment", 5, pseudonym="p\ud800")
+    result = service.append_batch(ledger_db, [event], SIGNER)
+    assert result.rejected == 1
+    assert "data.pseudonym" in _rejected(ledger_db)[0].reason
