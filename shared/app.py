@@ -53,6 +53,9 @@ def make_app(
 ) -> Flask:
     """Build a service: settings, database, Celery, errors, health, metrics, OpenAPI."""
     app = Flask(f"services.{service}")
+    # An id that begins or ends with "/" (%2F) must name nothing, not be redirected to
+    # the id without it: Werkzeug would answer 308 to another resource's URL.
+    app.url_map.merge_slashes = False
     app.config.update(load(service))
     app.config.update(
         API_TITLE=f"Ladder {service}",

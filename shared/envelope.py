@@ -28,6 +28,9 @@ EVENT_TYPES = (
 # is older, and a time before it is a mistake (year 1, or a Unix time of 0 or less).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
+# CloudEvents 1.0, section 2.3: an Integer is a 32-bit signed whole number.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
 # CloudEvents 1.0 §3.1.1: extension names are lower-case letters and digits.
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _REQUIRED = ("specversion", "id", "source", "type")
@@ -69,6 +72,11 @@ def envelope_errors(event: Mapping[str, Any]) -> dict[str, list[str]]:
             errors[name] = ["Extension names are 1-20 lower-case letters or digits."]
         elif not isinstance(value, str | int | bool):
             errors[name] = ["Extension values are strings, integers or booleans."]
+        elif isinstance(value, int) and not isinstance(value, bool) and not (
+                INT32_MIN <= value <= INT32_MAX):
+            errors[name] = ["Extension integers are 32-bit (CloudEvents 1.0, section 2.3)."]
+        elif isinstance(value, str) and len(value) > 512:
+            errors[name] = ["Length must be at most 512."]
     return errors
 
 
@@ -79,7 +87,10 @@ def parse_time(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("RFC 3339 timestamps carry an offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError("out of range: in UTC it falls outside the years 1 to 9999") from exc
 
 
 def format_time(moment: datetime) -> str:

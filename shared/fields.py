@@ -63,7 +63,7 @@ class UtcDateTime(fields.DateTime):
         return format_time(value)
 
 
-_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class TimeBound(fields.Field):
@@ -163,6 +163,12 @@ class Date(fields.Date):
         if isinstance(value, str):
             return value
         return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        # marshmallow takes 2026-1-1 too; the documented form is YYYY-MM-DD.
+        if not isinstance(value, str) or not _PLAIN_DATE.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _validators(given: Any) -> list[Any]:

@@ -280,3 +280,45 @@ def test_a_cloudevents_time_that_disagrees_with_occurred_at_is_422(area: AreaCli
     response = area.post("/v1/events", json=event,
                          headers={"Content-Type": "application/cloudevents+json"})
     assert response.status_code == 202, response.json
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_cloudevents_time_beyond_the_calendar_in_utc_is_422(area: AreaClient,
+                                                              moment: str) -> None:
+    event = {"specversion": "1.0", "id": "t-4", "source": "/hr", "time": moment,
+             "type": "org.ladder.activity.recorded", "data": ACTIVITIES[area.area]}
+    response = area.post("/v1/events", json=event,
+                         headers={"Content-Type": "application/cloudevents+json"})
+    assert list(_shape(response, 422)["errors"]) == ["time"]
+
+
+def test_a_cloudevents_extension_integer_is_32_bit(area: AreaClient) -> None:
+    event = {"specversion": "1.0", "id": "t-5", "source": "/hr", "ext": 2**31,
+             "type": "org.ladder.activity.recorded", "data": ACTIVITIES[area.area]}
+    response = area.post("/v1/events", json=event,
+                         headers={"Content-Type": "application/cloudevents+json"})
+    assert list(_shape(response, 422)["errors"]) == ["ext"]
+    event["ext"] = 2**31 - 1
+    assert area.post("/v1/events", json=event, headers={
+        "Content-Type": "application/cloudevents+json"}).status_code == 202
+
+
+@pytest.mark.parametrize("value", ["2026-1-1", "2026-01-1", "26-01-01", "2026-01-01T00:00",
+                                   "\u0662\u0660\u0662\u0666-01-01"])
+def test_a_date_is_yyyy_mm_dd(area: AreaClient, value: str) -> None:
+    name = {"recruitment": "opened_on", "training": "delivered_on",
+            "inspection": "planned_on"}[area.area]
+    response = area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], name: value})
+    assert list(_shape(response, 422)["errors"]["json"]) == [name]
+
+
+@pytest.mark.parametrize("path", ["%2FA-1", "A-1%2F", "%2F%2FA-1"])
+def test_an_id_with_a_slash_at_either_end_names_nothing(area: AreaClient, path: str) -> None:
+    assert area.post(f"/v1/{PATHS[area.area]}",
+                     json={**ACTIVITIES[area.area], "id": "A-1"}).status_code == 202
+    before = area.writes()
+    for response in (area.post(f"/v1/{PATHS[area.area]}/{path}/cancellation"),
+                     area.get(f"/v1/{PATHS[area.area]}/{path}"),
+                     area.patch(f"/v1/{PATHS[area.area]}/{path}", json={"org_unit": "x"})):
+        _shape(response, 404)
+    assert area.writes() == before
