@@ -39,6 +39,24 @@ _HEADER_LIMITS = {
     "max buffer headers": "The request's header section is longer than {section} bytes.",
 }
 _FRAMING = {"CONTENT-LENGTH", "TRANSFER-ENCODING"}
+# The refusals whose message is always the same, in the order they are tried.
+_FIXED: tuple[tuple[type[BaseException], int, str], ...] = (
+    (gerr.InvalidRequestMethod, 400, "The request method is not a valid HTTP method."),
+    (gerr.InvalidHTTPVersion, 400,
+     "The HTTP version is not valid or not supported: use HTTP/1.0 or HTTP/1.1."),
+    (gerr.InvalidRequestLine, 400,
+     "The request line is not valid: it must be METHOD target HTTP-version."),
+    (gerr.ObsoleteFolding, 400,
+     "A header field is folded over several lines (obsolete line folding)."),
+    (gerr.InvalidHeaderName, 400, "A header field name is not valid."),
+    (gerr.UnsupportedTransferCoding, 501,
+     "The Transfer-Encoding is not supported: only chunked is."),
+    (gerr.InvalidSchemeHeaders, 400, "The request's scheme headers contradict each other."),
+    (gerr.InvalidProxyLine, 400, "The PROXY protocol line is not valid."),
+    (gerr.ForbiddenProxyRequest, 403,
+     "PROXY protocol lines are not accepted from this address."),
+    (ssl.SSLError, 403, "The TLS connection failed."),
+)
 _FIELD_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
@@ -64,16 +82,6 @@ def refusal(exc: BaseException, cfg: Any) -> tuple[int, str] | None:
     if isinstance(exc, gerr.LimitRequestHeaders):
         text = _HEADER_LIMITS.get(exc.msg, "The request's header fields are too large.")
         return 431, text.format(**header_limits(cfg))
-    if isinstance(exc, gerr.InvalidRequestMethod):
-        return 400, "The request method is not a valid HTTP method."
-    if isinstance(exc, gerr.InvalidHTTPVersion):
-        return 400, "The HTTP version is not valid or not supported: use HTTP/1.0 or HTTP/1.1."
-    if isinstance(exc, gerr.InvalidRequestLine):
-        return 400, "The request line is not valid: it must be METHOD target HTTP-version."
-    if isinstance(exc, gerr.ObsoleteFolding):
-        return 400, "A header field is folded over several lines (obsolete line folding)."
-    if isinstance(exc, gerr.InvalidHeaderName):
-        return 400, "A header field name is not valid."
     if isinstance(exc, gerr.InvalidHeader):
         # hdr is the field's name (upper case), or the whole line when it has no colon.
         name = exc.hdr if isinstance(exc.hdr, str) and _FIELD_NAME.fullmatch(exc.hdr) else ""
@@ -82,18 +90,11 @@ def refusal(exc: BaseException, cfg: Any) -> tuple[int, str] | None:
                          "repeated value, or both Content-Length and Transfer-Encoding.")
         which = f"The header field {name.title()}" if name else "A header field"
         return 400, f"{which} is not valid: no colon, or a CR, LF or NUL in its value."
-    if isinstance(exc, gerr.UnsupportedTransferCoding):
-        return 501, "The Transfer-Encoding is not supported: only chunked is."
-    if isinstance(exc, gerr.InvalidSchemeHeaders):
-        return 400, "The request's scheme headers contradict each other."
-    if isinstance(exc, gerr.InvalidProxyLine):
-        return 400, "The PROXY protocol line is not valid."
-    if isinstance(exc, gerr.ForbiddenProxyRequest):
-        return 403, "PROXY protocol lines are not accepted from this address."
     if isinstance(exc, gerr.ConfigurationProblem):
         return 500, str(exc)
-    if isinstance(exc, ssl.SSLError):
-        return 403, "The TLS connection failed."
+    for kind, status, message in _FIXED:
+        if isinstance(exc, kind):
+            return status, message
     return None
 
 

@@ -20,7 +20,6 @@ from shared.errors import fail, require_json
 JSON = ("application/json",)
 # A view that takes a body with no Content-Type at all lists this among its types.
 NO_CONTENT_TYPE = ""
-NUL = text.NUL
 
 
 def accepts(*mimetypes: str) -> Callable[[Any], Any]:
@@ -115,4 +114,4 @@ def _refuse_nul_in_path_and_query() -> None:
     bad = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k + v})
     if bad:
         fail(422, message="Some fields are invalid: " + ", ".join(map(text.shown, bad)),
-             errors={"query": {text.shown(k): [NUL] for k in bad}})
+             errors={"query": {text.shown(k): [text.NUL] for k in bad}})

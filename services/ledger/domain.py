@@ -129,14 +129,9 @@ def _canonical(event: dict[str, Any]) -> str:
         canonical = canonical_json(event)
     except ValueError as exc:
         raise EventRejected(f"not JSON: {exc}") from exc
-    try:
-        canonical.encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    else:
-        # Only NUL is left to find, and JSON writes it escaped.
-        if "\\u0000" not in canonical:
-            return canonical
+    # The common case, checked cheaply: it encodes, and holds no NUL (which JSON escapes).
+    if text.problem(canonical) is None and "\\u0000" not in canonical:
+        return canonical
     found = text.problems(event)
     if found:
         raise EventRejected("text that cannot be stored: " + ", ".join(
