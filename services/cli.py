@@ -143,19 +143,30 @@ def _token_model(service: str) -> Any:
               help="Who the token is for, e.g. hr-system.")
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="read, write or admin (repeat for several), or SERVICE:VERB. On the "
-              "ledger, read is an auditor and admin an administrator.")
-def token_create(service: str, name: str, scopes: tuple[str, ...]) -> None:
+              "ledger: read (figures only), inspect (entries too) or admin.")
+@click.option("--purpose", help="Ledger only: why the token reads entries, e.g. \"CQC "
+              "inspection of Rose House, DSA-2026-14\". Required with inspect; logged with "
+              "every read.")
+def token_create(service: str, name: str, scopes: tuple[str, ...], purpose: str | None) -> None:
     """Create a token for SERVICE and print it; it is shown this once."""
-    from shared.auth import VERBS, create_token
+    from shared.auth import INSPECT, SCOPE_VERBS, create_token, purpose_problem
 
+    verbs = SCOPE_VERBS[service]
     wanted = {s if ":" in s else f"{service}:{s}" for s in scopes}
-    bad = [s for s in wanted if s.split(":", 1) not in ([service, v] for v in VERBS)]
+    bad = [s for s in wanted if s.split(":", 1) not in ([service, v] for v in verbs)]
     if bad:
         raise click.BadParameter(f"unknown scope(s) {', '.join(sorted(bad))}; use "
-                                 f"{', '.join(VERBS)}", param_hint="--scope")
+                                 f"{', '.join(verbs)}", param_hint="--scope")
+    if purpose is not None and INSPECT not in verbs:
+        raise click.BadParameter(f"{service} tokens state no purpose; only the ledger's "
+                                 "inspect tier reads entries", param_hint="--purpose")
+    # The rule the API applies too: storable text, not blank, not too long.
+    why = purpose_problem(purpose, f"{service}:{INSPECT}" in wanted)
+    if why:
+        raise click.BadParameter(why, param_hint="--purpose")
     config = load(service)
     click.echo(create_token(Database(config["DATABASE_URL"]), _token_model(service),
-                            config["TOKEN_PEPPER"], name, wanted))
+                            config["TOKEN_PEPPER"], name, wanted, purpose))
 
 
 @token.command("revoke")
@@ -181,11 +192,14 @@ def token_revoke(service: str, name: str) -> None:
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="Inclusive.")
-@click.option("--suppress/--no-suppress", default=True, show_default=True,
-              help="Hide small numbers, as auditors see them.")
+@click.option("--exact", is_flag=True,
+              help="Exact figures, as admins read them; without it, disclosure-controlled "
+                   "as every other reader sees them.")
 def report(area: str | None, org_unit: str | None, period: str, start: Any, end: Any,
-           suppress: bool) -> None:
+           exact: bool) -> None:
     """Print the measures of involvement as a table."""
+    from services.ledger.disclosure import Control
+    from services.ledger.exports import disclosure_text
     from services.ledger.metrics import MetricsQuery, metrics
 
     if start > end:
@@ -194,9 +208,10 @@ def report(area: str | None, org_unit: str | None, period: str, start: Any, end:
     query = MetricsQuery(start=start.date(), end=end.date(), area=area, org_unit=org_unit,
                          period=period, group_by="period" if area else "area")
     result = metrics(Database(config["DATABASE_URL"]), query,
-                     config["SUPPRESSION_THRESHOLD"] if suppress else None)
+                     None if exact else Control.from_config(config))
     rows = result["rows"] + ([{**result["total"], "period": "total"}] if result["total"] else [])
     click.echo(_table(rows, "period" if area else "area"))
+    click.echo(f"Figures: {disclosure_text(result['disclosure'])}.")
 
 
 REPORT_COLUMNS = (("activities", "activities"), ("involved", "activities_involved"),
@@ -208,9 +223,11 @@ REPORT_COLUMNS = (("activities", "activities"), ("involved", "activities_involve
                   ("feedback", "feedback_rate"), ("index", "index"))
 
 
-def _cell(value: Any, name: str) -> str:
-    if value is None:
+def _cell(value: Any, name: str, hidden: list[str]) -> str:
+    if name in hidden:
         return "*"
+    if value is None:
+        return "-"
     if isinstance(value, float) and name.endswith(("rate", "share", "coverage", "higher",
                                                     "production")):
         return f"{100 * value:.1f}%"
@@ -219,12 +236,52 @@ def _cell(value: Any, name: str) -> str:
 
 def _table(rows: list[dict[str, Any]], first: str) -> str:
     header = [first] + [title for title, _ in REPORT_COLUMNS] + [f"step {n}" for n in range(1, 8)]
-    body = [[str(row[first])] + [_cell(row[name], name) for _, name in REPORT_COLUMNS]
-            + [_cell(row["steps"][str(n)], "n") for n in range(1, 8)] for row in rows]
+    body = [[str(row[first])]
+            + [_cell(row[name], name, row["suppressed"]) for _, name in REPORT_COLUMNS]
+            + [_cell(row["steps"][str(n)], "n", []) for n in range(1, 8)] for row in rows]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
                        enumerate(zip(r, widths, strict=True))) for r in [header, *body]]
-    return "\n".join(lines) + "\n(* suppressed: it would reveal a count under the threshold)"
+    return "\n".join(lines) + ("\n(* suppressed: it rests on a count under the threshold;"
+                              " - nothing to divide by)")
+
+
+@main.command()
+@click.option("--period", type=Text(8, r"\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?",
+                                    "a year (2026), a quarter (2026-Q3) or a month (2026-07)"),
+              help="The period to release: 2026, 2026-Q3 or 2026-07.")
+@click.option("--replaces", type=click.IntRange(1, 2**31 - 1),
+              help="Correct this release (the period's latest); needs --reason.")
+@click.option("--reason", type=Text(500), help="Why the correction was made.")
+@click.option("--due", is_flag=True,
+              help="Release every period of LADDER_PUBLISH_SCHEDULE's kind that has ended "
+                   "and has no release, as the schedule does.")
+def publish(period: str | None, replaces: int | None, reason: str | None, due: bool) -> None:
+    """Release a period's disclosure-controlled figures as open data (/v1/releases)."""
+    from services.ledger import create_app, releases
+    from services.ledger.publisher import publish_due
+    from shared.errors import DomainError
+    from shared.outbox import utcnow
+
+    if due == bool(period):
+        raise click.UsageError("Give either --period or --due.")
+    app = create_app()
+    if due and not app.config["PUBLISH_SCHEDULE"]:
+        raise click.ClickException("LADDER_PUBLISH_SCHEDULE is not set: nothing is due.")
+    try:
+        with app.app_context():
+            made = publish_due(app) if due else [releases.publish(
+                app.extensions["db"], app.extensions["disclosure"], str(period), utcnow(),
+                replaces, reason)]
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    for release in made:
+        corrects = f", correcting release {release['replaces']}" if release["replaces"] else ""
+        click.echo(f"release {release['id']}: {release['period']} at tree size "
+                   f"{release['tree_head']['tree_size']}{corrects}: "
+                   f"/v1/releases/{release['id']}/figures.csv")
+    if due and not made:
+        click.echo("nothing due")
 
 
 @main.command()
@@ -325,6 +382,69 @@ def integration_rotate(service: str, name: str) -> None:
     from shared.area.integrations import rotate_integration
 
     click.echo(f"secret: {rotate_integration(Database(database_url(service)), name)}")
+
+
+@main.group()
+def citizen() -> None:
+    """Citizens: erase a person from every area at once."""
+
+
+class Reference(Text):
+    """A citizen's reference: storable text with a visible character, as the API takes it."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from shared.area.references import normalise
+
+        value = super().convert(value, param, ctx)
+        if not normalise(value):
+            self.fail("holds no visible character: it names no one", param, ctx)
+        return value
+
+
+REFERENCE = Reference(200)
+
+
+@citizen.command("erase")
+@click.argument("reference", required=False, type=REFERENCE)
+def citizen_erase(reference: str | None) -> None:
+    """Erase REFERENCE in every area: nothing links it to their contributions any more.
+
+    Without REFERENCE, it is asked for without echo, or read from the first line of
+    standard input when that is not a terminal, so that it need not be kept in the
+    shell's history. Any variant of the reference will do. Exits 0 once the person is
+    erased and every database scrubbed; otherwise 1, saying what is left. Running it
+    again is safe, and finishes what is left.
+    """
+    from shared.area import erasure
+    from shared.errors import Unavailable
+
+    if reference is None:
+        typed = (click.prompt("Citizen reference", hide_input=True) if sys.stdin.isatty()
+                 else sys.stdin.buffer.readline().decode("utf-8", "surrogateescape"))
+        reference = REFERENCE.convert(typed.rstrip("\r\n"), None, click.get_current_context())
+    try:
+        # Every area holds the pseudonym key and every area's database URL.
+        config = load(DOMAIN_SERVICES[0])
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        with erasure.opened(config["AREA_DATABASE_URLS"]) as databases:
+            result = erasure.erase_citizen(databases, config["PSEUDONYM_KEY"], reference)
+    except Unavailable as exc:
+        for area, why in exc.errors.items():
+            click.echo(f"{area}: FAILED: {' '.join(why)}", err=True)
+        raise click.ClickException(exc.message) from exc
+    for area, done in result["areas"].items():
+        found = (f"found, {done['contributions_unlinked']} contribution(s) unlinked"
+                 if done["found"] else "nothing found")
+        scrub = done["scrub"]
+        click.echo(f"{area}: {found}; " + ("scrubbed" if scrub["complete"] else
+                                            "NOT scrubbed: " + "; ".join(
+                                                scrub["incomplete_because"])))
+    if not result["scrubbed"]:
+        raise click.ClickException("Erased, but not every database could be scrubbed: "
+                                   "see above.")
 
 
 @main.command()

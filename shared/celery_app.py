@@ -5,6 +5,7 @@ Every setting here is justified in docs/reliability.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task, bootsteps
@@ -127,3 +128,25 @@ def broker_reachable(celery_app: Celery, timeout: float) -> bool:
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout)
     return True
+
+
+def every(interval: float, run: Callable[[], None]) -> type[bootsteps.StartStopStep]:
+    """A worker bootstep that calls ``run`` every ``interval`` seconds on the worker's
+    timer, from its start to its stop; ``run`` logs its own failures."""
+
+    class Every(bootsteps.StartStopStep):
+        requires = {"celery.worker.components:Timer"}
+
+        def __init__(self, worker: Any, **kwargs: Any) -> None:
+            super().__init__(worker, **kwargs)
+            self.tref: Any = None
+
+        def start(self, worker: Any) -> None:
+            self.tref = worker.timer.call_repeatedly(interval, run, priority=10)
+
+        def stop(self, worker: Any) -> None:
+            if self.tref is not None:
+                self.tref.cancel()
+                self.tref = None
+
+    return Every

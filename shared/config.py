@@ -23,14 +23,16 @@ DEV_SECRETS = {
     "LADDER_PSEUDONYM_KEY": "dev-pseudonym-key-not-for-production",
     "LADDER_TOKEN_PEPPER": "dev-token-pepper-not-for-production",
     "LADDER_SESSION_SECRET": "dev-session-secret-not-for-production",
+    "LADDER_DISCLOSURE_KEY": "dev-disclosure-key-not-for-production",
 }
 # The secrets each process holds. The ledger never holds the pseudonym key (with it,
 # anyone reading the ledger could test a guessed citizen reference against its
 # pseudonyms); the domain services never hold the ledger's signing key; the relay
 # holds none. Production refuses a needed secret that is missing, a default, or short.
 NEEDED_SECRETS: dict[str, tuple[str, ...]] = {
-    # The session secret signs the dashboard's cookie and CSRF tokens.
-    "ledger": ("LADDER_TOKEN_PEPPER", "LADDER_SESSION_SECRET"),
+    # The session secret signs the dashboard's cookie and CSRF tokens; the disclosure key
+    # decides which way each figure is rounded (with it, rounding could be undone).
+    "ledger": ("LADDER_TOKEN_PEPPER", "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY"),
     **{name: ("LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY") for name in DOMAIN_SERVICES},
 }
 MIN_SECRET_LENGTH = 32
@@ -137,6 +139,25 @@ def webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def disclosure_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Disclosure control of every figure below admin (docs/metrics.md)."""
+    base = _int(env, "LADDER_DISCLOSURE_BASE", 5)
+    if base < 2:
+        raise ConfigError(f"LADDER_DISCLOSURE_BASE must be 2 or more, got {base}: "
+                          "a base of 1 would show every count exact")
+    threshold = _int(env, "LADDER_SUPPRESSION_THRESHOLD", 10)
+    if threshold < base:
+        raise ConfigError(f"LADDER_SUPPRESSION_THRESHOLD ({threshold}) must be at least "
+                          f"LADDER_DISCLOSURE_BASE ({base})")
+    schedule = env.get("LADDER_PUBLISH_SCHEDULE", "")
+    if schedule not in ("", "month", "quarter", "year"):
+        raise ConfigError(f"LADDER_PUBLISH_SCHEDULE must be empty, month, quarter or year, "
+                          f"got {schedule!r}")
+    return {"DISCLOSURE_BASE": base, "SUPPRESSION_THRESHOLD": threshold,
+            "PUBLISH_SCHEDULE": schedule,
+            "PUBLISH_DELAY_DAYS": _float(env, "LADDER_PUBLISH_DELAY_DAYS", 7.0)}
+
+
 def _rate_limit(env: Mapping[str, str], key: str, default: str) -> str:
     """A limit such as ``1200 per minute``; ``off`` for none."""
     raw = (env.get(key) or default).strip()
@@ -153,6 +174,8 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SERVICE_NAME": service,
         "LADDER_ENV": mode,
         "DATABASE_URL": database_url(service, env),
+        # An erasure in any area erases in every area (shared/area/erasure.py).
+        "AREA_DATABASE_URLS": {area: database_url(area, env) for area in DOMAIN_SERVICES},
         "REDIS_URL": env.get("REDIS_URL") or default_redis_url(env),
         "MAX_CONTENT_LENGTH": _int(env, "LADDER_MAX_BODY_BYTES", 256 * 1024),
         "VISIBILITY_TIMEOUT": _float(env, "LADDER_VISIBILITY_TIMEOUT", 300.0),
@@ -161,7 +184,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RELAY_BATCH_SIZE": _int(env, "LADDER_RELAY_BATCH_SIZE", 2000),
         "RELAY_INTERVAL": _float(env, "LADDER_RELAY_INTERVAL", 0.2),
         "REPUBLISH_AFTER": _float(env, "LADDER_REPUBLISH_AFTER", 600.0),
-        "SUPPRESSION_THRESHOLD": _int(env, "LADDER_SUPPRESSION_THRESHOLD", 5),
+        **disclosure_settings(env),
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
         "SESSION_HOURS": _float(env, "LADDER_SESSION_HOURS", 8.0),
         **webhook_settings(env),

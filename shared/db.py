@@ -37,7 +37,14 @@ STAGED = "staged"
 KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 
 
+# How long a SQLite connection waits for another's lock before it gives up.
+BUSY_TIMEOUT_MS = 30_000
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # An error's message leaves the values out: a citizen's lookup or salt in a log line
+    # would outlive their erasure.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # psycopg prepares a statement run five times, and PostgreSQL may then keep a
@@ -56,7 +63,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Zero what is deleted, and what a B-tree page split or a rebuild moves away,
+        # on every connection: a copy left behind by any one would outlive an erasure.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -44,6 +44,13 @@ class Invalid(DomainError):
     status = 422
 
 
+class Unavailable(DomainError):
+    """A database could not do its part; ``errors`` names which. The same request again
+    finishes the job."""
+
+    status = 503
+
+
 def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "code": code,

@@ -5,8 +5,6 @@ Plain Python: no Flask, no database.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -73,12 +71,6 @@ class Rubric:
             if row.when(facts):
                 return row.step, row.id
         raise AssertionError("a rubric ends with a row that always matches")
-
-
-def pseudonymise(key: str, citizen_ref: str) -> str:
-    """A keyed pseudonym: stable per deployment, meaningless without the key."""
-    digest = hmac.new(key.encode(), citizen_ref.strip().encode(), hashlib.sha256).hexdigest()
-    return "p_" + digest[:32]
 
 
 def ladder_rubric(area: str, version: str, design_stages: tuple[str, ...],

@@ -13,8 +13,9 @@ from shared.errors import LadderApi
 
 
 def _register(app: Flask, api: LadderApi) -> None:
-    from services.ledger import access, dashboard, log_api, service, tasks  # noqa: F401
+    from services.ledger import access, dashboard, log_api, releases_api, service, tasks  # noqa: F401
     from services.ledger import api as routes
+    from services.ledger.disclosure import Control
     from services.ledger.models import ApiToken
     from services.ledger.signing import load_signer
     from services.ledger.webhooks import api as subscriptions
@@ -22,6 +23,7 @@ def _register(app: Flask, api: LadderApi) -> None:
 
     app.extensions["token_model"] = ApiToken
     app.extensions["signer"] = load_signer(app.config)
+    app.extensions["disclosure"] = Control.from_config(app.config)
     gauges(app, service.gauges)
     access.init_app(app)
     api.register_blueprint(routes.blp)
@@ -29,6 +31,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     api.register_blueprint(log_api.keys)
     dashboard.init_app(app)
     api.register_blueprint(subscriptions.blp)
+    api.register_blueprint(releases_api.blp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

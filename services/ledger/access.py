@@ -1,4 +1,9 @@
-"""The access log: every read of the ledger, who, what, when and from where."""
+"""The access log: every read of the ledger, who, what, when, from where and why.
+
+Readers of the ``read`` tier see it redacted (docs/api.md, "Reader tiers"): who
+read which route, when, and the answer, but not the query (an inspector's
+``?pseudonym=`` is entry-level content), the address, the user agent or the purpose.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,8 @@ def init_app(app: Flask) -> None:
                 record(current_db(), getattr(g, "token_name", None),
                        " ".join(sorted(getattr(g, "scopes", ()))) or None, request.method,
                        request.full_path.rstrip("?"), response.status_code,
-                       request.remote_addr, request.user_agent.string)
+                       request.remote_addr, request.user_agent.string,
+                       getattr(g, "purpose", None))
             except Exception:
                 # The answer stands; the failure to log it must not pass unnoticed.
                 log.exception("could not write the access log for %s", request.path)
@@ -34,23 +40,33 @@ def init_app(app: Flask) -> None:
 
 
 def record(db: Database, token_name: str | None, scopes: str | None, method: str, path: str,
-           status: int, remote_addr: str | None, user_agent: str | None) -> None:
+           status: int, remote_addr: str | None, user_agent: str | None,
+           purpose: str | None) -> None:
     # Not fsynced per read: a record survives the process, if not a power cut.
     with db.writing(durable=False) as session:
         session.add(AccessLog(at=utcnow(), token_name=token_name, scopes=scopes, method=method,
                               path=path[:2000], status=status, remote_addr=remote_addr,
-                              user_agent=(user_agent or "")[:300] or None))
+                              user_agent=(user_agent or "")[:300] or None, purpose=purpose))
+
+
+def _row(r: AccessLog, redacted: bool) -> dict[str, Any]:
+    row = {"id": r.id, "at": r.at, "token_name": r.token_name, "scopes": r.scopes,
+           "method": r.method, "path": r.path, "status": r.status,
+           "remote_addr": r.remote_addr, "user_agent": r.user_agent, "purpose": r.purpose}
+    if redacted:
+        row.update(path=r.path.split("?", 1)[0], remote_addr=None, user_agent=None,
+                   purpose=None)
+    return row
 
 
 def query(db: Database, after: int, limit: int, token_name: str | None,
-          since: datetime | None) -> list[dict[str, Any]]:
+          since: datetime | None, redacted: bool) -> list[dict[str, Any]]:
+    """A page of the log, oldest first; ``redacted`` for a reader of the read tier."""
     stmt = sa.select(AccessLog).where(AccessLog.id > after)
     if token_name:
         stmt = stmt.where(AccessLog.token_name == token_name)
     if since:
         stmt = stmt.where(AccessLog.at >= since)
     with db.reading() as session:
-        return [{"id": r.id, "at": r.at, "token_name": r.token_name, "scopes": r.scopes,
-                 "method": r.method, "path": r.path, "status": r.status,
-                 "remote_addr": r.remote_addr, "user_agent": r.user_agent}
+        return [_row(r, redacted)
                 for r in session.scalars(stmt.order_by(AccessLog.id).limit(limit))]

@@ -1,4 +1,7 @@
-"""The auditor API: entries, measures, exports, the access log; tokens for admins."""
+"""The auditor API: entries (inspect), measures, exports, the access log; tokens for admins.
+
+Who may read what is in docs/api.md, "Reader tiers".
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,17 @@ from services.ledger import access, exports, metrics, service
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS
 from services.ledger.models import ApiToken
-from shared.auth import VERBS, create_token, is_admin, list_tokens, require, revoke_token
+from shared.auth import (
+    PURPOSE_MAX,
+    SCOPE_VERBS,
+    create_token,
+    is_admin,
+    list_tokens,
+    may,
+    purpose_problem,
+    require,
+    revoke_token,
+)
 from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.envelope import EVENT_TYPES
@@ -76,7 +89,7 @@ EntryPageSchema = page(EntrySchema, "EntryPage")
 
 @blp.route("/entries")
 class Entries(MethodView):
-    @require("read")
+    @require("inspect")
     @blp.arguments(EntryQuerySchema, location="query")
     @blp.response(200, EntryPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +102,7 @@ class Entries(MethodView):
 
 @blp.route("/exports/entries")
 class EntryExport(MethodView):
-    @require("read")
+    @require("inspect")
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, description="CSV or NDJSON, streamed")
     def get(self, args: dict[str, Any]) -> Response:
@@ -144,7 +157,18 @@ class FiguresSchema(Schema):
     feedback_rate = fields.Float(allow_none=True)
     index = fields.Float(allow_none=True)
     suppressed = fields.List(fields.String(), metadata={
-        "description": "Figures hidden because they would reveal a count under the threshold"})
+        "description": "Figures not shown because the rounded count under them is below the "
+                       "threshold (docs/metrics.md)"})
+
+
+class DisclosureSchema(Schema):
+    method = fields.String(required=True, metadata={
+        "description": "'exact' (admin readers), or the disclosure-control method the figures "
+                       "were made with"})
+    base = fields.Integer(metadata={"description": "Counts are multiples of it"})
+    threshold = fields.Integer(metadata={
+        "description": "A share, median, index or hours needs a rounded count of at least "
+                       "this under it"})
 
 
 class MetricsSchema(Schema):
@@ -155,18 +179,18 @@ class MetricsSchema(Schema):
     start = fields.String(data_key="from")
     end = fields.String(data_key="to")
     periods = fields.List(fields.String())
-    threshold = fields.Integer(allow_none=True, metadata={
-        "description": "Counts under it are suppressed; null for admin readers"})
+    disclosure = fields.Nested(DisclosureSchema, metadata={
+        "description": "How the figures were made: exact, or disclosure-controlled"})
     rows = fields.List(fields.Nested(FiguresSchema))
     total = fields.Nested(FiguresSchema, allow_none=True)
 
 
-def _report(args: dict[str, Any], suppressed: bool) -> dict[str, Any]:
+def _report(args: dict[str, Any], exact: bool) -> dict[str, Any]:
     query = metrics.MetricsQuery(start=args["start"], end=args["end"], area=args.get("area"),
                                  org_unit=args.get("org_unit"), period=args["period"],
                                  group_by=args["group_by"])
-    threshold = current_app.config["SUPPRESSION_THRESHOLD"] if suppressed else None
-    report = metrics.metrics(current_db(), query, threshold)
+    control = None if exact else current_app.extensions["disclosure"]
+    report = metrics.metrics(current_db(), query, control)
     report["start"], report["end"] = report.pop("from"), report.pop("to")
     return report
 
@@ -177,18 +201,19 @@ class Metrics(MethodView):
     @blp.arguments(MetricsQuerySchema, location="query")
     @blp.response(200, MetricsSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Measures of involvement per period, area or org unit; small numbers suppressed."""
-        return _report(args, suppressed=not is_admin())
+        """Measures of involvement per period, area or org unit: disclosure-controlled for
+        every reader but admins, who read them exact."""
+        return _report(args, exact=is_admin())
 
 
 @blp.route("/exports/metrics")
 class MetricsExport(MethodView):
     @require("read")
     @blp.arguments(MetricsQuerySchema, location="query")
-    @blp.response(200, description="CSV; small numbers are always suppressed")
+    @blp.response(200, description="CSV; always disclosure-controlled, for every reader")
     def get(self, args: dict[str, Any]) -> Response:
-        """Export measures as CSV, always with small-number suppression."""
-        report = _report(args, suppressed=True)
+        """Export measures as CSV, always disclosure-controlled: fit to pass on."""
+        report = _report(args, exact=False)
         report["from"], report["to"] = report["start"], report["end"]
         return Response(exports.metrics_csv(report), mimetype="text/csv", headers={
             "Content-Disposition": 'attachment; filename="ladder-metrics.csv"'})
@@ -211,6 +236,8 @@ class AccessSchema(Schema):
     status = fields.Integer()
     remote_addr = fields.String(allow_none=True)
     user_agent = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True, metadata={
+        "description": "The purpose the reading token states, if any"})
 
 
 def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -224,22 +251,42 @@ class AccessLogView(MethodView):
     @blp.arguments(AccessQuerySchema, location="query")
     @blp.response(200, page(AccessSchema, "AccessPage"))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Who read the ledger, what, when and from where, oldest first, after a cursor."""
+        """Who read the ledger, what, when, from where and why, oldest first, after a cursor.
+
+        A read token sees each path without its query, and no address, user agent or
+        purpose; inspect and admin tokens see everything.
+        """
         return _page(access.query(current_db(), args["after"], args["limit"],
-                                  args.get("token_name"), _naive_utc(args.get("since"))),
+                                  args.get("token_name"), _naive_utc(args.get("since")),
+                                  redacted=not may("inspect")),
                      args["limit"])
+
+
+PURPOSE_DOC = {"description": "Why the token reads entries, e.g. the inspection and "
+                              "data-sharing agreement it serves: required with "
+                              "ledger:inspect, and logged with each of its reads"}
 
 
 class TokenInSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    scopes = fields.List(fields.String(validate=validate.OneOf([f"ledger:{v}" for v in VERBS])),
-                         required=True, validate=validate.Length(min=1))
+    scopes = fields.List(fields.String(validate=validate.OneOf(
+        [f"ledger:{v}" for v in SCOPE_VERBS["ledger"]])), required=True,
+        validate=validate.Length(min=1))
+    purpose = fields.String(validate=validate.Length(min=1, max=PURPOSE_MAX),
+                            metadata=PURPOSE_DOC)
+
+    @validates_schema
+    def _purpose(self, data: dict[str, Any], **_: Any) -> None:
+        why = purpose_problem(data.get("purpose"), "ledger:inspect" in data["scopes"])
+        if why:
+            raise ValidationError(why, field_name="purpose")
 
 
 class TokenSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     scopes = fields.List(fields.String())
+    purpose = fields.String(allow_none=True, metadata=PURPOSE_DOC)
     created_at = UtcDateTime()
     revoked_at = UtcDateTime(allow_none=True)
     token = fields.String(metadata={"description": "Shown once, at creation"})
@@ -257,9 +304,9 @@ class Tokens(MethodView):
     @blp.arguments(TokenInSchema)
     @blp.response(201, TokenSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create an auditor or admin token; the answer is the only time it is shown."""
+        """Create a read, inspect or admin token; the answer is the only time it is shown."""
         token = create_token(current_db(), ApiToken, current_app.config["TOKEN_PEPPER"],
-                             body["name"], body["scopes"])
+                             body["name"], body["scopes"], body.get("purpose"))
         created = list_tokens(current_db(), ApiToken)[-1]
         return {**created, "token": token}
 

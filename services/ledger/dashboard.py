@@ -2,8 +2,8 @@
 
 Sign-in exchanges an auditor or admin token for a session (services.ledger.sessions);
 every form carries a CSRF token (Flask-WTF). The pages read the same measures the
-API serves, suppressed for auditors exactly as there, and every page view is in
-the access log. Not part of the OpenAPI document: it is a plain Blueprint.
+API serves, disclosure-controlled for every reader but admins exactly as there, and
+every page view is in the access log. Not part of the OpenAPI document: it is a plain Blueprint.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from services.ledger import integrity, reports, sessions
+from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, last_twelve_months
 from shared.db import current_db
@@ -88,7 +89,7 @@ def _guard() -> Response | None:
     if reader is not None:
         g.reader = reader
         # What the access log records, as for a bearer token.
-        g.token_name, g.scopes = reader.name, set(reader.scopes)
+        g.token_name, g.scopes, g.purpose = reader.name, set(reader.scopes), reader.purpose
         return None
     if request.endpoint in PUBLIC:
         return None
@@ -108,12 +109,12 @@ def _context() -> dict[str, Any]:
     return {"reader": reader, "areas": AREAS, "shown": reports.shown,
             "period_label": reports.period_label, "labels": reports.LABELS,
             "step_names": reports.STEP_NAMES, "periods": PERIODS,
-            "threshold": current_app.config["SUPPRESSION_THRESHOLD"]}
+            "disclosure": current_app.extensions["disclosure"]}
 
 
-def _threshold() -> int | None:
-    """Admins read unsuppressed, as in the API; auditors under the threshold."""
-    return None if g.reader.is_admin else current_app.config["SUPPRESSION_THRESHOLD"]
+def _control() -> Control | None:
+    """Admins read exact figures, as in the API; every other reader disclosure-controlled."""
+    return None if g.reader.is_admin else current_app.extensions["disclosure"]
 
 
 # -- filters ----------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def overview() -> str:
     """The areas side by side, and the integrity of the log."""
     filters = _filters(with_unit=False)
     db = current_db()
-    page = reports.overview(db, filters, _threshold())
+    page = reports.overview(db, filters, _control())
     checked = integrity.check(db, current_app.extensions["signer"].public_key)
     return render_template("dashboard/overview.html", page=page, filters=filters,
                            integrity=checked, title="All areas")
@@ -169,7 +170,7 @@ def area(area: str) -> str:
     if area not in AREAS:
         raise NotFound(f"No area {area}; the areas are {', '.join(AREAS)}.")
     filters = _filters(with_unit=True)
-    page = reports.area_report(current_db(), area, filters, _threshold())
+    page = reports.area_report(current_db(), area, filters, _control())
     return render_template("dashboard/area.html", page=page, filters=filters,
                            title=area.capitalize())
 
@@ -222,7 +223,7 @@ def sign_in_post() -> Any:
     session.clear()
     session["sid"] = session_id
     session.permanent = True
-    g.token_name, g.scopes = reader.name, set(reader.scopes)
+    g.token_name, g.scopes, g.purpose = reader.name, set(reader.scopes), reader.purpose
     return redirect(_safe_next(request.form.get("next")), 303)
 
 

@@ -76,7 +76,14 @@ METRIC_COLUMNS = ("area", "org_unit", "period", "activities", "activities_involv
                   "involvements", *[f"step_{n}" for n in range(1, 8)], "median_step",
                   "co_design_or_higher", "co_production", "citizens", "returning_citizens",
                   "hours", "recognition_rate", "decision_vote_share", "feedback_rate", "index",
-                  "suppressed")
+                  "suppressed", "disclosure")
+
+
+def disclosure_text(label: dict[str, Any]) -> str:
+    """How figures were made, in words: 'exact', or the method with its parameters."""
+    if "base" not in label:
+        return str(label["method"])
+    return f"{label['method']} (base {label['base']}, threshold {label['threshold']})"
 
 
 def metrics_csv(report: dict[str, Any]) -> str:
@@ -87,6 +94,7 @@ def metrics_csv(report: dict[str, Any]) -> str:
                                    if report["total"] else [])
     for row in rows:
         flat = {**row, **{f"step_{k}": v for k, v in row["steps"].items()},
-                "suppressed": " ".join(row["suppressed"])}
+                "suppressed": " ".join(row["suppressed"]),
+                "disclosure": disclosure_text(report["disclosure"])}
         writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in METRIC_COLUMNS])
     return buffer.getvalue()

@@ -1,6 +1,8 @@
 """The Merkle log, in the shapes of the Certificate Transparency API (RFC 6962 section 4).
 
-Hashes and signatures travel base64-encoded, as in CT.
+Hashes and signatures travel base64-encoded, as in CT. Tree heads and consistency
+proofs are hashes only: anyone may fetch them, without a token, to verify the log.
+Leaves and inclusion proofs are per entry: they need ``ledger:inspect``.
 """
 
 from __future__ import annotations
@@ -55,10 +57,9 @@ class STHSchema(Schema):
 
 @blp.route("/get-sth")
 class GetSTH(MethodView):
-    @require("read")
     @blp.response(200, STHSchema)
     def get(self) -> dict[str, Any]:
-        """The latest signed tree head."""
+        """The latest signed tree head; no token needed."""
         with current_db().reading() as session:
             head = tree.latest_head(session)
         if head is None:
@@ -70,12 +71,11 @@ class GetSTH(MethodView):
 
 @blp.route("/get-sth-history")
 class GetSTHHistory(MethodView):
-    @require("read")
     @blp.arguments(Schema.from_dict({"limit": fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=1000))}), location="query")
     @blp.response(200, STHSchema(many=True))
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """The most recent signed tree heads, newest first."""
+        """The most recent signed tree heads, newest first; no token needed."""
         with current_db().reading() as session:
             rows = session.scalars(sa.select(TreeHeadRow).order_by(TreeHeadRow.size.desc())
                                    .limit(args["limit"]))
@@ -111,11 +111,11 @@ def _beyond(session: sa.orm.Session, size: int, name: str) -> None:
 
 @blp.route("/get-sth-consistency")
 class GetConsistency(MethodView):
-    @require("read")
     @blp.arguments(ConsistencyArgs, location="query")
     @blp.response(200, ConsistencySchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """A proof that the tree of size ``second`` extends the tree of size ``first``."""
+        """A proof that the tree of size ``second`` extends the tree of size ``first``;
+        no token needed."""
         with current_db().reading() as session:
             _beyond(session, args["second"], "second")
             path = _prove(session, merkle.consistency_ranges(args["first"], args["second"]))
@@ -134,7 +134,7 @@ class ProofSchema(Schema):
 
 @blp.route("/get-proof-by-hash")
 class GetProof(MethodView):
-    @require("read")
+    @require("inspect")
     @blp.arguments(ProofArgs, location="query")
     @blp.response(200, ProofSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +172,7 @@ class LeafSchema(Schema):
 
 @blp.route("/get-entries")
 class GetEntries(MethodView):
-    @require("read")
+    @require("inspect")
     @blp.arguments(EntriesArgs, location="query")
     @blp.response(200, Schema.from_dict({"entries": fields.List(fields.Nested(LeafSchema))}))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:

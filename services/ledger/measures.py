@@ -1,4 +1,4 @@
-"""The measures of involvement, and small-number suppression: plain Python.
+"""The measures of involvement: plain Python.
 
 docs/metrics.md gives the same formulas in words; an auditor can recompute every
 figure from an export of entries.
@@ -65,8 +65,10 @@ class Counts:
         self.steps = [a + b for a, b in zip(self.steps, other.steps, strict=True)]
 
 
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+def _share(part: float, whole: float) -> float | None:
+    # At most 1: exact counts never put a part above its whole, rounded ones can
+    # (services.ledger.disclosure).
+    return round(min(part / whole, 1.0), 4) if whole else None
 
 
 def median_step(steps: list[int]) -> float | None:
@@ -90,17 +92,17 @@ def involvement_index(c: Counts) -> float | None:
     """0-100: coverage x (0.7 depth + 0.3 reciprocity). See docs/metrics.md."""
     if not c.activities:
         return None
-    coverage = c.activities_involved / c.activities
+    coverage = min(c.activities_involved / c.activities, 1.0)
     if not c.involvements:
         return 0.0
     mean_step = sum(s * n for s, n in zip(STEPS, c.steps, strict=True)) / c.involvements
     depth = (mean_step - 1) / 6
-    reciprocity = (c.recognised + c.feedback) / (2 * c.involvements)
+    reciprocity = min((c.recognised + c.feedback) / (2 * c.involvements), 1.0)
     return round(100 * coverage * (0.7 * depth + 0.3 * reciprocity), 1)
 
 
 def measures(c: Counts) -> dict[str, Any]:
-    """Every published figure, unsuppressed."""
+    """Every published figure of ``c``, as it is: exact, or rounded if ``c`` was."""
     return {
         "activities": c.activities,
         "activities_involved": c.activities_involved,
@@ -118,64 +120,3 @@ def measures(c: Counts) -> dict[str, Any]:
         "feedback_rate": _share(c.feedback, c.involvements),
         "index": involvement_index(c),
     }
-
-
-def suppress(c: Counts, figures: dict[str, Any],
-             threshold: int) -> tuple[dict[str, Any], list[str]]:
-    """Hide every count from 1 to threshold-1, and every figure that would reveal one.
-
-    A share is hidden when either its numerator or the rest of its denominator is
-    small: 97% of 100 reveals three people as surely as "3" does. Returns the
-    figures, with hidden ones set to None, and the names hidden.
-    """
-    out = dict(figures)
-    out["steps"] = dict(figures["steps"])
-    hidden: list[str] = []
-
-    def small(n: int) -> bool:
-        return 0 < n < threshold
-
-    def hide(*names: str) -> None:
-        for name in names:
-            if name not in hidden:
-                out[name] = None
-                hidden.append(name)
-
-    for name, n in (("activities", c.activities), ("activities_involved", c.activities_involved),
-                    ("involvements", c.involvements), ("citizens", c.citizens),
-                    ("returning_citizens", c.returning)):
-        if small(n):
-            hide(name)
-    # Steps: hide the small ones; if just one is hidden, the total would give it away,
-    # so hide the next smallest non-zero step too.
-    small_steps = [i for i, n in enumerate(c.steps) if small(n)]
-    if len(small_steps) == 1:
-        others = sorted((n, i) for i, n in enumerate(c.steps) if n and i not in small_steps)
-        if others:
-            small_steps.append(others[0][1])
-    for i in small_steps:
-        out["steps"][str(i + 1)] = None
-        hidden.append(f"steps.{i + 1}")
-    shares = {
-        "coverage": (c.activities_involved, c.activities),
-        "co_design_or_higher": (c.steps[5] + c.steps[6], c.involvements),
-        "co_production": (c.steps[6], c.involvements),
-        "recognition_rate": (c.recognised, c.involvements),
-        "decision_vote_share": (c.votes, c.involvements),
-        "feedback_rate": (c.feedback, c.involvements),
-    }
-    for name, (part, whole) in shares.items():
-        if small(part) or small(whole - part) or small(whole):
-            hide(name)
-    if 5 in small_steps or 6 in small_steps:
-        hide("co_design_or_higher")
-    if 6 in small_steps:
-        hide("co_production")
-    if small(c.involvements):
-        hide("median_step")
-    if small(c.citizens) or small(c.involvements):
-        # The hours of one or two people identify them.
-        hide("hours")
-    if small(c.activities) or small(c.involvements):
-        hide("index")
-    return out, hidden

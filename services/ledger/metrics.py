@@ -6,14 +6,19 @@ request scans the entries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
+from services.ledger import disclosure
+from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
-from services.ledger.measures import Counts, measures, period_of, period_start, suppress
+from services.ledger.measures import Counts, measures, period_of, period_start
 from services.ledger.models import Aggregate, CitizenPeriod
 from services.ledger.projection import ALL_UNITS
 from shared.db import Database
@@ -65,13 +70,13 @@ def _one_period(start: date, end: date) -> tuple[str, str] | None:
         periods = periods_between(kind, start, end)
         if len(periods) == 1 and period_start(kind, periods[0]) == start:
             following = date(end.year + end.month // 12, end.month % 12 + 1, 1)
-            if following == _next_start(kind, periods[0]) and end.day == (
+            if following == next_start(kind, periods[0]) and end.day == (
                     following - timedelta(days=1)).day:
                 return kind, periods[0]
     return None
 
 
-def _next_start(kind: str, period: str) -> date:
+def next_start(kind: str, period: str) -> date:
     first = period_start(kind, period)
     months = {"month": 1, "quarter": 3, "year": 12}[kind]
     index = first.year * 12 + first.month - 1 + months
@@ -155,46 +160,224 @@ class Reader:
         return totals
 
 
-def _figures(counts: Counts, threshold: int | None) -> dict[str, Any]:
-    figures = measures(counts)
-    if threshold is None:
-        return {**figures, "suppressed": []}
-    shown, hidden = suppress(counts, figures, threshold)
-    return {**shown, "suppressed": hidden}
-
-
-def metrics(db: Database, q: MetricsQuery, threshold: int | None) -> dict[str, Any]:
-    """The measures for ``q``; ``threshold`` None means unsuppressed (admin)."""
-    periods = periods_between(q.period, q.start, q.end)
+def _exact(session: sa.orm.Session, q: MetricsQuery,
+           periods: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Rows and total, as they are: for admins."""
     unit = q.org_unit or ALL_UNITS
-    rows: list[dict[str, Any]] = []
-    with db.reading() as session:
-        reader = Reader(session, q.period, periods, q.start, q.end)
-        total: Counts | None = None
-        if q.group_by == "period":
-            assert q.area is not None
-            series = reader.series(q.area, unit)
-            rows = [{"area": q.area, "org_unit": q.org_unit, "period": p,
-                     "starts": period_start(q.period, p).isoformat(),
-                     **_figures(c, threshold)} for p, c in series[unit].items()]
-            total = reader.totals(q.area, series)[unit]
-        elif q.group_by == "area":
-            for area in AREAS:
-                counts = reader.units(area, unit)[unit]
-                rows.append({"area": area, "org_unit": q.org_unit, "period": None,
-                             **_figures(counts, threshold)})
+    reader = Reader(session, q.period, periods, q.start, q.end)
+    total: Counts | None = None
+    if q.group_by == "period":
+        assert q.area is not None
+        series = reader.series(q.area, unit)
+        rows = [{"area": q.area, "org_unit": q.org_unit, "period": p,
+                 "starts": period_start(q.period, p).isoformat(), **_exact_figures(c)}
+                for p, c in series[unit].items()]
+        total = reader.totals(q.area, series)[unit]
+    elif q.group_by == "area":
+        rows = [{"area": area, "org_unit": q.org_unit, "period": None,
+                 **_exact_figures(reader.units(area, unit)[unit])} for area in AREAS]
+    else:
+        assert q.area is not None
+        rows = [{"area": q.area, "org_unit": u, "period": None, **_exact_figures(c)}
+                for u, c in reader.units(q.area, None).items()]
+        total = reader.units(q.area, ALL_UNITS)[ALL_UNITS]
+    return rows, None if total is None else {
+        "area": q.area, "org_unit": q.org_unit, "period": None, **_exact_figures(total)}
+
+
+def _exact_figures(counts: Counts) -> dict[str, Any]:
+    return {**measures(counts), "suppressed": []}
+
+
+# -- rounded, for every reader below admin (services.ledger.disclosure) -------------------
+
+
+def months_of(kind: str, periods: list[str]) -> dict[str, str]:
+    """Every calendar month of ``periods``, mapped to the period it falls in."""
+    found: dict[str, str] = {}
+    for period in periods:
+        first = period_start(kind, period)
+        for i in range({"month": 1, "quarter": 3, "year": 12}[kind]):
+            index = first.year * 12 + first.month - 1 + i
+            found[f"{index // 12:04d}-{index % 12 + 1:02d}"] = period
+    return found
+
+
+class _HexDigit(FunctionElement[int]):
+    """The value of one lower-case hex digit (0-15), or -1 for anything else."""
+
+    type = sa.Integer()
+    name = "hex_digit"
+    inherit_cache = True
+
+
+@compiles(_HexDigit)
+def _hex_digit_sqlite(element: _HexDigit, compiler: Any, **kw: Any) -> str:
+    return f"(instr('0123456789abcdef', {compiler.process(element.clauses, **kw)}) - 1)"
+
+
+@compiles(_HexDigit, "postgresql")
+def _hex_digit_postgresql(element: _HexDigit, compiler: Any, **kw: Any) -> str:
+    return f"(strpos('0123456789abcdef', {compiler.process(element.clauses, **kw)}) - 1)"
+
+
+# A citizen's record key in SQL, as services.ledger.disclosure.citizen_key computes it; a
+# figure's cell key is the sum of its citizens' keys.
+CITIZEN_RECORD_KEY = sum(
+    (_HexDigit(sa.func.substr(CitizenPeriod.pseudonym, 3 + i, 1)) * 16 ** (5 - i)
+     for i in range(6)), sa.literal(0))
+
+
+# The additive counter columns, in the order disclosure.cell takes them.
+ADDITIVE = tuple(Aggregate.__table__.c[name] for name in disclosure.ADDITIVE)
+
+
+class Rounded:
+    """Reads the finest cells and the citizens of one query, rounded for readers below admin.
+
+    Every additive figure is a sum of rounded (area, org unit, month) cells; every
+    distinct count is rounded on its own, keyed by its citizens.
+    """
+
+    def __init__(self, session: sa.orm.Session, control: Control, kind: str,
+                 periods: list[str]) -> None:
+        self.session = session
+        self.control = control
+        self.kind = kind
+        self.periods = periods
+        self.months = months_of(kind, periods)
+
+    def cells(self, area: str, unit: str | None, key: Callable[[str, str], str]
+              ) -> dict[str, Counts]:
+        """The rounded month cells of ``unit`` (every real unit when None) in the query's
+        periods, added up per ``key(unit, period)``."""
+        stmt = sa.select(Aggregate.org_unit, Aggregate.period, *ADDITIVE).where(
+            Aggregate.area == area, Aggregate.kind == "month",
+            Aggregate.period.in_(list(self.months)))
+        stmt = stmt.where(Aggregate.org_unit == unit if unit else Aggregate.org_unit != ALL_UNITS)
+        sums: dict[str, list[float]] = {}
+        for org_unit, month, *values in self.session.connection().execute(stmt):
+            rounded = disclosure.cell(self.control, area, org_unit, month, tuple(values))
+            total = sums.setdefault(key(org_unit, self.months[month]), [0.0] * len(rounded))
+            for i, value in enumerate(rounded):
+                total[i] += value
+        return {k: disclosure.counts(v) for k, v in sums.items()}
+
+    def reach(self, area: str, unit: str | None,
+              by: str | None) -> dict[str, tuple[int, int]]:
+        """Rounded (citizens, returning) of ``unit`` ('*' for all, None for each real
+        unit), ``by`` "period", by "org_unit", or over the whole range (None, keyed by
+        the area).
+
+        A figure of one calendar period reads its aggregate row, which keeps the sums of
+        its citizens' keys; any other range counts the citizens of its periods once.
+        """
+        whole = _one_period(period_start(self.kind, self.periods[0]),
+                            next_start(self.kind, self.periods[-1]) - timedelta(days=1))
+        if by == "period":
+            found = self._aggregate_reach(area, unit, self.kind, self.periods, by)
+        elif whole is not None:
+            kind, period = whole
+            found = self._aggregate_reach(area, unit, kind, [period], by)
         else:
-            assert q.area is not None
-            by_unit = reader.units(q.area, None)
-            rows = [{"area": q.area, "org_unit": u, "period": None,
-                     **_figures(c, threshold)} for u, c in by_unit.items()]
-            total = reader.units(q.area, ALL_UNITS)[ALL_UNITS]
+            found = self._counted_reach(area, unit, by)
+        return {g: disclosure.reach(self.control, area, counted) for g, counted in found.items()}
+
+    def _aggregate_reach(self, area: str, unit: str | None, kind: str, periods: list[str],
+                         by: str | None) -> dict[str, disclosure.Reach]:
+        group = Aggregate.__table__.c[by] if by else sa.literal(area)
+        stmt = sa.select(group, Aggregate.citizens, Aggregate.returning_citizens,
+                         Aggregate.citizens_key, Aggregate.returning_key).where(
+            Aggregate.area == area, Aggregate.kind == kind, Aggregate.period.in_(periods))
+        stmt = stmt.where(Aggregate.org_unit == unit if unit else Aggregate.org_unit != ALL_UNITS)
+        return {g: disclosure.Reach(int(n), int(r), int(k), int(rk))
+                for g, n, r, k, rk in self.session.execute(stmt)}
+
+    def _counted_reach(self, area: str, unit: str | None,
+                       by: str | None) -> dict[str, disclosure.Reach]:
+        group = CitizenPeriod.__table__.c[by] if by else sa.literal(area)
+        stmt = sa.select(group.label("g"), CitizenPeriod.pseudonym,
+                         sa.func.sum(CitizenPeriod.n).label("n"),
+                         sa.func.min(CITIZEN_RECORD_KEY).label("k")).where(
+            CitizenPeriod.area == area, CitizenPeriod.kind == self.kind,
+            CitizenPeriod.period.in_(self.periods))
+        stmt = stmt.where(CitizenPeriod.org_unit == unit if unit
+                          else CitizenPeriod.org_unit != ALL_UNITS)
+        per = stmt.group_by(group, CitizenPeriod.pseudonym).subquery()
+        returning = per.c.n >= 2
+        counted = self.session.execute(sa.select(
+            per.c.g, sa.func.count(), sa.func.sum(sa.case((returning, 1), else_=0)),
+            sa.func.sum(per.c.k), sa.func.sum(sa.case((returning, per.c.k), else_=0)))
+            .group_by(per.c.g))
+        return {g: disclosure.Reach(int(n), int(r or 0), int(k or 0), int(rk or 0))
+                for g, n, r, k, rk in counted}
+
+    def figures(self, counts: Counts, reach: tuple[int, int] | None) -> dict[str, Any]:
+        # No more citizens than involvements shown: rounded on their own, citizens could
+        # otherwise show that a figure whose involvements show 0 is not empty.
+        citizens, returning = reach or (0, 0)
+        counts.citizens = min(citizens, counts.involvements)
+        counts.returning = min(returning, counts.citizens)
+        return disclosure.figures(self.control, counts)
+
+
+def _rounded(session: sa.orm.Session, q: MetricsQuery, periods: list[str],
+             control: Control) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Rows and total for readers below admin: rounded, and consistent across queries."""
+    reader = Rounded(session, control, q.period, periods)
+    everything = ALL_UNITS
+    if q.group_by == "area":
+        rows = []
+        for area in AREAS:
+            counts = reader.cells(area, q.org_unit, lambda u, p: everything).get(everything)
+            reach = reader.reach(area, q.org_unit or ALL_UNITS, None).get(area)
+            rows.append({"area": area, "org_unit": q.org_unit, "period": None,
+                         **reader.figures(counts or Counts(), reach)})
+        return rows, None
+    assert q.area is not None
+    total_reach = reader.reach(q.area, q.org_unit or ALL_UNITS, None).get(q.area)
+    if q.group_by == "period":
+        sums = reader.cells(q.area, q.org_unit, lambda u, p: p)
+        reaches = reader.reach(q.area, q.org_unit or ALL_UNITS, "period")
+        rows = [{"area": q.area, "org_unit": q.org_unit, "period": p,
+                 "starts": period_start(q.period, p).isoformat(),
+                 **reader.figures(sums.get(p, Counts()), reaches.get(p))} for p in periods]
+    else:
+        sums = reader.cells(q.area, q.org_unit, lambda u, p: u)
+        reaches = reader.reach(q.area, None, "org_unit")
+        rows = [{"area": q.area, "org_unit": u, "period": None,
+                 **reader.figures(sums[u], reaches.get(u))} for u in sorted(sums)]
+        # A unit is listed when it shows something: listing every unit with a record in
+        # the range would tell, of a unit whose counts all round to 0, that it is not empty.
+        rows = [row for row in rows if _shows_anything(row)]
+    total = Counts()
+    for counts in sums.values():
+        total.add(counts)
+    return rows, {"area": q.area, "org_unit": q.org_unit, "period": None,
+                  **reader.figures(total, total_reach)}
+
+
+def _shows_anything(row: dict[str, Any]) -> bool:
+    # With none of these, every figure of the row is 0 or hidden.
+    return bool(row["activities"] or row["involvements"])
+
+
+def report_in(session: sa.orm.Session, q: MetricsQuery,
+              control: Control | None) -> dict[str, Any]:
+    """The measures for ``q`` on an open session: rounded under ``control``, exact without."""
+    periods = periods_between(q.period, q.start, q.end)
+    rows, total = (_exact(session, q, periods) if control is None
+                   else _rounded(session, q, periods, control))
     return {
         "area": q.area, "org_unit": q.org_unit, "period": q.period, "group_by": q.group_by,
         "from": q.start.isoformat(), "to": q.end.isoformat(), "periods": periods,
-        "threshold": threshold,
-        "rows": rows,
-        "total": None if total is None else {
-            "area": q.area, "org_unit": q.org_unit, "period": None,
-            **_figures(total, threshold)},
+        "disclosure": control.label() if control else {"method": disclosure.EXACT},
+        "rows": rows, "total": total,
     }
+
+
+def metrics(db: Database, q: MetricsQuery, control: Control | None) -> dict[str, Any]:
+    """The measures for ``q``: rounded under ``control`` (every reader below admin), exact
+    for admins (``control`` None), and labelled as which."""
+    with db.reading() as session:
+        return report_in(session, q, control)

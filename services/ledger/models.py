@@ -74,9 +74,12 @@ class Rejected(Base):
 
 
 class ApiToken(TokenMixin, Base):
-    """Auditor (``ledger:read``) and admin (``ledger:admin``) tokens."""
+    """Reader (``ledger:read``), inspector (``ledger:inspect``) and admin tokens."""
 
     __tablename__ = "api_tokens"
+
+    # Why an inspect token reads entries: required for inspect, logged with each read.
+    purpose: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
 
 
 class AccessLog(Base):
@@ -93,6 +96,8 @@ class AccessLog(Base):
     status: Mapped[int] = mapped_column(sa.Integer)
     remote_addr: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    # The purpose of the token that made the request, if it states one.
+    purpose: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
 
 
 class Aggregate(Base):
@@ -121,6 +126,10 @@ class Aggregate(Base):
     citizens: Mapped[int] = mapped_column(sa.Integer, default=0)
     # "returning" is an SQL keyword
     returning_citizens: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # The sums of the keys of those citizens: the cell keys that decide how they are
+    # rounded for readers below admin (services.ledger.disclosure.citizen_key).
+    citizens_key: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    returning_key: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 class CitizenPeriod(Base):
@@ -228,6 +237,9 @@ class Subscription(Base):
     event_types: Mapped[str] = mapped_column(sa.Text, default="")
     # Space-separated; empty means every area.
     areas: Mapped[str] = mapped_column(sa.Text, default="")
+    # read: a notice per batch, no entries; inspect: the entries, for a stated purpose.
+    grant: Mapped[str] = mapped_column(sa.String(16), default="read")
+    purpose: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     enabled: Mapped[bool] = mapped_column(sa.Boolean)
     # manual, gone (the endpoint answered 410) or failing (a message exhausted its schedule)
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
@@ -332,3 +344,36 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(sa.Integer)
     response: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+
+
+class Release(Base):
+    """A published release of a period's disclosure-controlled figures: open data.
+
+    Append-only: never updated or deleted. A correction is a new release naming the
+    one it replaces; each release is replaced at most once, so they form a chain.
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        # One first release per period; corrections follow it.
+        sa.Index("uq_releases_first", "kind", "period", unique=True,
+                 sqlite_where=sa.text("replaces IS NULL"),
+                 postgresql_where=sa.text("replaces IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))  # month, quarter or year
+    period: Mapped[str] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    replaces: Mapped[int | None] = mapped_column(
+        sa.Integer, sa.ForeignKey("releases.id"), nullable=True, unique=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    # The signed tree head the figures were computed from: the log as it stood.
+    tree_size: Mapped[int] = mapped_column(sa.BigInteger)
+    tree_timestamp: Mapped[int] = mapped_column(sa.BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))
+    # JSON: the method and parameters the figures were made with.
+    disclosure: Mapped[str] = mapped_column(sa.Text)
+    figures: Mapped[str] = mapped_column(sa.Text)  # CSV
+    figures_sha256: Mapped[str] = mapped_column(sa.String(64))

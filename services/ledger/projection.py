@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.ledger.disclosure import citizen_key
 from services.ledger.domain import AcceptedEvent
 from services.ledger.measures import PERIODS, period_of
 from services.ledger.models import ActivityState, Aggregate, CitizenPeriod, InvolvementState
@@ -70,7 +71,7 @@ KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvem
 FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in TABLES}
 COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
             "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
-            "feedback", "citizens", "returning_citizens")
+            "feedback", "citizens", "returning_citizens", "citizens_key", "returning_key")
 Key = tuple[str, str, str, str]
 
 
@@ -317,8 +318,13 @@ class Projector:
             key = (area, org_unit, kind, period, pseudonym)
             before = after - changed[key]
             counters = self.agg[key[:4]]
-            counters["citizens"] += (after > 0) - (before > 0)
-            counters["returning_citizens"] += (after > 1) - (before > 1)
+            joined, returned = (after > 0) - (before > 0), (after > 1) - (before > 1)
+            counters["citizens"] += joined
+            counters["returning_citizens"] += returned
+            if joined or returned:
+                record_key = citizen_key(pseudonym)
+                counters["citizens_key"] += joined * record_key
+                counters["returning_key"] += returned * record_key
             if after <= 0:
                 gone.append({f"k_{n}": v for n, v in zip(CITIZEN_KEY, key, strict=True)})
         executemany(self.session.connection(), sa.delete(table).where(

@@ -1,6 +1,6 @@
 """What the dashboard's pages show: the measures of services.ledger.metrics, shaped
-for reading, with their charts. Suppression is exactly the API's: the figures come
-from the same function, with the same threshold for the same reader.
+for reading, with their charts. Disclosure control is exactly the API's: the figures
+come from the same function, under the same control for the same reader.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from services.ledger import charts
 from services.ledger.charts import AREA_STYLES, STEP_BANDS, Style, Value
+from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.metrics import MetricsQuery, metrics
 from services.ledger.projection import ALL_UNITS
@@ -108,22 +109,24 @@ def _value(row: dict[str, Any], name: str, style: Style, series: str = "",
 
 
 def _step_share(row: dict[str, Any], step: int, style: Style, series: str) -> Value:
-    """The share of an area's involvements at one step, hidden with the step."""
+    """The share of an area's involvements at one step; hidden as co-production's share
+    is, which rests on the same involvements."""
+    if "co_production" in row["suppressed"]:
+        return Value(None, "suppressed", style, series)
     count, total = row["steps"][str(step)], row["involvements"]
-    if count is None or not total:
-        text = "suppressed" if f"steps.{step}" in row["suppressed"] or total is None else "–"
-        return Value(None, text, style, series)
+    if not total:
+        return Value(None, "–", style, series)
     return Value(count / total, f"{100 * count / total:.1f}%", style, series)
 
 
 # -- the comparison of areas ----------------------------------------------------------
 
 
-def overview(db: Database, filters: Filters, threshold: int | None) -> dict[str, Any]:
+def overview(db: Database, filters: Filters, control: Control | None) -> dict[str, Any]:
     """The areas side by side, over the range, and their Involvement Index over time."""
-    side = metrics(db, filters.query(group_by="area"), threshold)
+    side = metrics(db, filters.query(group_by="area"), control)
     areas = {row["area"]: row for row in side["rows"]}
-    series = {area: metrics(db, filters.query(area=area), threshold) for area in AREAS}
+    series = {area: metrics(db, filters.query(area=area), control) for area in AREAS}
     periods = side["periods"]
     labels = [period_label(filters.period, p, short=True, first=i == 0)
               for i, p in enumerate(periods)]
@@ -150,10 +153,10 @@ HOURS_STYLE = Style(charts.GREEN)
 
 
 def area_report(db: Database, area: str, filters: Filters,
-                threshold: int | None) -> dict[str, Any]:
+                control: Control | None) -> dict[str, Any]:
     """One area (one unit, or all) over the range: headline, ladder, trend, units."""
-    series = metrics(db, filters.query(area=area, org_unit=filters.org_unit), threshold)
-    units = metrics(db, filters.query(area=area, group_by="org_unit"), threshold)
+    series = metrics(db, filters.query(area=area, org_unit=filters.org_unit), control)
+    units = metrics(db, filters.query(area=area, group_by="org_unit"), control)
     total, rows = series["total"], series["rows"]
     labels = [period_label(filters.period, r["period"], short=True, first=i == 0)
               for i, r in enumerate(rows)]

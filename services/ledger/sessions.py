@@ -1,4 +1,4 @@
-"""Dashboard sessions: an auditor or admin token exchanged for a session.
+"""Dashboard sessions: a read, inspect or admin token exchanged for a session.
 
 The browser holds a random session id (in a signed, Secure, HttpOnly cookie); the
 ledger keeps only its hash, beside the hash of the token it was opened with. Every
@@ -26,7 +26,7 @@ SERVICE = "ledger"
 
 
 class SignInRefused(DomainError):
-    """The token is unknown, revoked (401) or cannot read the ledger (403)."""
+    """The token is unknown, revoked (401) or holds no ledger tier (403)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -39,6 +39,7 @@ class Reader:
 
     name: str
     scopes: frozenset[str]
+    purpose: str | None
 
     @property
     def is_admin(self) -> bool:
@@ -49,11 +50,13 @@ def _id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def _reader(name: str, scopes: str, revoked_at: datetime | None) -> Reader | None:
+def _reader(name: str, scopes: str, purpose: str | None,
+            revoked_at: datetime | None) -> Reader | None:
     found = set(scopes.split())
+    # Every tier includes read: read, inspect and admin tokens all sign in.
     if revoked_at is not None or not allows(found, SERVICE, "read"):
         return None
-    return Reader(name, frozenset(found))
+    return Reader(name, frozenset(found), purpose)
 
 
 def open_session(db: Database, pepper: str, token: str, lifetime: timedelta) -> tuple[str, Reader]:
@@ -61,14 +64,15 @@ def open_session(db: Database, pepper: str, token: str, lifetime: timedelta) -> 
     token_hash = hash_token(pepper, token.strip())
     now = utcnow()
     with db.writing() as session:
-        row = session.execute(sa.select(ApiToken.name, ApiToken.scopes, ApiToken.revoked_at)
+        row = session.execute(sa.select(ApiToken.name, ApiToken.scopes, ApiToken.purpose,
+                                        ApiToken.revoked_at)
                               .where(ApiToken.token_hash == token_hash)).first()
         if row is None or row.revoked_at is not None:
             raise SignInRefused(401, "That token is not valid: it is unknown or revoked.")
-        reader = _reader(row.name, row.scopes, row.revoked_at)
+        reader = _reader(row.name, row.scopes, row.purpose, row.revoked_at)
         if reader is None:
             raise SignInRefused(403, "That token cannot read the ledger: the dashboard needs "
-                                     "an auditor (ledger:read) or admin (ledger:admin) token.")
+                                     "a ledger:read, ledger:inspect or ledger:admin token.")
         # Sessions long past their end are of no use to anyone: clear them out here.
         session.execute(sa.delete(DashboardSession)
                         .where(DashboardSession.expires_at < now - timedelta(days=1)))
@@ -82,12 +86,13 @@ def reader_of(db: Database, session_id: str) -> Reader | None:
     """The reader of a live session whose token is still valid, or None."""
     with db.reading() as session:
         row = session.execute(
-            sa.select(ApiToken.name, ApiToken.scopes, ApiToken.revoked_at)
+            sa.select(ApiToken.name, ApiToken.scopes, ApiToken.purpose, ApiToken.revoked_at)
             .join(DashboardSession, DashboardSession.token_hash == ApiToken.token_hash)
             .where(DashboardSession.id_hash == _id_hash(session_id),
                    DashboardSession.ended_at.is_(None),
                    DashboardSession.expires_at > utcnow())).first()
-    return None if row is None else _reader(row.name, row.scopes, row.revoked_at)
+    return None if row is None else _reader(row.name, row.scopes, row.purpose,
+                                            row.revoked_at)
 
 
 def close_session(db: Database, session_id: str) -> None:

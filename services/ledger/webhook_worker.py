@@ -1,7 +1,8 @@
 """Entry point for ``celery -A services.ledger.webhook_worker worker --queues webhooks``.
 
-The same Celery app as the ledger worker's, plus the sweep: this worker also hands
-due webhook messages (retries, resends, any the broker lost) to the broker.
+The same Celery app as the ledger worker's, plus two timers: the sweep hands due
+webhook messages (retries, resends, any the broker lost) to the broker, and the
+publisher releases each period's figures once it has ended, when that is scheduled.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ def __getattr__(name: str) -> Any:
     if name != "celery":
         raise AttributeError(name)
     if _celery is None:
+        from services.ledger.publisher import publisher
         from services.ledger.webhooks.tasks import sweeper
         from services.ledger.worker import build
 
         app, celery_app = build()
         celery_app.steps["worker"].add(sweeper(app))
+        scheduled = publisher(app)
+        if scheduled is not None:
+            celery_app.steps["worker"].add(scheduled)
         _celery = celery_app
     return _celery

@@ -17,7 +17,7 @@ from marshmallow.utils import missing
 
 from shared import metrics, outbox, text
 from shared.app import make_app
-from shared.area import Area, inbound, service
+from shared.area import Area, erasure, inbound, service
 from shared.area.models import ApiToken, Outbox
 from shared.area.schemas import (
     AreaSchemas,
@@ -224,9 +224,12 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
         @require("admin")
         @blp.arguments(ErasureSchema)
         @blp.response(200, ErasureResultSchema)
+        @blp.alt_response(503, description="An area's database failed; errors names each. "
+                          "The others are done: send the same request again to finish.")
         def post(self, body: dict[str, Any]) -> dict[str, Any]:
-            """Erase a citizen: their reference can no longer be linked to their contributions."""
-            return service.erase_citizen(current_db(), _key(), body["citizen_ref"])
+            """Erase a citizen in every area, from its database and from its disk."""
+            with erasure.opened(current_app.config["AREA_DATABASE_URLS"]) as databases:
+                return erasure.erase_citizen(databases, _key(), body["citizen_ref"])
 
     @blp.route("/outbox/held")
     class HeldEvents(MethodView):

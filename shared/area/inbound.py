@@ -135,7 +135,7 @@ def _preload(session: Session, pseudonym_key: str, events: list[dict[str, Any]])
     refs = {d["citizen_ref"] for d in data if isinstance(d.get("citizen_ref"), str)}
     service.Known.of(session).preload(
         ids, {d["id"] for d in data if isinstance(d.get("id"), str)},
-        {service.citizen_lookup(pseudonym_key, ref) for ref in refs})
+        {lookup for ref in refs for lookup in service.citizen_lookups(pseudonym_key, ref)})
     return stored
 
 

@@ -34,12 +34,22 @@ class Receipt(ReceiptMixin, Base):
 
 
 class Citizen(Base):
-    """Links an organisation's citizen reference to its pseudonym, until erasure."""
+    """Links an organisation's citizen reference to its pseudonym, until erasure.
+
+    ``rule`` is the normalisation rule the lookup was made under (shared/area/
+    references.py). A row holds a salt, or, for a citizen first recorded under rule
+    1 and since found again, the pseudonym rule 1 gave them: it was made from the
+    reference as then sent, which a variant of it cannot rebuild.
+    """
 
     __tablename__ = "citizens"
+    __table_args__ = (sa.CheckConstraint("(salt IS NULL) <> (pseudonym IS NULL)",
+                                         name="ck_citizens_salt_or_pseudonym"),)
 
     lookup: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    salt: Mapped[str] = mapped_column(sa.String(64))
+    salt: Mapped[str | None] = mapped_column(sa.String(64))
+    rule: Mapped[int] = mapped_column(sa.Integer, server_default="1")
+    pseudonym: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
 
 

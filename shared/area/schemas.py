@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.area import WITHDRAWAL_REASONS, Area
+from shared.area import WITHDRAWAL_REASONS, Area, references
 from shared.envelope import EARLIEST, format_time
 from shared.fields import Flag, Number, UtcDateTime, cursor, page
 from shared.involvement import DECISION_POWER, RECOGNITION
@@ -34,6 +34,19 @@ def occurred_at() -> fields.Field:
                        "system that reports late or loads its history. It becomes the "
                        "event's time, which dates it in the measures; the ledger still "
                        "records when it arrived."})
+
+
+def _visible(reference: str) -> None:
+    if not references.normalise(reference):
+        raise ValidationError("Must hold a visible character: a reference of only spaces "
+                              "and invisible characters names no one.")
+
+
+def citizen_ref(description: str) -> fields.String:
+    """A citizen's reference, as every intake takes it (shared/area/references.py)."""
+    return fields.String(required=True, load_only=True,
+                         validate=[validate.Length(min=1, max=200), _visible],
+                         metadata={"description": description})
 
 
 class ActivityInBase(Schema):
@@ -65,8 +78,8 @@ class WithdrawalSchema(Schema):
 
 
 class ErasureSchema(Schema):
-    citizen_ref = fields.String(required=True, load_only=True,
-                                validate=validate.Length(min=1, max=200))
+    citizen_ref = citizen_ref("The organisation's reference for the person, in any of its "
+                              "variants (case, full-width, invisible characters, spacing)")
 
 
 class HeldEventSchema(Schema):
@@ -81,9 +94,29 @@ class HeldEventSchema(Schema):
 HeldPageSchema = page(HeldEventSchema, "HeldEventPage")
 
 
-class ErasureResultSchema(Schema):
-    erased = fields.Boolean(required=True)
+class ScrubSchema(Schema):
+    complete = fields.Boolean(required=True, metadata={
+        "description": "Nothing of the erased rows is left in the database's files"})
+    incomplete_because = fields.List(fields.String(), required=True, metadata={
+        "description": "What keeps it from being complete; another erasure finishes what "
+                       "waited on readers, and the rest names a server setting or privilege"})
+
+
+class AreaErasureSchema(Schema):
+    found = fields.Boolean(required=True, metadata={
+        "description": "Whether anything was linked to the reference in this area"})
     contributions_unlinked = fields.Integer(required=True)
+    scrub = fields.Nested(ScrubSchema, required=True)
+
+
+class ErasureResultSchema(Schema):
+    found = fields.Boolean(required=True, metadata={"description": "In any area"})
+    contributions_unlinked = fields.Integer(required=True, metadata={
+        "description": "In every area: they stay and keep counting, linked to no one"})
+    scrubbed = fields.Boolean(required=True, metadata={
+        "description": "Every area's scrub is complete"})
+    areas = fields.Dict(keys=fields.String(), values=fields.Nested(AreaErasureSchema),
+                        required=True)
 
 
 def _facts(area: Area) -> dict[str, fields.Field]:
@@ -118,10 +151,9 @@ class AreaSchemas:
             {**facts, **extras}, name=f"{title}Correction")
         self.involvement_in: type[Schema] = Schema.from_dict({
             "id": fields.String(validate=ID),
-            "citizen_ref": fields.String(
-                required=True, load_only=True, validate=validate.Length(min=1, max=200),
-                metadata={"description": "The organisation's own reference; only a keyed "
-                          "pseudonym of it is kept"}),
+            "citizen_ref": citizen_ref("The organisation's own reference; only a keyed "
+                                       "pseudonym of it is kept. Case, full-width forms, "
+                                       "invisible characters and spacing do not matter"),
             "occurred_at": occurred_at(),
             **_facts(area), **extras,
         }, name=f"{title}InvolvementIn")

@@ -6,20 +6,18 @@ CloudEvents, an effect and its webhook receipt) makes them one transaction.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared import outbox
-from shared.area import Area
+from shared.area import Area, references
 from shared.area.models import Activity, Citizen, Involvement, Outbox
 from shared.db import KEYS, Database, stage
 from shared.envelope import (
@@ -48,6 +46,14 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
+class Link(NamedTuple):
+    """What a citizen's row holds: see :class:`shared.area.models.Citizen`."""
+
+    rule: int
+    salt: str | None
+    pseudonym: str | None
+
+
 def _emit(session: Session, area: Area, type_: str, subject: str, data: dict[str, Any],
           when: datetime) -> None:
     event = new_event(type=type_, source=area.source, subject=subject, time=when,
@@ -68,8 +74,8 @@ class Known:
         self.activities: dict[str, Activity | None] = {}
         self.involvements: set[str] = set()
         self.free_involvements: set[str] = set()
-        # A citizen's salt by lookup; None when there is no such citizen (or no longer).
-        self.citizens: dict[str, str | None] = {}
+        # A citizen's row by lookup; None when there is no such citizen (or no longer).
+        self.citizens: dict[str, Link | None] = {}
 
     @staticmethod
     def of(session: Session) -> Known:
@@ -90,10 +96,12 @@ class Known:
             self.involvements |= taken
             self.free_involvements |= set(chunk) - taken
         for chunk in _chunks(lookups - self.citizens.keys()):
-            salts = dict(self.session.execute(
-                sa.select(Citizen.lookup, Citizen.salt).where(Citizen.lookup.in_(KEYS)),
-                {"keys": chunk}).tuples().all())
-            self.citizens.update({k: salts.get(k) for k in chunk})
+            links = {lookup: Link(rule, salt, pseudonym)
+                     for lookup, rule, salt, pseudonym in self.session.execute(
+                         sa.select(Citizen.lookup, Citizen.rule, Citizen.salt,
+                                   Citizen.pseudonym)
+                         .where(Citizen.lookup.in_(KEYS)), {"keys": chunk}).tuples()}
+            self.citizens.update({k: links.get(k) for k in chunk})
 
     def activity(self, activity_id: str) -> Activity | None:
         if activity_id not in self.activities:
@@ -106,10 +114,9 @@ class Known:
             self.preload(set(), {involvement_id}, set())
         return involvement_id in self.involvements
 
-    def salt(self, lookup: str) -> str | None:
+    def citizen(self, lookup: str) -> Link | None:
         if lookup not in self.citizens:
-            self.citizens[lookup] = self.session.scalar(
-                sa.select(Citizen.salt).where(Citizen.lookup == lookup))
+            self.preload(set(), set(), {lookup})
         return self.citizens[lookup]
 
 
@@ -210,41 +217,46 @@ def list_activities(db: Database, after: int, limit: int) -> tuple[list[dict[str
 # -- citizens ----------------------------------------------------------------------------
 
 
-def citizen_lookup(key: str, citizen_ref: str) -> str:
-    return hmac.new(key.encode(), b"lookup:" + citizen_ref.strip().encode(),
-                    hashlib.sha256).hexdigest()
+def citizen_lookups(key: str, citizen_ref: str) -> set[str]:
+    """The lookups :func:`pseudonym_for` may ask for: the reference's rule-2 one, and the
+    one rule 1 made of it as sent."""
+    return {references.lookup(key, references.normalise(citizen_ref)),
+            references.lookup(key, references.as_sent(citizen_ref))}
 
 
 def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
-    """HMAC of the reference under the deployment key and a per-citizen salt.
+    """The citizen's pseudonym, a new citizen's if the reference finds none.
 
-    Erasure deletes the salt: the reference can then never be linked to the
-    pseudonym again, while every contribution keeps counting.
+    A reference finds its citizen by its rule-2 form, which its variants share; or, for
+    a citizen recorded under rule 1 and not seen since, by exactly the form rule 1 kept.
+    Such a citizen keeps the pseudonym rule 1 gave them, and their row moves to the
+    rule-2 lookup (unless another citizen has it), so that from then on the variants of
+    their reference find them too. Erasure deletes the row: the reference can then
+    never be linked to the pseudonym again, while every contribution keeps counting.
     """
-    lookup = citizen_lookup(key, citizen_ref)
     known = Known.of(session)
-    salt = known.salt(lookup)
-    if salt is None:
-        salt = secrets.token_hex(16)
-        stage(session, CITIZENS, {"lookup": lookup, "salt": salt, "created_at": _naive(_now())})
-        known.citizens[lookup] = salt
-    digest = hmac.new(key.encode(), f"{salt}:{citizen_ref.strip()}".encode(),
-                      hashlib.sha256).hexdigest()
-    return "p_" + digest[:32]
+    normal, sent = references.normalise(citizen_ref), references.as_sent(citizen_ref)
+    now, before = references.lookup(key, normal), references.lookup(key, sent)
+    # Only rule 1 can have made a lookup of a form that is not the normal one.
+    legacy = known.citizen(before) if before != now else None
+    if legacy is not None:
+        pseudonym = references.pseudonym(key, str(legacy.salt), sent)
+        if known.citizen(now) is None:
+            session.execute(sa.delete(Citizen).where(Citizen.lookup == before))
+            _add_citizen(session, now, Link(references.RULE, None, pseudonym))
+            known.citizens[before] = None
+        return pseudonym
+    link = known.citizen(now)
+    if link is None:
+        link = _add_citizen(session, now, Link(references.RULE, secrets.token_hex(16), None))
+    return link.pseudonym or references.pseudonym(key, str(link.salt), normal)
 
 
-def erase_citizen(db: Database, key: str, citizen_ref: str) -> dict[str, Any]:
-    with db.writing() as session:
-        lookup = citizen_lookup(key, citizen_ref)
-        if Known.of(session).salt(lookup) is None:
-            raise NotFound("No contributions are linked to that citizen reference.")
-        pseudonym = pseudonym_for(session, key, citizen_ref)
-        contributions = session.scalar(
-            sa.select(sa.func.count()).select_from(Involvement)
-            .where(Involvement.pseudonym == pseudonym)) or 0
-        session.execute(sa.delete(Citizen).where(Citizen.lookup == lookup))
-        Known.of(session).citizens[lookup] = None
-    return {"erased": True, "contributions_unlinked": int(contributions)}
+def _add_citizen(session: Session, lookup: str, link: Link) -> Link:
+    stage(session, CITIZENS, {"lookup": lookup, **link._asdict(),
+                              "created_at": _naive(_now())})
+    Known.of(session).citizens[lookup] = link
+    return link
 
 
 # -- involvements ------------------------------------------------------------------------

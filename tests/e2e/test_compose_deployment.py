@@ -208,8 +208,10 @@ def _up(deployment: Deployment) -> None:
             time.sleep(1)
 
 
-def _token(container: Container, service: str, *scopes: str) -> dict[str, str]:
+def _token(container: Container, service: str, *scopes: str,
+           purpose: str | None = None) -> dict[str, str]:
     args = [arg for scope in scopes for arg in ("--scope", scope)]
+    args += ["--purpose", purpose] if purpose else []
     made = container.exec("ladder", "token", "create", service, "--name", "walkthrough", *args)
     assert made.returncode == 0, made.stderr
     return {"Authorization": f"Bearer {made.stdout.strip()}"}
@@ -236,7 +238,8 @@ def test_the_compose_deployment_serves_the_walkthrough_and_stops_cleanly(
     c = deployment.containers
     recruitment, ledger = deployment.url("recruitment"), deployment.url("ledger")
     writer = _token(c["recruitment"], "recruitment", "read", "write")
-    auditor = _token(c["ledger"], "ledger", "read")
+    # Entries and their export are for an inspector, who states a purpose.
+    auditor = _token(c["ledger"], "ledger", "inspect", purpose="checking the deployment")
 
     # The walk-through: a vacancy and an involvement over REST, with our request id...
     request_id = str(uuid.uuid4())

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 
 from services.ledger import service
@@ -123,14 +124,21 @@ def test_an_admin_signs_in_reads_the_worked_example_filters_and_signs_out(
     expect(stolen.locator("h1")).to_have_text("Sign in to the auditor's dashboard")
 
 
-def test_an_auditor_sees_small_numbers_suppressed_and_loses_access_when_revoked(
+def test_an_auditor_sees_the_apis_rounded_figures_and_loses_access_when_revoked(
         served: Served, browser: Any) -> None:
     page = browser.new_page()
     sign_in(page, served.url, served.auditor)
-    expect(card(page, "recruitment", "involvements")).to_have_text("6")
-    expect(card(page, "recruitment", "citizens")).to_have_text("5")
-    expect(card(page, "recruitment", "coverage")).to_have_text("suppressed")
-    expect(card(page, "recruitment", "index")).to_have_text("suppressed")
+    [api] = [row for row in requests.get(
+        f"{served.url}/v1/metrics", headers={"Authorization": f"Bearer {served.auditor}"},
+        params={"group_by": "area", "period": "quarter", "from": "2026-01-01",
+                "to": "2026-12-31"}, timeout=10).json()["rows"] if row["area"] == "recruitment"]
+    assert api["involvements"] % 5 == 0 and api["citizens"] % 5 == 0
+    expect(card(page, "recruitment", "involvements")).to_have_text(str(api["involvements"]))
+    expect(card(page, "recruitment", "citizens")).to_have_text(str(api["citizens"]))
+    # Coverage and the index rest on 4 activities, rounded to 0 or 5: never shown.
+    for name in ("coverage", "index"):
+        expect(card(page, "recruitment", name)).to_have_text(
+            "suppressed" if name in api["suppressed"] else "–")
     revoke_token(served.db, ApiToken, name="board")
     page.reload()
     expect(page.locator("h1")).to_have_text("Sign in to the auditor's dashboard")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import requests
 from standardwebhooks import Webhook
@@ -12,6 +14,7 @@ from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
 from tests.e2e.conftest import Stack
+from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, COURSE, involvement
 from tests.support.client import record_involvements, record_vacancy
 
@@ -75,3 +78,48 @@ def test_one_signed_webhook_per_area_reaches_the_ledger(stack: Stack) -> None:
         data = inv["data"]
         assert (data["step"], data["rubric_version"]) == (6, f"{area}-1")
         assert data["facts"]["decision_power"] == "advisory" and data["facts"]["from_start"]
+
+
+def _ladder(stack: Stack, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ladder", *args], capture_output=True, text=True, cwd=cwd,
+                          env=stack.env, timeout=60)
+
+
+def test_boards_read_figures_inspectors_entries_and_anyone_the_tree_head(
+        stack: Stack, tmp_path: Path) -> None:
+    base = stack.url("recruitment")
+    record_involvements(base, stack.auth("recruitment"),
+                        record_vacancy(base, stack.auth("recruitment")), 1)
+    assert len(stack.wait_for_entries(2, timeout=10)) == 2
+    ledger = stack.url("ledger")
+    refused = _ladder(stack, tmp_path, "token", "create", "ledger", "--name", "cqc",
+                      "--scope", "inspect")
+    assert refused.returncode == 2 and "--purpose" in refused.stderr
+    board = _ladder(stack, tmp_path, "token", "create", "ledger", "--name", "board",
+                    "--scope", "read").stdout.strip()
+    cqc = _ladder(stack, tmp_path, "token", "create", "ledger", "--name", "cqc",
+                  "--scope", "inspect", "--purpose", PURPOSE).stdout.strip()
+
+    def get(path: str, token: str | None = None, **params: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(ledger + path, params=params, headers=headers, timeout=10)
+
+    year = {"from": "2026-01-01", "to": "2026-12-31"}
+    assert get("/v1/metrics", board, group_by="area", period="year", **year).status_code == 200
+    assert get("/v1/entries", board).status_code == 403
+    entries = get("/v1/entries", cqc, area="recruitment", limit="10").json()["items"]
+    assert [e["seq"] for e in entries] == [1, 2]
+    # The tree head and the public key need no token; the export needs an inspector.
+    (tmp_path / "sth.json").write_text(get("/ct/v1/get-sth").text)
+    (tmp_path / "key.json").write_text(get("/v1/public-key").text)
+    (tmp_path / "entries.ndjson").write_bytes(get("/v1/exports/entries", cqc,
+                                                  format="ndjson").content)
+    verify = ["verify", "entries.ndjson", "--tree-head", "sth.json", "--public-key",
+              "key.json", "--url", ledger]
+    checked = _ladder(stack, tmp_path, *verify, "--token", cqc)
+    assert checked.returncode == 0, checked.stderr
+    assert _ladder(stack, tmp_path, *verify, "--token", board).returncode == 1
+    read = get("/v1/access-log", cqc, token_name="cqc").json()["items"]
+    assert {e["purpose"] for e in read} == {PURPOSE}
+    shown = get("/v1/access-log", board, token_name="cqc").json()["items"]
+    assert all(e["purpose"] is None and "?" not in e["path"] for e in shown)

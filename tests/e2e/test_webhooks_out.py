@@ -10,18 +10,20 @@ from typing import Any
 import requests
 
 from tests.e2e.conftest import Stack
+from tests.integration.conftest import INSPECT_GRANT
 from tests.support.client import record_involvements, record_vacancy
 from tests.support.receiver import Answer, Receiver
 
 LOCAL = {"LADDER_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}
 
 
-def _subscribe(stack: Stack, receiver: Receiver, **body: Any) -> dict[str, Any]:
+def _subscribe(stack: Stack, receiver: Receiver, path: str = "/hook",
+               **body: Any) -> dict[str, Any]:
     response = requests.post(stack.url("ledger") + "/v1/subscriptions",
-                             json={"url": receiver.url(), **body},
+                             json={"url": receiver.url(path), **body},
                              headers=stack.auth("ledger-admin"), timeout=10)
     assert response.status_code == 201, response.text
-    receiver.trust("/hook", response.json()["secret"])
+    receiver.trust(path, response.json()["secret"])
     return dict(response.json())
 
 
@@ -44,7 +46,8 @@ def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
     make_stack: Callable[..., Stack], receiver: Receiver
 ) -> None:
     stack = make_stack(**LOCAL)
-    sub = _subscribe(stack, receiver, areas=["recruitment"])
+    sub = _subscribe(stack, receiver, areas=["recruitment"], **INSPECT_GRANT)
+    _subscribe(stack, receiver, "/read", areas=["recruitment"])  # the default grant: read
     base = stack.url("recruitment")
     vacancy = record_vacancy(base, stack.auth("recruitment"))
     [involvement] = record_involvements(base, stack.auth("recruitment"), vacancy, 1)
@@ -64,6 +67,12 @@ def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
     messages = _get(stack, f"/v1/subscriptions/{sub['id']}/messages")
     log = _get(stack, f"/v1/subscriptions/{sub['id']}/attempts")
     assert [a["status"] for a in log] == [200] * len(messages)
+    # The read grant hears of the same batches, and of nothing in them.
+    _wait(lambda: max((r.event["data"]["last_seq"] for r in receiver.at("/read")), default=0)
+          >= 2, 40, stack.log("webhook-worker"))
+    for notice in receiver.at("/read"):
+        assert notice.verified and "entries" not in notice.event["data"]
+        assert involvement["pseudonym"].encode() not in notice.body
 
 
 def test_a_webhook_worker_killed_mid_retry_loses_no_delivery(

@@ -31,6 +31,10 @@ from tests.support.databases import database
 from tests.support.receiver import Receiver
 
 MakeApp = Callable[..., Flask]
+# What an inspect token or grant states: why it reads entries.
+PURPOSE = "CQC inspection of Rose House, DSA-2026-14"
+# A subscription that gets the entries themselves.
+INSPECT_GRANT = {"grant": "inspect", "purpose": PURPOSE}
 
 
 @pytest.fixture
@@ -45,9 +49,12 @@ def make_app(backend: str, tmp_path: Path, redis_server: EmbeddedRedis) -> Itera
         module = __import__(f"services.{service}", fromlist=["create_app"])
         # Rate-limit counts of one app only: the session's Redis is shared by every test.
         prefix = f"test-{uuid.uuid4().hex}"
+        # An erasure erases in the areas given, by default this one's database only (not
+        # the var directory's).
         app: Flask = module.create_app(
             {"DATABASE_URL": url, "REDIS_URL": redis_server.url, "TESTING": True,
-             "RATE_LIMIT_KEY_PREFIX": prefix, **config})
+             "RATE_LIMIT_KEY_PREFIX": prefix, "AREA_DATABASE_URLS": {service: url},
+             **config})
         apps.append(app)
         return app
 
@@ -134,7 +141,8 @@ class Clock:
 
 
 class Hooks:
-    """The ledger with an admin token, a real receiver, and deliveries run by hand."""
+    """The ledger with reader, inspector and admin tokens, a real receiver, and deliveries
+    run by hand."""
 
     def __init__(self, app: Flask, receiver: Receiver) -> None:
         self.app = app
@@ -143,6 +151,8 @@ class Hooks:
         pepper = app.config["TOKEN_PEPPER"]
         self.admin = create_token(self.db, LedgerToken, pepper, "ops", ["ledger:admin"])
         self.auditor = create_token(self.db, LedgerToken, pepper, "board", ["ledger:read"])
+        self.inspector = create_token(self.db, LedgerToken, pepper, "cqc", ["ledger:inspect"],
+                                      PURPOSE)
         self.receiver = receiver
         self.clock = Clock()
         self.rand = lambda: 0.5  # no jitter, unless a test says otherwise

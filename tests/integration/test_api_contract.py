@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from services.ledger import releases
 from services.ledger import service as ledger_service
 from services.ledger.models import ApiToken as LedgerToken
 from shared.area.models import ApiToken as AreaToken
-from shared.auth import VERBS, create_token
+from shared.auth import SCOPE_VERBS, create_token
 from tests.integration.conftest import LOCAL, Hooks, MakeApp
 from tests.support import events as ev
 from tests.support.areas import ACTIVITIES, COURSE, PATHS, involvement
@@ -140,7 +142,7 @@ def test_every_list_answers_items_and_next_after(specs: dict[str, Spec]) -> None
 def test_lists_that_grow_without_bound_take_a_cursor(specs: dict[str, Spec]) -> None:
     unbounded = {("ledger", "/v1/entries"), ("ledger", "/v1/access-log"),
                  ("ledger", "/v1/rejected"), ("ledger", "/v1/subscriptions/{sub_id}/messages"),
-                 ("ledger", "/v1/subscriptions/{sub_id}/attempts"),
+                 ("ledger", "/v1/subscriptions/{sub_id}/attempts"), ("ledger", "/v1/releases"),
                  *((area, f"/v1/{PATHS[area]}") for area in PATHS)}
     for service, path in unbounded:
         operation = specs[service]["paths"][path]["get"]
@@ -267,7 +269,7 @@ class Live:
         self.walker = Walker(_spec(app))
         db, pepper = app.extensions["db"], app.config["TOKEN_PEPPER"]
         self.token = create_token(db, model, pepper, "contract",
-                                  [f"{service}:{verb}" for verb in VERBS])
+                                  [f"{service}:{verb}" for verb in SCOPE_VERBS[service]])
 
     def call(self, method: str, template: str, path: str | None = None, **kwargs: Any) -> Any:
         response = self.http.open(path or template, method=method.upper(),
@@ -306,11 +308,14 @@ def test_the_ledger_answers_every_time_as_its_leaves_write_them(
               "/secret/rotation", json={"overlap_seconds": 60})
     live.call("patch", sub_path, f"/v1/subscriptions/{sub['id']}", json={"enabled": False})
     messages = live.call("get", sub_path + "/messages", f"/v1/subscriptions/{sub['id']}/messages")
+    release = releases.publish(hooks.db, hooks.app.extensions["disclosure"], "2026-01",
+                               datetime(2026, 3, 1))
     read = live.every_get(
-        {"sub_id": sub["id"], "message_id": messages["items"][0]["id"]},
+        {"sub_id": sub["id"], "message_id": messages["items"][0]["id"],
+         "release_id": str(release["id"])},
         {"from": "2026-01-01", "to": "2026-12-31", "area": "recruitment", "limit": "1"})
     assert {"/v1/entries", "/v1/access-log", "/v1/tokens", "/v1/rejected",
-            "/v1/subscriptions/{sub_id}/attempts"} <= read
+            "/v1/subscriptions/{sub_id}/attempts", "/v1/releases/{release_id}"} <= read
     assert not live.walker.bad_times(), live.walker.bad_times()
     named = {where.rsplit(".", 1)[-1] for where, _ in live.walker.times}
     assert {"received_at", "at", "created_at", "revoked_at", "updated_at", "disabled_at",

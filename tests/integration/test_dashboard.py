@@ -144,16 +144,22 @@ def test_an_admin_sees_the_worked_example_side_by_side(ledger: Ledger) -> None:
     assert "suppressed</span>" not in page
 
 
-def test_an_auditor_sees_small_numbers_suppressed_as_in_the_api(ledger: Ledger) -> None:
+def test_an_auditor_sees_the_figures_of_the_api_rounded_and_thin_ones_suppressed(
+        ledger: Ledger) -> None:
     http = ledger.app.test_client()
     sign_in(http, ledger.auditor)
     page = http.get(f"/dashboard/areas/recruitment?{YEAR}").text
-    api = ledger.get("/v1/metrics", area="recruitment", period="quarter",
+    api = ledger.get("/v1/metrics", area="recruitment", period="month",
                      **{"from": "2026-01-01", "to": "2026-12-31"}).json["total"]
-    assert (_headline(page, "involvements"), _headline(page, "citizens")) == ("6", "5")
-    for name in ("coverage", "index", "returning_citizens"):
-        assert name in api["suppressed"]
-        assert _headline(page, name) == "suppressed"
+    # 6 involvements and 5 citizens, rounded as the API rounds them.
+    assert (_headline(page, "involvements"), _headline(page, "citizens")) == (
+        str(api["involvements"]), str(api["citizens"]))
+    assert api["involvements"] % 5 == 0 and api["citizens"] % 5 == 0
+    # 4 activities round to 0 or 5: coverage and the index, resting on them, are hidden.
+    for name in ("coverage", "index"):
+        assert name in api["suppressed"] or api["activities"] == 0
+        assert _headline(page, name) == ("suppressed" if name in api["suppressed"] else "–")
+    assert "every count is rounded to a multiple of" in page
 
 
 def test_a_filter_by_unit_and_range_changes_the_figures(ledger: Ledger) -> None:

@@ -47,7 +47,8 @@ def _leaf_hash(data: bytes) -> str:
 def test_every_leaf_is_rebuilt_from_its_entry(make_app: MakeApp, extras: list[Any]) -> None:
     app = make_app("ledger")
     db, client = app.extensions["db"], app.test_client()
-    token = create_token(db, ApiToken, app.config["TOKEN_PEPPER"], "v", ["ledger:read"])
+    token = create_token(db, ApiToken, app.config["TOKEN_PEPPER"], "v", ["ledger:inspect"],
+                         "rebuilding every leaf")
     auth = {"Authorization": f"Bearer {token}"}
     events = [activity("training", f"unit-{n % 3}", extra=value, note=f"n{n}")
               for n, value in enumerate(extras)]

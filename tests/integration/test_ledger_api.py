@@ -7,14 +7,34 @@ import io
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from flask import Flask
 
 from services.ledger import service
+from services.ledger.models import AccessLog, ApiToken
+from shared.auth import create_token
 from shared.outbox import utcnow
-from tests.integration.conftest import MakeApp
-from tests.integration.test_metrics import YEAR, Ledger
+from tests.integration import test_metrics
+from tests.integration.conftest import PURPOSE, MakeApp
+from tests.integration.test_metrics import YEAR
 from tests.support import events as ev
+
+
+class Ledger(test_metrics.Ledger):
+    """The ledger app with a reader (``auditor``), an inspector and an admin token; it
+    reads as the inspector unless told which token to use."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.inspector = create_token(app.extensions["db"], ApiToken,
+                                      app.config["TOKEN_PEPPER"], "cqc", ["ledger:inspect"],
+                                      PURPOSE)
+
+    def get(self, path: str, token: str | None = None, **params: Any) -> Any:
+        return super().get(path, token or self.inspector, **params)
 
 
 @pytest.fixture
@@ -39,24 +59,44 @@ def test_every_read_needs_a_token(ledger: Ledger) -> None:
         assert response.json["code"] == 401
 
 
-def test_auditors_read_but_cannot_manage(ledger: Ledger) -> None:
-    assert ledger.get("/v1/entries").status_code == 200
-    assert ledger.get("/v1/tokens").status_code == 403
-    assert ledger.get("/v1/rejected").status_code == 403
+@pytest.mark.parametrize("reader", ["auditor", "inspector"])
+def test_auditors_read_but_cannot_manage(ledger: Ledger, reader: str) -> None:
+    token = getattr(ledger, reader)
+    assert ledger.get("/v1/metrics", token, area="training", **YEAR).status_code == 200
+    assert ledger.get("/v1/tokens", token).status_code == 403
+    assert ledger.get("/v1/rejected", token).status_code == 403
     created = ledger.http.post("/v1/tokens", json={"name": "x", "scopes": ["ledger:read"]},
-                               headers={"Authorization": f"Bearer {ledger.auditor}"})
+                               headers={"Authorization": f"Bearer {token}"})
     assert created.status_code == 403
+
+
+ENTRY_LEVEL = [("/v1/entries", {}), ("/v1/exports/entries", {"format": "csv"}),
+               ("/ct/v1/get-entries", {"start": "0", "end": "3"}),
+               ("/ct/v1/get-proof-by-hash", {"hash": "A" * 43 + "=", "tree_size": "4"})]
+
+
+@pytest.mark.parametrize(("path", "params"), ENTRY_LEVEL)
+def test_a_read_token_sees_figures_but_no_entry(ledger: Ledger, path: str,
+                                                params: dict[str, str]) -> None:
+    refused = ledger.get(path, ledger.auditor, **params)
+    assert refused.status_code == 403
+    assert refused.json == {"code": 403, "status": "Forbidden", "errors": {},
+                            "message": "This token lacks the scope ledger:inspect."}
+    assert ledger.get(path, ledger.inspector, **params).status_code in (200, 404)
+    assert ledger.get(path, ledger.admin, **params).status_code in (200, 404)
 
 
 def test_admins_manage_tokens(ledger: Ledger) -> None:
     admin = {"Authorization": f"Bearer {ledger.admin}"}
-    created = ledger.http.post("/v1/tokens", json={"name": "cqc", "scopes": ["ledger:read"]},
-                               headers=admin)
+    created = ledger.http.post("/v1/tokens", json={
+        "name": "cqc-2", "scopes": ["ledger:inspect"], "purpose": PURPOSE}, headers=admin)
     assert created.status_code == 201
+    assert (created.json["scopes"], created.json["purpose"]) == (["ledger:inspect"], PURPOSE)
     token = created.json["token"]
     assert ledger.get("/v1/entries", token).status_code == 200
     listed = ledger.get("/v1/tokens", ledger.admin).json["items"]
-    assert all("token" not in t for t in listed) and "cqc" in [t["name"] for t in listed]
+    assert all("token" not in t for t in listed) and "cqc-2" in [t["name"] for t in listed]
+    assert {t["name"]: t["purpose"] for t in listed}["cqc-2"] == PURPOSE
     revoked = ledger.http.post(f"/v1/tokens/{created.json['id']}/revocation", headers=admin)
     assert revoked.status_code == 200 and revoked.json["revoked_at"]
     assert ledger.get("/v1/entries", token).status_code == 401
@@ -65,18 +105,81 @@ def test_admins_manage_tokens(ledger: Ledger) -> None:
     assert bad.status_code == 422
 
 
-def test_every_read_is_in_the_access_log(ledger: Ledger) -> None:
+def test_every_read_is_in_the_access_log_with_its_purpose(ledger: Ledger) -> None:
     ledger.get("/v1/entries", area="recruitment")
     ledger.get("/v1/metrics", area="training", **YEAR)
     ledger.http.get("/v1/entries")
-    log = ledger.get("/v1/access-log", token_name="board").json["items"]
+    log = ledger.get("/v1/access-log", token_name="cqc").json["items"]
     assert [(e["method"], e["path"].split("?")[0]) for e in log] == [
         ("GET", "/v1/entries"), ("GET", "/v1/metrics")]
     assert log[0]["path"] == "/v1/entries?area=recruitment"
     assert all(e["status"] == 200 and e["remote_addr"] and e["at"] for e in log)
+    assert {e["purpose"] for e in log} == {PURPOSE}
     everything = ledger.get("/v1/access-log", ledger.admin).json["items"]
     refused = [e for e in everything if e["status"] == 401]
-    assert refused and refused[0]["token_name"] is None
+    assert refused and refused[0]["token_name"] is None and refused[0]["purpose"] is None
+
+
+def test_a_read_token_sees_the_access_log_redacted(ledger: Ledger) -> None:
+    ledger.get("/v1/entries", pseudonym="pA")
+    ledger.get("/v1/metrics", ledger.auditor, area="training", **YEAR)
+    full = ledger.get("/v1/access-log", ledger.admin).json["items"]
+    # Read after the admin: one row more, the admin's own read.
+    redacted = ledger.get("/v1/access-log", ledger.auditor).json["items"][:len(full)]
+    assert [e["id"] for e in redacted] == [e["id"] for e in full]
+    for shown, row in zip(redacted, full, strict=True):
+        assert shown == {**row, "path": row["path"].split("?")[0], "remote_addr": None,
+                         "user_agent": None, "purpose": None}
+    [inspected] = [e for e in full if e["token_name"] == "cqc"]
+    assert inspected["path"] == "/v1/entries?pseudonym=pA" and inspected["purpose"] == PURPOSE
+    assert inspected["remote_addr"] and inspected["user_agent"]
+    assert "pA" not in json.dumps(redacted)
+
+
+# A purpose as a client's JSON spells it (None: no purpose at all), and why it is refused.
+HOSTILE_PURPOSES = [
+    (None, "must state its purpose"), ('""', "Length must be between 1 and 500"),
+    ('"   "', "not only spaces"), (f'"{"x" * 501}"', "Length must be between 1 and 500"),
+    (r'"CQC\u0000DSA-2026-14"', "NUL"), (r'"CQC \ud800"', "lone surrogate"),
+    ("7", "Not a valid string"),
+]
+
+
+@pytest.mark.parametrize(("purpose", "why"), HOSTILE_PURPOSES)
+def test_an_inspect_token_without_a_storable_purpose_is_422_naming_it(
+        ledger: Ledger, purpose: str | None, why: str) -> None:
+    stated = f', "purpose": {purpose}' if purpose is not None else ""
+    before = _rows(ledger.app)
+    response = ledger.http.post(
+        "/v1/tokens", data='{"name": "cqc-2", "scopes": ["ledger:inspect"]' + stated + "}",
+        headers={"Authorization": f"Bearer {ledger.admin}", "Content-Type": "application/json"})
+    assert response.status_code == 422, response.json
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert list(response.json["errors"]["json"]) == ["purpose"]
+    assert why in str(response.json["errors"]["json"]["purpose"])
+    assert _rows(ledger.app) == before
+
+
+def _rows(app: Flask) -> int:
+    """How many tokens there are."""
+    with app.extensions["db"].reading() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) or 0)
+
+
+def test_a_read_or_admin_token_may_state_a_purpose_and_its_reads_carry_it(
+        ledger: Ledger) -> None:
+    admin = {"Authorization": f"Bearer {ledger.admin}"}
+    made = ledger.http.post("/v1/tokens", json={
+        "name": "healthwatch", "scopes": ["ledger:read"], "purpose": "Quarterly report"},
+        headers=admin).json
+    plain = ledger.http.post("/v1/tokens", json={"name": "board-2", "scopes": ["ledger:read"]},
+                             headers=admin).json
+    assert (made["purpose"], plain["purpose"]) == ("Quarterly report", None)
+    ledger.get("/v1/metrics", made["token"], area="training", **YEAR)
+    with ledger.app.extensions["db"].reading() as session:
+        logged = session.execute(sa.select(AccessLog.token_name, AccessLog.purpose)
+                                 .where(AccessLog.token_name == "healthwatch")).all()
+    assert [tuple(row) for row in logged] == [("healthwatch", "Quarterly report")]
 
 
 def test_entries_filter_by_org_unit_and_pseudonym(ledger: Ledger) -> None:

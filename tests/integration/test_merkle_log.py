@@ -19,7 +19,7 @@ from services.ledger import merkle, service, tree
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import TreeHead, load_public_key
 from tests.integration.conftest import MakeApp
-from tests.integration.test_metrics import Ledger
+from tests.integration.test_ledger_api import Ledger
 from tests.support import events as ev
 
 
@@ -37,7 +37,8 @@ def _key(ledger: Ledger) -> Any:
 
 
 def _head(ledger: Ledger) -> TreeHead:
-    return TreeHead.from_json(ledger.get("/ct/v1/get-sth").json)
+    # Tree heads, their history and consistency proofs need no token: hashes only.
+    return TreeHead.from_json(ledger.http.get("/ct/v1/get-sth").json)
 
 
 def _leaves(ledger: Ledger, start: int, end: int) -> list[bytes]:
@@ -47,7 +48,7 @@ def _leaves(ledger: Ledger, start: int, end: int) -> list[bytes]:
 
 def test_every_batch_ends_in_a_signed_tree_head(ledger: Ledger) -> None:
     key = _key(ledger)
-    history = [TreeHead.from_json(h) for h in ledger.get("/ct/v1/get-sth-history").json]
+    history = [TreeHead.from_json(h) for h in ledger.http.get("/ct/v1/get-sth-history").json]
     assert [h.size for h in history] == [13, 6, 5]
     for head in history:
         head.verify(key)
@@ -60,8 +61,9 @@ def test_every_batch_ends_in_a_signed_tree_head(ledger: Ledger) -> None:
 
 def test_proofs_verify_against_the_signed_heads(ledger: Ledger) -> None:
     latest = _head(ledger)
-    for old in (TreeHead.from_json(h) for h in ledger.get("/ct/v1/get-sth-history").json):
-        path = ledger.get("/ct/v1/get-sth-consistency", first=old.size, second=latest.size)
+    for old in (TreeHead.from_json(h) for h in ledger.http.get("/ct/v1/get-sth-history").json):
+        path = ledger.http.get("/ct/v1/get-sth-consistency",
+                               query_string={"first": old.size, "second": latest.size})
         merkle.verify_consistency(old.size, latest.size,
                                   [base64.b64decode(h) for h in path.json["consistency"]],
                                   old.root, latest.root)
@@ -162,10 +164,21 @@ def test_ladder_verify_passes_on_an_honest_log(ledger: Ledger, served: str,
     ledger.append([ev.involvement("recruitment") for _ in range(4)])
     later = tmp_path / "later.json"
     result = _verify(str(export), "--tree-head", str(sth), "--public-key", str(key), "--url",
-                     served, "--token", ledger.auditor, "--save-tree-head", str(later))
+                     served, "--token", ledger.inspector, "--save-tree-head", str(later))
     assert result.exit_code == 0, result.output
     assert "now holds 17 entries" in result.output
     assert json.loads(later.read_text())["tree_size"] == 17
+
+
+def test_ladder_verify_url_needs_an_inspect_token_to_read_the_entries(
+        ledger: Ledger, served: str, tmp_path: Path) -> None:
+    export, sth, key = _saved(ledger, tmp_path)
+    online = [str(export), "--tree-head", str(sth), "--public-key", str(key), "--url", served]
+    result = _verify(*online, "--token", ledger.auditor)
+    assert result.exit_code == 1
+    assert "exports/entries?format=ndjson answered 403" in result.output
+    assert "ledger:inspect" in result.output
+    assert _verify(*online, "--token", ledger.admin).exit_code == 0
 
 
 def test_a_wrong_key_or_a_forged_head_fails(ledger: Ledger, tmp_path: Path) -> None:
@@ -211,7 +224,7 @@ def test_a_changed_entry_is_caught_by_verify_and_by_the_consistency_check(
     result = _verify(str(tampered), "--tree-head", str(sth), "--public-key", str(key))
     assert result.exit_code == 1 and "is not what was signed" in result.output
     online = ["--tree-head", str(sth), "--public-key", str(key), "--url", served,
-              "--token", ledger.auditor]
+              "--token", ledger.inspector]
     result = _verify(str(export), *online)
     assert result.exit_code == 1 and "the live log is not what was signed" in result.output
     _rebuild(ledger)
@@ -231,7 +244,7 @@ def test_a_deleted_entry_is_caught_by_verify_and_by_the_consistency_check(
     result = _verify(str(cut), "--tree-head", str(sth), "--public-key", str(key))
     assert result.exit_code == 1 and "entry 5 is missing" in result.output
     online = ["--tree-head", str(sth), "--public-key", str(key), "--url", served,
-              "--token", ledger.auditor]
+              "--token", ledger.inspector]
     result = _verify(str(export), *online)
     assert result.exit_code == 1 and "entry 5 is missing from the live log" in result.output
     _rebuild(ledger)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+from csv import reader
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from services.ledger import service
-from services.ledger.models import ApiToken
+from services.ledger.disclosure import citizen_key
+from services.ledger.metrics import CITIZEN_RECORD_KEY, Rounded
+from services.ledger.models import ApiToken, CitizenPeriod
 from shared.auth import create_token
 from tests.integration.conftest import MakeApp
 from tests.support import events as ev
@@ -77,7 +82,7 @@ def test_recruitment_by_quarter_matches_the_worked_example(ledger: Ledger) -> No
     body = ledger.get("/v1/metrics", ledger.admin, area="recruitment", period="quarter",
                       **YEAR).json
     assert body["periods"] == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
-    assert body["threshold"] is None
+    assert body["disclosure"] == {"method": "exact"}
     assert [_figures(r) for r in body["rows"]] == [Q1, Q2, EMPTY, EMPTY]
     assert _figures(body["total"]) == RECRUITMENT_YEAR
 
@@ -137,22 +142,33 @@ def test_one_unit_by_month(ledger: Ledger) -> None:
     assert mar["involvements"] == 0
 
 
-def test_auditors_see_small_numbers_suppressed(ledger: Ledger) -> None:
+def _counts(row: dict[str, Any]) -> list[int]:
+    return [row[name] for name in ("activities", "activities_involved", "involvements",
+                                   "citizens", "returning_citizens")] + list(row["steps"].values())
+
+
+def test_auditors_see_counts_rounded_and_thin_figures_hidden(ledger: Ledger) -> None:
     body = ledger.get("/v1/metrics", area="recruitment", period="year", **YEAR).json
-    assert body["threshold"] == 5
+    assert body["disclosure"] == {"method": "cell key random rounding", "base": 5,
+                                  "threshold": 10}
     [row] = body["rows"]
-    # 4 activities and 1 returning citizen are under 5; 6 involvements and 5 citizens are not.
-    assert row["activities"] is None and row["returning_citizens"] is None
-    assert row["involvements"] == 6 and row["citizens"] == 5
-    # Coverage and the index are derived from the hidden activity count.
-    assert row["coverage"] is None and row["index"] is None
-    # One step each: all small, all hidden; shares of 3 of 6 reveal 3.
-    assert set(row["steps"].values()) <= {None, 0}
-    assert row["co_design_or_higher"] is None and row["median_step"] == 5.5
-    assert {"activities", "coverage", "index", "steps.7"} <= set(row["suppressed"])
+    # Every count is a multiple of 5, never null; the steps add up to the involvements.
+    assert all(n % 5 == 0 for n in _counts(row))
+    assert row["involvements"] == sum(row["steps"].values())
+    # The year is the sum of its rounded months: 4 activities and 6 involvements in
+    # cells of 1 or 2, each rounded to 0 or 5. A figure resting on a rounded count under
+    # 10 is hidden, and says so; the admin sees the exact year.
+    assert row["activities"] <= 5 * 4 and row["involvements"] <= 5 * 6
+    hidden = set(row["suppressed"])
+    assert ("coverage" in hidden) == (0 < row["activities"] < 10)
+    assert ("median_step" in hidden) == (0 < row["involvements"] < 10)
+    assert all(row[name] is None for name in hidden)
+    exact = ledger.get("/v1/metrics", ledger.admin, area="recruitment", period="year",
+                       **YEAR).json["rows"][0]
+    assert (exact["activities"], exact["involvements"], exact["suppressed"]) == (4, 6, [])
 
 
-def test_suppression_hides_a_count_of_three_and_shows_twelve(make_app: MakeApp) -> None:
+def test_a_count_of_three_is_never_shown_and_twelve_is_shown_near(make_app: MakeApp) -> None:
     ledger = Ledger(make_app("ledger"))
     big, small = [], []
     for n in range(12):
@@ -166,12 +182,15 @@ def test_suppression_hides_a_count_of_three_and_shows_twelve(make_app: MakeApp) 
                                     org_unit="small-unit", pseudonym=f"q{n}",
                                     time="2026-05-02T09:00:00Z")]
     ledger.append(big + small)
-    rows = {r["org_unit"]: r for r in ledger.get(
-        "/v1/metrics", area="training", group_by="org_unit", period="month", **YEAR).json["rows"]}
-    assert rows["big-unit"]["activities"] == 12 and rows["big-unit"]["citizens"] == 12
-    assert rows["big-unit"]["steps"]["6"] == 12 and rows["big-unit"]["coverage"] == 1.0
-    assert rows["small-unit"]["activities"] is None and rows["small-unit"]["citizens"] is None
-    assert rows["small-unit"]["steps"]["6"] is None and rows["small-unit"]["hours"] is None
+    body = ledger.get("/v1/metrics", area="training", group_by="org_unit", period="month",
+                      **YEAR).json
+    rows = {r["org_unit"]: r for r in body["rows"]}
+    assert rows["big-unit"]["activities"] in (10, 15) and rows["big-unit"]["citizens"] in (10, 15)
+    assert rows["small-unit"]["activities"] in (0, 5) and rows["small-unit"]["citizens"] in (0, 5)
+    assert rows["small-unit"]["steps"]["6"] in (0, 5)
+    # The total is the sum of the rounded units: subtracting one unit from it finds the
+    # other's rounded value, never its exact one.
+    assert body["total"]["activities"] == sum(r["activities"] for r in rows.values())
     admin = ledger.get("/v1/metrics", ledger.admin, area="training", group_by="org_unit",
                        period="month", **YEAR).json["rows"]
     assert {r["org_unit"]: r["activities"] for r in admin} == {"big-unit": 12, "small-unit": 3}
@@ -179,6 +198,57 @@ def test_suppression_hides_a_count_of_three_and_shows_twelve(make_app: MakeApp) 
                      period="month", **YEAR).get_data(as_text=True)
     small_line = next(line for line in csv.splitlines() if line.startswith("training,small"))
     assert ",3," not in small_line
+    [row] = [r for r in reader(io.StringIO(csv)) if r[1] == "small-unit"]
+    assert row[-1] == "cell key random rounding (base 5, threshold 10)"
+
+
+def test_every_query_shows_a_cell_the_same_and_totals_are_their_parts(ledger: Ledger) -> None:
+    """The same figure whichever range or grouping produced it; a total is its parts."""
+    by_month = ledger.get("/v1/metrics", area="recruitment", period="month", **YEAR).json
+    by_quarter = ledger.get("/v1/metrics", area="recruitment", period="quarter", **YEAR).json
+    by_unit = ledger.get("/v1/metrics", area="recruitment", group_by="org_unit",
+                         period="month", **YEAR).json
+    side = ledger.get("/v1/metrics", group_by="area", period="year", **YEAR).json
+    [recruitment] = [r for r in side["rows"] if r["area"] == "recruitment"]
+    additive = ("activities", "activities_involved", "involvements")
+    for name in additive:
+        year = by_month["total"][name]
+        assert year == by_quarter["total"][name] == by_unit["total"][name] == recruitment[name]
+        assert year == sum(r[name] for r in by_month["rows"]) == sum(
+            r[name] for r in by_quarter["rows"]) == sum(r[name] for r in by_unit["rows"])
+        # Q1 by quarter is January + February + March by month.
+        assert by_quarter["rows"][0][name] == sum(r[name] for r in by_month["rows"][:3])
+    # Two ranges a month apart differ by exactly that month's rounded figures.
+    to_march = ledger.get("/v1/metrics", area="recruitment", period="month",
+                          **{"from": "2026-01-01", "to": "2026-03-31"}).json["total"]
+    to_april = ledger.get("/v1/metrics", area="recruitment", period="month",
+                          **{"from": "2026-01-01", "to": "2026-04-30"}).json["total"]
+    april = by_month["rows"][3]
+    for name in additive:
+        assert to_april[name] - to_march[name] == april[name]
+    # Distinct counts are rounded by who they count: the same citizens, the same figure.
+    assert by_month["total"]["citizens"] == by_quarter["total"]["citizens"] == recruitment[
+        "citizens"]
+
+
+def test_small_counts_round_to_zero_or_five_and_average_out(make_app: MakeApp) -> None:
+    """Unbiased: over many small units the rounded counts add up to about the true ones."""
+    ledger = Ledger(make_app("ledger"))
+    events, truth = [], 0
+    for unit in range(200):
+        for n in range(unit % 4 + 1):
+            truth += 1
+            events.append(ev.activity("inspection", f"unit-{unit}",
+                                      time=f"2026-0{n % 9 + 1}-03T09:00:00Z"))
+    ledger.append(events)
+    rows = ledger.get("/v1/metrics", area="inspection", group_by="org_unit", period="year",
+                      **YEAR).json["rows"]
+    # 500 activities, one in each month cell: each cell shows 0, or 5 with chance 1/5. A
+    # unit is listed when it shows something: a unit whose cells all show 0 is not, as
+    # one with nothing in the range is not.
+    assert {r["activities"] for r in rows} <= {5, 10, 15, 20} and 0 < len(rows) < 200
+    shown = sum(r["activities"] for r in rows)
+    assert abs(shown - truth) < 5 * 2 * truth ** 0.5, (shown, truth)  # 5 sd of 2 per cell
 
 
 @pytest.mark.parametrize(
@@ -209,18 +279,21 @@ def test_ladder_report_prints_the_measures_as_a_table(
 
     monkeypatch.setenv("LEDGER_DATABASE_URL", ledger.app.extensions["db"].url)
     result = CliRunner().invoke(main, ["report", "--area", "recruitment", "--from",
-                                       "2026-01-01", "--to", "2026-12-31", "--no-suppress"])
+                                       "2026-01-01", "--to", "2026-12-31", "--exact"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split()[:4] == ["period", "activities", "involved", "coverage"]
     q1 = lines[1].split()
     assert q1[:4] == ["2026-Q1", "3", "3", "100.0%"] and "77.9" in q1
     assert lines[5].split()[0] == "total" and "68.6" in lines[5].split()
-    suppressed = CliRunner().invoke(main, ["report", "--area", "recruitment", "--from",
-                                           "2026-01-01", "--to", "2026-12-31"])
-    assert suppressed.output.splitlines()[1].split()[1] == "*"
+    assert result.output.splitlines()[-1] == "Figures: exact."
+    rounded = CliRunner().invoke(main, ["report", "--area", "recruitment", "--from",
+                                        "2026-01-01", "--to", "2026-12-31"])
+    assert rounded.output.splitlines()[1].split()[1] in ("0", "5")
+    assert rounded.output.splitlines()[-1] == (
+        "Figures: cell key random rounding (base 5, threshold 10).")
     side_by_side = CliRunner().invoke(main, ["report", "--from", "2026-01-01", "--to",
-                                             "2026-12-31", "--no-suppress"])
+                                             "2026-12-31", "--exact"])
     assert [line.split()[0] for line in side_by_side.output.splitlines()[1:4]] == [
         "recruitment", "training", "inspection"]
 
@@ -238,3 +311,26 @@ def test_ladder_export_writes_every_entry(
     assert result.exit_code == 0, result.output
     assert "wrote 26 entries" in result.output
     assert len(out.read_text().splitlines()) == 26
+
+
+def test_citizens_are_keyed_alike_from_the_aggregates_and_from_the_citizens(
+        ledger: Ledger) -> None:
+    """A calendar period reads its citizens' key sums off its aggregate row; any other
+    range sums the keys in SQL. Both must give the same cell keys, so the same figure."""
+    control = ledger.app.extensions["disclosure"]
+    with ledger.app.extensions["db"].reading() as session:
+        for area in ("recruitment", "training", "inspection"):
+            for kind, periods in (("year", ["2026"]), ("quarter", ["2026-Q1", "2026-Q2"])):
+                reader = Rounded(session, control, kind, periods)
+                for unit, by in (("*", None), (None, "org_unit")):
+                    kept = reader._aggregate_reach(area, unit, kind, periods[:1], by)
+                    counted = Rounded(session, control, kind, periods[:1])._counted_reach(
+                        area, unit, by)
+                    assert kept == counted, (area, kind, unit)
+                    assert kept, (area, kind, unit)
+            pseudonyms = session.scalars(sa.select(CitizenPeriod.pseudonym).distinct()).all()
+            in_sql = dict(session.execute(sa.select(CitizenPeriod.pseudonym, CITIZEN_RECORD_KEY)
+                                          .distinct()).tuples().all())
+            assert {p: citizen_key(p) for p in pseudonyms} == in_sql
+    # Real pseudonyms are p_ and 32 hex digits; the key reads the first six.
+    assert citizen_key("p_00000f" + "0" * 26) == 15 and citizen_key("p_ffffff") == 2 ** 24 - 1

@@ -13,7 +13,7 @@ from services.ledger.webhooks import domain
 from shared.envelope import INVOLVEMENT_RECORDED
 from shared.outbound import parse_networks
 from shared.outbox import utcnow
-from tests.integration.conftest import Hooks, MakeApp
+from tests.integration.conftest import INSPECT_GRANT, PURPOSE, Hooks, MakeApp
 from tests.support import events as ev
 from tests.support.receiver import Receiver
 
@@ -114,6 +114,8 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"alerts": [{"area": "recruitment", "measure": "coverage", "operator": "below"}]},
      "alerts"),
     ({"description": "x" * 501}, "description"),
+    ({"grant": "admin"}, "grant"),
+    ({"grant": "inspect"}, "purpose"),
 ]
 
 
@@ -124,6 +126,56 @@ def test_an_unknown_event_type_area_or_measure_is_422(hooks: Hooks) -> None:
         assert response.status_code == 422, (body, response.json)
         assert field in response.json["errors"]["json"], (body, response.json)
     assert hooks.call("GET", "/v1/subscriptions").json["items"] == []
+
+
+def test_a_subscription_is_granted_read_unless_an_admin_grants_inspect_with_a_purpose(
+        hooks: Hooks) -> None:
+    read = hooks.subscribe("/read")
+    assert (read["grant"], read["purpose"]) == ("read", None)
+    inspect = hooks.subscribe("/inspect", **INSPECT_GRANT)
+    assert (inspect["grant"], inspect["purpose"]) == ("inspect", PURPOSE)
+    path = f"/v1/subscriptions/{read['id']}"
+    refused = hooks.call("PATCH", path, json={"grant": "inspect"})
+    assert refused.status_code == 422 and list(refused.json["errors"]["json"]) == ["purpose"]
+    assert hooks.subscription(read["id"])["grant"] == "read"
+    granted = hooks.call("PATCH", path, json=INSPECT_GRANT).json
+    assert (granted["grant"], granted["purpose"]) == ("inspect", PURPOSE)
+    # A purpose stated before still stands; a new one replaces it.
+    again = hooks.call("PATCH", path, json={"grant": "read"}).json
+    assert hooks.call("PATCH", path, json={"grant": "inspect"}).json["purpose"] == PURPOSE
+    restated = hooks.call("PATCH", path, json={"purpose": "DSA-2027-01"}).json
+    assert (again["grant"], restated["purpose"]) == ("read", "DSA-2027-01")
+    listed = {s["id"]: s["grant"] for s in hooks.call("GET", "/v1/subscriptions").json["items"]}
+    assert listed == {read["id"]: "inspect", inspect["id"]: "inspect"}
+
+
+# A purpose as a client's JSON spells it (None: none at all), and why it is refused.
+HOSTILE_PURPOSES = [
+    (None, "must state its purpose"), ('""', "Length must be between 1 and 500"),
+    ('"   "', "not only spaces"), (f'"{"x" * 501}"', "Length must be between 1 and 500"),
+    (r'"CQC\u0000DSA-2026-14"', "NUL"), (r'"CQC \ud800"', "lone surrogate"),
+    ("null", "Field may not be null"),
+]
+
+
+@pytest.mark.parametrize(("purpose", "why"), HOSTILE_PURPOSES)
+def test_an_inspect_grant_without_a_storable_purpose_is_422_naming_it_and_writes_nothing(
+        hooks: Hooks, purpose: str | None, why: str) -> None:
+    stated = f', "purpose": {purpose}' if purpose is not None else ""
+    headers = {"Authorization": f"Bearer {hooks.admin}", "Content-Type": "application/json"}
+    created = hooks.http.post("/v1/subscriptions", headers=headers, data=(
+        f'{{"url": "{hooks.receiver.url()}", "grant": "inspect"{stated}}}'))
+    sub = hooks.subscribe()
+    changed = hooks.http.patch(f"/v1/subscriptions/{sub['id']}", headers=headers,
+                               data=f'{{"grant": "inspect"{stated}}}')
+    for response in (created, changed):
+        assert response.status_code == 422, response.json
+        assert set(response.json) == {"code", "status", "message", "errors"}
+        assert list(response.json["errors"]["json"]) == ["purpose"]
+        assert why in str(response.json["errors"]["json"]["purpose"])
+    assert [s["id"] for s in hooks.call("GET", "/v1/subscriptions").json["items"]] == [sub["id"]]
+    # Unchanged, updated_at included.
+    assert hooks.subscription(sub["id"]) == {k: v for k, v in sub.items() if k != "secret"}
 
 
 def test_every_entry_alert_and_operational_type_is_a_valid_filter(hooks: Hooks) -> None:

@@ -1,5 +1,5 @@
-"""Webhooks out against a real receiver: filters, payload, signatures, retries on an
-injected clock, Retry-After, 410, exhaustion, the log, resend, recover and rotation."""
+"""Webhooks out against a real receiver: grants, filters, payload, signatures, retries on
+an injected clock, Retry-After, 410, exhaustion, the log, resend, recover and rotation."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.ledger.signing import TreeHead, load_public_key
 from services.ledger.webhooks import service as subscribers
 from shared.envelope import ACTIVITY_RECORDED, INVOLVEMENT_RECORDED
 from shared.outbox import utcnow
-from tests.integration.conftest import LOCAL, Hooks, MakeApp
+from tests.integration.conftest import INSPECT_GRANT, LOCAL, Hooks, MakeApp
 from tests.support import events as ev
 from tests.support.receiver import Answer, Receiver
 
@@ -26,10 +26,12 @@ def _messages(hooks: Hooks, sub_id: str) -> list[str]:
 
 
 def test_each_subscriber_gets_the_new_entries_its_filters_match(hooks: Hooks) -> None:
-    everything = hooks.subscribe("/all")
-    recruitment = hooks.subscribe("/recruitment", areas=["recruitment"])
-    involvements = hooks.subscribe("/involvements", event_types=[INVOLVEMENT_RECORDED])
-    both = hooks.subscribe("/both", areas=["training"], event_types=[ACTIVITY_RECORDED])
+    everything = hooks.subscribe("/all", **INSPECT_GRANT)
+    recruitment = hooks.subscribe("/recruitment", areas=["recruitment"], **INSPECT_GRANT)
+    involvements = hooks.subscribe("/involvements", event_types=[INVOLVEMENT_RECORDED],
+                                   **INSPECT_GRANT)
+    both = hooks.subscribe("/both", areas=["training"], event_types=[ACTIVITY_RECORDED],
+                           **INSPECT_GRANT)
     batch = [ev.activity("recruitment"), ev.involvement("recruitment"),
              ev.activity("training"), ev.involvement("training"), ev.activity("inspection")]
     result = hooks.append(batch)
@@ -50,7 +52,7 @@ def test_each_subscriber_gets_the_new_entries_its_filters_match(hooks: Hooks) ->
 def test_the_payload_is_a_cloudevent_with_seqs_and_the_signed_tree_head_over_them(
     hooks: Hooks,
 ) -> None:
-    sub = hooks.subscribe()
+    sub = hooks.subscribe(**INSPECT_GRANT)
     hooks.append([ev.activity() for _ in range(3)])
     [message_id] = hooks.append([ev.involvement(), ev.involvement()]).messages
     hooks.deliver(message_id)
@@ -72,7 +74,7 @@ def test_the_payload_is_a_cloudevent_with_seqs_and_the_signed_tree_head_over_the
             "T", " "), json.dumps(entry["event"], sort_keys=True, separators=(",", ":"),
                                   ensure_ascii=False))
         assert base64.b64encode(merkle.leaf_hash(leaf)).decode() == entry["leaf_hash"]
-        proof = hooks.call("GET", "/ct/v1/get-proof-by-hash", hooks.auditor, query_string={
+        proof = hooks.call("GET", "/ct/v1/get-proof-by-hash", hooks.inspector, query_string={
             "hash": entry["leaf_hash"], "tree_size": sth.size}).json
         merkle.verify_inclusion(proof["leaf_index"], sth.size, merkle.leaf_hash(leaf),
                                 [base64.b64decode(p) for p in proof["audit_path"]], sth.root)
@@ -88,12 +90,72 @@ def test_a_large_batch_goes_out_in_messages_of_at_most_max_entries(
 ) -> None:
     hooks = Hooks(make_app("ledger", WEBHOOK_ALLOWED_NETWORKS=LOCAL, WEBHOOK_MAX_ENTRIES=4),
                   receiver)
-    hooks.subscribe()
-    assert len(hooks.append([ev.activity() for _ in range(10)]).messages) == 3
+    hooks.subscribe(**INSPECT_GRANT)
+    hooks.subscribe("/read")
+    assert len(hooks.append([ev.activity() for _ in range(10)]).messages) == 4
     hooks.deliver_due()
     sizes = [len(r.event["data"]["entries"]) for r in receiver.wait_for("/hook", 3)]
     assert sorted(sizes) == [2, 4, 4]
     assert {r.event["data"]["tree_head"]["tree_size"] for r in receiver.received} == {10}
+    # A read grant hears of the batch once, whatever its size.
+    [notice] = receiver.at("/read")
+    assert (notice.event["data"]["first_seq"], notice.event["data"]["last_seq"]) == (1, 10)
+
+
+def test_a_read_grant_hears_of_each_batch_once_without_its_entries(hooks: Hooks) -> None:
+    public_key = load_public_key(json.dumps(hooks.http.get("/v1/public-key").json))
+    training = hooks.subscribe("/training", areas=["training"])
+    involvements = hooks.subscribe("/involvements", event_types=[INVOLVEMENT_RECORDED])
+    hooks.subscribe("/alerts", event_types=["org.ladder.alert.triggered"])
+    inspector = hooks.subscribe("/inspect", areas=["training"], **INSPECT_GRANT)
+    assert (training["grant"], training["purpose"]) == ("read", None)
+    hooks.append([ev.activity("recruitment", "secret-unit"),
+                  ev.involvement("recruitment", pseudonym="p_secret", org_unit="secret-unit")])
+    # Nothing of the batch is training's, yet a read grant hears of it: which areas and
+    # types a batch holds is entry-level.
+    hooks.append([ev.activity("inspection", "secret-unit")])
+    hooks.append([ev.involvement("training", pseudonym="p_secret"), ev.activity("training")])
+    assert all(d.outcome == "succeeded" for d in hooks.deliver_due())
+    for path, sub in (("/training", training), ("/involvements", involvements)):
+        received = sorted(hooks.receiver.at(path), key=lambda r: r.event["data"]["first_seq"])
+        assert [(r.event["data"]["first_seq"], r.event["data"]["last_seq"])
+                for r in received] == [(1, 2), (3, 3), (4, 5)]
+        for r in received:
+            assert r.verified and r.event["type"] == "org.ladder.entries.appended"
+            assert set(r.event["data"]) == {"subscription", "first_seq", "last_seq",
+                                            "tree_head"}
+            assert r.event["data"]["subscription"] == sub["id"]
+            head = TreeHead.from_json(r.event["data"]["tree_head"])
+            head.verify(public_key)
+            assert head.size == r.event["data"]["last_seq"]
+            for secret in (b"p_secret", b"secret-unit", b"recruitment", b"involvement."):
+                assert secret not in r.body
+    assert hooks.receiver.at("/alerts") == []  # it asked for no entries at all
+    [entries] = hooks.receiver.at("/inspect")
+    assert [e["seq"] for e in entries.event["data"]["entries"]] == [4, 5]
+    assert entries.event["data"]["entries"][0]["pseudonym"] == "p_secret"
+    assert [len(_messages(hooks, s["id"])) for s in (training, inspector)] == [3, 1]
+
+
+def test_entries_queued_for_an_inspect_grant_are_not_sent_once_it_is_read(
+    hooks: Hooks,
+) -> None:
+    sub = hooks.subscribe(**INSPECT_GRANT)
+    [queued] = hooks.append([ev.involvement(pseudonym="p_secret")]).messages
+    path = f"/v1/subscriptions/{sub['id']}"
+    assert hooks.call("PATCH", path, json={"grant": "read"}).json["grant"] == "read"
+    assert hooks.deliver(queued).outcome == "cancelled"
+    shown = hooks.message(sub["id"], queued)
+    assert shown["status"] == "failed"
+    assert shown["last_error"] == "the subscription's grant no longer covers entries"
+    assert hooks.call("POST", f"{path}/messages/{queued}/resend").status_code == 202
+    hooks.clock.catch_up()
+    assert hooks.deliver(queued).outcome == "cancelled"
+    assert hooks.receiver.at("/hook") == []
+    [notice] = hooks.append([ev.activity()]).messages
+    assert hooks.deliver(notice).outcome == "succeeded"
+    [received] = hooks.receiver.at("/hook")
+    assert "entries" not in received.event["data"] and b"p_secret" not in received.body
 
 
 def test_a_receiver_that_fails_three_times_then_succeeds_gets_it_once_with_one_webhook_id(

@@ -49,7 +49,7 @@ def test_nul_in_ledger_filters_is_422(make_app: MakeApp) -> None:
     from shared.auth import create_token
 
     token = create_token(app.extensions["db"], ApiToken, app.config["TOKEN_PEPPER"], "a",
-                         ["ledger:read"])
+                         ["ledger:inspect"], "filtering entries")
     response = app.test_client().get("/v1/entries?org_unit=a%00b",
                                      headers={"Authorization": f"Bearer {token}"})
     _refused(response, 422)

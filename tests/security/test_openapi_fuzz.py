@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from shared.auth import VERBS, create_token
+from shared.auth import SCOPE_VERBS, create_token
 from tests.integration.conftest import MakeApp
 from tests.support.hostile import (
     BAD_TIMES,
@@ -120,7 +120,7 @@ def test_every_operation_answers_as_its_openapi_says(service: str, mode: Generat
     app = make_app(service)
     model = importlib.import_module(f"services.{service}.models").ApiToken
     token = create_token(app.extensions["db"], model, app.config["TOKEN_PEPPER"], "fuzz",
-                         [f"{service}:{verb}" for verb in VERBS])
+                         [f"{service}:{verb}" for verb in SCOPE_VERBS[service]])
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     # The token matrix is its own test (test_scopes.py); here every request is authorised.
     schema.config.generation.update(with_security_parameters=False)
@@ -161,7 +161,7 @@ def test_a_path_parameter_with_a_slash_is_a_4xx_in_the_shape_not_a_redirect(
     app = make_app(service)
     model = importlib.import_module(f"services.{service}.models").ApiToken
     token = create_token(app.extensions["db"], model, app.config["TOKEN_PEPPER"], "fuzz",
-                         [f"{service}:{verb}" for verb in VERBS])
+                         [f"{service}:{verb}" for verb in SCOPE_VERBS[service]])
     client = app.test_client()
     spec = client.get("/openapi.json").json
     failures = []

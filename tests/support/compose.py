@@ -29,6 +29,7 @@ TEST_SECRETS = {
     "LADDER_PSEUDONYM_KEY": "e2e-test-pseudonym-key-0123456789abcdefghij",
     "LADDER_SIGNING_KEY": "n2p6Rr1cH0m5mP2vXjY3x8Kq9T0wL4sB7dF1gH2jK3c=",
     "LADDER_SESSION_SECRET": "e2e-test-session-secret-0123456789abcdefgh",
+    "LADDER_DISCLOSURE_KEY": "e2e-test-disclosure-key-0123456789abcdefgh",
 }
 SECRETS = tuple(TEST_SECRETS)
 

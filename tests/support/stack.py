@@ -16,7 +16,7 @@ import requests
 from services.ledger.models import ApiToken as LedgerToken
 from shared import procfile
 from shared.area.models import ApiToken
-from shared.auth import VERBS, create_token
+from shared.auth import SCOPE_VERBS, create_token
 from shared.config import DOMAIN_SERVICES, SERVICES, load
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis, free_port
@@ -169,11 +169,13 @@ def prepare(directory: Path, urls: dict[str, str], **env: str) -> Stack:
     running = Stack(directory, urls, **env)
     running.tokens = {s: create_token(Database(urls[s]), ApiToken,
                                       load(s, running.env)["TOKEN_PEPPER"], "e2e",
-                                      [f"{s}:{verb}" for verb in VERBS])
+                                      [f"{s}:{verb}" for verb in SCOPE_VERBS[s]])
                       for s in DOMAIN_SERVICES}
     pepper = load("ledger", running.env)["TOKEN_PEPPER"]
+    # The tests read entries: an inspector's token, with its purpose.
     running.tokens["ledger"] = create_token(Database(urls["ledger"]), LedgerToken, pepper,
-                                            "e2e-auditor", ["ledger:read"])
+                                            "e2e-inspector", ["ledger:inspect"],
+                                            "end-to-end tests read what they sent")
     running.tokens["ledger-admin"] = create_token(Database(urls["ledger"]), LedgerToken, pepper,
                                                   "e2e-admin", ["ledger:admin"])
     running.redis.start()

@@ -10,6 +10,7 @@ import pytest
 
 from shared import procfile
 from shared.config import DEFAULT_PORTS, NEEDED_SECRETS, SERVICES, STOP_MARGIN
+from shared.scrub import POSTGRES_SETTINGS
 from tests.support import compose
 
 CONFIG = compose.raw()
@@ -85,19 +86,19 @@ def test_each_process_holds_only_the_secrets_it_needs() -> None:
     def secrets(service: dict[str, Any]) -> set[str]:
         return {key for key in service["environment"] if key.startswith("LADDER_")
                 and key in ("LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
-                            "LADDER_SESSION_SECRET")}
+                            "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY")}
 
     for name in ("recruitment", "training", "inspection"):
         assert secrets(SERVICES_[name]) == set(NEEDED_SECRETS[name])
     assert secrets(SERVICES_["ledger"]) == {"LADDER_TOKEN_PEPPER", "LADDER_SIGNING_KEY",
-                                            "LADDER_SESSION_SECRET"}
+                                            "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY"}
     assert secrets(SERVICES_["ledger-worker"]) == secrets(SERVICES_["ledger"])
     assert secrets(SERVICES_["webhook-worker"]) == secrets(SERVICES_["ledger"])
     assert secrets(SERVICES_["relay"]) == set()
     # The release step checks every service's settings, so it holds them all.
     assert secrets(SERVICES_[procfile.RELEASE]) == {
         "LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
-        "LADDER_SESSION_SECRET"}
+        "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY"}
     for name, service in LADDER.items():
         assert service["environment"]["LADDER_ENV"] == "production", name
 
@@ -120,6 +121,13 @@ def test_redis_keeps_what_it_acknowledged_and_never_evicts() -> None:
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert any(v.endswith(":/data") for v in redis["volumes"])
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_postgres_lets_an_erasure_scrub_the_wal() -> None:
+    command = SERVICES_["postgres"]["command"]
+    assert command[0] == "postgres"
+    given = dict(command[i + 1].split("=", 1) for i, arg in enumerate(command) if arg == "-c")
+    assert given == {name: wanted for name, (wanted, _) in POSTGRES_SETTINGS.items()}
 
 
 def test_postgres_has_a_named_volume_and_one_database_per_service() -> None:

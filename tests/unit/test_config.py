@@ -49,7 +49,7 @@ def test_a_dotenv_file_is_read_as_key_value_lines(tmp_path: Path) -> None:
 SEED = "n2p6Rr1cH0m5mP2vXjY3x8Kq9T0wL4sB7dF1gH2jK3c="
 PRODUCTION = {"LADDER_ENV": "production", "LADDER_TOKEN_PEPPER": "p" * 32,
               "LADDER_PSEUDONYM_KEY": "k" * 32, "LADDER_SIGNING_KEY": SEED,
-              "LADDER_SESSION_SECRET": "s" * 32}
+              "LADDER_SESSION_SECRET": "s" * 32, "LADDER_DISCLOSURE_KEY": "d" * 32}
 
 
 @pytest.mark.parametrize("service", ["recruitment", "ledger"])
@@ -111,3 +111,22 @@ def test_the_ledger_in_production_refuses_the_default_session_secret() -> None:
         "SESSION_SECRET"] == "s" * 32
     # The domain services have no sessions: they neither need nor hold it.
     assert load("recruitment", production)["SESSION_SECRET"] == ""
+
+
+def test_the_ledger_in_production_refuses_the_default_disclosure_key() -> None:
+    # With the key, anyone could tell which way each figure was rounded, and undo it.
+    for value in ("", "dev-disclosure-key-not-for-production", "d" * 31):
+        with pytest.raises(ConfigError, match="LADDER_DISCLOSURE_KEY"):
+            load("ledger", {**PRODUCTION, "LADDER_DISCLOSURE_KEY": value})
+    assert load("recruitment", {**PRODUCTION, "LADDER_DISCLOSURE_KEY": ""})[
+        "DISCLOSURE_KEY"] == ""
+
+
+@pytest.mark.parametrize(("settings", "problem"), [
+    ({"LADDER_DISCLOSURE_BASE": "1"}, "LADDER_DISCLOSURE_BASE must be 2 or more"),
+    ({"LADDER_DISCLOSURE_BASE": "5", "LADDER_SUPPRESSION_THRESHOLD": "3"}, "at least"),
+])
+def test_disclosure_settings_that_would_show_exact_counts_are_refused(
+        settings: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load("ledger", settings)

@@ -1,4 +1,4 @@
-"""The formulas of docs/metrics.md, and small-number suppression."""
+"""The formulas of docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 from services.ledger.measures import (
     Counts,
     involvement_index,
-    measures,
     median_step,
     period_of,
-    suppress,
 )
 from services.ledger.metrics import periods_between
 
@@ -56,24 +54,3 @@ def test_median_step_from_the_histogram_is_the_median_of_every_involvement(
 ])
 def test_involvement_index(counts: Counts, index: float | None) -> None:
     assert involvement_index(counts) == index
-
-
-def test_a_single_small_step_takes_another_with_it() -> None:
-    counts = Counts(activities=40, activities_involved=30, involvements=30,
-                    steps=[0, 0, 0, 10, 12, 6, 2], recognised=30, votes=8, feedback=28,
-                    citizens=20, returning=6, hours=60)
-    shown, hidden = suppress(counts, measures(counts), 5)
-    # Step 7 (2) is small; on its own the total would reveal it, so step 6 (6) goes too.
-    assert shown["steps"] == {"1": 0, "2": 0, "3": 0, "4": 10, "5": 12, "6": None, "7": None}
-    assert shown["co_production"] is None and shown["co_design_or_higher"] is None
-    # 28 of 30 told: the 2 who were not would be revealed.
-    assert shown["feedback_rate"] is None
-    assert shown["recognition_rate"] == 1.0 and shown["involvements"] == 30
-    assert set(hidden) == {"steps.6", "steps.7", "co_production", "co_design_or_higher",
-                           "feedback_rate"}
-
-
-def test_zero_is_not_a_small_number() -> None:
-    counts = Counts(activities=12, activities_involved=0)
-    shown, hidden = suppress(counts, measures(counts), 5)
-    assert shown["activities_involved"] == 0 and shown["coverage"] == 0.0 and not hidden

@@ -10,7 +10,7 @@ import pytest
 from services.inspection.domain import RUBRIC as INSPECTION
 from services.recruitment.domain import RUBRIC as RECRUITMENT
 from services.training.domain import RUBRIC as TRAINING
-from shared.involvement import Facts, Rubric, pseudonymise
+from shared.involvement import Facts, Rubric
 
 RUBRICS = {"recruitment": RECRUITMENT, "training": TRAINING, "inspection": INSPECTION}
 # A stage that is not the area's design stage, the design stage, and an observer role.
@@ -77,9 +77,3 @@ def test_consultation_is_never_co_production() -> None:
         step, _ = rubric.step(facts(area, {"decision_power": "advisory", "from_start": True,
                                            "feedback_given": True, "recognition": "payment"}))
         assert step < 7
-
-
-def test_pseudonyms_are_keyed_and_stable() -> None:
-    assert pseudonymise("k1", "CIT-1") == pseudonymise("k1", " CIT-1 ")
-    assert pseudonymise("k1", "CIT-1") != pseudonymise("k2", "CIT-1")
-    assert "CIT" not in pseudonymise("k1", "CIT-1")

@@ -145,6 +145,12 @@ def test_an_empty_filter_means_every_entry_and_alert_but_no_operational_event() 
                                   "inspection")
 
 
+def test_a_read_grant_hears_of_batches_unless_its_filter_names_no_entry_type() -> None:
+    assert domain.wants_entries(set())
+    assert domain.wants_entries({"org.ladder.activity.cancelled", domain.ALERT_TRIGGERED})
+    assert not domain.wants_entries({domain.ALERT_TRIGGERED, domain.SUBSCRIPTION_DISABLED})
+
+
 def test_message_ids_sort_in_the_order_they_were_made() -> None:
     ids = [domain.new_message_id(1_800_000_000 + n / 1000) for n in range(5)]
     assert ids == sorted(ids) and len(set(ids)) == 5

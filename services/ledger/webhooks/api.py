@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS
 from services.ledger.webhooks import domain, service
-from shared.auth import require
+from shared.auth import PURPOSE_MAX, require
 from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.errors import fail
@@ -50,6 +50,21 @@ class AlertRuleSchema(Schema):
         "description": "Shares are fractions: 0.5 is 50%"})
 
 
+GRANT_DOC = {"description": "read (default): a notice of each batch, its sequence numbers "
+                            "and tree head, no entries; inspect: the entries, for a stated "
+                            "purpose"}
+PURPOSE_DOC = {"description": "Why the subscriber reads entries: required with the inspect "
+                              "grant"}
+
+
+def _grant(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf(domain.GRANTS), metadata=GRANT_DOC, **kwargs)
+
+
+def _purpose() -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=PURPOSE_MAX), metadata=PURPOSE_DOC)
+
+
 class SubscriptionInSchema(Schema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
         "description": "http(s); its host must resolve to public addresses only"})
@@ -61,6 +76,8 @@ class SubscriptionInSchema(Schema):
                            "alert type"})
     areas = fields.List(fields.String(validate=validate.OneOf(AREAS)), load_default=list,
                         metadata={"description": "Empty for every area"})
+    grant = _grant(load_default=domain.READ)
+    purpose = _purpose()
     enabled = Flag(load_default=True)
     alerts = fields.List(fields.Nested(AlertRuleSchema), load_default=list,
                          validate=validate.Length(max=50))
@@ -73,6 +90,8 @@ class SubscriptionPatchSchema(Schema):
     description = fields.String(validate=validate.Length(max=500))
     event_types = fields.List(fields.String(validate=validate.OneOf(domain.FILTER_TYPES)))
     areas = fields.List(fields.String(validate=validate.OneOf(AREAS)))
+    grant = _grant()
+    purpose = _purpose()
     enabled = Flag()
     alerts = fields.List(fields.Nested(AlertRuleSchema), validate=validate.Length(max=50))
 
@@ -83,6 +102,8 @@ class SubscriptionSchema(Schema):
     description = fields.String()
     event_types = fields.List(fields.String())
     areas = fields.List(fields.String())
+    grant = fields.String(metadata=GRANT_DOC)
+    purpose = fields.String(allow_none=True, metadata=PURPOSE_DOC)
     enabled = fields.Boolean()
     disabled_reason = fields.String(allow_none=True, metadata={
         "description": "manual, gone (the endpoint answered 410) or failing (a message "
@@ -209,7 +230,10 @@ class SubscriptionView(MethodView):
     @blp.arguments(SubscriptionPatchSchema)
     @blp.response(200, SubscriptionSchema)
     def patch(self, body: dict[str, Any], sub_id: str) -> dict[str, Any]:
-        """Change a subscription; ``enabled: true`` re-enables one that was disabled."""
+        """Change a subscription; ``enabled: true`` re-enables one that was disabled.
+
+        ``grant: inspect`` needs a ``purpose``, given with it or stated before.
+        """
         return service.update_subscription(current_db(), _settings(), sub_id, body, utcnow())
 
     @require("admin")

@@ -17,8 +17,10 @@ from shared.envelope import EVENT_TYPE_PREFIX, EVENT_TYPES
 
 SOURCE = "/ladder/ledger"
 
-# What a subscriber hears. An entries message carries the new ledger entries of the
-# entry types it asked for; alert and operational messages carry one event each.
+# What a subscriber hears. An entries message tells of a batch the ledger appended:
+# to an inspect grant, with the entries of the types and areas it asked for; to a read
+# grant, only the batch's sequence numbers and tree head. Alert and operational
+# messages carry one event each.
 ENTRIES_APPENDED = EVENT_TYPE_PREFIX + "entries.appended"
 ALERT_TRIGGERED = EVENT_TYPE_PREFIX + "alert.triggered"
 ALERT_RESOLVED = EVENT_TYPE_PREFIX + "alert.resolved"
@@ -27,6 +29,11 @@ ALERT_TYPES = (ALERT_TRIGGERED, ALERT_RESOLVED)
 # Operational events go only to subscriptions that name them in their filter.
 OPERATIONAL_TYPES = (SUBSCRIPTION_DISABLED,)
 FILTER_TYPES = EVENT_TYPES + ALERT_TYPES + OPERATIONAL_TYPES
+
+# A subscription's grant, the ledger's reader tiers (docs/api.md): read hears no more
+# of entries than the public tree head tells; inspect gets them, for a stated purpose.
+READ, INSPECT = "read", "inspect"
+GRANTS = (READ, INSPECT)
 
 # The figures of services.ledger.measures.measures() an alert can watch.
 MEASURES = ("coverage", "index", "median_step", "co_design_or_higher", "co_production",
@@ -66,6 +73,15 @@ def wants_type(event_types: set[str], event_type: str) -> bool:
 
 def wants_entry(event_types: set[str], areas: set[str], entry_type: str, area: str) -> bool:
     return (not areas or area in areas) and wants_type(event_types, entry_type)
+
+
+def wants_entries(event_types: set[str]) -> bool:
+    """Whether a filter asks to hear of entries at all: empty, or naming an entry type.
+
+    A read grant's notice depends on this alone, never on what the batch held: which
+    areas and types a batch touched is itself entry-level.
+    """
+    return not event_types or not event_types.isdisjoint(EVENT_TYPES)
 
 
 def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -151,23 +167,32 @@ def cloudevent(message_id: str, event_type: str, subject: str, when: datetime,
     })
 
 
-def entries_event(message_id: str, subscription_id: str, entries: list[dict[str, Any]],
-                  tree_head: dict[str, Any], when: datetime) -> str:
-    """New entries, each with its seq and leaf hash, and the signed tree head over them."""
-    first, last = entries[0]["seq"], entries[-1]["seq"]
+def batch_event(message_id: str, subscription_id: str, first: int, last: int,
+                tree_head: dict[str, Any], when: datetime, **more: Any) -> str:
+    """Seqs ``first`` to ``last`` were appended, under this tree head. Alone, a read
+    grant's notice: no more than the public tree heads tell."""
     return cloudevent(message_id, ENTRIES_APPENDED, f"entries/{first}-{last}", when, {
         "subscription": subscription_id, "first_seq": first, "last_seq": last,
-        "entries": entries, "tree_head": tree_head})
+        "tree_head": tree_head, **more})
+
+
+def entries_event(message_id: str, subscription_id: str, entries: list[dict[str, Any]],
+                  tree_head: dict[str, Any], when: datetime) -> str:
+    """An inspect grant's message: new entries, each with its seq and leaf hash, and the
+    signed tree head over them."""
+    return batch_event(message_id, subscription_id, entries[0]["seq"], entries[-1]["seq"],
+                       tree_head, when, entries=entries)
 
 
 def alert_event(message_id: str, subscription_id: str, alert: dict[str, Any], period: str,
-                starts: str, value: float | None, previous: float | None, triggered: bool,
-                suppressed: bool, tree_head: dict[str, Any], when: datetime) -> str:
+                starts: str, value: float, previous: float | None, triggered: bool,
+                tree_head: dict[str, Any], when: datetime) -> str:
+    """An alert's crossing, with the disclosure-controlled value it crossed at."""
     subject = f"{alert['area']}/{alert['measure']}/{period}"
     return cloudevent(message_id, ALERT_TRIGGERED if triggered else ALERT_RESOLVED, subject,
                       when, {"subscription": subscription_id, "alert": alert, "period": period,
                              "starts": starts, "value": value, "previous": previous,
-                             "suppressed": suppressed, "tree_head": tree_head})
+                             "tree_head": tree_head})
 
 
 def disabled_event(message_id: str, subscription: dict[str, Any], reason: str,

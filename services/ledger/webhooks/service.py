@@ -22,8 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.ledger.measures import measures, period_start, suppress
-from services.ledger.metrics import Reader
+from services.ledger.disclosure import Control
+from services.ledger.measures import period_start
+from services.ledger.metrics import MetricsQuery, report_in
 from services.ledger.models import (
     AlertState,
     Entry,
@@ -40,6 +41,7 @@ from services.ledger.tree import format_time as leaf_time
 from services.ledger.webhooks import domain
 from services.ledger.webhooks.domain import FAILED, PENDING, SUCCEEDED
 from shared import outbound
+from shared.auth import purpose_problem
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
 from shared.outbox import utcnow
@@ -65,7 +67,8 @@ class Settings:
     max_entries: int
     requeue_after: float
     retention_days: float
-    suppression_threshold: int
+    # Alerts watch the figures a reader below admin sees, never the exact ones.
+    disclosure: Control
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -76,13 +79,14 @@ class Settings:
                    max_entries=config["WEBHOOK_MAX_ENTRIES"],
                    requeue_after=config["WEBHOOK_REQUEUE_AFTER"],
                    retention_days=config["WEBHOOK_RETENTION_DAYS"],
-                   suppression_threshold=config["SUPPRESSION_THRESHOLD"])
+                   disclosure=Control.from_config(config))
 
     @classmethod
     def defaults(cls) -> Settings:
-        from shared.config import webhook_settings
+        from shared.config import DEV_SECRETS, disclosure_settings, webhook_settings
 
-        return cls.from_config({**webhook_settings({}), "SUPPRESSION_THRESHOLD": 5})
+        return cls.from_config({**webhook_settings({}), **disclosure_settings({}),
+                                "DISCLOSURE_KEY": DEV_SECRETS["LADDER_DISCLOSURE_KEY"]})
 
     @property
     def lease(self) -> timedelta:
@@ -103,6 +107,13 @@ def _check_url(url: str, settings: Settings, resolve: outbound.Resolve) -> None:
         raise Invalid(f"The URL is refused: {exc}", {"json": {"url": [str(exc)]}}) from exc
 
 
+def _check_grant(grant: str, purpose: str | None) -> None:
+    """422 naming ``purpose``: an inspect grant states one, as an inspect token does."""
+    why = purpose_problem(purpose, grant == domain.INSPECT)
+    if why:
+        raise Invalid(f"Some fields are invalid: purpose. {why}", {"json": {"purpose": [why]}})
+
+
 def _alert_json(alert: SubscriptionAlert) -> dict[str, Any]:
     return {"id": alert.id, "area": alert.area,
             "org_unit": None if alert.org_unit == ALL_UNITS else alert.org_unit,
@@ -121,7 +132,8 @@ def _subscription_json(session: Session, sub: Subscription) -> dict[str, Any]:
                              .order_by(SubscriptionAlert.id))
     return {"id": sub.id, "url": sub.url, "description": sub.description,
             "event_types": sorted(domain.split(sub.event_types)),
-            "areas": sorted(domain.split(sub.areas)), "enabled": sub.enabled,
+            "areas": sorted(domain.split(sub.areas)), "grant": sub.grant,
+            "purpose": sub.purpose, "enabled": sub.enabled,
             "disabled_reason": sub.disabled_reason, "disabled_at": sub.disabled_at,
             "previous_secret_expires_at": sub.previous_secret_expires_at,
             "created_at": sub.created_at, "updated_at": sub.updated_at,
@@ -161,12 +173,15 @@ def create_subscription(db: Database, settings: Settings, spec: dict[str, Any], 
                         resolve: outbound.Resolve = outbound.system_resolve
                         ) -> dict[str, Any]:
     """A new subscription; the answer carries its secret, the only time it is shown."""
+    grant, purpose = spec.get("grant", domain.READ), spec.get("purpose")
+    _check_grant(grant, purpose)
     _check_url(spec["url"], settings, resolve)
     secret = new_secret()
     sub = Subscription(id=domain.new_subscription_id(), url=spec["url"],
                        description=spec.get("description", ""),
                        event_types=" ".join(sorted(set(spec.get("event_types", [])))),
                        areas=" ".join(sorted(set(spec.get("areas", [])))),
+                       grant=grant, purpose=purpose,
                        enabled=spec.get("enabled", True), secret=secret, created_at=now,
                        updated_at=now)
     if not sub.enabled:
@@ -210,13 +225,18 @@ def update_subscription(db: Database, settings: Settings, sub_id: str,
                         changes: dict[str, Any], now: datetime,
                         resolve: outbound.Resolve = outbound.system_resolve
                         ) -> dict[str, Any]:
-    """Change any of url, description, filters, alerts; enable or disable.
+    """Change any of url, description, filters, grant and purpose, alerts; enable or
+    disable.
 
     Enabling checks the URL again: its host may resolve elsewhere by now. Disabling
     fails what is pending; ``recover`` sends it again once the subscription is enabled.
+    A grant of inspect needs a purpose, given now or stated before.
     """
     with db.writing() as session:
         sub = _get(session, sub_id)
+        grant, purpose = changes.get("grant", sub.grant), changes.get("purpose", sub.purpose)
+        _check_grant(grant, purpose)
+        sub.grant, sub.purpose = grant, purpose
         url = changes.get("url", sub.url)
         enabling = changes.get("enabled") is True and not sub.enabled
         if "url" in changes or enabling:
@@ -290,19 +310,31 @@ def _message(sub_id: str, event_type: str, now: datetime, **values: Any) -> dict
 
 def record_deliveries(session: Session, entries: list[dict[str, Any]], touched: set[Touched],
                       tree_head: TreeHead, now: datetime, settings: Settings) -> list[str]:
-    """Inside the append's transaction: one message per subscriber and chunk of matching
-    entries, and one per alert whose measure crossed its threshold. Returns their ids.
+    """Inside the append's transaction: for each subscriber of an inspect grant, one
+    message per chunk of matching entries; of a read grant, one notice of the batch if
+    it wants entries at all; and one per alert whose measure crossed its threshold.
+    Returns their ids.
 
     Only small rows are written here; an entries message's body is built at its first
     attempt, outside the single writer's lock.
     """
     subs = session.execute(sa.select(Subscription.id, Subscription.event_types,
-                                     Subscription.areas).where(Subscription.enabled)).all()
+                                     Subscription.areas, Subscription.grant)
+                           .where(Subscription.enabled)).all()
     if not subs:
         return []
+    first, last = entries[0]["seq"], entries[-1]["seq"]
     rows: list[dict[str, Any]] = []
-    for sub_id, types_text, areas_text in subs:
+    for sub_id, types_text, areas_text, grant in subs:
         types, areas = domain.split(types_text), domain.split(areas_text)
+        if grant != domain.INSPECT:
+            if domain.wants_entries(types):
+                row = _message(sub_id, domain.ENTRIES_APPENDED, now, first_seq=first,
+                               last_seq=last, tree_size=tree_head.size)
+                row["payload"] = domain.batch_event(row["id"], sub_id, first, last,
+                                                    tree_head.as_json(), now)
+                rows.append(row)
+            continue
         matching = [e["seq"] for e in entries
                     if domain.wants_entry(types, areas, e["type"], e["area"])]
         for chunk in domain.chunks(matching, settings.max_entries):
@@ -340,14 +372,18 @@ def _alerts(session: Session, touched: set[Touched], tree_head: TreeHead, now: d
 
 def _evaluate(session: Session, alert: SubscriptionAlert, period: str, types: set[str],
               tree_head: TreeHead, now: datetime, settings: Settings) -> dict[str, Any] | None:
-    """Once per crossing: a message only when the condition flips for this period."""
+    """Once per crossing: a message only when the condition flips for this period.
+
+    The measure is the one a reader below admin sees: disclosure-controlled, so that
+    neither its value nor the moment it crosses reveals a small count. While it is
+    hidden (too few under it) or has nothing to divide by, it is on neither side.
+    """
     starts = period_start(alert.period, period)
-    reader = Reader(session, alert.period, [period], starts, starts)
-    counts = reader.series(alert.area, alert.org_unit)[alert.org_unit][period]
-    figures = measures(counts)
-    value = figures[alert.measure]
+    query = MetricsQuery(start=starts, end=starts, area=alert.area, period=alert.period,
+                         org_unit=None if alert.org_unit == ALL_UNITS else alert.org_unit)
+    value = report_in(session, query, settings.disclosure)["rows"][0][alert.measure]
     if value is None:
-        return None  # nothing to divide by yet: neither side of the threshold
+        return None
     holds = domain.breached(alert.operator, float(value), alert.threshold)
     state = session.get(AlertState, (alert.id, period))
     previous = state.value if state else None
@@ -363,14 +399,10 @@ def _evaluate(session: Session, alert: SubscriptionAlert, period: str, types: se
     event_type = domain.ALERT_TRIGGERED if holds else domain.ALERT_RESOLVED
     if not domain.wants_type(types, event_type):
         return None
-    # Figures that would reveal a small count are withheld, as for any non-admin reader.
-    _, hidden = suppress(counts, figures, settings.suppression_threshold)
-    withheld = alert.measure in hidden
     message = _message(alert.subscription_id, event_type, now)
     message["payload"] = domain.alert_event(
         message["id"], alert.subscription_id, _alert_json(alert), period,
-        starts.isoformat(), None if withheld else float(value),
-        None if withheld else previous, holds, withheld, tree_head.as_json(), now)
+        starts.isoformat(), float(value), previous, holds, tree_head.as_json(), now)
     return message
 
 
@@ -408,6 +440,12 @@ def _entries_body(session: Session, message: WebhookMessage) -> str:
                                 message.created_at)
 
 
+def _cancel(message: WebhookMessage, why: str) -> str:
+    message.status, message.next_attempt_at = FAILED, None
+    message.locked_until, message.last_error = None, why
+    return "cancelled"
+
+
 def _claim(db: Database, message_id: str, now: datetime, lease: timedelta
            ) -> tuple[str, str, list[str], int] | str:
     """Take the message for one attempt: (url, body, secrets, step), or why not."""
@@ -426,9 +464,10 @@ def _claim(db: Database, message_id: str, now: datetime, lease: timedelta
         assert message is not None
         sub = session.get(Subscription, message.subscription_id)
         if sub is None or not sub.enabled:
-            message.status, message.next_attempt_at = FAILED, None
-            message.locked_until, message.last_error = None, "the subscription is disabled"
-            return "cancelled"
+            return _cancel(message, "the subscription is disabled")
+        if message.seqs is not None and sub.grant != domain.INSPECT:
+            # Re-granted read since the message was queued: entries go to inspect only.
+            return _cancel(message, "the subscription's grant no longer covers entries")
         if message.payload is None:
             message.payload = _entries_body(session, message)
         return sub.url, message.payload, signing_secrets(sub, now), message.schedule_step

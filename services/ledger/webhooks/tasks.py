@@ -13,13 +13,12 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from celery import Celery, bootsteps, shared_task
 from flask import Flask, current_app
 
 from services.ledger.webhooks import service
-from shared.celery_app import DELIVER_WEBHOOK_TASK, WEBHOOK_QUEUE
+from shared.celery_app import DELIVER_WEBHOOK_TASK, WEBHOOK_QUEUE, every
 from shared.db import current_db
 from shared.outbox import utcnow
 
@@ -79,43 +78,29 @@ def purge(app: Flask) -> int:
 
 
 def sweeper(app: Flask) -> type[bootsteps.StartStopStep]:
-    """A worker bootstep that runs ``sweep`` on the worker's timer."""
+    """A worker bootstep that sweeps every LADDER_WEBHOOK_SWEEP_INTERVAL seconds, and
+    purges the delivery log past its retention once an hour."""
+    next_purge = 0.0
 
-    class Sweeper(bootsteps.StartStopStep):
-        requires = {"celery.worker.components:Timer"}
-
-        def __init__(self, worker: Any, **kwargs: Any) -> None:
-            super().__init__(worker, **kwargs)
-            self.tref: Any = None
-            self.next_purge = 0.0
-
-        def start(self, worker: Any) -> None:
-            interval = app.config["WEBHOOK_SWEEP_INTERVAL"]
-            self.tref = worker.timer.call_repeatedly(interval, self.run, priority=10)
-            log.info("webhook sweep every %ss", interval)
-
-        def run(self) -> None:
+    def run() -> None:
+        nonlocal next_purge
+        try:
+            handed = sweep(app)
+        except Exception:
+            log.exception("webhook sweep failed; trying again next time")
+            return
+        if handed:
+            log.info("webhook sweep handed %d due message(s) to the broker", handed)
+        if time.monotonic() >= next_purge:
+            next_purge = time.monotonic() + PURGE_EVERY
             try:
-                handed = sweep(app)
+                purged = purge(app)
             except Exception:
-                log.exception("webhook sweep failed; trying again next time")
+                log.exception("purging the webhook delivery log failed")
                 return
-            if handed:
-                log.info("webhook sweep handed %d due message(s) to the broker", handed)
-            if time.monotonic() >= self.next_purge:
-                self.next_purge = time.monotonic() + PURGE_EVERY
-                try:
-                    purged = purge(app)
-                except Exception:
-                    log.exception("purging the webhook delivery log failed")
-                    return
-                if purged:
-                    log.info("purged %d finished webhook message(s) past their retention",
-                             purged)
+            if purged:
+                log.info("purged %d finished webhook message(s) past their retention", purged)
 
-        def stop(self, worker: Any) -> None:
-            if self.tref is not None:
-                self.tref.cancel()
-                self.tref = None
-
-    return Sweeper
+    interval = app.config["WEBHOOK_SWEEP_INTERVAL"]
+    log.info("webhook sweep every %ss", interval)
+    return every(interval, run)

@@ -1,0 +1,164 @@
+"""Making deleted rows unrecoverable from a database's own files, as far as Ladder can.
+
+A committed DELETE does not take a row off the disk:
+
+- **SQLite** keeps the page as it was in the earlier frames of the write-ahead log
+  until a checkpoint, and a checkpoint rewinds the log without shortening it. Every
+  connection has ``secure_delete`` on (shared/db.py), so the row's bytes are zeroed in
+  its page, and so is any copy a B-tree split or a rebuild moved away before; then
+  ``wal_checkpoint(TRUNCATE)`` copies the pages into the database file and empties the
+  log, once no reader still needs it.
+- **PostgreSQL** marks the tuple dead and leaves it in the heap and the index, and the
+  write-ahead log holds its insert and full-page images of its page (the DELETE writes
+  one more). ``VACUUM (FULL)`` writes the table and its indexes anew without dead
+  tuples, but keeps any a still-open transaction could see, so it waits first for every
+  transaction begun before the erasure to end. ``pg_switch_wal()`` closes the log segment
+  that holds all this, and ``CHECKPOINT`` removes it: deletes it when the server has
+  ``wal_recycle`` off, and otherwise renames it for reuse with its contents intact.
+
+What is beyond reach, and docs/operations.md lists: backups, WAL archives, standbys,
+and the filesystem's free blocks, where a deleted file's contents stay until reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from shared.db import BUSY_TIMEOUT_MS, Database
+
+log = logging.getLogger(__name__)
+
+# Seconds a scrub waits, per database, for readers and transactions begun before it: an
+# erasure of three areas is one HTTP request, which gunicorn gives 30 s.
+WAIT = 5.0
+
+# What PostgreSQL needs so that a checkpoint leaves no old log segment with the row in
+# it, and why. docker-compose.yml's postgres sets each (tests/unit/test_compose.py).
+POSTGRES_SETTINGS = {
+    "wal_recycle": ("off", "old WAL segments are renamed for reuse, not deleted, and keep "
+                           "the erased rows until they are overwritten"),
+    "archive_mode": ("off", "the WAL archive keeps the erased rows, and pg_wal keeps each "
+                            "segment until it is archived"),
+    "wal_keep_size": ("0", "pg_wal keeps the most recent WAL, with the erased rows"),
+}
+
+LOCK_NOT_AVAILABLE = "55P03"
+_OLDER = sa.text("""
+    SELECT 'session ' || pid FROM pg_stat_activity
+     WHERE pid <> pg_backend_pid()
+       AND (age(backend_xid) > age(xid(CAST(:since AS xid8)))
+            OR ((datname = current_database() OR datname IS NULL)
+                AND age(backend_xmin) > age(xid(CAST(:since AS xid8)))))
+    UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts
+     WHERE age(transaction) > age(xid(CAST(:since AS xid8)))
+    UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots
+     WHERE age(xmin) > age(xid(CAST(:since AS xid8)))""")
+
+
+def scrub(db: Database, table: str, wait: float = WAIT) -> list[str]:
+    """Scrub what has been deleted from ``table``: why it is not complete, if it is not."""
+    if db.engine.dialect.name == "sqlite":
+        return _sqlite(db, wait)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return _postgresql(connection, table, wait)
+
+
+def _sqlite(db: Database, wait: float) -> list[str]:
+    # The driver's own connection: SQLAlchemy's would begin a transaction, and a
+    # checkpoint runs outside one.
+    checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
+    try:
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            # The busy handler retries the checkpoint until no reader needs the log any
+            # more: as long as an erasure may wait, then the usual timeout again.
+            cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            try:
+                busy, _, _ = cursor.execute(checkpoint).fetchone()
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                cursor.close()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:  # as SQLAlchemy's would have raised it
+        raise sa.exc.DBAPIError.instance(checkpoint, None, exc, sqlite3.Error) from exc
+    if busy:
+        return [f"the write-ahead log could not be emptied: a reader or writer kept it busy "
+                f"for {wait:g} s, and it still holds the erased rows; erase again to finish"]
+    return []
+
+
+def _postgresql(connection: Connection, table: str, wait: float) -> list[str]:
+    since = connection.scalar(sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())"))
+    older = _wait_for(connection, str(since), wait)
+    if older:
+        # The rewrite would keep the rows for them, and wait for their locks meanwhile.
+        reasons = [f"transactions begun before the erasure were still open after {wait:g} s "
+                   f"({', '.join(older)}): they could still read the erased rows, so "
+                   f"{table} was not rewritten; erase again once they have ended"]
+    else:
+        reasons = _rewrite(connection, table, wait)
+    written = connection.scalar(sa.text("SELECT pg_current_wal_lsn()"))
+    for statement, who in (("SELECT pg_switch_wal()", "a superuser, or a role granted "
+                            "EXECUTE on pg_switch_wal()"),
+                           ("CHECKPOINT", "a superuser or a member of pg_checkpoint")):
+        try:
+            connection.exec_driver_sql(statement)
+        except sa.exc.ProgrammingError as exc:
+            log.warning("scrub: %s refused: %s", statement, str(exc.orig).splitlines()[0])
+            reasons.append(f"not allowed to run {statement} (it takes {who}): pg_wal keeps "
+                           "the erased rows until later checkpoints remove them")
+    for name, (wanted, why) in POSTGRES_SETTINGS.items():
+        value = connection.scalar(sa.text("SELECT current_setting(:name)"), {"name": name})
+        if value != wanted:
+            reasons.append(f"the server has {name} = {value}: {why}")
+    slots = connection.scalars(sa.text(
+        "SELECT slot_name FROM pg_replication_slots WHERE restart_lsn <= CAST(:lsn AS pg_lsn)"),
+        {"lsn": written}).all()
+    if slots:
+        reasons.append(f"replication slots keep the WAL with the erased rows: "
+                       f"{', '.join(slots)}")
+    standbys = connection.scalar(sa.text("SELECT count(*) FROM pg_stat_replication"))
+    if standbys:
+        reasons.append(f"{standbys} standby server(s) receive this WAL and keep their own "
+                       "copies, which this server cannot scrub")
+    return reasons
+
+
+def _rewrite(connection: Connection, table: str, wait: float) -> list[str]:
+    """VACUUM (FULL) the table: why it could not, if it could not."""
+    filenode = sa.text("SELECT pg_relation_filenode(CAST(:table AS regclass))")
+    before = connection.scalar(filenode, {"table": table})
+    # The rewrite takes the table to itself: waiting for it, every intake would queue
+    # behind it; so it waits no longer than an erasure may.
+    connection.exec_driver_sql(f"SET lock_timeout = {int(wait * 1000)}")
+    try:
+        # Only the table's owner (or a superuser) may; anyone else gets a warning.
+        connection.exec_driver_sql(f"VACUUM (FULL) {table}")
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return [f"{table} was in use for {wait:g} s, so it was not rewritten and its file "
+                "keeps the erased rows; erase again to finish"]
+    finally:
+        connection.exec_driver_sql("RESET lock_timeout")
+    if connection.scalar(filenode, {"table": table}) == before:
+        return [f"not allowed to VACUUM (FULL) {table}: only its owner may; its file keeps "
+                "the erased rows"]
+    return []
+
+
+def _wait_for(connection: Connection, since: str, wait: float) -> list[str]:
+    """Wait until nothing begun before transaction ``since`` is still open: what is left."""
+    deadline = time.monotonic() + wait
+    while True:
+        older = list(connection.scalars(_OLDER, {"since": since}))
+        if not older or time.monotonic() >= deadline:
+            return older
+        time.sleep(0.05)
