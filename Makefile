@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install chromium run test lint unit clean bench chaos demo screenshot
+.PHONY: install debian-tools run test lint unit clean bench chaos demo screenshot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,18 +11,22 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## Debian's chromium, which the dashboard's browser tests drive: installed when missing,
-## if we are root and apt-get is there; otherwise say what to install.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+## Debian's packages the tests drive: chromium (the dashboard's browser tests) and
+## docker-compose (which checks and resolves docker-compose.yml; no Docker engine needed).
+## Installed when missing, if we are root and apt-get is there; otherwise say what to install.
+DEBIAN_TOOLS := chromium docker-compose
+debian-tools:
+	@missing=""; for tool in $(DEBIAN_TOOLS); do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    echo "installing Debian's$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "The browser tests need Chromium: run 'apt-get install -y chromium' as root."; \
-	  fi; }
+	    echo "The tests need$$missing: run 'apt-get install -y$$missing' as root."; \
+	  fi; fi
 
-install: $(BIN)/.installed chromium
+install: $(BIN)/.installed debian-tools
 
 ## Start Redis (if REDIS_URL is unset), every service, the worker and the relay.
 run: install

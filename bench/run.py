@@ -37,7 +37,7 @@ from shared.config import SERVICES
 from shared.db import Database
 from shared.embedded_redis import free_port
 from shared.envelope import new_event
-from tests.support.areas import ACTIVITIES, involvement
+from tests.support.areas import ACTIVITIES, AREAS, involvement
 from tests.support.stack import Stack, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -411,7 +411,7 @@ def build_ledger(url: str, n: int, env: dict[str, str]) -> tuple[Database, float
     while done < n:
         batch = []
         for _ in range(min(1000, n - done)):
-            area = rng.choice(("recruitment", "training", "inspection"))
+            area = rng.choice(AREAS)
             unit = f"unit-{rng.randint(1, 40)}"
             month = rng.randint(1, 12)
             if not activities or rng.random() < 0.25:
@@ -466,7 +466,7 @@ def bench_reads(workdir: Path) -> None:
                          ["ledger:admin"])
     rng = random.Random(3)
     queries = [f"/v1/metrics?area={a}&period={p}&from=2026-01-01&to=2026-12-31&group_by={g}"
-               for a in ("recruitment", "training", "inspection")
+               for a in AREAS
                for p in ("month", "quarter", "year") for g in ("period", "org_unit")]
     metric_ms = _timed_gets(port, [rng.choice(queries) for _ in range(200)], admin)
     # Baseline: what a request that scans the entries would cost.

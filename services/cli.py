@@ -1,8 +1,8 @@
-"""The ``ladder`` command: run, start, health, migrate, relay, tokens, reports, verify, demo."""
+"""The ``ladder`` command: run, start, health, migrate, relay, areas, tokens, reports, verify,
+rubric, demo."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from shared import logs, procfile, text
+from shared import areas, logs, procfile, text
 from shared.config import (
     DOMAIN_SERVICES,
     SERVICES,
@@ -31,6 +31,7 @@ from shared.config import (
     var_dir,
 )
 from shared.db import Database
+from shared.involvement import DECISION_POWER, INFLUENCE, PARTS, RECOGNITION
 
 log = logging.getLogger("ladder")
 
@@ -81,9 +82,10 @@ def migrate(services: tuple[str, ...]) -> None:
     """Bring each service's database schema up to date (all services by default).
 
     First it checks every service's settings, so that a deployment with a missing
-    or default secret stops here, before anything starts.
+    or default secret stops here, before anything starts. A PostgreSQL database that
+    does not exist yet (a new area's) is created first.
     """
-    from shared.migrations import upgrade
+    from shared.migrations import create_database, upgrade
 
     chosen = services or SERVICES
     try:
@@ -93,24 +95,26 @@ def migrate(services: tuple[str, ...]) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     for service in chosen:
-        upgrade(service, database_url(service))
+        url = database_url(service)
+        if create_database(url):
+            log.info("created the database of %s", service, extra={"service": service})
+        upgrade(service, url)
         log.info("migrated %s", service, extra={"service": service})
 
 
 @main.command()
 @click.option("--service", "services", multiple=True, type=click.Choice(DOMAIN_SERVICES),
-              help="Relay only these services' outboxes (default: all three).")
+              help="Relay only these areas' outboxes (default: every area's).")
 def relay(services: tuple[str, ...]) -> None:
     """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
     from shared import heartbeat
+    from shared.area.models import Outbox
     from shared.celery_app import make_celery, publisher
     from shared.outbox import Relay
 
     config = load("relay")
-    outboxes = []
-    for name in services or DOMAIN_SERVICES:
-        model = importlib.import_module(f"services.{name}.models").Outbox
-        outboxes.append((name, Database(database_url(name)), model))
+    outboxes = [(name, Database(database_url(name)), Outbox)
+                for name in services or DOMAIN_SERVICES]
     from services.ledger.service import held
 
     ledger = Database(database_url("ledger"))
@@ -128,13 +132,26 @@ def relay(services: tuple[str, ...]) -> None:
     worker.run()
 
 
+@main.command("areas")
+def list_areas() -> None:
+    """Print the areas (shared/areas.py), one a line, for scripts that go through them."""
+    for name in areas.names():
+        click.echo(name)
+
+
 @main.group()
 def token() -> None:
     """API tokens: bearer credentials with scopes, stored hashed."""
 
 
 def _token_model(service: str) -> Any:
-    return importlib.import_module(f"services.{service}.models").ApiToken
+    if service == "ledger":
+        from services.ledger.models import ApiToken as LedgerToken
+
+        return LedgerToken
+    from shared.area.models import ApiToken
+
+    return ApiToken
 
 
 @token.command("create")
@@ -184,7 +201,7 @@ def token_revoke(service: str, name: str) -> None:
 
 
 @main.command()
-@click.option("--area", type=click.Choice(("recruitment", "training", "inspection")),
+@click.option("--area", type=click.Choice(areas.names()),
               help="One area, by period; without it the areas side by side.")
 @click.option("--org-unit", type=Text(256), help="One organisational unit (default: all).")
 @click.option("--period", default="quarter", show_default=True,
@@ -288,7 +305,7 @@ def publish(period: str | None, replaces: int | None, reason: str | None, due: b
 @click.option("--format", "fmt", default="ndjson", show_default=True,
               type=click.Choice(("ndjson", "csv")))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
-@click.option("--area", type=click.Choice(("recruitment", "training", "inspection")))
+@click.option("--area", type=click.Choice(areas.names()))
 def export(fmt: str, out: str, area: str | None) -> None:
     """Export the ledger's entries to a file, with a progress bar."""
     from services.ledger import exports
@@ -447,11 +464,61 @@ def citizen_erase(reference: str | None) -> None:
                                    "see above.")
 
 
+@main.group()
+def rubric() -> None:
+    """The rubric each area derives the step with (docs/rubrics.md)."""
+
+
+@rubric.command("explain")
+@click.argument("area", type=click.Choice(areas.names()))
+@click.option("--stage", required=True, help="One of the area's stages.")
+@click.option("--role", required=True, help="One of the area's roles.")
+@click.option("--part", type=click.Choice(PARTS),
+              help="What the citizen did. Without it, it follows from the decision power "
+              "and the role, as for a version-1 request.")
+@click.option("--influence", type=click.Choice(INFLUENCE),
+              help="Did their contribution demonstrably change the outcome? [default: "
+              "unknown]")
+@click.option("--decision-power", required=True, type=click.Choice(DECISION_POWER))
+@click.option("--from-start/--not-from-start", default=False, show_default=True,
+              help="Were they there from the start?")
+@click.option("--feedback-given/--no-feedback-given", default=False, show_default=True,
+              help="Were they told the outcome, and why?")
+@click.option("--recognition", type=click.Choice(RECOGNITION), default="none",
+              show_default=True)
+def rubric_explain(area: str, **facts: Any) -> None:
+    """Show the step that the facts give in AREA, the row of the rubric in force that
+    decides it, and the definition that row implements. Nothing is recorded."""
+    from marshmallow import ValidationError
+
+    from shared.area import service
+    from shared.area.schemas import facts_schema
+    from shared.errors import Invalid
+
+    declared = areas.get(area).domain
+    said = {name: value for name, value in facts.items() if value is not None}
+    try:
+        # The schema the API takes: the CLI refuses exactly what the API refuses.
+        answer = service.explain(declared, facts_schema(declared)().load(said))
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(
+            f"--{name.replace('_', '-')}: {' '.join(why)}"
+            for name, why in exc.normalized_messages().items())) from exc
+    except Invalid as exc:
+        raise click.UsageError(exc.message) from exc
+    row, source = answer["row"], answer["row"]["source"]
+    click.echo(f"{answer['rubric_version']}: step {answer['step']}, {answer['rung']}")
+    click.echo(f"row {row['id']}: {row['rule']}")
+    click.echo(f"source: {source['title']}\n  \"{source['quote']}\"\n  {source['url']}")
+    click.echo("facts: " + " ".join(f"{name}={json.dumps(value)}"
+                                    for name, value in answer["facts"].items()))
+
+
 @main.command()
 @click.option("--seed", default=2026, show_default=True,
               help="The same seed gives the same year; the demo can be loaded once per seed.")
 @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(0.01, 10),
-              help="How busy the organisation is: 1 is about 400 activities a year.")
+              help="How busy the organisation is: 1 is about 480 activities a year.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Where the services listen (their ports come from the environment).")
 @click.option("--wait/--no-wait", default=True, show_default=True,
@@ -486,19 +553,23 @@ def demo(seed: int, scale: float, host: str, wait: bool) -> None:
         except Conflict:
             secrets[area] = rotate_integration(db, "demo")
     sender = year.Sender(urls, "demo", secrets)
-    # Courses are not a webhook command: the training system sets them up over REST.
-    training = Database(database_url("training"))
-    token = create_token(training, ApiToken, load("training")["TOKEN_PEPPER"], "demo",
-                         ["training:write"])
-    try:
-        for course in plan.courses:
-            status, answer = sender.post("training", "/v1/courses", json.dumps(course).encode(),
-                                         {"Content-Type": "application/json",
-                                          "Authorization": f"Bearer {token}"})
-            if status not in (201, 409):
-                raise click.ClickException(f"training answered {status}: {answer[:300]!r}")
-    finally:
-        revoke_token(training, ApiToken, name="demo")
+    # What an area sets up first (training's courses) is no webhook command: its system
+    # posts it over REST, with a token made for it and revoked afterwards.
+    for area, prerequisites in plan.setup.items():
+        if not prerequisites:
+            continue
+        db = Database(database_url(area))
+        token = create_token(db, ApiToken, load(area)["TOKEN_PEPPER"], "demo",
+                             [f"{area}:write"])
+        try:
+            for item in prerequisites:
+                status, answer = sender.post(area, item.path, json.dumps(item.body).encode(),
+                                             {"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token}"})
+                if status not in (201, 409):
+                    raise click.ClickException(f"{area} answered {status}: {answer[:300]!r}")
+        finally:
+            revoke_token(db, ApiToken, name="demo")
     ledger = Database(database_url("ledger"))
 
     def size() -> int:
@@ -506,7 +577,7 @@ def demo(seed: int, scale: float, host: str, wait: bool) -> None:
             return int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
 
     before = size()
-    click.echo(f"a year of involvement in {', '.join(year.AREAS)}: {len(plan.stories)} "
+    click.echo(f"a year of involvement in {', '.join(areas.names())}: {len(plan.stories)} "
                f"activities, {plan.count()} signed webhooks")
     try:
         with click.progressbar(length=plan.count(), label="sending webhooks",

@@ -1,15 +1,17 @@
-"""A realistic year of involvement in the three areas, for ``ladder demo``.
+"""A realistic year of involvement in every area, for ``ladder demo``.
 
-The plan is plain Python and deterministic for a seed: per area, a year of
-activities in a few organisational units, citizens' involvement in them (a pool of
-citizens per area, some of whom come back), and the odd correction, withdrawal
-and cancellation. The organisation gets better over the year: more activities
-involve citizens, earlier in the process and with more say, so the dashboard has
-a trend to show.
+The plan is plain Python and deterministic for a seed: per area (shared/areas.py), a
+year of activities in a few organisational units, citizens' involvement in them (a pool
+of citizens per area, some of whom come back), and the odd correction, withdrawal and
+cancellation. Each area says how busy it is and what its activities look like in its
+own ``demo`` module (shared/area/demo.py). The organisation gets better over the year:
+more activities involve citizens, earlier in the process and with more say, so the
+dashboard has a trend to show.
 
-Sending goes through the public door: each area's own system posts signed
-Standard Webhooks, exactly as in the README's walk-through, with ``occurred_at``
-dating each activity and involvement within the year.
+Sending goes through the public door: each area's own system posts signed Standard
+Webhooks, exactly as in the README's walk-through, with ``occurred_at`` dating each
+activity and involvement within the year. What an area sets up first (training's
+courses) goes over its REST API.
 """
 
 from __future__ import annotations
@@ -29,41 +31,8 @@ from urllib.parse import urlsplit
 from standardwebhooks import Webhook
 
 from services.ledger.measures import last_twelve_months
-
-AREAS = ("recruitment", "training", "inspection")
-UNITS = {
-    "recruitment": ("east-home-care", "west-home-care", "hospital-wards"),
-    "training": ("learning-academy", "nursing-school"),
-    "inspection": ("north-region", "south-region"),
-}
-# Activities a unit has in a month, before scaling.
-PER_MONTH = {"recruitment": 6, "training": 5, "inspection": 3}
-CITIZENS = {"recruitment": 70, "training": 45, "inspection": 25}
-STAGES = {
-    "recruitment": ("role_specification", "shortlisting", "interview_question_design",
-                    "interview_panel", "candidate_task", "selection_decision"),
-    "training": ("curriculum_co_design", "co_delivery", "lived_experience_teaching",
-                 "student_selection", "student_assessment", "evaluation"),
-    "inspection": ("planning", "interviews", "observation", "report_writing",
-                   "rating_discussion"),
-}
-ROLES = {
-    "recruitment": ("panel_member", "co_chair", "assessor", "question_writer", "adviser"),
-    "training": ("co_trainer", "lived_experience_educator", "assessor",
-                 "selection_panel_member", "adviser"),
-    "inspection": ("expert_by_experience", "lead_expert_by_experience"),
-}
-HOURS = {"recruitment": (1.0, 6.0), "training": (2.0, 7.0), "inspection": (4.0, 8.0)}
-JOBS = ("Support worker", "Registered nurse", "Social worker", "Occupational therapist",
-        "Care coordinator", "Team manager", "Peer support worker")
-COURSES = (("SAFE-ADULTS", "Safeguarding adults", "Social work degree"),
-           ("MCA-DOLS", "Mental Capacity Act in practice", "Post-qualifying"),
-           ("DEMENTIA", "Living well with dementia", "Nursing degree"),
-           ("CARE-PLAN", "Co-producing care plans", "Care certificate"))
-LOCATIONS = (("Rose House", "care_home"), ("Oak Lodge", "care_home"),
-             ("Riverside Home Care", "home_care"), ("Willow Court", "supported_living"),
-             ("Ward 7", "hospital_ward"), ("Hillside Community Team", "mental_health"),
-             ("Market Street Surgery", "gp_practice"))
+from shared import areas
+from shared.area.demo import Demo, Prerequisite
 
 
 @dataclass
@@ -84,7 +53,8 @@ class Story:
 
 @dataclass(frozen=True)
 class Plan:
-    courses: list[dict[str, Any]]
+    # What each area's system sets up over REST before it sends its activities.
+    setup: dict[str, list[Prerequisite]]
     stories: list[Story]
 
     def count(self, area: str | None = None) -> int:
@@ -101,71 +71,73 @@ def _at(day: date, rng: random.Random, latest: datetime) -> datetime:
     return min(moment, latest)
 
 
-def _facts(area: str, p: float, rng: random.Random) -> dict[str, Any]:
+def _facts(demo: Demo, p: float, rng: random.Random) -> dict[str, Any]:
     """An involvement's facts; ``p`` runs from 0 (a year ago) to 1 (now)."""
     power = _weighted(rng, {"none": 0.4 - 0.25 * p, "advisory": 0.45,
                             "equal_vote": 0.15 + 0.2 * p, "lead": 0.05 + 0.05 * p})
     recognition = _weighted(rng, {"payment": 0.35 + 0.25 * p, "voucher": 0.15,
                                   "time_credit": 0.1, "expenses_only": 0.15,
                                   "declined": 0.05, "none": 0.2 - 0.15 * p})
-    low, high = HOURS[area]
+    low, high = demo.hours
     facts: dict[str, Any] = {
-        "stage": rng.choice(STAGES[area]), "role": rng.choice(ROLES[area]),
+        "stage": rng.choice(demo.stages), "role": rng.choice(demo.roles),
         "hours": round(rng.uniform(low, high) * 2) / 2, "recognition": recognition,
         "decision_power": power, "from_start": rng.random() < 0.1 + 0.3 * p,
         "feedback_given": rng.random() < 0.4 + 0.45 * p,
     }
-    if area == "inspection" and facts["stage"] == "interviews":
-        facts["interviews_count"] = rng.randint(3, 12)
-    return facts
+    return {**facts, **demo.extras(rng, facts["stage"])}
 
 
-def _activity(area: str, activity_id: str, unit: str, day: date, when: datetime,
-              courses: list[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": activity_id, "org_unit": unit,
-                            "occurred_at": when.isoformat()}
-    if area == "recruitment":
-        data.update(role=rng.choice(JOBS), opened_on=day.isoformat())
-    elif area == "training":
-        data.update(course_id=rng.choice(courses)["id"], delivered_on=day.isoformat(),
-                    mode=rng.choice(("in_person", "online", "blended")),
-                    learners=rng.randint(8, 40))
-    else:
-        location, kind = rng.choice(LOCATIONS)
-        data.update(location=location, service_type=kind, planned_on=day.isoformat())
-    return data
+def _impact(rng: random.Random, activity_id: str, day: date, today: date) -> Command:
+    """"You said, we did" for a whole activity, told some days or weeks after."""
+    outcome = _weighted(rng, {"yes": 0.35, "partly": 0.25, "no": 0.25, "not_possible": 0.15})
+    told_on = min(day + timedelta(days=rng.randint(2, 45)), today)
+    changed = outcome in ("yes", "partly")
+    return Command("impact.recorded", {
+        "activity_id": activity_id, "outcome": outcome,
+        **({"change_kind": rng.choice(("service_design", "policy_or_procedure",
+                                       "information", "staff_practice"))} if changed else {}),
+        "said": "What the people involved said, in their words (demo).",
+        "what_changed": ("What changed because of it (demo)." if changed
+                         else "Why nothing could change this time (demo)."),
+        "told_on": told_on.isoformat()})
 
 
 def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
               tag: str = "") -> Plan:
     """A year of involvement up to ``now``, the same for the same seed and tag."""
     rng = random.Random(seed)
+    # Influence and impact records draw on their own generator, so that adding them left
+    # every other figure of a seed's year as it was.
+    more = random.Random(seed + 1)
     tag = tag or "DEMO"
     start, _ = last_twelve_months(now.date())
     days = (now.date() - start).days + 1
     latest = now - timedelta(minutes=1)
-    courses = [{"id": f"{tag}-{code}", "title": title, "programme": programme,
-                "org_unit": "learning-academy"} for code, title, programme in COURSES]
+    demos = {entry.name: entry.demo for entry in areas.AREAS}
+    setup = {area: demo.setup(tag) for area, demo in demos.items()}
     stories: list[Story] = []
-    for area in AREAS:
+    for area, demo in demos.items():
         # Some citizens come back again and again; most come once or twice.
-        pool = [f"{tag}-{area[:3].upper()}-{n:04d}" for n in range(CITIZENS[area])]
+        pool = [f"{tag}-{area[:3].upper()}-{n:04d}" for n in range(demo.citizens)]
         weights = [1 / (n + 1) ** 0.8 for n in range(len(pool))]
-        n_activities = max(1, round(PER_MONTH[area] * len(UNITS[area]) * 12 * scale))
+        n_activities = max(1, round(demo.per_month * len(demo.units) * 12 * scale))
         offsets = sorted(rng.randrange(days) for _ in range(n_activities))
         for number, offset in enumerate(offsets, 1):
             day = start + timedelta(days=offset)
             p = offset / max(days - 1, 1)
             when = _at(day, rng, latest)
             activity_id = f"{tag}-{area[:3].upper()}-{number:04d}"
+            unit = rng.choice(demo.units)
             story = Story(area)
-            story.commands.append(Command("activity.recorded", _activity(
-                area, activity_id, rng.choice(UNITS[area]), day, when, courses, rng)))
-            involved = rng.random() < {"recruitment": 0.35, "training": 0.5,
-                                       "inspection": 0.6}[area] + 0.4 * p
+            story.commands.append(Command("activity.recorded", {
+                "id": activity_id, "org_unit": unit, "occurred_at": when.isoformat(),
+                **demo.activity(rng, unit, day, setup[area])}))
+            involved = rng.random() < demo.involved + 0.4 * p
             for k in range(rng.choice((1, 1, 2, 2, 3)) if involved else 0):
                 involvement_id = f"{activity_id}-I{k + 1}"
-                facts = _facts(area, p, rng)
+                facts = {**_facts(demo, p, rng), "influence": _weighted(more, {
+                    "yes": 0.2 + 0.3 * p, "unknown": 0.5, "no": 0.3 - 0.3 * p})}
                 story.commands.append(Command("involvement.recorded", {
                     "id": involvement_id, "activity_id": activity_id,
                     "citizen_ref": rng.choices(pool, weights)[0],
@@ -179,10 +151,12 @@ def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
                 elif roll < 0.05:
                     story.commands.append(Command("involvement.withdrawn", {
                         "id": involvement_id, "reason": "recorded_in_error"}))
+            if involved and more.random() < 0.2 + 0.5 * p:
+                story.commands.append(_impact(more, activity_id, day, now.date()))
             if rng.random() < 0.03:
                 story.commands.append(Command("activity.cancelled", {"id": activity_id}))
             stories.append(story)
-    return Plan(courses, stories)
+    return Plan(setup, stories)
 
 
 class Sender:

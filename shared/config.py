@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("recruitment", "training", "inspection", "ledger")
-DOMAIN_SERVICES = ("recruitment", "training", "inspection")
-DEFAULT_PORTS = {"ledger": 8000, "recruitment": 8001, "training": 8002, "inspection": 8003}
+from shared import areas
+
+# One service per area (shared/areas.py), and the ledger.
+DOMAIN_SERVICES = areas.names()
+SERVICES = (*DOMAIN_SERVICES, "ledger")
+DEFAULT_PORTS = {**{entry.name: entry.port for entry in areas.AREAS}, "ledger": 8000}
 
 # Values that are fine on a laptop and refused in production.
 DEV_SECRETS = {
@@ -76,9 +79,21 @@ def metrics_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def database_url(service: str, env: Mapping[str, str] | None = None) -> str:
+    """A service's database: ``<SERVICE>_DATABASE_URL`` if set; otherwise the one
+    convention, ``LADDER_DATABASE_URL_TEMPLATE`` with ``{service}`` standing for the
+    service's name; otherwise a SQLite file under the var directory."""
     env = os.environ if env is None else env
-    key = f"{service.upper()}_DATABASE_URL"
-    return env.get(key) or f"sqlite:///{var_dir(env) / (service + '.db')}"
+    own = env.get(f"{service.upper()}_DATABASE_URL")
+    if own:
+        return own
+    template = env.get("LADDER_DATABASE_URL_TEMPLATE")
+    if not template:
+        return f"sqlite:///{var_dir(env) / (service + '.db')}"
+    # Without it every service would share one database, and the areas' tables clash.
+    if "{service}" not in template:
+        raise ConfigError(f"LADDER_DATABASE_URL_TEMPLATE must contain {{service}}, which "
+                          f"each service's name replaces; got {template!r}")
+    return template.replace("{service}", service)
 
 
 def _float(env: Mapping[str, str], key: str, default: float) -> float:
@@ -175,7 +190,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LADDER_ENV": mode,
         "DATABASE_URL": database_url(service, env),
         # An erasure in any area erases in every area (shared/area/erasure.py).
-        "AREA_DATABASE_URLS": {area: database_url(area, env) for area in DOMAIN_SERVICES},
+        "AREA_DATABASE_URLS": {area: database_url(area, env) for area in areas.names()},
         "REDIS_URL": env.get("REDIS_URL") or default_redis_url(env),
         "MAX_CONTENT_LENGTH": _int(env, "LADDER_MAX_BODY_BYTES", 256 * 1024),
         "VISIBILITY_TIMEOUT": _float(env, "LADDER_VISIBILITY_TIMEOUT", 300.0),

@@ -15,6 +15,9 @@ ACTIVITY_CANCELLED = EVENT_TYPE_PREFIX + "activity.cancelled"
 INVOLVEMENT_RECORDED = EVENT_TYPE_PREFIX + "involvement.recorded"
 INVOLVEMENT_CORRECTED = EVENT_TYPE_PREFIX + "involvement.corrected"
 INVOLVEMENT_WITHDRAWN = EVENT_TYPE_PREFIX + "involvement.withdrawn"
+# "You said, we did": what came of an involvement or an activity, as structured facts.
+IMPACT_RECORDED = EVENT_TYPE_PREFIX + "impact.recorded"
+IMPACT_CORRECTED = EVENT_TYPE_PREFIX + "impact.corrected"
 EVENT_TYPES = (
     ACTIVITY_RECORDED,
     ACTIVITY_UPDATED,
@@ -22,6 +25,8 @@ EVENT_TYPES = (
     INVOLVEMENT_RECORDED,
     INVOLVEMENT_CORRECTED,
     INVOLVEMENT_WITHDRAWN,
+    IMPACT_RECORDED,
+    IMPACT_CORRECTED,
 )
 
 # The earliest time an event may carry, and any intake takes: nothing Ladder measures

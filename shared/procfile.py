@@ -5,6 +5,12 @@ service runs ``ladder start NAME``, which turns into the same command line in th
 same way and replaces itself with it. One line, ``migrate``, is the release step,
 as in Heroku's Procfile: it runs to completion before any other process starts.
 
+One line stands for every area: its name is ``{area}``, and it becomes one process per
+area of the registry (shared/areas.py), named after the area, with ``{area}`` in its
+command replaced by the area's name, ``{port}`` by its port variable
+(``${RECRUITMENT_PORT}``) and ``{package}`` by its package. A new area runs without
+an edit here.
+
 Every process gets the environment of :func:`process_environment`: the defaults
 below, ``LADDER_PROCESS`` (its name, for its logs and heartbeat) and its own
 directory for metrics (shared/metrics.py).
@@ -27,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from shared import areas
 from shared.config import DEFAULT_PORTS, metrics_dir
 
 # Defaults for the variables the Procfile uses; .env.example lists the same.
@@ -40,19 +47,26 @@ PROCESS_DEFAULTS = {
     "REMAP_SIGTERM": "SIGQUIT",
 }
 RELEASE = "migrate"
+AREA_LINE = "{area}"
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
 def parse(path: Path) -> dict[str, str]:
-    """Name -> command line, in file order."""
+    """Name -> command line, in file order; the area line as one line per area."""
     processes: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         name, _, command = line.partition(":")
-        processes[name.strip()] = command.strip()
+        if name.strip() != AREA_LINE:
+            processes[name.strip()] = command.strip()
+            continue
+        for entry in areas.AREAS:
+            processes[entry.name] = (command.strip().replace("{area}", entry.name)
+                                     .replace("{port}", f"${{{entry.name.upper()}_PORT}}")
+                                     .replace("{package}", entry.module))
     return processes
 
 

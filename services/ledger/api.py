@@ -155,6 +155,19 @@ class FiguresSchema(Schema):
     recognition_rate = fields.Float(allow_none=True)
     decision_vote_share = fields.Float(allow_none=True)
     feedback_rate = fields.Float(allow_none=True)
+    told = fields.Integer(allow_none=True, metadata={
+        "description": "Involvements whose citizens were told what came of them (impact "
+                       "records)"})
+    told_rate = fields.Float(allow_none=True)
+    changed = fields.Integer(allow_none=True, metadata={
+        "description": "Involvements whose contribution led to a recorded change"})
+    change_rate = fields.Float(allow_none=True)
+    median_days_to_feedback = fields.Float(allow_none=True, metadata={
+        "description": "Days from an involvement to its citizens being told, the median"})
+    non_financial_share = fields.Float(allow_none=True, metadata={
+        "description": "The share of recognition offered as a time credit"})
+    rubric_versions = fields.List(fields.String(), metadata={
+        "description": "The rubric versions whose steps the figures mix"})
     index = fields.Float(allow_none=True)
     suppressed = fields.List(fields.String(), metadata={
         "description": "Figures not shown because the rounded count under them is below the "

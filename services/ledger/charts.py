@@ -26,11 +26,20 @@ class Style:
     dash: str = ""  # an SVG stroke-dasharray; "" is solid
 
 
-AREA_STYLES = {
-    "recruitment": Style(BLUE, "circle", ""),
-    "training": Style(ORANGE, "square", "6 3"),
-    "inspection": Style(GREEN, "triangle", "2 3"),
-}
+# The areas take these in turn, in the order they are declared (dashboard.css gives the
+# cards the same colours): eight colours, yellow (faint on white) last; three markers and
+# four dashes, so that twelve areas look apart without colour, and twenty-four with it.
+AREA_COLOURS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, BLACK, YELLOW)
+MARKERS = ("circle", "square", "triangle")
+DASHES = ("", "6 3", "2 3", "8 3 2 3")
+
+
+def area_styles(names: Sequence[str]) -> dict[str, Style]:
+    """A style for each area, by its position."""
+    return {name: Style(AREA_COLOURS[i % len(AREA_COLOURS)], MARKERS[i % len(MARKERS)],
+                        DASHES[i % len(DASHES)]) for i, name in enumerate(names)}
+
+
 # The ladder in three bands: not yet involvement, being asked, sharing power.
 STEP_BANDS = ((range(1, 4), VERMILLION, "Coercion to informing (1-3)"),
               (range(4, 6), ORANGE, "Consultation and engagement (4-5)"),

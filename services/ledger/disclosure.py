@@ -16,8 +16,9 @@ What makes it hold against a reader who subtracts:
   the rest, which is what that rest shows anyway: subtraction finds nothing new,
   in any dimension, over any range.
 - **One draw per cell.** A cell's counts share one draw, so rounding keeps their
-  order (activities involved never exceed activities); ``involvements`` is the sum
-  of the rounded steps, so the steps cannot be taken from it either.
+  order (activities involved never exceed activities, no step exceeds the
+  involvements). What the involvements hold is rounded as a share of the rounded
+  involvements, so nothing of a cell shows it is not empty when they show 0.
 - **Distinct counts** (citizens, returning citizens) do not add up, so each figure
   is rounded on its own, its draw keyed by the set of citizens it counts (the sum
   of their keys): the same citizens give the same draw in whatever query.
@@ -53,6 +54,11 @@ NEEDS = {
     "recognition_rate": ("involvements",),
     "decision_vote_share": ("involvements",),
     "feedback_rate": ("involvements",),
+    "told_rate": ("involvements",),
+    "change_rate": ("involvements",),
+    "median_days_to_feedback": ("told",),
+    # Recognised is not shown on its own: the share hides with the involvements.
+    "non_financial_share": ("involvements",),
     "index": ("activities", "involvements"),
 }
 
@@ -95,11 +101,14 @@ class Control:
 
 
 # The additive counters of a cell, in the order ``cell`` takes and gives them: the
-# activities, the steps, then what the involvements hold (``OF_INVOLVEMENTS``).
-ADDITIVE = ("activities", "activities_involved", *(f"step_{n}" for n in range(1, 8)),
-            "hours", "recognised", "votes", "feedback")
-STEPS = slice(2, 9)
-OF_INVOLVEMENTS = slice(9, 13)
+# activities, the involvements and their steps, then what the involvements hold
+# (``OF_INVOLVEMENTS``).
+ADDITIVE = ("activities", "activities_involved", "involvements",
+            *(f"step_{n}" for n in range(1, 8)),
+            "hours", "recognised", "votes", "feedback", "told", "changed", "non_financial")
+INVOLVEMENTS = ADDITIVE.index("involvements")
+STEPS = slice(3, 10)
+OF_INVOLVEMENTS = slice(10, 17)
 
 
 # A cell rounds the same way for as long as it holds the same counts: each process keeps
@@ -109,30 +118,39 @@ def cell(control: Control, area: str, org_unit: str, month: str,
          values: tuple[float, ...]) -> tuple[float, ...]:
     """One finest cell (area, org unit, month), rounded: the ``ADDITIVE`` counters.
 
-    The activities and steps share one draw, so that a part never exceeds its whole.
-    What the involvements hold (hours, recognised, votes, feedback) is rounded as a
-    share of the rounded involvements, each with a draw of its own: unbiased still,
-    never above the involvements, and 0 whenever they round to 0, so that nothing of a
-    cell shows it is not empty when its involvements show 0. Distinct citizens are not
-    additive: they are rounded per figure (``reach``).
+    The activities, the involvements and each step share one draw, so that a part never
+    exceeds its whole (the steps are rounded each on its own, so their sum need not be
+    the involvements shown).
+    What the involvements hold (hours, recognised, votes, feedback, told, changed,
+    non-financial) is rounded as a share of the rounded involvements, each with a draw
+    of its own: unbiased still, never above the involvements, and 0 whenever they
+    round to 0, so that nothing of a cell shows it is not empty when its involvements
+    show 0. Distinct citizens are not additive: they are rounded per figure (``reach``).
     """
     cell_key = ("cell", area, org_unit, month, *(f"{v:.2f}" for v in values))
     u = control.draw(*cell_key)
     counts = [control.rounded(v, u) for v in values[:OF_INVOLVEMENTS.start]]
-    involvements, shown = sum(values[STEPS]), sum(counts[STEPS])
+    involvements, shown = values[INVOLVEMENTS], counts[INVOLVEMENTS]
     for name, value in zip(ADDITIVE[OF_INVOLVEMENTS], values[OF_INVOLVEMENTS], strict=True):
         share = value * shown / involvements if involvements else 0.0
         counts.append(control.rounded(share, control.draw(*cell_key, name)))
     return tuple(counts)
 
 
+def part(values: tuple[float, ...] | list[float], name: str) -> float:
+    """One counter of a cell's ``ADDITIVE`` values."""
+    return float(values[ADDITIVE.index(name)])
+
+
 def counts(values: list[float]) -> Counts:
-    """Counts from summed rounded ``ADDITIVE`` values; involvements are the steps' sum."""
+    """Counts from summed rounded ``ADDITIVE`` values."""
     steps = [int(n) for n in values[STEPS]]
-    hours, recognised, votes, feedback = values[OF_INVOLVEMENTS]
+    hours, *held = values[OF_INVOLVEMENTS]
+    recognised, votes, feedback, told, changed, non_financial = (int(n) for n in held)
     return Counts(activities=int(values[0]), activities_involved=int(values[1]),
-                  involvements=sum(steps), steps=steps, hours=hours,
-                  recognised=int(recognised), votes=int(votes), feedback=int(feedback))
+                  involvements=int(values[INVOLVEMENTS]), steps=steps, hours=hours,
+                  recognised=recognised, votes=votes, feedback=feedback, told=told,
+                  changed=changed, non_financial=non_financial)
 
 
 HEX = "0123456789abcdef"

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from shared import text
+from shared import areas, text
 from shared.envelope import (
     ACTIVITY_CANCELLED,
     ACTIVITY_RECORDED,
     ACTIVITY_UPDATED,
     EARLIEST,
     EVENT_TYPES,
+    IMPACT_CORRECTED,
+    IMPACT_RECORDED,
     INVOLVEMENT_CORRECTED,
     INVOLVEMENT_RECORDED,
     INVOLVEMENT_WITHDRAWN,
@@ -22,9 +25,11 @@ from shared.envelope import (
     format_time,
     parse_time,
 )
+from shared.impact import CHANGE_KINDS, OUTCOMES
 from shared.involvement import DECISION_POWER, RECOGNITION
 
-AREAS = ("recruitment", "training", "inspection")
+# The areas the ledger lists and compares: metrics, dashboard, releases, API filters.
+AREAS = areas.names()
 
 class EventRejected(Exception):
     """The event cannot enter the ledger; the message says why."""
@@ -98,8 +103,9 @@ def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
     if not isinstance(data, dict):
         raise EventRejected("data must be a JSON object")
     area = data.get("area")
-    if area not in AREAS:
-        raise EventRejected(f"data.area must be one of {', '.join(AREAS)}")
+    # The registry's word, asked of it at each event: a declared area is accepted.
+    if area not in areas.names():
+        raise EventRejected(f"data.area must be one of {', '.join(areas.names())}")
     org_unit = data.get("org_unit")
     if org_unit is not None and not (isinstance(org_unit, str) and 0 < len(org_unit) <= 256):
         raise EventRejected("data.org_unit must be a string of 1-256 characters")
@@ -145,11 +151,48 @@ def _text(data: dict[str, Any], name: str, limit: int = 64) -> None:
         raise EventRejected(f"data.{name} must be a string of 1-{limit} characters")
 
 
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_impact(data: dict[str, Any]) -> None:
+    """An impact record's facts: what the measures read, and nothing of its words."""
+    _text(data, "impact_id")
+    _text(data, "org_unit", 256)
+    if data.get("involvement_id") is not None:
+        _text(data, "involvement_id")
+    if data.get("outcome") not in OUTCOMES:
+        raise EventRejected(f"data.outcome must be one of {', '.join(OUTCOMES)}")
+    if data.get("change_kind") is not None and data["change_kind"] not in CHANGE_KINDS:
+        raise EventRejected(f"data.change_kind must be null or one of {', '.join(CHANGE_KINDS)}")
+    if data.get("told_on") is not None:
+        told_on(data)
+    if not (isinstance(data.get("commitment"), str) and HEX64.fullmatch(data["commitment"])):
+        raise EventRejected("data.commitment must be 64 lower-case hex digits")
+
+
+def told_on(data: dict[str, Any]) -> date | None:
+    """The day the citizens were told, from an impact event's data (checked on accept)."""
+    value = data.get("told_on")
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or day < EARLIEST.date():
+        raise EventRejected(f"data.told_on must be null or a date YYYY-MM-DD, not before "
+                            f"{EARLIEST.date().isoformat()}")
+    return day
+
+
 def _check_data(type_: str, data: dict[str, Any]) -> None:
     """What the measures read from each type must be there, and of the right kind."""
     _text(data, "activity_id")
     if type_ in (ACTIVITY_RECORDED, ACTIVITY_UPDATED, ACTIVITY_CANCELLED):
         _text(data, "org_unit", 256)
+        return
+    if type_ in (IMPACT_RECORDED, IMPACT_CORRECTED):
+        _check_impact(data)
         return
     _text(data, "involvement_id")
     if type_ == INVOLVEMENT_WITHDRAWN:
@@ -168,5 +211,6 @@ def _check_data(type_: str, data: dict[str, Any]) -> None:
         raise EventRejected(f"data.decision_power must be one of {', '.join(DECISION_POWER)}")
     if not isinstance(data.get("feedback_given"), bool):
         raise EventRejected("data.feedback_given must be true or false")
+    _text(data, "rubric_version", 32)
     if type_ not in (INVOLVEMENT_RECORDED, INVOLVEMENT_CORRECTED):
         raise EventRejected(f"unhandled type {type_}")

@@ -75,8 +75,9 @@ def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
 METRIC_COLUMNS = ("area", "org_unit", "period", "activities", "activities_involved", "coverage",
                   "involvements", *[f"step_{n}" for n in range(1, 8)], "median_step",
                   "co_design_or_higher", "co_production", "citizens", "returning_citizens",
-                  "hours", "recognition_rate", "decision_vote_share", "feedback_rate", "index",
-                  "suppressed", "disclosure")
+                  "hours", "recognition_rate", "decision_vote_share", "feedback_rate", "told",
+                  "told_rate", "changed", "change_rate", "median_days_to_feedback",
+                  "non_financial_share", "rubric_versions", "index", "suppressed", "disclosure")
 
 
 def disclosure_text(label: dict[str, Any]) -> str:
@@ -95,6 +96,7 @@ def metrics_csv(report: dict[str, Any]) -> str:
     for row in rows:
         flat = {**row, **{f"step_{k}": v for k, v in row["steps"].items()},
                 "suppressed": " ".join(row["suppressed"]),
+                "rubric_versions": " ".join(row["rubric_versions"]),
                 "disclosure": disclosure_text(report["disclosure"])}
         writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in METRIC_COLUMNS])
     return buffer.getvalue()

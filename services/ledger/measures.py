@@ -52,6 +52,13 @@ class Counts:
     feedback: int = 0
     citizens: int = 0
     returning: int = 0
+    told: int = 0
+    changed: int = 0
+    non_financial: int = 0
+    # Involvements by days from involvement to being told, and by the rubric version
+    # that scored them (weights: rounded figures spread them over fractions).
+    feedback_days: dict[int, float] = field(default_factory=dict)
+    rubrics: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: Counts) -> None:
         """Add another period's counts; ``citizens`` and ``returning`` are not additive."""
@@ -62,7 +69,14 @@ class Counts:
         self.recognised += other.recognised
         self.votes += other.votes
         self.feedback += other.feedback
+        self.told += other.told
+        self.changed += other.changed
+        self.non_financial += other.non_financial
         self.steps = [a + b for a, b in zip(self.steps, other.steps, strict=True)]
+        for days, n in other.feedback_days.items():
+            self.feedback_days[days] = self.feedback_days.get(days, 0) + n
+        for version, n in other.rubrics.items():
+            self.rubrics[version] = self.rubrics.get(version, 0) + n
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -88,6 +102,20 @@ def median_step(steps: list[int]) -> float | None:
     return (nth((total - 1) // 2) + nth(total // 2)) / 2
 
 
+def weighted_median(histogram: dict[int, float]) -> float | None:
+    """The median of values held with weights (counts, or fractions of them)."""
+    values = sorted(v for v, w in histogram.items() if w > 0)
+    total = sum(histogram[v] for v in values)
+    seen = 0.0
+    for n, value in enumerate(values):
+        seen += histogram[value]
+        if seen > total / 2:
+            return float(value)
+        if seen == total / 2:
+            return (value + values[n + 1]) / 2
+    return None
+
+
 def involvement_index(c: Counts) -> float | None:
     """0-100: coverage x (0.7 depth + 0.3 reciprocity). See docs/metrics.md."""
     if not c.activities:
@@ -95,7 +123,10 @@ def involvement_index(c: Counts) -> float | None:
     coverage = min(c.activities_involved / c.activities, 1.0)
     if not c.involvements:
         return 0.0
-    mean_step = sum(s * n for s, n in zip(STEPS, c.steps, strict=True)) / c.involvements
+    # The mean of the steps' own histogram: its total is the involvements, unless the
+    # figures were rounded, when each step and the involvements round on their own.
+    steps = sum(c.steps)
+    mean_step = sum(s * n for s, n in zip(STEPS, c.steps, strict=True)) / steps if steps else 1
     depth = (mean_step - 1) / 6
     reciprocity = min((c.recognised + c.feedback) / (2 * c.involvements), 1.0)
     return round(100 * coverage * (0.7 * depth + 0.3 * reciprocity), 1)
@@ -110,13 +141,20 @@ def measures(c: Counts) -> dict[str, Any]:
         "involvements": c.involvements,
         "steps": {str(s): n for s, n in zip(STEPS, c.steps, strict=True)},
         "median_step": median_step(c.steps),
-        "co_design_or_higher": _share(c.steps[5] + c.steps[6], c.involvements),
-        "co_production": _share(c.steps[6], c.involvements),
+        "co_design_or_higher": _share(c.steps[5] + c.steps[6], sum(c.steps)),
+        "co_production": _share(c.steps[6], sum(c.steps)),
         "citizens": c.citizens,
         "returning_citizens": c.returning,
         "hours": round(c.hours, 2),
         "recognition_rate": _share(c.recognised, c.involvements),
         "decision_vote_share": _share(c.votes, c.involvements),
         "feedback_rate": _share(c.feedback, c.involvements),
+        "told": c.told,
+        "told_rate": _share(c.told, c.involvements),
+        "changed": c.changed,
+        "change_rate": _share(c.changed, c.involvements),
+        "median_days_to_feedback": weighted_median(c.feedback_days),
+        "non_financial_share": _share(c.non_financial, c.recognised),
+        "rubric_versions": sorted(v for v, n in c.rubrics.items() if n > 0),
         "index": involvement_index(c),
     }

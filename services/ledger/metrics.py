@@ -19,7 +19,7 @@ from services.ledger import disclosure
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import Counts, measures, period_of, period_start
-from services.ledger.models import Aggregate, CitizenPeriod
+from services.ledger.models import Aggregate, CellHistogram, CitizenPeriod
 from services.ledger.projection import ALL_UNITS
 from shared.db import Database
 
@@ -52,7 +52,8 @@ def periods_between(kind: str, start: date, end: date) -> list[str]:
 COUNTERS = (Aggregate.activities, Aggregate.activities_involved, Aggregate.involvements,
             *(getattr(Aggregate, f"step_{n}") for n in range(1, 8)), Aggregate.hours,
             Aggregate.recognised, Aggregate.votes, Aggregate.feedback, Aggregate.citizens,
-            Aggregate.returning_citizens)
+            Aggregate.returning_citizens, Aggregate.told, Aggregate.changed,
+            Aggregate.non_financial)
 
 
 def _counts(row: sa.Row[Any]) -> Counts:
@@ -61,7 +62,8 @@ def _counts(row: sa.Row[Any]) -> Counts:
                   steps=[row.step_1, row.step_2, row.step_3, row.step_4, row.step_5,
                          row.step_6, row.step_7], hours=row.hours,
                   recognised=row.recognised, votes=row.votes, feedback=row.feedback,
-                  citizens=row.citizens, returning=row.returning_citizens)
+                  citizens=row.citizens, returning=row.returning_citizens, told=row.told,
+                  changed=row.changed, non_financial=row.non_financial)
 
 
 def _one_period(start: date, end: date) -> tuple[str, str] | None:
@@ -165,24 +167,63 @@ def _exact(session: sa.orm.Session, q: MetricsQuery,
     """Rows and total, as they are: for admins."""
     unit = q.org_unit or ALL_UNITS
     reader = Reader(session, q.period, periods, q.start, q.end)
+    months = months_of(q.period, periods)
     total: Counts | None = None
     if q.group_by == "period":
         assert q.area is not None
         series = reader.series(q.area, unit)
+        total = reader.totals(q.area, series)[unit]
+        by_period = series[unit]
+        _attach(by_period, histograms(session, q.area, unit, months), lambda u, m: months[m])
+        _attach({None: total}, histograms(session, q.area, unit, months), lambda u, m: None)
         rows = [{"area": q.area, "org_unit": q.org_unit, "period": p,
                  "starts": period_start(q.period, p).isoformat(), **_exact_figures(c)}
-                for p, c in series[unit].items()]
-        total = reader.totals(q.area, series)[unit]
+                for p, c in by_period.items()]
     elif q.group_by == "area":
-        rows = [{"area": area, "org_unit": q.org_unit, "period": None,
-                 **_exact_figures(reader.units(area, unit)[unit])} for area in AREAS]
+        rows = []
+        for area in AREAS:
+            counts = reader.units(area, unit)[unit]
+            _attach({None: counts}, histograms(session, area, unit, months), lambda u, m: None)
+            rows.append({"area": area, "org_unit": q.org_unit, "period": None,
+                         **_exact_figures(counts)})
     else:
         assert q.area is not None
-        rows = [{"area": q.area, "org_unit": u, "period": None, **_exact_figures(c)}
-                for u, c in reader.units(q.area, None).items()]
+        by_unit = reader.units(q.area, None)
+        _attach(by_unit, histograms(session, q.area, None, months), lambda u, m: u)
         total = reader.units(q.area, ALL_UNITS)[ALL_UNITS]
+        _attach({None: total}, histograms(session, q.area, ALL_UNITS, months),
+                lambda u, m: None)
+        rows = [{"area": q.area, "org_unit": u, "period": None, **_exact_figures(c)}
+                for u, c in by_unit.items()]
     return rows, None if total is None else {
         "area": q.area, "org_unit": q.org_unit, "period": None, **_exact_figures(total)}
+
+
+def histograms(session: sa.orm.Session, area: str, unit: str | None,
+               months: dict[str, str]) -> list[sa.Row[Any]]:
+    """The histogram rows (org unit, month, measure, value, n) of ``unit`` ('*' for all,
+    None for each real unit) in ``months``."""
+    table = CellHistogram
+    stmt = sa.select(table.org_unit, table.month, table.measure, table.value, table.n).where(
+        table.area == area, table.month.in_(list(months)), table.n > 0)
+    stmt = stmt.where(table.org_unit == unit if unit else table.org_unit != ALL_UNITS)
+    return list(session.connection().execute(stmt))
+
+
+def _attach(counts: dict[Any, Counts], rows: list[sa.Row[Any]], key: Callable[[str, str], Any],
+            weight: Callable[[str, str, str], float] = lambda u, m, measure: 1.0) -> None:
+    """Add histogram ``rows`` to the counts of their group, ``key(unit, month)``, each
+    count times ``weight(unit, month, measure)``."""
+    for unit, month, measure, value, n in rows:
+        found = counts.get(key(unit, month))
+        if found is None:
+            continue
+        share = n * weight(unit, month, measure)
+        if measure == "feedback_days":
+            days = int(value)
+            found.feedback_days[days] = found.feedback_days.get(days, 0) + share
+        else:
+            found.rubrics[value] = found.rubrics.get(value, 0) + share
 
 
 def _exact_figures(counts: Counts) -> dict[str, Any]:
@@ -250,18 +291,33 @@ class Rounded:
     def cells(self, area: str, unit: str | None, key: Callable[[str, str], str]
               ) -> dict[str, Counts]:
         """The rounded month cells of ``unit`` (every real unit when None) in the query's
-        periods, added up per ``key(unit, period)``."""
+        periods, added up per ``key(unit, period)``.
+
+        A cell's histograms (the days until its citizens were told, its rubric
+        versions) go into its group weighted by how its count rounded: each involvement
+        by rounded over exact involvements, each told one by rounded over exact told. So
+        they add up to the rounded counts, and a cell whose involvements round to 0
+        adds nothing to them.
+        """
         stmt = sa.select(Aggregate.org_unit, Aggregate.period, *ADDITIVE).where(
             Aggregate.area == area, Aggregate.kind == "month",
             Aggregate.period.in_(list(self.months)))
         stmt = stmt.where(Aggregate.org_unit == unit if unit else Aggregate.org_unit != ALL_UNITS)
         sums: dict[str, list[float]] = {}
+        weights: dict[tuple[str, str, str], float] = {}
         for org_unit, month, *values in self.session.connection().execute(stmt):
             rounded = disclosure.cell(self.control, area, org_unit, month, tuple(values))
             total = sums.setdefault(key(org_unit, self.months[month]), [0.0] * len(rounded))
             for i, value in enumerate(rounded):
                 total[i] += value
-        return {k: disclosure.counts(v) for k, v in sums.items()}
+            for measure, name in (("rubric", "involvements"), ("feedback_days", "told")):
+                exact, shown = disclosure.part(values, name), disclosure.part(rounded, name)
+                weights[(org_unit, month, measure)] = shown / exact if exact else 0.0
+        found = {k: disclosure.counts(v) for k, v in sums.items()}
+        _attach(found, histograms(self.session, area, unit, self.months),
+                lambda u, m: key(u, self.months[m]),
+                lambda u, m, measure: weights.get((u, m, measure), 0.0))
+        return found
 
     def reach(self, area: str, unit: str | None,
               by: str | None) -> dict[str, tuple[int, int]]:

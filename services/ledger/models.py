@@ -130,6 +130,11 @@ class Aggregate(Base):
     # rounded for readers below admin (services.ledger.disclosure.citizen_key).
     citizens_key: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     returning_key: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Involvements whose citizens were told what came of them, and those that led to a
+    # recorded change (impact records); those recognised by a time credit.
+    told: Mapped[int] = mapped_column(sa.Integer, default=0)
+    changed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    non_financial: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class CitizenPeriod(Base):
@@ -156,6 +161,10 @@ class ActivityState(Base):
     day: Mapped[date] = mapped_column(sa.Date)
     status: Mapped[str] = mapped_column(sa.String(16))
     involved: Mapped[int] = mapped_column(sa.Integer)
+    # Its impact record, if one is of the whole activity: it stands for each involvement
+    # in it that has none of its own.
+    told_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
 
 
 class InvolvementState(Base):
@@ -175,6 +184,27 @@ class InvolvementState(Base):
     vote: Mapped[bool] = mapped_column(sa.Boolean)
     feedback: Mapped[bool] = mapped_column(sa.Boolean)
     status: Mapped[str] = mapped_column(sa.String(16))
+    recognition: Mapped[str] = mapped_column(sa.String(32))
+    rubric: Mapped[str] = mapped_column(sa.String(32))
+    # Its own impact record, if it has one.
+    told_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+
+
+class CellHistogram(Base):
+    """How many active involvements of an area, unit ('*' for all) and month have each
+    value of a measure: ``feedback_days`` (days from involvement to being told) and
+    ``rubric`` (the rubric version that gave the step). Medians and the rubric versions
+    a figure mixes are read from it."""
+
+    __tablename__ = "cell_histograms"
+
+    area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
 
 
 class MerkleNode(Base):

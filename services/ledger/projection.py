@@ -22,10 +22,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.ledger.disclosure import citizen_key
-from services.ledger.domain import AcceptedEvent
+from services.ledger.domain import AcceptedEvent, told_on
 from services.ledger.measures import PERIODS, period_of
-from services.ledger.models import ActivityState, Aggregate, CitizenPeriod, InvolvementState
+from services.ledger.models import (
+    ActivityState,
+    Aggregate,
+    CellHistogram,
+    CitizenPeriod,
+    InvolvementState,
+)
 from shared.db import executemany
+from shared.impact import CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,8 @@ class ActivityRow:
     day: date
     status: str
     involved: int
+    told_on: date | None = None
+    outcome: str | None = None
 
 
 @dataclass(slots=True)
@@ -60,6 +69,10 @@ class InvolvementRow:
     recognised: bool = False
     vote: bool = False
     feedback: bool = False
+    recognition: str = "none"
+    rubric: str = ""
+    told_on: date | None = None
+    outcome: str | None = None
 
 
 State = ActivityRow | InvolvementRow
@@ -71,7 +84,12 @@ KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvem
 FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in TABLES}
 COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
             "step_3", "step_4", "step_5", "step_6", "step_7", "hours", "recognised", "votes",
-            "feedback", "citizens", "returning_citizens", "citizens_key", "returning_key")
+            "feedback", "citizens", "returning_citizens", "citizens_key", "returning_key",
+            "told", "changed", "non_financial")
+CELL_HISTOGRAMS = cast(sa.Table, CellHistogram.__table__)
+HISTOGRAM_KEY = ("area", "org_unit", "month", "measure", "value")
+# (area, org unit or '*', month, measure, value): a histogram's count.
+HistogramKey = tuple[str, str, str, str, str]
 Key = tuple[str, str, str, str]
 
 
@@ -118,6 +136,7 @@ class Projector:
         self.session = session
         self.agg: dict[Key, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.citizens: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+        self.histograms: dict[HistogramKey, int] = defaultdict(int)
         self.activities: dict[tuple[str, str], ActivityRow] = {}
         self.involvements: dict[tuple[str, str], InvolvementRow] = {}
         # Plain data, not ORM objects: new rows are bulk-inserted and changed rows
@@ -130,7 +149,7 @@ class Projector:
     def _load(self, events: list[AcceptedEvent]) -> None:
         acts = sorted({(e.area, e.data["activity_id"]) for e in events})
         invs = sorted({(e.area, e.data["involvement_id"]) for e in events
-                       if "involvement_id" in e.data})
+                       if e.data.get("involvement_id")})
         activities, involvements = TABLES[ActivityRow], TABLES[InvolvementRow]
         for r in by_keys(self.session, sa.select(activities),
                          [activities.c.area, activities.c.activity_id], acts):
@@ -153,6 +172,7 @@ class Projector:
                 self.agg[key]["activities_involved"] += sign
 
     def _involvement(self, i: InvolvementRow, sign: int, citizen: bool = True) -> None:
+        told, outcome = self._impact(i)
         for key in _keys(i.area, i.org_unit, i.day):
             counters = self.agg[key]
             counters["involvements"] += sign
@@ -161,8 +181,25 @@ class Projector:
             counters["recognised"] += sign * int(i.recognised)
             counters["votes"] += sign * int(i.vote)
             counters["feedback"] += sign * int(i.feedback)
+            counters["non_financial"] += sign * int(i.recognition == "time_credit")
+            counters["told"] += sign * int(told is not None)
+            counters["changed"] += sign * int(outcome in CHANGED)
             if citizen:
                 self.citizens[(*key, i.pseudonym)] += sign
+        month = period_of(i.day, "month")
+        for unit in (i.org_unit, ALL_UNITS):
+            self.histograms[(i.area, unit, month, "rubric", i.rubric)] += sign
+            if told is not None:
+                days = str(max((told - i.day).days, 0))
+                self.histograms[(i.area, unit, month, "feedback_days", days)] += sign
+
+    def _impact(self, i: InvolvementRow) -> tuple[date | None, str | None]:
+        """When the involvement's citizen was told, and what changed: by its own impact
+        record, or else by its activity's."""
+        if i.outcome is not None:
+            return i.told_on, i.outcome
+        a = self.activities.get((i.area, i.activity_id))
+        return (a.told_on, a.outcome) if a is not None else (None, None)
 
     @staticmethod
     def _facts(i: InvolvementRow, data: dict[str, Any]) -> None:
@@ -171,6 +208,8 @@ class Projector:
         i.recognised = data["recognition"] != "none"
         i.vote = data["decision_power"] in ("equal_vote", "lead")
         i.feedback = bool(data["feedback_given"])
+        i.recognition = data["recognition"]
+        i.rubric = data["rubric_version"]
 
     # -- events ---------------------------------------------------------------------------
 
@@ -280,6 +319,40 @@ class Projector:
         self._touch(i)
         self._involved(e.area, i.activity_id, -1)
 
+    def _on_impact_recorded(self, e: AcceptedEvent) -> None:
+        """What came of an involvement, or of a whole activity: the latest record stands."""
+        outcome, told = e.data["outcome"], told_on(e.data)
+        if e.data.get("involvement_id"):
+            i = self.involvements.get((e.area, e.data["involvement_id"]))
+            if i is None:
+                log.warning("impact record of unknown involvement %s/%s", e.area,
+                            e.data["involvement_id"])
+                return
+            active = i.status == "active"
+            if active:
+                self._involvement(i, -1, citizen=False)
+            i.told_on, i.outcome = told, outcome
+            self._touch(i)
+            if active:
+                self._involvement(i, +1, citizen=False)
+            return
+        a = self.activities.get((e.area, e.data["activity_id"]))
+        if a is None:
+            log.warning("impact record of unknown activity %s/%s", e.area,
+                        e.data["activity_id"])
+            return
+        # Those with a record of their own keep it; the others now stand by this one.
+        standing = [i for i in self._involvements_of(a)
+                    if i.status == "active" and i.outcome is None]
+        for i in standing:
+            self._involvement(i, -1, citizen=False)
+        a.told_on, a.outcome = told, outcome
+        self._touch(a)
+        for i in standing:
+            self._involvement(i, +1, citizen=False)
+
+    _on_impact_corrected = _on_impact_recorded
+
     # -- writing --------------------------------------------------------------------------
 
     def _flush(self) -> None:
@@ -300,6 +373,10 @@ class Projector:
                 for k, counters in self.agg.items() if any(counters.values())]
         if rows:
             _upsert_add(self.session, cast(sa.Table, Aggregate.__table__), rows)
+        histogram = [dict(zip(HISTOGRAM_KEY, key, strict=True), n=n)
+                     for key, n in self.histograms.items() if n]
+        if histogram:
+            _upsert_add(self.session, CELL_HISTOGRAMS, histogram, HISTOGRAM_KEY, ("n",))
 
     def _flush_citizens(self) -> None:
         """Move each changed citizen counter; distinct and returning citizens follow.
@@ -391,12 +468,14 @@ def _dialect(session: Session) -> Any:
     return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
-def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]],
+                keys: tuple[str, ...] = ("area", "org_unit", "kind", "period"),
+                counters: tuple[str, ...] = COUNTERS) -> None:
     """Insert rows, or add their counters to the rows already there."""
     stmt: Any = _dialect(session).insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["area", "org_unit", "kind", "period"],
-        set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
+        index_elements=list(keys),
+        set_={c: table.c[c] + stmt.excluded[c] for c in counters},
     )
     executemany(session.connection(), stmt, rows)
 

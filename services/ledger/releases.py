@@ -26,20 +26,22 @@ from services.ledger.models import Aggregate, Head, Release
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import TreeHead
 from services.ledger.tree import latest_head
+from shared import areas
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
 
 PATTERNS = {"year": r"\d{4}", "quarter": r"\d{4}-Q[1-4]", "month": r"\d{4}-(0[1-9]|1[0-2])"}
 
+# What each area counts as an activity, from its domain: "vacancies (recruitment), ...".
+ACTIVITY_KINDS = ", ".join(f"{areas.get(a).domain.activity_path} ({a})" for a in AREAS)
 # The columns of figures.csv, and what each means: the data dictionary.
 DICTIONARY: tuple[tuple[str, str, str], ...] = (
-    ("area", "text", "recruitment, training or inspection"),
+    ("area", "text", f"the area: {', '.join(AREAS)}"),
     ("org_unit", "text", "the organisational unit; 'all' for every unit of the area"),
     ("period_kind", "text", "month, quarter or year"),
     ("period", "text", "the period: 2026, 2026-Q3 or 2026-07"),
     ("starts", "date", "the first day of the period"),
-    ("activities", "count", "vacancies filled, sessions delivered, inspections done, with or "
-     "without citizens"),
+    ("activities", "count", f"activities, with or without citizens: {ACTIVITY_KINDS}"),
     ("activities_involved", "count", "activities with at least one citizen involved"),
     ("coverage", "share", "activities_involved / activities"),
     ("involvements", "count", "involvements of citizens, the sum of step_1 to step_7"),
@@ -56,6 +58,16 @@ DICTIONARY: tuple[tuple[str, str, str], ...] = (
      "involvements"),
     ("feedback_rate", "share", "involvements whose citizen was told the outcome / "
      "involvements"),
+    ("told", "count", "involvements whose citizens were told what came of them"),
+    ("told_rate", "share", "told / involvements"),
+    ("changed", "count", "involvements whose contribution led to a recorded change"),
+    ("change_rate", "share", "changed / involvements"),
+    ("median_days_to_feedback", "number", "days from an involvement to its citizens being "
+     "told, the median"),
+    ("non_financial_share", "share", "recognition offered as a time credit / involvements "
+     "with recognition offered"),
+    ("rubric_versions", "text", "the rubric versions whose steps the figures mix, "
+     "space-separated"),
     ("index", "number", "the Involvement Index, 0-100"),
     ("suppressed", "text", "figures left empty because the rounded count under them is "
      "below the threshold, space-separated"),
@@ -107,7 +119,8 @@ def figures_csv(session: Session, control: Control, kind: str, period: str) -> s
             for row, row_kind in rows:
                 flat = {**row, **{f"step_{k}": v for k, v in row["steps"].items()},
                         "org_unit": unit or "all", "period_kind": row_kind,
-                        "suppressed": " ".join(row["suppressed"])}
+                        "suppressed": " ".join(row["suppressed"]),
+                        "rubric_versions": " ".join(row["rubric_versions"])}
                 writer.writerow(["" if flat.get(c) is None else flat[c] for c in COLUMNS])
     return buffer.getvalue()
 

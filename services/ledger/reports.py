@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from services.ledger import charts
-from services.ledger.charts import AREA_STYLES, STEP_BANDS, Style, Value
+from services.ledger.charts import STEP_BANDS, Style, Value, area_styles
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.metrics import MetricsQuery, metrics
@@ -22,7 +22,8 @@ from shared.db import Database
 STEP_NAMES = {1: "Coercion", 2: "Educating", 3: "Informing", 4: "Consultation",
               5: "Engagement", 6: "Co-design", 7: "Co-production"}
 SHARES = ("coverage", "co_design_or_higher", "co_production", "recognition_rate",
-          "decision_vote_share", "feedback_rate")
+          "decision_vote_share", "feedback_rate", "told_rate", "change_rate",
+          "non_financial_share")
 LABELS = {
     "activities": "Activities", "activities_involved": "Activities with citizens",
     "coverage": "Coverage", "involvements": "Involvements", "median_step": "Median step",
@@ -30,8 +31,12 @@ LABELS = {
     "citizens": "Citizens", "returning_citizens": "Returning citizens", "hours": "Hours",
     "recognition_rate": "Recognition offered", "decision_vote_share": "Decision vote",
     "feedback_rate": "Feedback given", "index": "Involvement Index",
+    "told_rate": "Told what came of it", "change_rate": "Led to a change",
+    "median_days_to_feedback": "Days until told (median)",
+    "non_financial_share": "By time credit",
 }
 MONTHS = calendar.month_abbr
+AREA_STYLES = area_styles(AREAS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ def shown(row: dict[str, Any] | None, name: str) -> Shown:
         return Shown("–")
     if name in SHARES:
         return Shown(f"{100 * value:.1f}%")
-    if name in ("index", "median_step"):
+    if name in ("index", "median_step", "median_days_to_feedback"):
         return Shown(f"{value:.1f}")
     if name == "hours":
         return Shown(f"{value:,.1f}")

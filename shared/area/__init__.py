@@ -1,7 +1,8 @@
-"""What the three domain services (recruitment, training, inspection) have in common.
+"""What every area's service has in common; the areas are declared in shared/areas.py.
 
-An area is described once, in its service's ``domain`` module, by an :class:`Area`;
-everything else (tables, use cases, REST, webhooks, CloudEvents) is this package.
+An area's rules are described once, in its package's ``domain`` module, by an
+:class:`Area`; everything else (tables, use cases, REST, webhooks, CloudEvents) is this
+package.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ Routes are thin: parse with a schema, call one use case, return a schema.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -15,15 +14,19 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 from marshmallow.utils import missing
 
-from shared import metrics, outbox, text
+from shared import areas, metrics, outbox, text
 from shared.app import make_app
-from shared.area import Area, erasure, inbound, service
+from shared.area import Area, erasure, impacts, inbound, service
 from shared.area.models import ApiToken, Outbox
 from shared.area.schemas import (
     AreaSchemas,
     ErasureResultSchema,
     ErasureSchema,
     HeldPageSchema,
+    ImpactContent,
+    ImpactIn,
+    ImpactOut,
+    ImpactPageSchema,
     PageArgsSchema,
     WithdrawalSchema,
 )
@@ -126,7 +129,7 @@ def _events_from_request() -> tuple[list[Any], bool]:
 
 
 def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
-    blp = Blueprint(area.name, f"services.{area.name}.api", url_prefix="/v1",
+    blp = Blueprint(area.name, f"{areas.get(area.name).module}.api", url_prefix="/v1",
                     description=f"{area.activity_path.capitalize()} and citizens' "
                     f"involvement in them")
     path = area.activity_path
@@ -219,6 +222,41 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
             return service.withdraw_involvement(current_db(), area, involvement_id,
                                                 body["reason"])
 
+    @blp.route("/impacts")
+    class Impacts(MethodView):
+        @require("read")
+        @blp.arguments(PageArgsSchema, location="query")
+        @blp.response(200, ImpactPageSchema)
+        def get(self, args: dict[str, Any]) -> dict[str, Any]:
+            """List impact records ("you said, we did"), oldest first, after a cursor."""
+            items, last = impacts.list_impacts(current_db(), args["after"], args["limit"])
+            return {"items": items, "next_after": last if len(items) == args["limit"] else None}
+
+        @require("write")
+        @blp.arguments(ImpactIn)
+        @blp.response(202, ImpactOut)
+        def post(self, body: dict[str, Any]) -> dict[str, Any]:
+            """Record what came of an involvement, or of an activity: what the citizens said,
+            what changed or why nothing could, and when they were told."""
+            return impacts.record_impact(current_db(), area, body)
+
+    @blp.route("/impacts/<impact_id>")
+    class ImpactById(MethodView):
+        @require("read")
+        @blp.response(200, ImpactOut)
+        def get(self, impact_id: str) -> dict[str, Any]:
+            """One impact record, as it now stands, with its salt and commitment."""
+            return impacts.get_impact(current_db(), impact_id)
+
+    @blp.route("/impacts/<impact_id>/corrections")
+    class ImpactCorrections(MethodView):
+        @require("write")
+        @blp.arguments(ImpactContent)
+        @blp.response(202, ImpactOut)
+        def post(self, body: dict[str, Any], impact_id: str) -> dict[str, Any]:
+            """Correct an impact record (all it says, again): a new event, never an edit."""
+            return impacts.correct_impact(current_db(), area, impact_id, body)
+
     @blp.route("/citizens/erasure")
     class Erasure(MethodView):
         @require("admin")
@@ -241,6 +279,18 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
             items = outbox.list_held(current_db(), Outbox, args["after"], args["limit"])
             return {"items": items,
                     "next_after": items[-1]["id"] if len(items) == args["limit"] else None}
+
+    @blp.route("/rubric/explanation")
+    class RubricExplanation(MethodView):
+        @require("read")
+        @blp.arguments(schemas.facts)
+        @blp.response(200, schemas.explanation)
+        def post(self, facts: dict[str, Any]) -> dict[str, Any]:
+            """Explain the step that facts give: the row that decides it, and its source.
+
+            Nothing is recorded: it is a read, and takes the read scope.
+            """
+            return service.explain(area, facts)
 
     @blp.route("/webhooks/<integration>")
     @after_authentication
@@ -277,10 +327,11 @@ def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
 
 
 def create_area_app(service: str, config: Mapping[str, Any] | None) -> Flask:
-    """A domain service: the common app, its area's blueprint, and any of its own."""
+    """An area's service (shared/areas.py): the common app, its area's blueprint, and any
+    of its own."""
 
     def register(app: Flask, api: LadderApi) -> None:
-        module = importlib.import_module(f"services.{service}.api")
+        module = areas.get(service).part("api")
         app.extensions["token_model"] = ApiToken
         metrics.gauges(app, lambda db: outbox.backlog(db, Outbox))
         for blueprint in (module.blp, *getattr(module, "extra_blueprints", ())):

@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from shared import jsonbody
-from shared.area import Area, service
+from shared.area import Area, impacts, service
 from shared.area.models import Integration, Receipt
 from shared.area.schemas import AreaSchemas, check_moment
 from shared.db import KEYS, Database, stage
@@ -27,7 +27,8 @@ from shared.webhooks import SignatureInvalid, receipt_key, utcnow, verify
 
 RECEIPTS = cast(sa.Table, Receipt.__table__)
 COMMANDS = ("activity.recorded", "activity.updated", "activity.cancelled",
-            "involvement.recorded", "involvement.corrected", "involvement.withdrawn")
+            "involvement.recorded", "involvement.corrected", "involvement.withdrawn",
+            "impact.recorded", "impact.corrected")
 
 
 def apply(db: Database, area: Area, schemas: AreaSchemas, key: str, command: str,
@@ -52,6 +53,10 @@ def apply(db: Database, area: Area, schemas: AreaSchemas, key: str, command: str
         result = service.record_involvement(db, area, key, str(target), fields)
     elif command == "involvement.corrected":
         result = service.correct_involvement(db, area, str(target), fields)
+    elif command == "impact.recorded":
+        result = impacts.record_impact(db, area, fields)
+    elif command == "impact.corrected":
+        result = impacts.correct_impact(db, area, str(target), fields)
     else:
         result = service.withdraw_involvement(db, area, str(target), fields["reason"])
     return {"type": command, "result": result}

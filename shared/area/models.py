@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,7 +54,8 @@ class Citizen(Base):
 
 
 class Activity(Base):
-    """A vacancy, a training session or an inspection: what coverage is counted over."""
+    """A vacancy, a training session, an inspection, a meeting: what coverage is counted
+    over."""
 
     __tablename__ = "activities"
 
@@ -90,6 +91,34 @@ class Involvement(Base):
     rubric_version: Mapped[str] = mapped_column(sa.String(32))
     rubric_rule: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(16))
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class Impact(Base):
+    """"You said, we did": what citizens said, what came of it, and when they were told.
+
+    The words stay here, for the area's own staff: events carry no free text. The
+    ledger gets the structured facts and ``commitment``, a SHA-256 of ``salt`` and the
+    words, which shows later that these are the words that were there.
+    """
+
+    __tablename__ = "impacts"
+
+    n: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    activity_id: Mapped[str] = mapped_column(sa.ForeignKey("activities.id"), index=True)
+    # None: the record is of the whole activity, and of every involvement in it.
+    involvement_id: Mapped[str | None] = mapped_column(sa.ForeignKey("involvements.id"),
+                                                       nullable=True)
+    said: Mapped[str] = mapped_column(sa.Text)
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    change_kind: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    what_changed: Mapped[str] = mapped_column(sa.Text)
+    told_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    salt: Mapped[str] = mapped_column(sa.String(32))
+    commitment: Mapped[str] = mapped_column(sa.String(64))
     revision: Mapped[int] = mapped_column(sa.Integer)
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime)

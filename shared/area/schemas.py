@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared import impact
 from shared.area import WITHDRAWAL_REASONS, Area, references
 from shared.envelope import EARLIEST, format_time
-from shared.fields import Flag, Number, UtcDateTime, cursor, page
-from shared.involvement import DECISION_POWER, RECOGNITION
+from shared.fields import Date, Flag, Number, UtcDateTime, cursor, page
+from shared.involvement import DECISION_POWER, INFLUENCE, PARTS, RECOGNITION
 from shared.validation import Loader, fast_loader
 
 # Ids chosen by the caller (an HR system's own vacancy number) are allowed.
@@ -129,7 +130,35 @@ def _facts(area: Area) -> dict[str, fields.Field]:
                                         validate=validate.OneOf(DECISION_POWER)),
         "from_start": Flag(required=True),
         "feedback_given": Flag(required=True),
+        "part": fields.String(validate=validate.OneOf(PARTS), metadata={
+            "description": "What the citizen did. Without it (a version-1 request) it "
+                           "follows from decision_power and role, as docs/rubrics.md says; "
+                           "a role that does not tell (an attendee) needs it"}),
+        "influence": fields.String(validate=validate.OneOf(INFLUENCE), metadata={
+            "description": "Did their contribution demonstrably change the outcome? "
+                           "unknown if not said"}),
     }
+
+
+def facts_schema(area: Area) -> type[Schema]:
+    """The facts alone, as the area's rubric reads them: what an explanation takes."""
+    return Schema.from_dict({name: field for name, field in _facts(area).items()
+                             if name != "hours"}, name=f"{area.name.capitalize()}Facts")
+
+
+class SourceSchema(Schema):
+    title = fields.String(required=True)
+    quote = fields.String(required=True, metadata={"description": "Word for word"})
+    url = fields.String(required=True, metadata={"description": "Where it was read"})
+
+
+class RubricRowSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "e.g. training-2.5a"})
+    step = fields.Integer(required=True)
+    rung = fields.String(required=True, metadata={"description": "The step's name"})
+    rule = fields.String(required=True, metadata={"description": "When the row holds"})
+    source = fields.Nested(SourceSchema, required=True, metadata={
+        "description": "The TLAP / NCAG definition the row implements"})
 
 
 class AreaSchemas:
@@ -168,6 +197,16 @@ class AreaSchemas:
             "status": fields.String(required=True),
             "revision": fields.Integer(required=True),
         }, name=f"{title}Involvement")
+        self.facts: type[Schema] = facts_schema(area)
+        self.explanation: type[Schema] = Schema.from_dict({
+            "rubric_version": fields.String(required=True),
+            "step": fields.Integer(required=True, metadata={"description": "1-7 on the ladder"}),
+            "rung": fields.String(required=True),
+            "row": fields.Nested(RubricRowSchema, required=True, metadata={
+                "description": "The first row of the rubric whose condition the facts meet"}),
+            "facts": fields.Nested(self.facts, required=True, metadata={
+                "description": "The facts as read, part and influence filled in"}),
+        }, name=f"{title}Explanation")
         # One instance each, made once: building a schema costs more than loading with it.
         self._loaders: dict[str, Loader] = {
             "activity.recorded": fast_loader(self.activity_in()),
@@ -176,6 +215,8 @@ class AreaSchemas:
             "involvement.recorded": fast_loader(self.involvement_in()),
             "involvement.corrected": fast_loader(self.correction()),
             "involvement.withdrawn": fast_loader(WithdrawalSchema()),
+            "impact.recorded": fast_loader(ImpactIn()),
+            "impact.corrected": fast_loader(ImpactContent()),
         }
 
     def load_for(self, command: str, data: Any) -> tuple[dict[str, Any], str | None]:
@@ -183,10 +224,62 @@ class AreaSchemas:
         if not isinstance(data, dict):
             raise ValidationError({"data": ["Must be a JSON object."]})
         data = dict(data)
-        if command == "activity.recorded":
+        if command in ("activity.recorded", "impact.recorded"):
             return self._loaders[command](data), None
         target = data.pop("activity_id" if command == "involvement.recorded" else "id", None)
         if not isinstance(target, str) or not target:
             name = "activity_id" if command == "involvement.recorded" else "id"
             raise ValidationError({name: ["Missing data for required field."]})
         return self._loaders[command](data), target
+
+
+# -- impact records ("you said, we did"): the same in every area -------------------------
+
+WORDS = validate.Length(min=1, max=4000)
+
+
+class ImpactContent(Schema):
+    """What an impact record says; a correction gives all of it again."""
+
+    said = fields.String(required=True, validate=WORDS, metadata={
+        "description": "What the citizens said. Kept in this service for its staff; the "
+                       "ledger gets only a commitment to it"})
+    outcome = fields.String(required=True, validate=validate.OneOf(impact.OUTCOMES),
+                            metadata={"description": "Whether anything changed"})
+    change_kind = fields.String(validate=validate.OneOf(impact.CHANGE_KINDS), metadata={
+        "description": "The kind of change: required with an outcome of yes or partly, "
+                       "and only then"})
+    what_changed = fields.String(required=True, validate=WORDS, metadata={
+        "description": "What changed, or why nothing could"})
+    told_on = Date(metadata={"description": "When the citizens were told (not in the "
+                                            "future); absent until they are"})
+
+
+class ImpactIn(ImpactContent):
+    id = fields.String(validate=ID, metadata={"description": "Optional; generated if absent"})
+    activity_id = fields.String(validate=ID, metadata={
+        "description": "The activity the record is of: every involvement in it"})
+    involvement_id = fields.String(validate=ID, metadata={
+        "description": "Or the one involvement it is of"})
+
+    @validates_schema
+    def _target(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("activity_id") and not data.get("involvement_id"):
+            raise ValidationError("activity_id or involvement_id is required.",
+                                  field_name="activity_id")
+
+
+class ImpactOut(ImpactContent):
+    id = fields.String(required=True)
+    activity_id = fields.String(required=True)
+    involvement_id = fields.String(allow_none=True)
+    change_kind = fields.String(allow_none=True)
+    told_on = Date(allow_none=True)
+    salt = fields.String(required=True, metadata={
+        "description": "Hex; with the words it gives the commitment (docs/api.md)"})
+    commitment = fields.String(required=True, metadata={
+        "description": "SHA-256, hex, of the salt and the words: what the ledger holds"})
+    revision = fields.Integer(required=True)
+
+
+ImpactPageSchema = page(ImpactOut, "ImpactPage")

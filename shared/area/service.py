@@ -29,10 +29,11 @@ from shared.envelope import (
     INVOLVEMENT_WITHDRAWN,
     new_event,
 )
-from shared.errors import Conflict, NotFound
-from shared.involvement import Facts
+from shared.errors import Conflict, Invalid, NotFound
+from shared.involvement import FACT_NAMES, LADDER, Facts
 
-FACT_FIELDS = ("stage", "role", "from_start", "decision_power", "feedback_given", "recognition")
+# The facts of rubric 2 with no column of their own live in the row's extras (JSON).
+IN_EXTRAS = ("part", "influence")
 # Involvements and citizens are written as plain rows (shared.db.stage), in bulk.
 INVOLVEMENTS = cast(sa.Table, Involvement.__table__)
 CITIZENS = cast(sa.Table, Citizen.__table__)
@@ -276,17 +277,47 @@ def involvement_view(inv: Mapping[str, Any]) -> dict[str, Any]:
 
 def _involvement_data(inv: Mapping[str, Any], activity: Activity, area: Area) -> dict[str, Any]:
     view = involvement_view(inv)
-    facts = {name: view[name] for name in FACT_FIELDS}
+    facts = {name: view[name] for name in FACT_NAMES}
     return {"involvement_id": view.pop("id"), "org_unit": activity.org_unit,
             "activity_kind": area.activity_kind, **view, "facts": facts}
+
+
+def _read_facts(area: Area, body: Mapping[str, Any]) -> Facts:
+    """The facts a request states, read as docs/rubrics.md says when it leaves some out.
+
+    A version-1 request says neither ``part`` nor ``influence``: influence is then
+    unknown, and the part follows from the decision power and the role.
+    """
+    said = {name: body[name] for name in FACT_NAMES if name in body}
+    part = said.get("part") or area.rubric.default_part(
+        said["stage"], said["role"], said["decision_power"], said["from_start"])
+    if part is None:
+        raise Invalid(f"part is required with the role {said['role']}: the role does not "
+                      "say what the citizen did.",
+                      {"json": {"part": ["Required with this role."]}})
+    return Facts(**{**said, "part": part, "influence": said.get("influence", "unknown")})
+
+
+def explain(area: Area, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The step the facts give under the rubric in force, the row that decides it and
+    the definition that row implements."""
+    facts = _read_facts(area, body)
+    row = area.rubric.row(facts)
+    return {"rubric_version": area.rubric.version, "step": row.step,
+            "rung": LADDER[row.step], "row": row.as_dict(), "facts": facts.as_dict()}
 
 
 def _apply_facts(inv: dict[str, Any], area: Area, body: dict[str, Any]) -> None:
     body = dict(body)
     area.check_involvement(body)
-    facts = {name: body.pop(name) for name in FACT_FIELDS}
-    step, rule = area.rubric.step(Facts(**facts))
-    inv.update(facts, hours=body.pop("hours"), extras=json.dumps(body), step=step,
+    facts = _read_facts(area, body)
+    step, rule = area.rubric.step(facts)
+    columns = facts.as_dict()
+    for name in FACT_NAMES:
+        body.pop(name, None)
+    hours = body.pop("hours")
+    extras = {**body, **{name: columns.pop(name) for name in IN_EXTRAS}}
+    inv.update(columns, hours=hours, extras=json.dumps(extras), step=step,
                rubric_rule=rule, rubric_version=area.rubric.version)
 
 

@@ -2,7 +2,7 @@
 
 Every process starts as compose would start it: its command, the image's ENV and
 the environment docker-compose resolves from .env.example with test secrets, on
-PostgreSQL (databases made by the init script) and a Redis configured as
+PostgreSQL (each database made by the release step) and a Redis configured as
 compose's. Only what Docker itself would provide differs, and it is listed in
 ``Deployment.host``: the container's filesystem and volumes become directories,
 its network becomes this machine's loopback and free ports. Then the README's
@@ -118,15 +118,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     ladder = compose.ladder_services(config)
     admin_url = make_url(os.environ["TEST_DATABASE_URL"])
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    # The init script's CREATE DATABASE statements, under names private to this test.
+    # compose's one convention for every service's database, under names private to this
+    # test, on the test's server: the release step creates them, as it does in compose.
     suffix = uuid.uuid4().hex[:8]
-    init = sorted((compose.ROOT / "deploy" / "postgres").glob("*.sql"))
-    script = "".join(p.read_text() for p in init)
-    databases = {n: f"{n}_{suffix}" for n in re.findall(r"CREATE DATABASE (\w+);", script)}
-    with admin.connect() as conn:
-        for statement in re.findall(r"CREATE DATABASE \w+;", script):
-            name = statement.split()[2].rstrip(";")
-            conn.exec_driver_sql(statement.replace(name, databases[name]))
+    databases = [f"ladder_{name}_{suffix}" for name in SERVICES]
     server = EmbeddedRedis(tmp_path / "redis", port=free_port()).start()
     ports = {service: free_port() for service in SERVICES}
     image = compose.image_env()
@@ -146,11 +141,11 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         env["LADDER_BIND"] = "127.0.0.1"                          # the network
         env.update({f"{s.upper()}_PORT": str(port) for s, port in ports.items()})
         env["REDIS_URL"] = server.url
-        for key in [k for k in env if k.endswith("_DATABASE_URL")]:
-            url = make_url(env[key])
-            assert (url.host, url.port) == ("postgres", 5432), env[key]
-            env[key] = admin_url.set(database=databases[url.database]).render_as_string(
-                hide_password=False)
+        assert not [k for k in env if k.endswith("_DATABASE_URL")], "one convention"
+        url = make_url(env["LADDER_DATABASE_URL_TEMPLATE"])
+        assert (url.host, url.port, url.database) == ("postgres", 5432, "ladder_{service}")
+        env["LADDER_DATABASE_URL_TEMPLATE"] = admin_url.set(
+            database=f"ladder_{{service}}_{suffix}").render_as_string(hide_password=False)
         containers[name] = Container(name, service, env, root)
     running = Deployment(containers, server, ports)
     try:
@@ -162,7 +157,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
                 container.popen.wait()
         server.stop()
         with admin.connect() as conn:
-            for name in databases.values():
+            for name in databases:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 

@@ -48,7 +48,7 @@ from shared.area.integrations import create_integration
 from shared.area.models import Outbox
 from shared.db import Database
 from tests.e2e.conftest import Stack
-from tests.support.areas import ACTIVITIES, AREAS, COURSE, PATHS, involvement
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, SETUP, involvement
 from tests.support.hostile import (
     KINDS,
     PINS,
@@ -448,8 +448,8 @@ def test_hostile_input_gets_a_4xx_in_the_shape_or_reaches_the_ledger_exactly_onc
     intakes = Intakes(stack)
     for area in AREAS:
         base = stack.url(area)
-        if area == "training":
-            assert requests.post(base + "/v1/courses", json=COURSE, headers=stack.auth(area),
+        for item in SETUP[area]:
+            assert requests.post(base + item.path, json=item.body, headers=stack.auth(area),
                                  timeout=10).status_code == 201
         answer = requests.post(f"{base}/v1/{PATHS[area]}", timeout=10, headers=stack.auth(area),
                                json={**ACTIVITIES[area], "id": f"BASE-{area}"})

@@ -10,12 +10,13 @@ from pathlib import Path
 import requests
 from standardwebhooks import Webhook
 
+from shared import areas
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
 from tests.e2e.conftest import Stack
 from tests.integration.conftest import PURPOSE
-from tests.support.areas import ACTIVITIES, AREAS, COURSE, involvement
+from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
 
 
@@ -29,7 +30,7 @@ def test_an_involvement_reaches_the_ledger_through_celery_and_redis(stack: Stack
     assert [e["seq"] for e in entries] == [1, 2]
     data = entries[1]["event"]["data"]
     assert data["involvement_id"] == recorded["id"]
-    assert (data["step"], data["rubric_version"]) == (7, "recruitment-1")
+    assert (data["step"], data["rubric_version"]) == (7, "recruitment-2")
     assert data["pseudonym"] == recorded["pseudonym"]
     only_involvements = stack.entries(type="org.ladder.involvement.recorded")
     assert [e["seq"] for e in only_involvements] == [2]
@@ -51,8 +52,8 @@ def test_one_signed_webhook_per_area_reaches_the_ledger(stack: Stack) -> None:
         db = Database(stack.env[f"{area.upper()}_DATABASE_URL"])
         secret = create_integration(db, f"{area}-system")
         db.dispose()
-        if area == "training":
-            response = requests.post(stack.url(area) + "/v1/courses", json=COURSE,
+        for item in SETUP[area]:
+            response = requests.post(stack.url(area) + item.path, json=item.body,
                                      headers=stack.auth(area), timeout=10)
             assert response.status_code == 201, response.text
         for n, command in enumerate([
@@ -70,19 +71,77 @@ def test_one_signed_webhook_per_area_reaches_the_ledger(stack: Stack) -> None:
             response = requests.post(f"{stack.url(area)}/v1/webhooks/{area}-system", data=body,
                                      headers=headers, timeout=10)
             assert response.status_code == 202, response.text
-    entries = stack.wait_for_entries(6, timeout=15)
+    entries = stack.wait_for_entries(2 * len(AREAS), timeout=15)
     for area in AREAS:
         [inv] = [e["event"] for e in entries if e["area"] == area
                  and e["event"]["type"] == "org.ladder.involvement.recorded"]
         assert inv["source"] == f"/ladder/{area}" and inv["subject"] == f"{area}-A1"
         data = inv["data"]
-        assert (data["step"], data["rubric_version"]) == (6, f"{area}-1")
+        # A request as rubric 1's integrations send it, read under rubric 2: advisory from
+        # the start is designing, with no influence said (docs/rubrics.md).
+        assert (data["step"], data["rubric_version"], data["rubric_rule"]) == (
+            5, f"{area}-2", f"{area}-2.5b")
         assert data["facts"]["decision_power"] == "advisory" and data["facts"]["from_start"]
+        assert (data["facts"]["part"], data["facts"]["influence"]) == ("designed", "unknown")
 
 
 def _ladder(stack: Stack, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ladder", *args], capture_output=True, text=True, cwd=cwd,
                           env=stack.env, timeout=60)
+
+
+# The README's leadership section: a carer co-chairs a co-production group from its terms
+# of reference; a PPV partner advises the quality committee.
+LEADERSHIP = [
+    {"type": "activity.recorded", "data": {
+        "id": "CPG-2026-02", "forum": "Dementia strategy co-production group",
+        "forum_type": "co_production_group", "org_unit": "community-partnerships",
+        "held_on": "2026-02-10"}},
+    {"type": "involvement.recorded", "data": {
+        "activity_id": "CPG-2026-02", "citizen_ref": "CIT-0042", "stage": "terms_of_reference",
+        "role": "co_chair", "hours": 3, "recognition": "payment",
+        "decision_power": "equal_vote", "from_start": True, "feedback_given": True}},
+    {"type": "activity.recorded", "data": {
+        "id": "QC-2026-05", "forum": "Quality committee", "forum_type": "committee",
+        "org_unit": "corporate-governance", "held_on": "2026-05-14"}},
+    {"type": "involvement.recorded", "data": {
+        "activity_id": "QC-2026-05", "citizen_ref": "PPV-11", "stage": "deliberation",
+        "role": "ppv_partner", "hours": 2, "recognition": "payment",
+        "decision_power": "advisory", "from_start": False, "feedback_given": True}},
+]
+
+
+def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_shows(
+        stack: Stack, tmp_path: Path) -> None:
+    made = _ladder(stack, tmp_path, "integration", "create", "leadership", "board-papers")
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.split("secret: ")[1].split()[0]
+    answers = []
+    for n, command in enumerate(LEADERSHIP):
+        body, msg_id, now = json.dumps(command), f"msg_board_{n}", datetime.now(UTC)
+        response = requests.post(stack.url("leadership") + "/v1/webhooks/board-papers",
+                                 data=body, timeout=10, headers={
+                                     "webhook-id": msg_id, "Content-Type": "application/json",
+                                     "webhook-timestamp": str(int(now.timestamp())),
+                                     "webhook-signature": Webhook(secret).sign(msg_id, now,
+                                                                               body)})
+        assert response.status_code == 202, response.text
+        answers.append(response.json()["result"])
+    assert [a["kind"] for a in answers[::2]] == ["meeting", "meeting"]
+    rubric = areas.get("leadership").domain.rubric
+    assert [(a["step"], a["rubric_version"]) for a in answers[1::2]] == [
+        (7, rubric.version), (4, rubric.version)]
+
+    entries = stack.wait_for_entries(4, timeout=15)
+    assert [(e["area"], e["event"]["source"], e["event"]["subject"]) for e in entries] == [
+        ("leadership", "/ladder/leadership", subject)
+        for subject in ("CPG-2026-02", "CPG-2026-02", "QC-2026-05", "QC-2026-05")]
+    figures = requests.get(stack.url("ledger") + "/v1/metrics", timeout=10, params={
+        "area": "leadership", "period": "year", "from": "2026-01-01", "to": "2026-12-31"},
+        headers=stack.auth("ledger-admin")).json()["total"]
+    assert (figures["activities"], figures["activities_involved"], figures["involvements"],
+            figures["citizens"], figures["hours"]) == (2, 2, 2, 2, 5.0)
+    assert (figures["steps"]["7"], figures["steps"]["4"]) == (1, 1)
 
 
 def test_boards_read_figures_inspectors_entries_and_anyone_the_tree_head(

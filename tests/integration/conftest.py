@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from services.ledger import service as ledger_service
 from services.ledger.models import ApiToken as LedgerToken
 from services.ledger.models import WebhookMessage
 from services.ledger.webhooks import service as subscribers
+from shared import areas
 from shared.area.models import ApiToken, Outbox
 from shared.auth import create_token
 from shared.db import Database
@@ -26,7 +28,7 @@ from shared.embedded_redis import EmbeddedRedis
 from shared.migrations import upgrade
 from shared.outbound import parse_networks
 from shared.outbox import utcnow
-from tests.support.areas import AREAS, COURSE
+from tests.support.areas import AREAS, SETUP
 from tests.support.databases import database
 from tests.support.receiver import Receiver
 
@@ -46,7 +48,8 @@ def make_app(backend: str, tmp_path: Path, redis_server: EmbeddedRedis) -> Itera
     def build(service: str, **config: Any) -> Flask:
         url = stack.enter_context(database(backend, tmp_path, f"{service}{len(apps)}"))
         upgrade(service, url)
-        module = __import__(f"services.{service}", fromlist=["create_app"])
+        module = importlib.import_module(
+            "services.ledger" if service == "ledger" else areas.get(service).module)
         # Rate-limit counts of one app only: the session's Redis is shared by every test.
         prefix = f"test-{uuid.uuid4().hex}"
         # An erasure erases in the areas given, by default this one's database only (not
@@ -114,10 +117,11 @@ class AreaClient:
 
 @pytest.fixture(params=AREAS)
 def area(request: pytest.FixtureRequest, make_app: MakeApp) -> AreaClient:
-    """Each domain service in turn, migrated, with tokens (and, for training, a course)."""
+    """Each area in turn, migrated, with tokens and what its activities refer to (training's
+    course)."""
     client = AreaClient(request.param, make_app(request.param))
-    if request.param == "training":
-        assert client.post("/v1/courses", json=COURSE).status_code == 201
+    for item in SETUP[request.param]:
+        assert client.post(item.path, json=item.body).status_code == 201
     return client
 
 

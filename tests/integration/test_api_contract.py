@@ -25,10 +25,10 @@ from shared.area.models import ApiToken as AreaToken
 from shared.auth import SCOPE_VERBS, create_token
 from tests.integration.conftest import LOCAL, Hooks, MakeApp
 from tests.support import events as ev
-from tests.support.areas import ACTIVITIES, COURSE, PATHS, involvement
+from tests.support.areas import ACTIVITIES, AREAS, COURSE, PATHS, SETUP, involvement
 from tests.support.receiver import Receiver
 
-SERVICES = ("ledger", "recruitment", "training", "inspection")
+SERVICES = ("ledger", *AREAS)
 LEAF_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 # A property named like a time, or described as one.
 TIME_NAME = re.compile(r"(^|_)(at|since|until|time)$")
@@ -143,7 +143,8 @@ def test_lists_that_grow_without_bound_take_a_cursor(specs: dict[str, Spec]) -> 
     unbounded = {("ledger", "/v1/entries"), ("ledger", "/v1/access-log"),
                  ("ledger", "/v1/rejected"), ("ledger", "/v1/subscriptions/{sub_id}/messages"),
                  ("ledger", "/v1/subscriptions/{sub_id}/attempts"), ("ledger", "/v1/releases"),
-                 *((area, f"/v1/{PATHS[area]}") for area in PATHS)}
+                 *((area, f"/v1/{PATHS[area]}") for area in PATHS),
+                 *((area, "/v1/impacts") for area in PATHS)}
     for service, path in unbounded:
         operation = specs[service]["paths"][path]["get"]
         args = _query_args(specs[service]["paths"][path], operation)
@@ -323,17 +324,20 @@ def test_the_ledger_answers_every_time_as_its_leaves_write_them(
             "last_attempt_at"} <= named, named
 
 
-@pytest.mark.parametrize("service", ["recruitment", "training", "inspection"])
+@pytest.mark.parametrize("service", AREAS)
 def test_each_area_answers_every_list_in_the_envelope(service: str, make_app: MakeApp) -> None:
     live = Live(make_app(service), service, AreaToken)
-    if service == "training":
-        live.call("post", "/v1/courses", json=COURSE)
+    for item in SETUP[service]:
+        live.call("post", item.path, json=item.body)
     path = f"/v1/{PATHS[service]}"
     activity = live.call("post", path, json=ACTIVITIES[service])
     made = live.call("post", path + "/{activity_id}/involvements",
                      f"{path}/{activity['id']}/involvements", json=involvement(service))
+    impact = live.call("post", "/v1/impacts", json={
+        "involvement_id": made["id"], "said": "Ask about home care.", "outcome": "no",
+        "what_changed": "The panel had already chosen.", "told_on": "2026-03-02"})
     ids = {"activity_id": activity["id"], "involvement_id": made["id"],
-           "course_id": COURSE["id"]}
+           "course_id": COURSE["id"], "impact_id": impact["id"]}
     read = live.every_get(ids, {"limit": "1"})
     assert {path, path + "/{activity_id}/involvements"} <= read
     assert not live.walker.bad_times(), live.walker.bad_times()

@@ -22,7 +22,7 @@ def test_an_involvement_is_published_with_its_step_facts_and_rubric(area: AreaCl
                          json=involvement(area.area))
     assert response.status_code == 202, response.json
     body = response.json
-    assert (body["step"], body["rubric_version"]) == (7, f"{area.area}-1")
+    assert (body["step"], body["rubric_version"]) == (7, f"{area.area}-2")
     assert body["pseudonym"].startswith("p_") and "citizen_ref" not in body
     recorded, inv = area.events()
     assert recorded["type"] == "org.ladder.activity.recorded"
@@ -32,10 +32,13 @@ def test_an_involvement_is_published_with_its_step_facts_and_rubric(area: AreaCl
     assert data["area"] == area.area and data["activity_id"] == activity_id
     assert data["org_unit"] == ACTIVITIES[area.area]["org_unit"]
     assert (data["step"], data["rubric_version"], data["rubric_rule"]) == (
-        7, f"{area.area}-1", f"{area.area}-7")
+        7, f"{area.area}-2", f"{area.area}-2.7")
+    # Sent without part and influence, as rubric 1's integrations send it: read as
+    # docs/rubrics.md says, and published with the facts it was read with.
     assert data["facts"] == {"stage": data["stage"], "role": data["role"], "from_start": True,
                              "decision_power": "equal_vote", "feedback_given": True,
-                             "recognition": "payment"}
+                             "recognition": "payment", "part": "decided",
+                             "influence": "unknown"}
     assert "CIT-0042" not in json.dumps(area.events())
 
 
@@ -53,7 +56,8 @@ def test_a_correction_is_a_new_event_with_the_new_step(area: AreaClient) -> None
     inv = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
                     json=involvement(area.area)).json
     fixed = {k: v for k, v in involvement(area.area, decision_power="advisory",
-                                          from_start=False).items() if k != "citizen_ref"}
+                                          from_start=False, influence="yes").items()
+             if k != "citizen_ref"}
     response = area.post(f"/v1/involvements/{inv['id']}/corrections", json=fixed)
     assert response.status_code == 202, response.json
     assert (response.json["step"], response.json["revision"]) == (5, 2)

@@ -1,4 +1,5 @@
-"""What only one area has: training's courses, inspection's interviews, token CLI."""
+"""What only one area has: training's courses, inspection's interviews, leadership's
+meetings, token CLI."""
 
 from __future__ import annotations
 
@@ -53,6 +54,37 @@ def test_an_inspection_rating_must_be_a_cqc_rating(inspection: AreaClient) -> No
     response = inspection.post("/v1/inspections",
                                json={**ACTIVITIES["inspection"], "rating": "splendid"})
     assert response.status_code == 422 and "rating" in response.json["errors"]["json"]
+
+
+@pytest.fixture
+def leadership(make_app: MakeApp) -> AreaClient:
+    """The leadership service, empty."""
+    return AreaClient("leadership", make_app("leadership"))
+
+
+def test_a_meeting_names_its_forum_and_what_kind_of_forum_it_is(
+        leadership: AreaClient) -> None:
+    before = leadership.writes()
+    for wrong in ({"forum_type": "book_club"}, {"forum": ""}, {"held_on": "10/02/2026"}):
+        response = leadership.post("/v1/meetings", json={**ACTIVITIES["leadership"], **wrong})
+        assert list(response.json["errors"]["json"]) == list(wrong), response.json
+    assert leadership.writes() == before
+    meeting = leadership.post("/v1/meetings", json={
+        **ACTIVITIES["leadership"], "forum": "Learning disability partnership board",
+        "forum_type": "co_production_group"})
+    assert meeting.status_code == 202, meeting.json
+    [event] = leadership.events()
+    assert (event["source"], event["data"]["kind"], event["data"]["forum_type"]) == (
+        "/ladder/leadership", "meeting", "co_production_group")
+
+
+def test_a_co_chair_from_the_terms_of_reference_is_there_from_the_start(
+        leadership: AreaClient) -> None:
+    meeting = leadership.post("/v1/meetings", json=ACTIVITIES["leadership"]).json["id"]
+    made = leadership.post(f"/v1/meetings/{meeting}/involvements", json=involvement(
+        "leadership", stage="terms_of_reference", role="co_chair", from_start=False)).json
+    # Setting the terms of reference is the design stage: from the start, whatever is said.
+    assert made["step"] == 7, made
 
 
 def test_the_cli_creates_a_token_shown_once_and_stored_hashed(

@@ -38,7 +38,7 @@ from shared.config import load
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.migrations import upgrade
-from tests.support.areas import ACTIVITIES, AREAS, COURSE, PATHS, involvement
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, SETUP, involvement
 from tests.support.citizens import (
     RULE_1_REVISION,
     Legacy,
@@ -61,7 +61,7 @@ INVISIBLE = "\u200b \u3000\u00a0\ufeff\u00ad\u200d"
 
 
 class Areas:
-    """The three area services, each on a real HTTP server, each erasing in all three
+    """Every area's service, each on a real HTTP server, each erasing in every area's
     databases; one token per area holds write and admin."""
 
     def __init__(self, urls: dict[str, str], redis_url: str,
@@ -96,8 +96,8 @@ class Areas:
     def activity(self, area: str) -> str:
         """The area's one activity, recorded when first needed."""
         if area not in self.activities:
-            if area == "training":
-                assert self.post(area, "/v1/courses", json=COURSE).status_code == 201
+            for item in SETUP[area]:
+                assert self.post(area, item.path, json=item.body).status_code == 201
             response = self.post(area, f"/v1/{PATHS[area]}", json=ACTIVITIES[area])
             assert response.status_code == 202, response.text
             self.activities[area] = response.json()["id"]
@@ -160,7 +160,7 @@ MakeAreas = Callable[..., Areas]
 @pytest.fixture
 def make_areas(backend: str, tmp_path: Path, redis_server: EmbeddedRedis
                ) -> Iterator[MakeAreas]:
-    """The three areas over fresh databases, with citizens recorded before rule 2 if asked."""
+    """Every area over fresh databases, with citizens recorded before rule 2 if asked."""
     with ExitStack() as stack:
         if backend == "postgresql":  # set as docker-compose sets it, so that scrubs complete
             stack.enter_context(scrubbable_postgres(os.environ["TEST_DATABASE_URL"]))
@@ -257,7 +257,7 @@ def test_erasing_any_variant_erases_every_row_linked_to_the_reference(
     assert answer.status_code == 200, answer.text
     found = {area: done["found"] for area, done in answer.json()["areas"].items()}
     # The form rule 1 kept in inspection is none of those tried: found by that form only.
-    assert found == {"recruitment": True, "training": True, "inspection": False}
+    assert found == {area: area in ("recruitment", "training") for area in AREAS}
     assert answer.json()["contributions_unlinked"] == 1
     assert citizens(areas.urls["recruitment"]) == {} == citizens(areas.urls["training"])
     again = areas.erase("\uff23\uff29\uff34-0050").json()
@@ -276,13 +276,14 @@ def test_one_request_erases_a_citizen_in_every_area_and_says_what_it_did(
     answer = areas.erase("\u3000cit\u200b-0042", via="inspection")
     assert answer.status_code == 200, answer.text
     scrubbed = {"complete": True, "incomplete_because": []}
+    unlinked = {"recruitment": 1, "training": 2}
     assert answer.json() == {"found": True, "contributions_unlinked": 3, "scrubbed": True,
-                             "areas": {
-        "recruitment": {"found": True, "contributions_unlinked": 1, "scrub": scrubbed},
-        "training": {"found": True, "contributions_unlinked": 2, "scrub": scrubbed},
-        "inspection": {"found": False, "contributions_unlinked": 0, "scrub": scrubbed}}}
+                             "areas": {area: {"found": area in unlinked,
+                                              "contributions_unlinked": unlinked.get(area, 0),
+                                              "scrub": scrubbed} for area in AREAS}}
     # Their contributions stay and keep counting; nothing leads to them any more.
-    assert [areas.count(area, "involvements") for area in AREAS] == [1, 2, 1]
+    assert {area: areas.count(area, "involvements") for area in unlinked} == unlinked
+    assert areas.count("inspection", "involvements") == 1
     assert areas.record("recruitment", "CIT-0042") != before["recruitment"]
     assert areas.erase("CIT-0042").json()["contributions_unlinked"] == 1
     # Someone already erased, or never known, is not an error: nothing is found.
@@ -340,7 +341,7 @@ def test_a_retry_finishes_an_erasure_that_an_area_could_not_do(make_areas: MakeA
     assert retry.status_code == 200, retry.text
     assert {area: (done["found"], done["contributions_unlinked"])
             for area, done in retry.json()["areas"].items()} == {
-        "recruitment": (False, 0), "training": (True, 1), "inspection": (False, 0)}
+        area: (area == "training", int(area == "training")) for area in AREAS}
     assert retry.json()["scrubbed"] is True
     assert erased not in citizens(areas.urls["training"])
 
@@ -401,7 +402,7 @@ def test_the_command_erases_in_every_area_and_keeps_the_reference_out_of_history
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "recruitment: found, 1 contribution(s) unlinked; scrubbed",
-        "training: nothing found; scrubbed", "inspection: nothing found; scrubbed"]
+        *(f"{area}: nothing found; scrubbed" for area in AREAS if area != "recruitment")]
     # Or as an argument.
     result = _ladder(areas, tmp_path, "citizen", "erase", "cit-0043")
     assert result.returncode == 0, result.stderr
@@ -411,7 +412,7 @@ def test_the_command_erases_in_every_area_and_keeps_the_reference_out_of_history
     assert status == 0, typed
     assert "inspection: found, 1 contribution(s) unlinked; scrubbed" in typed
     assert "CIT-0044" not in typed
-    assert [len(citizens(url)) for url in areas.urls.values()] == [0, 0, 0]
+    assert [len(citizens(url)) for url in areas.urls.values()] == [0] * len(AREAS)
     # Nothing visible names no one: refused, and nothing is touched.
     areas.record("recruitment", "CIT-0045")
     result = _ladder(areas, tmp_path, "citizen", "erase", typed=INVISIBLE + "\n")

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared import heartbeat
-from shared.config import load
+from shared import areas, heartbeat
+from shared.config import SERVICES, load
 from shared.embedded_redis import free_port
 from tests.support.compose import PROCFILE, TEST_SECRETS
 
@@ -35,8 +35,13 @@ def test_migrate_refuses_a_default_secret_in_production_and_writes_nothing(
     # With every secret set, the same command migrates every service.
     result = _ladder(tmp_path, "migrate", **production)
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in (tmp_path / "var").glob("*.db")} == {
-        "recruitment.db", "training.db", "inspection.db", "ledger.db"}
+    assert {p.name for p in (tmp_path / "var").glob("*.db")} == {f"{s}.db" for s in SERVICES}
+
+
+def test_the_areas_are_listed_for_scripts_one_a_line(tmp_path: Path) -> None:
+    result = _ladder(tmp_path, "areas")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == list(areas.names())
 
 
 def test_a_process_without_a_fresh_heartbeat_is_unhealthy(tmp_path: Path) -> None:

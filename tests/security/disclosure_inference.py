@@ -377,7 +377,9 @@ def fitting(shown: Figures, counts: Mapping[str, Value]) -> set[str]:
     ints = {name: int(counts[name] or 0) for name in
             ("activities", "activities_involved", "involvements", *STEPS)}
     histogram = [ints[s] for s in STEPS]
-    n = ints["involvements"]
+    # Shares of steps are of the steps' own total, as documented: for exact counts that
+    # is the involvements; rounded, each step and the involvements round on their own.
+    n = sum(histogram)
     checks = {
         "coverage": _share_matches(shown["coverage"], ints["activities_involved"],
                                    ints["activities"]),

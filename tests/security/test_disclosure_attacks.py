@@ -1,6 +1,6 @@
 """A board member's aggregates-only token (``ledger:read``) attacks the running stack.
 
-A year of involvement goes in through the three areas' REST APIs; the admin's exact
+A year of involvement goes in through every area's REST API; the admin's exact
 figures are the ground truth. The auditor then does what a determined reader would:
 totals minus their parts, ranges a month apart, medians, shares and the index turned
 back into counts, the same cell asked for in every way the ledger offers, every route
@@ -684,7 +684,7 @@ def _query_for(path: str, tree_size: int) -> dict[str, str]:
                  "from": day(1), "to": month_end(12), "after": "0", "limit": "1000",
                  "first": "1", "second": str(tree_size), "start": "0", "end": "50",
                  "hash": "A" * 43 + "=", "tree_size": str(tree_size), "format": "csv",
-                 "since": day(1), "org_unit": "meadow-view",
+                 "since": day(1), "org_unit": units("recruitment")[-1],
                  "type": "org.ladder.involvement.recorded"}
     if path.startswith("/v1/releases"):
         plausible["period"] = str(auditing.YEAR)

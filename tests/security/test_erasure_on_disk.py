@@ -2,7 +2,7 @@
 or their reference, in any area's database file, its -wal or -shm, or any log; on
 PostgreSQL, nowhere in the server's data directory, pg_wal included.
 
-The three area services run as deployed (gunicorn, from the Procfile) over thousands
+Every area's service runs as deployed (gunicorn, from the Procfile) over thousands
 of citizens, so that B-tree pages have split and moved rows; some were recorded before
 rule 2, with SQLite's secure_delete off, and one of the person's rows among them. On
 PostgreSQL the server is set as docker-compose sets it: the test turns ``wal_recycle``
@@ -28,7 +28,7 @@ from shared.auth import create_token
 from shared.config import load
 from shared.db import Database
 from shared.migrations import upgrade
-from tests.support.areas import ACTIVITIES, AREAS, COURSE, PATHS, involvement
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, SETUP, involvement
 from tests.support.citizens import (
     RULE_1_REVISION,
     files_holding,
@@ -118,7 +118,7 @@ def test_an_erasure_leaves_nothing_of_the_person_on_disk(
             **{f"the reference as {form!r}": form.encode("utf-8")
                for form in {reference, reference.upper(), normal, asked, *sent.values()}},
         }
-        assert [_analyze(url) for url in urls.values()] == [set(), set(), set()]
+        assert [_analyze(url) for url in urls.values()] == [set()] * len(AREAS)
         roots = [tmp_path / "run", *([data_directory] if data_directory else [])]
         # The search can see them where they are: before the erasure, it finds them.
         assert files_holding(roots, needles)
@@ -128,7 +128,7 @@ def test_an_erasure_leaves_nothing_of_the_person_on_disk(
                                timeout=60)
         assert answer.status_code == 200, answer.text
         assert {area: done["found"] for area, done in answer.json()["areas"].items()} == {
-            "recruitment": True, "training": True, "inspection": True}
+            area: area in {*legacy, *sent} for area in AREAS}
         assert answer.json()["scrubbed"] is True, answer.json()
 
         # Searched while the services run, as an attacker with the disk would find it.
@@ -143,8 +143,8 @@ def test_an_erasure_leaves_nothing_of_the_person_on_disk(
 def _record(stack: Stack, area: str, references: list[str]) -> None:
     """One activity, and an involvement of each citizen, in CloudEvents batches over HTTP."""
     headers = stack.auth(area)
-    if area == "training":
-        assert requests.post(stack.url(area) + "/v1/courses", json=COURSE, headers=headers,
+    for item in SETUP[area]:
+        assert requests.post(stack.url(area) + item.path, json=item.body, headers=headers,
                              timeout=30).status_code == 201
     activity = requests.post(stack.url(area) + f"/v1/{PATHS[area]}", json=ACTIVITIES[area],
                              headers=headers, timeout=30).json()["id"]

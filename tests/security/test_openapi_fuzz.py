@@ -42,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from shared.auth import SCOPE_VERBS, create_token
+from shared.config import SERVICES
 from tests.integration.conftest import MakeApp
 from tests.support.hostile import (
     BAD_TIMES,
@@ -114,7 +115,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                          ids=["valid", "invalid"])
-@pytest.mark.parametrize("service", ["recruitment", "training", "inspection", "ledger"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_operation_answers_as_its_openapi_says(service: str, mode: GenerationMode,
                                                       make_app: MakeApp) -> None:
     app = make_app(service)
@@ -150,7 +151,7 @@ def test_every_operation_answers_as_its_openapi_says(service: str, mode: Generat
 ERROR_KEYS = {"code", "status", "message", "errors"}
 
 
-@pytest.mark.parametrize("service", ["recruitment", "training", "inspection", "ledger"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_path_parameter_with_a_slash_is_a_4xx_in_the_shape_not_a_redirect(
     service: str, make_app: MakeApp
 ) -> None:

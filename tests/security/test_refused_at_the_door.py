@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from shared.area.integrations import create_integration
 from tests.integration.conftest import AreaClient
-from tests.support.areas import ACTIVITIES, PATHS, involvement
+from tests.support.areas import ACTIVITIES, DATES, PATHS, involvement
 
 SURROGATE = "R\ud800"
 
@@ -183,8 +183,7 @@ def test_occurred_at_before_the_earliest_date_is_422(area: AreaClient, moment: s
 
 
 def test_a_date_before_the_earliest_is_422(area: AreaClient) -> None:
-    name = {"recruitment": "opened_on", "training": "delivered_on",
-            "inspection": "planned_on"}[area.area]
+    name = DATES[area.area]
     response = area.post(f"/v1/{PATHS[area.area]}",
                          json={**ACTIVITIES[area.area], name: "1969-07-20"})
     assert list(_shape(response, 422)["errors"]["json"]) == [name]
@@ -306,8 +305,7 @@ def test_a_cloudevents_extension_integer_is_32_bit(area: AreaClient) -> None:
 @pytest.mark.parametrize("value", ["2026-1-1", "2026-01-1", "26-01-01", "2026-01-01T00:00",
                                    "\u0662\u0660\u0662\u0666-01-01"])
 def test_a_date_is_yyyy_mm_dd(area: AreaClient, value: str) -> None:
-    name = {"recruitment": "opened_on", "training": "delivered_on",
-            "inspection": "planned_on"}[area.area]
+    name = DATES[area.area]
     response = area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], name: value})
     assert list(_shape(response, 422)["errors"]["json"]) == [name]
 

@@ -47,6 +47,8 @@ INCLUDES = {"admin": {"read", "inspect", "write"}, "inspect": {"read"}}
 ADMIN = {("POST", "/v1/citizens/erasure"), ("GET", "/v1/tokens"), ("POST", "/v1/tokens"),
          ("POST", "/v1/tokens/{token_id}/revocation"), ("GET", "/v1/rejected"),
          ("GET", "/v1/outbox/held")}
+# A POST that writes nothing: it explains what facts would give, so reading is enough.
+READ = {("POST", "/v1/rubric/explanation")}
 # Entry-level content of the ledger (events, pseudonyms, leaves, per-entry proofs).
 INSPECT = {("GET", "/v1/entries"), ("GET", "/v1/exports/entries"),
            ("GET", "/ct/v1/get-entries"), ("GET", "/ct/v1/get-proof-by-hash")}
@@ -58,7 +60,7 @@ def policy(method: str, path: str) -> str:
         return "admin"
     if (method, path) in INSPECT:
         return "inspect"
-    return "read" if method == "GET" else "write"
+    return "read" if method == "GET" or (method, path) in READ else "write"
 
 
 def test_the_code_declares_the_same_tiers() -> None:

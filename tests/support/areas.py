@@ -1,26 +1,38 @@
-"""A valid activity and involvement for each area, as its API takes them."""
+"""A valid activity and involvement for each area, as its API takes them.
+
+The areas are the registry's (shared/areas.py); each one's sample activity, stage and
+role come from its own ``demo`` module (shared/area/demo.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-AREAS = ("recruitment", "training", "inspection")
-PATHS = {"recruitment": "vacancies", "training": "sessions", "inspection": "inspections"}
+from shared import areas
+from shared.area.demo import Prerequisite
+from shared.fields import Date
 
-ACTIVITIES: dict[str, dict[str, Any]] = {
-    "recruitment": {"role": "Support worker", "org_unit": "east-home-care",
-                    "opened_on": "2026-03-01"},
-    "training": {"course_id": "SW-101", "org_unit": "learning-academy",
-                 "delivered_on": "2026-04-14", "learners": 24},
-    "inspection": {"location": "Rose House", "service_type": "care_home",
-                   "org_unit": "north-region", "planned_on": "2026-05-02"},
-}
-STAGES = {"recruitment": "interview_panel", "training": "co_delivery",
-          "inspection": "observation"}
-ROLES = {"recruitment": "panel_member", "training": "co_trainer",
-         "inspection": "expert_by_experience"}
-COURSE = {"id": "SW-101", "title": "Safeguarding adults", "programme": "Social work degree",
-          "org_unit": "learning-academy"}
+AREAS = areas.names()
+PATHS = {entry.name: entry.domain.activity_path for entry in areas.AREAS}
+
+ACTIVITIES: dict[str, dict[str, Any]] = {entry.name: dict(entry.demo.sample.activity)
+                                         for entry in areas.AREAS}
+STAGES = {entry.name: entry.demo.sample.stage for entry in areas.AREAS}
+ROLES = {entry.name: entry.demo.sample.role for entry in areas.AREAS}
+# What each area's system sets up before an activity can refer to it (training's course).
+SETUP: dict[str, tuple[Prerequisite, ...]] = {entry.name: entry.demo.sample.prerequisites
+                                              for entry in areas.AREAS}
+COURSE = dict(SETUP["training"][0].body)
+
+
+def _date(entry: areas.Entry) -> str:
+    """The field of the sample activity that dates it (opened_on, delivered_on, ...)."""
+    declared = entry.part("api").SCHEMAS.activity_in().fields
+    return next(name for name in entry.demo.sample.activity
+                if isinstance(declared.get(name), Date))
+
+
+DATES = {entry.name: _date(entry) for entry in areas.AREAS}
 
 
 def involvement(area: str, citizen: str = "CIT-0042", **changes: Any) -> dict[str, Any]:

@@ -23,22 +23,10 @@ from typing import Any
 
 import requests
 
-from tests.support.areas import AREAS, PATHS, ROLES, STAGES
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, ROLES, SETUP, STAGES
 
 YEAR = 2025
 MONTHS = range(1, 13)
-# Big units, small units (1, 2, 3 and 4 involvements over the year), the single one.
-UNITS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
-    "recruitment": (("east-home-care", "west-home-care"),
-                    ("rose-house", "hilltop-day-centre", "riverside-team", "oak-lodge"),
-                    "meadow-view"),
-    "training": (("learning-academy", "practice-education"),
-                 ("carers-hub", "peer-support-college", "nursing-school", "ward-skills"),
-                 "reablement-team"),
-    "inspection": (("north-region", "south-region"),
-                   ("willow-court", "elm-house", "harbour-ward", "beacon-surgery"),
-                   "lantern-hospice"),
-}
 RECOGNITION = ("payment", "voucher", "time_credit", "expenses_only", "declined", "none")
 
 
@@ -53,6 +41,9 @@ class Involvement:
     from_start: bool
     role: str
     day: int
+    # Said only where the sample role and power would be read as another step.
+    part: str | None = None
+    influence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,8 +55,14 @@ class Activity:
     involvements: tuple[Involvement, ...]
 
 
+def _units(area: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """Big units, small units (1, 2, 3 and 4 involvements over the year), the single one."""
+    return ((f"{area}-east", f"{area}-west"), tuple(f"{area}-small-{n}" for n in range(1, 5)),
+            f"{area}-single")
+
+
 def units(area: str) -> list[str]:
-    big, small, single = UNITS[area]
+    big, small, single = _units(area)
     return [*big, *small, single]
 
 
@@ -74,6 +71,8 @@ def _involvement(area: str, rng: random.Random, citizen: str, step: int,
     """Facts that the area's rubric (docs/rubrics.md) reads as ``step``."""
     recognition = rng.choice(RECOGNITION)
     role, power, from_start, feedback = ROLES[area], "none", False, False
+    part: str | None = None
+    influence: str | None = None
     if step == 7:
         power, from_start, feedback = rng.choice(("equal_vote", "lead")), True, True
         recognition = "payment" if recognition == "none" else recognition
@@ -81,12 +80,15 @@ def _involvement(area: str, rng: random.Random, citizen: str, step: int,
         power, feedback = rng.choice(("equal_vote", "lead")), rng.random() < 0.5
     elif step in (5, 4):
         power, feedback = "advisory", step == 5
+        influence = "yes" if step == 5 else None
     elif step == 3:
-        feedback = True
+        feedback, part = True, "told"
     elif step == 2:
         role = "observer"
+    elif step == 1:
+        part = "required_to_attend"
     return Involvement(citizen, step, rng.choice((0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0)),
-                       recognition, feedback, power, from_start, role, day)
+                       recognition, feedback, power, from_start, role, day, part, influence)
 
 
 def plan(seed: int = YEAR) -> list[Activity]:
@@ -94,7 +96,7 @@ def plan(seed: int = YEAR) -> list[Activity]:
     rng = random.Random(seed)
     activities: list[Activity] = []
     for area in AREAS:
-        big, small, single = UNITS[area]
+        big, small, single = _units(area)
         code = area[:3].upper()
         regulars = [[f"{code}-{u}-{n:02d}" for n in range(12)] for u in range(len(big))]
         for unit, pool in zip(big, regulars, strict=True):
@@ -138,14 +140,8 @@ def _moment(month: int, day_: int) -> str:
 
 
 def _activity_body(activity: Activity) -> dict[str, Any]:
-    date = day(activity.month, activity.day)
-    fields: dict[str, dict[str, Any]] = {
-        "recruitment": {"role": "Support worker", "opened_on": date},
-        "training": {"course_id": f"C-{activity.unit}", "delivered_on": date, "learners": 12},
-        "inspection": {"location": f"{activity.unit} service", "service_type": "care_home",
-                       "planned_on": date},
-    }
-    return {**fields[activity.area], "org_unit": activity.unit,
+    """The area's sample activity, in the activity's unit, dated by when it happened."""
+    return {**ACTIVITIES[activity.area], "org_unit": activity.unit,
             "occurred_at": _moment(activity.month, activity.day)}
 
 
@@ -153,7 +149,9 @@ def _involvement_body(area: str, month: int, inv: Involvement) -> dict[str, Any]
     return {"citizen_ref": inv.citizen, "stage": STAGES[area], "role": inv.role,
             "hours": inv.hours, "recognition": inv.recognition, "decision_power": inv.power,
             "from_start": inv.from_start, "feedback_given": inv.feedback,
-            "occurred_at": _moment(month, inv.day)}
+            "occurred_at": _moment(month, inv.day),
+            **{name: value for name, value in (("part", inv.part), ("influence", inv.influence))
+               if value is not None}}
 
 
 @dataclass
@@ -178,10 +176,8 @@ def _send_area(base: str, token: str, area: str, activities: list[Activity]) -> 
             sent.requests += 1
             return dict(answer.json())
 
-        if area == "training":
-            for unit in units(area):
-                post("/v1/courses", {"id": f"C-{unit}", "title": "Safeguarding adults",
-                                     "programme": "Social work degree", "org_unit": unit}, 201)
+        for item in SETUP[area]:
+            post(item.path, item.body, 201)
         for activity in activities:
             activity_id = str(post(f"/v1/{PATHS[area]}", _activity_body(activity))["id"])
             sent.activity_ids.add(activity_id)

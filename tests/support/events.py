@@ -9,6 +9,8 @@ from shared.envelope import (
     ACTIVITY_CANCELLED,
     ACTIVITY_RECORDED,
     ACTIVITY_UPDATED,
+    IMPACT_CORRECTED,
+    IMPACT_RECORDED,
     INVOLVEMENT_CORRECTED,
     INVOLVEMENT_RECORDED,
     INVOLVEMENT_WITHDRAWN,
@@ -48,7 +50,8 @@ def involvement(area: str = "recruitment", step: int = 5, *, activity_id: str = 
                 involvement_id: str = "", pseudonym: str = "p_test", org_unit: str = "ward-7",
                 hours: float = 2.0, recognition: str = "payment",
                 decision_power: str = "advisory", feedback_given: bool = True,
-                time: str | None = None, corrected: bool = False, **data: Any) -> dict[str, Any]:
+                time: str | None = None, corrected: bool = False, rubric_version: str = "",
+                **data: Any) -> dict[str, Any]:
     activity_id = activity_id or str(uuid.uuid4())
     return _event(INVOLVEMENT_CORRECTED if corrected else INVOLVEMENT_RECORDED, area,
                   activity_id, {
@@ -57,7 +60,7 @@ def involvement(area: str = "recruitment", step: int = 5, *, activity_id: str = 
                       "org_unit": org_unit, "pseudonym": pseudonym, "step": step,
                       "hours": hours, "recognition": recognition,
                       "decision_power": decision_power, "feedback_given": feedback_given,
-                      **data}, time)
+                      "rubric_version": rubric_version or f"{area}-1", **data}, time)
 
 
 def withdrawn(area: str, activity_id: str, involvement_id: str,
@@ -65,3 +68,16 @@ def withdrawn(area: str, activity_id: str, involvement_id: str,
     return _event(INVOLVEMENT_WITHDRAWN, area, activity_id,
                   {"activity_id": activity_id, "involvement_id": involvement_id,
                    "reason": "recorded_in_error"}, time)
+
+
+def impact(area: str, activity_id: str, *, involvement_id: str | None = None,
+           impact_id: str = "", org_unit: str = "east", told_on: str | None = None,
+           outcome: str = "yes", change_kind: str | None = None, corrected: bool = False,
+           time: str | None = None) -> dict[str, Any]:
+    """What came of an activity or one involvement in it, as an area sends it."""
+    kind = change_kind or ("service_design" if outcome in ("yes", "partly") else None)
+    return _event(IMPACT_CORRECTED if corrected else IMPACT_RECORDED, area, activity_id,
+                  {"impact_id": impact_id or f"imp-{activity_id}-{involvement_id}",
+                   "activity_id": activity_id, "involvement_id": involvement_id,
+                   "org_unit": org_unit, "outcome": outcome, "change_kind": kind,
+                   "told_on": told_on, "commitment": "0" * 64, "revision": 1}, time)

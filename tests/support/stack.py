@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Stack:
-    """Redis, the four services under gunicorn, the ledger and webhook workers, the relay."""
+    """Redis, every service under gunicorn, the ledger and webhook workers, the relay."""
 
     def __init__(self, directory: Path, db_urls: dict[str, str], **env: str) -> None:
         self.directory = directory

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from services.ledger import charts
-from services.ledger.charts import AREA_STYLES, Style, Value
+from services.ledger.charts import Style, Value
 from services.ledger.measures import last_twelve_months
 from services.ledger.reports import period_label, shown
 
@@ -48,7 +50,7 @@ def test_a_tiny_but_real_value_still_shows() -> None:
 
 
 def test_a_line_breaks_where_a_value_is_missing() -> None:
-    style = AREA_STYLES["training"]
+    style = charts.area_styles(["recruitment", "training"])["training"]
     values = [Value(v, str(v), style) for v in (50, 60, None, 80)]
     chart = charts.line_chart(["a", "b", "c", "d"], [("training", style, values)], 100, str)
     [line] = chart.lines
@@ -59,10 +61,21 @@ def test_a_line_breaks_where_a_value_is_missing() -> None:
     assert [label.lines for label in chart.x_labels] == [["a"], ["b"], ["c"], ["d"]]
 
 
-def test_every_area_has_its_own_colour_marker_and_dash() -> None:
-    styles = list(AREA_STYLES.values())
-    for attribute in ("colour", "marker", "dash"):
-        assert len({getattr(s, attribute) for s in styles}) == 3
+def test_areas_are_styled_by_position_and_twelve_look_apart_without_colour() -> None:
+    styles = list(charts.area_styles([f"area{n}" for n in range(24)]).values())
+    assert styles[:3] == [Style(charts.BLUE, "circle", ""), Style(charts.ORANGE, "square", "6 3"),
+                          Style(charts.GREEN, "triangle", "2 3")]
+    assert len({(s.marker, s.dash) for s in styles[:12]}) == 12
+    assert len(set(styles)) == 24
+
+
+def test_the_cards_take_the_areas_colours_in_the_same_order() -> None:
+    css = (Path(charts.__file__).parent / "assets" / "dashboard.css").read_text()
+    first = re.search(r"^\.card \{ border-top: 6px solid (#\w+); \}", css, re.MULTILINE)
+    others = re.findall(r"nth-child\(8n\+(\d)\) \{ border-top-color: (#\w+); \}", css)
+    assert first and [first.group(1)] + [colour for _, colour in others] == list(
+        charts.AREA_COLOURS)
+    assert [int(n) for n, _ in others] == list(range(2, 9))
 
 
 def test_figures_are_formatted_or_marked_suppressed() -> None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared import procfile
-from shared.config import DEFAULT_PORTS, NEEDED_SECRETS, SERVICES, STOP_MARGIN
+from shared import areas, procfile
+from shared.config import (
+    DEFAULT_PORTS,
+    DOMAIN_SERVICES,
+    NEEDED_SECRETS,
+    SERVICES,
+    STOP_MARGIN,
+    database_url,
+)
 from shared.scrub import POSTGRES_SETTINGS
 from tests.support import compose
 
@@ -64,11 +70,13 @@ def test_web_services_check_readiness_and_the_others_their_heartbeat() -> None:
 
 
 def test_every_variable_it_uses_is_in_env_example_with_the_same_default() -> None:
-    example = compose.example()
+    # An area's port is declared with the area, in shared/areas.py, as .env.example says.
+    declared = {**{f"{entry.name.upper()}_PORT": str(entry.port) for entry in areas.AREAS},
+                **compose.example()}
     for name, operator, argument in compose.variables():
-        assert name in example, f"docker-compose.yml uses ${{{name}}}; .env.example lacks it"
-        if operator == ":-" and example[name]:
-            assert argument == example[name], f"{name}: {argument!r} != {example[name]!r}"
+        assert name in declared, f"docker-compose.yml uses ${{{name}}}; .env.example lacks it"
+        if operator == ":-" and declared[name]:
+            assert argument == declared[name], f"{name}: {argument!r} != {declared[name]!r}"
 
 
 def test_no_secret_has_a_usable_default() -> None:
@@ -88,7 +96,7 @@ def test_each_process_holds_only_the_secrets_it_needs() -> None:
                 and key in ("LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
                             "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY")}
 
-    for name in ("recruitment", "training", "inspection"):
+    for name in DOMAIN_SERVICES:
         assert secrets(SERVICES_[name]) == set(NEEDED_SECRETS[name])
     assert secrets(SERVICES_["ledger"]) == {"LADDER_TOKEN_PEPPER", "LADDER_SIGNING_KEY",
                                             "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY"}
@@ -130,19 +138,42 @@ def test_postgres_lets_an_erasure_scrub_the_wal() -> None:
     assert given == {name: wanted for name, (wanted, _) in POSTGRES_SETTINGS.items()}
 
 
-def test_postgres_has_a_named_volume_and_one_database_per_service() -> None:
+def _database(service: str, on: str) -> str:
+    """The database ``service`` uses with compose service ``on``'s environment."""
+    env = {key: str(value) for key, value in SERVICES_[on]["environment"].items()}
+    return database_url(service, env)
+
+
+def test_postgres_has_a_named_volume_and_each_service_its_database_by_one_convention() -> None:
     postgres = SERVICES_["postgres"]
-    assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"]
+    assert postgres["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
     assert "postgres-data" in CONFIG["volumes"]
-    [init] = [v for v in postgres["volumes"] if v.endswith("/docker-entrypoint-initdb.d:ro")]
-    script = Path(compose.ROOT, init.split(":")[0]).glob("*.sql")
-    created = set(re.findall(r"CREATE DATABASE (\w+);", "".join(p.read_text() for p in script)))
-    environment = SERVICES_["relay"]["environment"]
-    urls = {service: environment[f"{service.upper()}_DATABASE_URL"] for service in SERVICES}
-    assert created == {url.rsplit("/", 1)[1] for url in urls.values()}
-    assert len(created) == len(SERVICES)
+    for name, service in LADDER.items():
+        assert not [key for key in service["environment"] if key.endswith("_DATABASE_URL")], (
+            f"{name}: every service's database follows LADDER_DATABASE_URL_TEMPLATE")
+    urls = {service: _database(service, "relay") for service in SERVICES}
+    assert {url.rsplit("/", 1)[1] for url in urls.values()} == {f"ladder_{s}" for s in SERVICES}
     assert all("@postgres:5432/" in url for url in urls.values())
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+
+
+def test_every_area_is_in_the_procfile_compose_and_the_database_setup() -> None:
+    """Each area of shared/areas.py runs as its own process and compose service, on its own
+    database, which the release step (migrate) creates: any that is missing is named."""
+    processes = procfile.parse(compose.PROCFILE)
+    missing = {
+        "the Procfile": [a for a in areas.names() if a not in processes],
+        "docker-compose.yml": [
+            e.name for e in areas.AREAS if SERVICES_.get(e.name, {}).get("ports") != [
+                f"${{LADDER_BIND:-127.0.0.1}}:${{{e.name.upper()}_PORT:-{e.port}}}:{e.port}"]
+            or SERVICES_[e.name]["command"] != ["ladder", "start", e.name]],
+        # What the release step creates and migrates, and what the area's service uses.
+        "the database setup": [
+            a for a in areas.names() if not _database(a, "migrate").endswith(f"/ladder_{a}")
+            or a in SERVICES_ and _database(a, a) != _database(a, "migrate")],
+    }
+    assert not any(missing.values()), {where: names for where, names in missing.items()
+                                       if names}
 
 
 def test_the_ledger_and_its_worker_share_the_metrics_directory() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared import areas
 from shared.config import ConfigError, load, read_dotenv, stop_grace_period
 
 
@@ -18,6 +19,22 @@ def test_embedded_defaults_live_under_the_var_directory() -> None:
 def test_a_service_database_url_selects_postgresql() -> None:
     url = "postgresql+psycopg://ladder@db/ladder_ledger"
     assert load("ledger", {"LEDGER_DATABASE_URL": url})["DATABASE_URL"] == url
+
+
+def test_every_service_follows_one_database_convention_unless_given_its_own() -> None:
+    env = {"LADDER_DATABASE_URL_TEMPLATE": "postgresql+psycopg://ladder@db/ladder_{service}"}
+    config = load("leadership", env)
+    assert config["DATABASE_URL"] == "postgresql+psycopg://ladder@db/ladder_leadership"
+    # An erasure reaches every area's database, however many there are.
+    assert config["AREA_DATABASE_URLS"] == {
+        area: f"postgresql+psycopg://ladder@db/ladder_{area}" for area in areas.names()}
+    own = {**env, "LEDGER_DATABASE_URL": "sqlite:////srv/ledger.db"}
+    assert load("ledger", own)["DATABASE_URL"] == "sqlite:////srv/ledger.db"
+
+
+def test_a_database_convention_that_does_not_name_the_service_is_refused() -> None:
+    with pytest.raises(ConfigError, match="must contain {service}"):
+        load("ledger", {"LADDER_DATABASE_URL_TEMPLATE": "postgresql+psycopg://db/ladder"})
 
 
 @pytest.mark.parametrize("secret", ["LADDER_PSEUDONYM_KEY", "LADDER_TOKEN_PEPPER"])

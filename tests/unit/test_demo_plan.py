@@ -8,14 +8,12 @@ from typing import Any
 import pytest
 
 from services import demo
-from services.inspection.api import SCHEMAS as INSPECTION
-from services.recruitment.api import SCHEMAS as RECRUITMENT
-from services.training.api import SCHEMAS as TRAINING
+from shared import areas
 from shared.area.schemas import AreaSchemas
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-SCHEMAS: dict[str, AreaSchemas] = {"recruitment": RECRUITMENT, "training": TRAINING,
-                                   "inspection": INSPECTION}
+SCHEMAS: dict[str, AreaSchemas] = {entry.name: entry.part("api").SCHEMAS
+                                   for entry in areas.AREAS}
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +29,15 @@ def test_the_same_seed_gives_the_same_year(plan: demo.Plan) -> None:
     assert [c.data for _, c in demo.commands(other)] != [c.data for _, c in demo.commands(plan)]
 
 
-def test_every_command_is_one_its_area_accepts(plan: demo.Plan) -> None:
+def test_every_area_has_its_year_and_every_command_is_one_its_area_accepts(
+        plan: demo.Plan) -> None:
+    assert {story.area for story in plan.stories} == set(areas.names())
     for area, command in demo.commands(plan):
         SCHEMAS[area].load_for(command.type, dict(command.data))
+    # What an activity refers to is set up first: each session's course.
+    courses = {item.body["id"] for item in plan.setup["training"]}
+    assert {c.data["course_id"] for area, c in demo.commands(plan)
+            if area == "training" and c.type == "activity.recorded"} <= courses
 
 
 def test_everything_happens_within_the_last_twelve_months_and_none_in_the_future(
@@ -48,7 +52,7 @@ def test_everything_happens_within_the_last_twelve_months_and_none_in_the_future
 def test_a_year_has_every_kind_of_event_and_returning_citizens(plan: demo.Plan) -> None:
     types = {c.type for _, c in demo.commands(plan)}
     assert types == {"activity.recorded", "involvement.recorded", "involvement.corrected",
-                     "involvement.withdrawn", "activity.cancelled"}
+                     "involvement.withdrawn", "activity.cancelled", "impact.recorded"}
     refs = [c.data["citizen_ref"] for _, c in demo.commands(plan) if "citizen_ref" in c.data]
     assert len(set(refs)) < len(refs)
     assert 300 <= len(plan.stories) <= 500

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import procfile
+from shared import areas, procfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,8 +15,20 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_service_worker_and_relay_is_listed_after_the_release_step() -> None:
     names = list(procfile.parse(ROOT / "Procfile"))
     assert names[0] == procfile.RELEASE == "migrate"
-    assert set(names[1:]) >= {"ledger", "recruitment", "training", "inspection",
-                              "ledger-worker", "webhook-worker", "relay"}
+    assert set(names[1:]) >= {"ledger", *areas.names(), "ledger-worker", "webhook-worker",
+                              "relay"}
+
+
+def test_the_area_line_is_one_process_per_area_of_the_registry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(areas, "AREAS", (*areas.AREAS, areas.Entry("fifth", 8099,
+                                                                   package="elsewhere.fifth")))
+    processes = procfile.parse(ROOT / "Procfile")
+    assert [name for name in processes if name in areas.names()] == list(areas.names())
+    assert "{area}" not in processes
+    argv = procfile.expand(processes["fifth"], procfile.environment({"FIFTH_PORT": "9005"}))
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:9005"
+    assert argv[-1] == "elsewhere.fifth:create_app()"
 
 
 def test_commands_expand_from_the_environment_with_defaults() -> None:

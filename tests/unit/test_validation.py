@@ -9,13 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.inspection.api import SCHEMAS as INSPECTION
-from services.recruitment.api import SCHEMAS as RECRUITMENT
-from services.training.api import SCHEMAS as TRAINING
+from shared import areas
 from shared.validation import fast_loader
 from tests.support.areas import involvement
 
-SCHEMAS = {"recruitment": RECRUITMENT, "training": TRAINING, "inspection": INSPECTION}
+SCHEMAS = {entry.name: entry.part("api").SCHEMAS for entry in areas.AREAS}
 
 # Values of every kind the fields meet: right, wrong, convertible, out of range.
 VALUES = st.one_of(

@@ -37,8 +37,10 @@ GRANTS = (READ, INSPECT)
 
 # The figures of services.ledger.measures.measures() an alert can watch.
 MEASURES = ("coverage", "index", "median_step", "co_design_or_higher", "co_production",
-            "recognition_rate", "decision_vote_share", "feedback_rate", "activities",
-            "activities_involved", "involvements", "citizens", "returning_citizens", "hours")
+            "recognition_rate", "decision_vote_share", "feedback_rate", "told_rate",
+            "change_rate", "median_days_to_feedback", "non_financial_share", "activities",
+            "activities_involved", "involvements", "citizens", "returning_citizens", "hours",
+            "told", "changed")
 OPERATORS = ("below", "above")
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
