@@ -1,5 +1,7 @@
 """Measures kept on append, tokens, the access log, and entry filters.
 
+Frozen: plain alembic operations only, no runtime helpers.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28
@@ -10,13 +12,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from shared.auth import create_token_table
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
 
 
 def period_key() -> list[sa.Column[str]]:
@@ -28,6 +27,7 @@ def period_key() -> list[sa.Column[str]]:
     ]
 
 
+# The measures' counters as of this revision, frozen: later ones add their own columns.
 COUNTERS = ["activities", "activities_involved", "involvements"] + [
     f"step_{n}" for n in range(1, 8)] + ["recognised", "votes", "feedback", "citizens",
                                           "returning_citizens"]
@@ -38,7 +38,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("pseudonym", sa.String(64), nullable=True))
     op.create_index("ix_entries_org_unit_seq", "entries", ["org_unit", "seq"])
     op.create_index("ix_entries_pseudonym_seq", "entries", ["pseudonym", "seq"])
-    create_token_table()
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("scopes", sa.String(1000), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("revoked_at", sa.DateTime, nullable=True),
+    )
     op.create_table(
         "access_log",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -2,6 +2,10 @@
 
 Entries appended before this revision are hashed into the tree here, in order.
 
+Frozen: plain alembic operations and this file's own Python, no runtime helpers. The
+leaf bytes, the RFC 9162 hashes and the node ids are those of docs/ledger-format.md,
+copied in as they were at this revision.
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
@@ -9,16 +13,26 @@ Create Date: 2026-11-28
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
-
-from services.ledger.merkle import CompactRange, leaf_hash
-from services.ledger.tree import leaf_bytes, node_id
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# A stored node's id is level * 2**40 + index (frozen as of this revision).
+LEVEL_SHIFT = 40
+
+
+def _leaf_hash(seq: int, received_at: datetime, event: str) -> bytes:
+    """RFC 9162's leaf hash of an entry's canonical bytes."""
+    received = received_at.isoformat(timespec="microseconds") + "Z"
+    leaf = f'{{"event":{event},"received_at":"{received}","seq":{seq}}}'.encode()
+    return hashlib.sha256(b"\x00" + leaf).digest()
 
 
 def upgrade() -> None:
@@ -39,23 +53,35 @@ def upgrade() -> None:
         sa.Column("root_hash", sa.LargeBinary(32), nullable=False),
         sa.Column("signature", sa.LargeBinary(64), nullable=False),
     )
-    # Hash in whatever the ledger already holds.
+    # Hash in whatever the ledger already holds. The tree's right edge is its perfect
+    # subtrees, largest first; appending a leaf merges equal ones, like carrying in binary
+    # addition, and each merge completes a node to store.
     bind = op.get_bind()
-    tree = CompactRange()
+    hashes: list[bytes] = []
+    levels: list[int] = []
     entries = sa.table("entries", sa.column("seq", sa.BigInteger),
                        sa.column("received_at", sa.DateTime), sa.column("event", sa.Text))
     rows = bind.execute(sa.select(entries.c.seq, entries.c.received_at, entries.c.event)
                         .order_by(entries.c.seq))
-    for seq, received_at, event in rows.fetchall():
-        h = leaf_hash(leaf_bytes(seq, received_at, event))
-        completed: list[tuple[tuple[int, int], bytes]] = []
-        tree.append(h, completed)
+    for index, (seq, received_at, event) in enumerate(rows.fetchall()):
+        h = _leaf_hash(seq, received_at, event)
+        hashes.append(h)
+        levels.append(0)
+        completed: list[dict[str, object]] = []
+        while len(levels) > 1 and levels[-1] == levels[-2]:
+            right, left = hashes.pop(), hashes.pop()
+            levels.pop()
+            levels[-1] += 1
+            parent = hashlib.sha256(b"\x01" + left + right).digest()
+            hashes.append(parent)
+            completed.append({"id": (levels[-1] << LEVEL_SHIFT) | (index >> levels[-1]),
+                              "hash": parent})
         bind.execute(sa.text("UPDATE entries SET leaf_hash = :h WHERE seq = :seq"),
                      {"h": h, "seq": seq})
         if completed:
-            bind.execute(nodes.insert(), [{"id": node_id(*n), "hash": v} for n, v in completed])
+            bind.execute(nodes.insert(), completed)
     bind.execute(sa.text("UPDATE ledger_head SET compact_range = :c WHERE id = 1"),
-                 {"c": ",".join(h.hex() for h in tree.hashes)})
+                 {"c": ",".join(h.hex() for h in hashes)})
 
 
 def downgrade() -> None:
