@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from shared import logs
 from shared.db import Database, stage
@@ -59,6 +59,20 @@ class OutboxMixin:
     # Set when the relay cannot publish the row at all (see ``Unpublishable``): it is
     # left out of every pass until an admin deals with it, and counted meanwhile.
     held_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[sa.Index, ...]:
+        # The relay's two scans: rows still to publish, and published rows the ledger is
+        # not yet seen to hold.
+        return (
+            sa.Index("ix_outbox_pending", "id",
+                     sqlite_where=sa.text("published_at IS NULL"),
+                     postgresql_where=sa.text("published_at IS NULL")),
+            sa.Index("ix_outbox_unconfirmed", "published_at",
+                     sqlite_where=sa.text("confirmed_at IS NULL"),
+                     postgresql_where=sa.text("confirmed_at IS NULL")),
+        )
 
 
 def create_outbox_table() -> None:
