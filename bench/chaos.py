@@ -62,11 +62,12 @@ from services.ledger.models import Entry
 from services.ledger.models import Head as LedgerHead
 from shared import procfile
 from shared.area.models import Outbox
-from shared.celery_app import make_celery, publisher
+from shared.celery_app import make_celery
 from shared.config import SERVICES
 from shared.config import load as load_config
 from shared.db import Database
 from shared.embedded_redis import free_port
+from shared.outbox.ledger import publisher
 from tests.support.areas import ACTIVITIES, involvement
 from tests.support.stack import ROOT, Stack, prepare
 

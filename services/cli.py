@@ -109,8 +109,9 @@ def relay(services: tuple[str, ...]) -> None:
     """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
     from shared import heartbeat
     from shared.area.models import Outbox
-    from shared.celery_app import make_celery, publisher
+    from shared.celery_app import make_celery
     from shared.outbox import Relay
+    from shared.outbox.ledger import publisher
 
     config = load("relay")
     outboxes = [(name, Database(database_url(name)), Outbox)

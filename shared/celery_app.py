@@ -11,10 +11,9 @@ from typing import Any
 from celery import Celery, Task, bootsteps
 from celery.signals import setup_logging
 from flask import Flask
-from kombu.exceptions import EncodeError
 
 from shared import heartbeat, logs
-from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE, Unpublishable
+from shared.outbox.ledger import APPEND_BATCH_TASK, LEDGER_QUEUE
 
 # Webhooks out: one task per attempt at one message, on a queue of their own so that
 # slow subscribers never hold up the ledger's appends.
@@ -110,18 +109,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
-
-
-def publisher(celery_app: Celery) -> Any:
-    """What the relay calls: one ``ledger.append_batch`` task per batch of events."""
-
-    def publish(events: list[dict[str, Any]]) -> None:
-        try:
-            celery_app.send_task(APPEND_BATCH_TASK, args=[events], queue=LEDGER_QUEUE)
-        except EncodeError as exc:
-            raise Unpublishable(str(exc)) from exc
-
-    return publish
 
 
 def broker_reachable(celery_app: Celery, timeout: float) -> bool:
