@@ -383,7 +383,8 @@ def _noop_baseline(workdir: Path, n: int) -> float:
     event = {"id": "x", "data": involvement("recruitment")}
     with app.producer_or_acquire() as producer:
         for _ in range(n):
-            app.send_task("bench.noop", args=[event], queue="noop", producer=producer)
+            app.send_task("bench.noop", args=[event], queue="noop", producer=producer,
+                          ignore_result=True)
     while int(counter.get("bench:noop") or 0) < n:
         time.sleep(0.05)
     elapsed = time.monotonic() - start

@@ -111,16 +111,14 @@ def relay(services: tuple[str, ...]) -> None:
     from shared.area.models import Outbox
     from shared.celery_app import make_celery
     from shared.outbox import Relay
-    from shared.outbox.ledger import publisher
+    from shared.outbox.ledger import publisher, settled
 
     config = load("relay")
     outboxes = [(name, Database(database_url(name)), Outbox)
                 for name in services or DOMAIN_SERVICES]
-    from services.ledger.service import held
-
-    ledger = Database(database_url("ledger"))
-    worker = Relay(outboxes, publisher(make_celery("relay", config)),
-                   held=lambda keys: held(ledger, keys),
+    # The ledger only through its Celery tasks: the relay never opens its database.
+    celery_app = make_celery("relay", config)
+    worker = Relay(outboxes, publisher(celery_app), settled=settled(celery_app),
                    batch_size=config["RELAY_BATCH_SIZE"], interval=config["RELAY_INTERVAL"],
                    republish_after=config["REPUBLISH_AFTER"], on_pass=heartbeat.beat)
 

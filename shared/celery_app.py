@@ -13,7 +13,7 @@ from celery.signals import setup_logging
 from flask import Flask
 
 from shared import heartbeat, logs
-from shared.outbox.ledger import APPEND_BATCH_TASK, LEDGER_QUEUE
+from shared.outbox.ledger import APPEND_BATCH_TASK, LEDGER_QUEUE, SETTLED_QUEUE, SETTLED_TASK
 
 # Webhooks out: one task per attempt at one message, on a queue of their own so that
 # slow subscribers never hold up the ledger's appends.
@@ -45,6 +45,15 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "broker_connection_max_retries": None,
         "broker_connection_timeout": timeout,
         "task_ignore_result": True,
+        # One task answers: ledger.settled, whose answer the relay waits for. Every other
+        # task is sent with ignore_result, so nothing else is stored or subscribed to.
+        "result_backend": config["REDIS_URL"],
+        "result_expires": 300,
+        "redis_socket_timeout": timeout,
+        "redis_socket_connect_timeout": timeout,
+        # Fail fast, as a producer does, rather than retry for twenty seconds.
+        "result_backend_transport_options": {"retry_policy": {
+            "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}},
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_acks_late": True,
@@ -52,6 +61,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_routes": {APPEND_BATCH_TASK: {"queue": LEDGER_QUEUE},
+                        SETTLED_TASK: {"queue": SETTLED_QUEUE},
                         DELIVER_WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "task_default_queue": LEDGER_QUEUE,
         "task_publish_retry": True,

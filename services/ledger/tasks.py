@@ -1,5 +1,8 @@
-"""The ledger's one Celery task: append a batch of CloudEvents (then hand the webhook
-messages it recorded to the broker)."""
+"""The ledger's Celery tasks: append a batch of CloudEvents (then hand the webhook
+messages it recorded to the broker), and tell the relay which events it has settled.
+
+These two are how the relay reaches the ledger (shared/outbox/ledger.py); it never
+opens the ledger's database."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from services.ledger.webhooks import service as subscribers
 from services.ledger.webhooks import tasks as webhook_tasks
 from shared import logs, metrics
 from shared.db import current_db
-from shared.outbox import APPEND_BATCH_TASK, request_ids
+from shared.outbox import APPEND_BATCH_TASK, SETTLED_TASK, request_ids
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +62,11 @@ def _append(task: Task, events: Any, size: int) -> dict[str, int]:
     # After the commit: the subscribers' messages exist, so the broker may have them.
     webhook_tasks.enqueue(current_app.extensions["celery"], result.messages)
     return result.as_dict()
+
+
+@shared_task(name=SETTLED_TASK, ignore_result=False)
+def settled(keys: Any) -> list[list[str]]:
+    """The relay's question: which of these (source, id) pairs the ledger has settled,
+    appended or kept in ``rejected``. The webhook worker answers it: it is a read."""
+    pairs = [(source, event_id) for source, event_id in keys]
+    return [list(key) for key in sorted(service.held(current_db(), pairs))]

@@ -1,8 +1,11 @@
-"""Entry point for ``celery -A services.ledger.webhook_worker worker --queues webhooks``.
+"""Entry point for ``celery -A services.ledger.webhook_worker worker --queues
+webhooks,settled``.
 
 The same Celery app as the ledger worker's, plus two timers: the sweep hands due
 webhook messages (retries, resends, any the broker lost) to the broker, and the
 publisher releases each period's figures once it has ended, when that is scheduled.
+Its threads also answer the relay's ``ledger.settled`` questions: a read, kept off the
+ledger worker, which only appends.
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ the ledger ignores an event whose (source, id) it already holds.
 
 Redis acknowledging a publish is not the end of the road: a broker can still lose a
 message (a worker killed between taking it and recording it as unacknowledged, or a
-Redis restarted without its data). So the relay also reconciles: a row published
-long ago and still not in the ledger is published again. A row is done only when the
-ledger is seen to hold it.
+Redis restarted without its data). So the relay also reconciles: it asks the ledger
+which rows published long ago it has settled, confirms those, and publishes the
+others again. A row is done only when the ledger is seen to hold it.
+
+The relay never opens the ledger's database: both ways of reaching the ledger are
+functions handed to it (shared/outbox/ledger.py makes them from Celery tasks).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from shared.outbox.tables import OutboxMixin, utcnow
 
 log = logging.getLogger(__name__)
 
+# One question to the ledger asks about this many rows, whatever size the batches were
+# published in: it is one round trip and one query on the ledger's side.
+QUESTION_SIZE = 1000
+
 
 class Unpublishable(Exception):
     """The transport cannot carry these events at all (it cannot serialise them):
@@ -37,9 +44,15 @@ class Unpublishable(Exception):
     as the broker being away, and retried."""
 
 
+class Unanswered(Exception):
+    """The ledger did not say in time which events it has settled: reconcile stops
+    there and asks again on its next round."""
+
+
 Publish = Callable[[list[dict[str, Any]]], None]
-# Given (source, id) pairs, which of them does the ledger hold?
-Held = Callable[[list[tuple[str, str]]], set[tuple[str, str]]]
+# Given (source, id) pairs, which of them has the ledger settled (appended, or kept
+# in ``rejected`` with the reason)?
+Settled = Callable[[list[tuple[str, str]]], set[tuple[str, str]]]
 
 
 def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_size: int) -> int:
@@ -107,9 +120,9 @@ def _publish(db: Database, model: type[OutboxMixin], publish: Publish,
     return len(ids)
 
 
-def reconcile_once(db: Database, model: Any, held: Held, older_than: datetime,
+def reconcile_once(db: Database, model: Any, settled: Settled, older_than: datetime,
                    batch_size: int) -> tuple[int, int]:
-    """Confirm rows the ledger holds; put back to pending those it still lacks.
+    """Confirm rows the ledger has settled; put back to pending those it still lacks.
 
     Returns (confirmed, republished).
     """
@@ -124,7 +137,7 @@ def reconcile_once(db: Database, model: Any, held: Held, older_than: datetime,
     if not rows:
         return 0, 0
     keys = {row.id: _key(row.payload) for row in rows}
-    found = held(list(keys.values()))
+    found = settled(list(keys.values()))
     confirmed = [i for i, key in keys.items() if key in found]
     missing = [i for i, key in keys.items() if key not in found]
     with db.writing() as session:
@@ -158,7 +171,7 @@ class Relay:
         self,
         outboxes: Sequence[tuple[str, Database, type[OutboxMixin]]],
         publish: Publish,
-        held: Held | None = None,
+        settled: Settled | None = None,
         batch_size: int = 500,
         interval: float = 0.2,
         max_backoff: float = 5.0,
@@ -167,7 +180,7 @@ class Relay:
     ) -> None:
         self.outboxes = outboxes
         self.publish = publish
-        self.held = held
+        self.settled = settled
         self.republish_after = republish_after
         self._next_reconcile = 0.0
         self.batch_size = batch_size
@@ -185,18 +198,22 @@ class Relay:
             except Exception:
                 log.exception("relay pass failed for %s", name)
                 failed = True
-        if self.held is not None and time.monotonic() >= self._next_reconcile:
+        if self.settled is not None and time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + min(self.republish_after / 4, 30.0)
             self.reconcile()
         return published, failed
 
     def reconcile(self) -> None:
-        assert self.held is not None
+        assert self.settled is not None
         cutoff = utcnow() - timedelta(seconds=self.republish_after)
         for name, db, model in self.outboxes:
             try:
-                while reconcile_once(db, model, self.held, cutoff, self.batch_size) != (0, 0):
+                while reconcile_once(db, model, self.settled, cutoff, QUESTION_SIZE) != (0, 0):
                     pass
+            except Unanswered as exc:
+                # The other outboxes would wait for the same silence: try again next round.
+                log.warning("relay reconcile stopped at %s: %s", name, exc)
+                return
             except Exception:
                 log.exception("relay reconcile failed for %s", name)
 

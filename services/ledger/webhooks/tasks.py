@@ -44,7 +44,8 @@ def enqueue(celery_app: Celery, message_ids: Iterable[str]) -> int:
     sent = 0
     for message_id in message_ids:
         try:
-            celery_app.send_task(DELIVER_WEBHOOK_TASK, args=[message_id], queue=WEBHOOK_QUEUE)
+            celery_app.send_task(DELIVER_WEBHOOK_TASK, args=[message_id], queue=WEBHOOK_QUEUE,
+                                 ignore_result=True)
             sent += 1
         except Exception as exc:
             log.warning("could not hand webhook message %s to the broker; the sweep will: %s",
