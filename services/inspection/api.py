@@ -24,4 +24,5 @@ SCHEMAS = AreaSchemas(AREA, InspectionFields, involvement_extras={
         load_default=0, validate=validate.Range(min=0, max=1000),
         metadata={"description": "People who use the service interviewed (interviews stage)"}),
 })
-blp = area_blueprint(AREA, SCHEMAS)
+blp = area_blueprint(AREA, SCHEMAS, __name__)
+BLUEPRINTS = (blp,)

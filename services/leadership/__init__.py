@@ -9,6 +9,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from services.leadership.api import BLUEPRINTS
     from shared.area.api import create_area_app
 
-    return create_area_app("leadership", config)
+    return create_area_app("leadership", config, BLUEPRINTS)

@@ -20,4 +20,5 @@ class MeetingFields(Schema):
 
 
 SCHEMAS = AreaSchemas(AREA, MeetingFields)
-blp = area_blueprint(AREA, SCHEMAS)
+blp = area_blueprint(AREA, SCHEMAS, __name__)
+BLUEPRINTS = (blp,)

@@ -26,4 +26,5 @@ class VacancyFields(Schema):
 
 
 SCHEMAS = AreaSchemas(AREA, VacancyFields)
-blp = area_blueprint(AREA, SCHEMAS)
+blp = area_blueprint(AREA, SCHEMAS, __name__)
+BLUEPRINTS = (blp,)

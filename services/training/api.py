@@ -37,10 +37,10 @@ class CourseSchema(Schema):
 # A session's course must exist: a check against training's own table.
 TRAINING = replace(AREA, check_activity=service.check_course)
 SCHEMAS = AreaSchemas(TRAINING, SessionFields)
-blp = area_blueprint(TRAINING, SCHEMAS)
+blp = area_blueprint(TRAINING, SCHEMAS, __name__)
 courses = Blueprint("courses", __name__, url_prefix="/v1/courses",
                     description="Courses, grouped by programme; their sessions are activities")
-extra_blueprints = (courses,)
+BLUEPRINTS = (blp, courses)
 
 
 @courses.route("")

@@ -1,23 +1,25 @@
 """The REST API every area serves, with its webhooks and CloudEvents endpoints.
 
-Routes are thin: parse with a schema, call one use case, return a schema.
+Routes are thin: parse with a schema, call one use case, return a schema. Each is a
+view of :data:`routes`, written once; :func:`area_blueprint` makes an area's Blueprint
+of them, with the area's own schemas (shared/area/routes.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
 from flask import Flask, current_app, request
-from flask.views import MethodView
 from marshmallow import Schema, fields
 from marshmallow.utils import missing
 
-from shared import areas, metrics, outbox, text
+from shared import metrics, outbox, text
 from shared.app import make_app
 from shared.area import Area, erasure, impacts, inbound, service
 from shared.area.models import ApiToken, Outbox
+from shared.area.routes import AreaRoutes, AreaView
 from shared.area.schemas import (
     AreaSchemas,
     ErasureResultSchema,
@@ -30,11 +32,9 @@ from shared.area.schemas import (
     PageArgsSchema,
     WithdrawalSchema,
 )
-from shared.auth import require
 from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.errors import LadderApi, fail
-from shared.fields import page
 from shared.screening import NO_CONTENT_TYPE, accepts, after_authentication, json_body
 
 CLOUDEVENT_TYPES = ("application/cloudevents+json", "application/cloudevents-batch+json",
@@ -128,214 +128,236 @@ def _events_from_request() -> tuple[list[Any], bool]:
     return [event], False
 
 
-def area_blueprint(area: Area, schemas: AreaSchemas) -> Blueprint:
-    blp = Blueprint(area.name, f"{areas.get(area.name).module}.api", url_prefix="/v1",
-                    description=f"{area.activity_path.capitalize()} and citizens' "
-                    f"involvement in them")
-    path = area.activity_path
-    activity_page = page(schemas.activity_out, f"{area.name.capitalize()}ActivityPage")
-    involvement_page = page(schemas.involvement_out,
-                            f"{area.name.capitalize()}InvolvementPage")
-
-    @blp.route(f"/{path}")
-    class Activities(MethodView):
-        @require("read")
-        @blp.arguments(PageArgsSchema, location="query")
-        @blp.response(200, activity_page)
-        def get(self, args: dict[str, Any]) -> dict[str, Any]:
-            """List activities, oldest first, after a cursor."""
-            items, last = service.list_activities(current_db(), args["after"], args["limit"])
-            return {"items": items, "next_after": last if len(items) == args["limit"] else None}
-
-        @require("write")
-        @blp.arguments(schemas.activity_in)
-        @blp.response(202, schemas.activity_out)
-        def post(self, body: dict[str, Any]) -> dict[str, Any]:
-            """Record an activity; it counts in the denominator of coverage."""
-            return service.record_activity(current_db(), area, body)
-
-    @blp.route(f"/{path}/<activity_id>")
-    class ActivityById(MethodView):
-        @require("read")
-        @blp.response(200, schemas.activity_out)
-        def get(self, activity_id: str) -> dict[str, Any]:
-            """One activity."""
-            return service.get_activity(current_db(), area, activity_id)
-
-        @require("write")
-        @blp.arguments(schemas.activity_patch)
-        @blp.response(202, schemas.activity_out)
-        def patch(self, changes: dict[str, Any], activity_id: str) -> dict[str, Any]:
-            """Update an activity's details; the ledger gets an activity.updated event."""
-            return service.update_activity(current_db(), area, activity_id, changes)
-
-    @blp.route(f"/{path}/<activity_id>/cancellation")
-    class Cancellation(MethodView):
-        @require("write")
-        @blp.response(202, schemas.activity_out)
-        def post(self, activity_id: str) -> dict[str, Any]:
-            """Cancel an activity; no involvement can be added to it afterwards."""
-            return service.cancel_activity(current_db(), area, activity_id)
-
-    Cancellation.accepts = ()  # type: ignore[attr-defined]
-
-    @blp.route(f"/{path}/<activity_id>/involvements")
-    class Involvements(MethodView):
-        @require("read")
-        @blp.response(200, involvement_page)
-        def get(self, activity_id: str) -> dict[str, Any]:
-            """The involvements recorded in one activity, all on one page."""
-            items = service.list_involvements(current_db(), area, activity_id)
-            return {"items": items, "next_after": None}
-
-        @require("write")
-        @blp.arguments(schemas.involvement_in)
-        @blp.response(202, schemas.involvement_out)
-        def post(self, body: dict[str, Any], activity_id: str) -> dict[str, Any]:
-            """Record a citizen's involvement; the step is derived from the facts."""
-            return service.record_involvement(current_db(), area, _key(), activity_id, body)
-
-    @blp.route("/involvements/<involvement_id>")
-    class InvolvementById(MethodView):
-        @require("read")
-        @blp.response(200, schemas.involvement_out)
-        def get(self, involvement_id: str) -> dict[str, Any]:
-            """One involvement, as it now stands."""
-            return service.get_involvement(current_db(), involvement_id)
-
-    @blp.route("/involvements/<involvement_id>/corrections")
-    class Corrections(MethodView):
-        @require("write")
-        @blp.arguments(schemas.correction)
-        @blp.response(202, schemas.involvement_out)
-        def post(self, body: dict[str, Any], involvement_id: str) -> dict[str, Any]:
-            """Correct the facts of an involvement: a new event, never an edit of the old."""
-            return service.correct_involvement(current_db(), area, involvement_id, body)
-
-    @blp.route("/involvements/<involvement_id>/withdrawal")
-    class Withdrawal(MethodView):
-        @require("write")
-        @blp.arguments(WithdrawalSchema)
-        @blp.response(202, schemas.involvement_out)
-        def post(self, body: dict[str, Any], involvement_id: str) -> dict[str, Any]:
-            """Withdraw an involvement; it stops counting, and the ledger keeps the history."""
-            return service.withdraw_involvement(current_db(), area, involvement_id,
-                                                body["reason"])
-
-    @blp.route("/impacts")
-    class Impacts(MethodView):
-        @require("read")
-        @blp.arguments(PageArgsSchema, location="query")
-        @blp.response(200, ImpactPageSchema)
-        def get(self, args: dict[str, Any]) -> dict[str, Any]:
-            """List impact records ("you said, we did"), oldest first, after a cursor."""
-            items, last = impacts.list_impacts(current_db(), args["after"], args["limit"])
-            return {"items": items, "next_after": last if len(items) == args["limit"] else None}
-
-        @require("write")
-        @blp.arguments(ImpactIn)
-        @blp.response(202, ImpactOut)
-        def post(self, body: dict[str, Any]) -> dict[str, Any]:
-            """Record what came of an involvement, or of an activity: what the citizens said,
-            what changed or why nothing could, and when they were told."""
-            return impacts.record_impact(current_db(), area, body)
-
-    @blp.route("/impacts/<impact_id>")
-    class ImpactById(MethodView):
-        @require("read")
-        @blp.response(200, ImpactOut)
-        def get(self, impact_id: str) -> dict[str, Any]:
-            """One impact record, as it now stands, with its salt and commitment."""
-            return impacts.get_impact(current_db(), impact_id)
-
-    @blp.route("/impacts/<impact_id>/corrections")
-    class ImpactCorrections(MethodView):
-        @require("write")
-        @blp.arguments(ImpactContent)
-        @blp.response(202, ImpactOut)
-        def post(self, body: dict[str, Any], impact_id: str) -> dict[str, Any]:
-            """Correct an impact record (all it says, again): a new event, never an edit."""
-            return impacts.correct_impact(current_db(), area, impact_id, body)
-
-    @blp.route("/citizens/erasure")
-    class Erasure(MethodView):
-        @require("admin")
-        @blp.arguments(ErasureSchema)
-        @blp.response(200, ErasureResultSchema)
-        @blp.alt_response(503, description="An area's database failed; errors names each. "
-                          "The others are done: send the same request again to finish.")
-        def post(self, body: dict[str, Any]) -> dict[str, Any]:
-            """Erase a citizen in every area, from its database and from its disk."""
-            with erasure.opened(current_app.config["AREA_DATABASE_URLS"]) as databases:
-                return erasure.erase_citizen(databases, _key(), body["citizen_ref"])
-
-    @blp.route("/outbox/held")
-    class HeldEvents(MethodView):
-        @require("admin")
-        @blp.arguments(PageArgsSchema, location="query")
-        @blp.response(200, HeldPageSchema)
-        def get(self, args: dict[str, Any]) -> dict[str, Any]:
-            """Events the relay cannot publish at all, held with the reason, oldest first."""
-            items = outbox.list_held(current_db(), Outbox, args["after"], args["limit"])
-            return {"items": items,
-                    "next_after": items[-1]["id"] if len(items) == args["limit"] else None}
-
-    @blp.route("/rubric/explanation")
-    class RubricExplanation(MethodView):
-        @require("read")
-        @blp.arguments(schemas.facts)
-        @blp.response(200, schemas.explanation)
-        def post(self, facts: dict[str, Any]) -> dict[str, Any]:
-            """Explain the step that facts give: the row that decides it, and its source.
-
-            Nothing is recorded: it is a read, and takes the read scope.
-            """
-            return service.explain(area, facts)
-
-    @blp.route("/webhooks/<integration>")
-    @after_authentication
-    class Webhooks(MethodView):
-        @blp.response(202, InboundResultSchema)
-        @blp.doc(parameters=WEBHOOK_HEADERS, requestBody=WEBHOOK_BODY)
-        @blp.doc(description="Signed per Standard Webhooks (webhook-id, webhook-timestamp, "
-                 "webhook-signature). Body: {\"type\": \"involvement.recorded\", \"data\": "
-                 "{...}}, where data is the REST payload, with activity_id or id naming the "
-                 "target. A replayed webhook-id gets the first answer and changes nothing.")
-        def post(self, integration: str) -> Any:
-            """Receive a signed webhook from an integrated system."""
-            status, body = inbound.webhook(current_db(), area, schemas, _key(), integration,
-                                           request.get_data(), dict(request.headers))
-            return body, status
-
-    @blp.route("/events")
-    class Events(MethodView):
-        @require("write")
-        @blp.response(202, InboundResultSchema)
-        @blp.doc(requestBody=CLOUDEVENTS_BODY)
-        @blp.doc(description="CloudEvents 1.0 in structured (application/cloudevents+json), "
-                 "batch (application/cloudevents-batch+json) or binary (ce-* headers) mode. "
-                 "type is org.ladder.<command>, e.g. org.ladder.involvement.recorded.")
-        def post(self) -> Any:
-            """Receive CloudEvents from systems that speak them."""
-            events, batch = _events_from_request()
-            status, body = inbound.cloudevents(current_db(), area, schemas, _key(), events,
-                                               batch)
-            return body, status
-
-    accepts(*CLOUDEVENT_TYPES, NO_CONTENT_TYPE)(Events)
-    return blp
+def _page(items: list[dict[str, Any]], last: Any, limit: int) -> dict[str, Any]:
+    """One page of a list: a cursor after its last item if the page is full."""
+    return {"items": items, "next_after": last if len(items) == limit else None}
 
 
-def create_area_app(service: str, config: Mapping[str, Any] | None) -> Flask:
-    """An area's service (shared/areas.py): the common app, its area's blueprint, and any
-    of its own."""
+routes = AreaRoutes()
+
+
+@routes.route("/{path}")
+class Activities(AreaView):
+    @routes.require("read")
+    @routes.arguments(PageArgsSchema, location="query")
+    @routes.response(200, "activity_page")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List activities, oldest first, after a cursor."""
+        items, last = service.list_activities(current_db(), args["after"], args["limit"])
+        return _page(items, last, args["limit"])
+
+    @routes.require("write")
+    @routes.arguments("activity_in")
+    @routes.response(202, "activity_out")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record an activity; it counts in the denominator of coverage."""
+        return service.record_activity(current_db(), self.area, body)
+
+
+@routes.route("/{path}/<activity_id>")
+class ActivityById(AreaView):
+    @routes.require("read")
+    @routes.response(200, "activity_out")
+    def get(self, activity_id: str) -> dict[str, Any]:
+        """One activity."""
+        return service.get_activity(current_db(), self.area, activity_id)
+
+    @routes.require("write")
+    @routes.arguments("activity_patch")
+    @routes.response(202, "activity_out")
+    def patch(self, changes: dict[str, Any], activity_id: str) -> dict[str, Any]:
+        """Update an activity's details; the ledger gets an activity.updated event."""
+        return service.update_activity(current_db(), self.area, activity_id, changes)
+
+
+@routes.route("/{path}/<activity_id>/cancellation")
+class Cancellation(AreaView):
+    # It takes no body, so any content type will do.
+    accepts: tuple[str, ...] = ()
+
+    @routes.require("write")
+    @routes.response(202, "activity_out")
+    def post(self, activity_id: str) -> dict[str, Any]:
+        """Cancel an activity; no involvement can be added to it afterwards."""
+        return service.cancel_activity(current_db(), self.area, activity_id)
+
+
+@routes.route("/{path}/<activity_id>/involvements")
+class Involvements(AreaView):
+    @routes.require("read")
+    @routes.response(200, "involvement_page")
+    def get(self, activity_id: str) -> dict[str, Any]:
+        """The involvements recorded in one activity, all on one page."""
+        items = service.list_involvements(current_db(), self.area, activity_id)
+        return {"items": items, "next_after": None}
+
+    @routes.require("write")
+    @routes.arguments("involvement_in")
+    @routes.response(202, "involvement_out")
+    def post(self, body: dict[str, Any], activity_id: str) -> dict[str, Any]:
+        """Record a citizen's involvement; the step is derived from the facts."""
+        return service.record_involvement(current_db(), self.area, _key(), activity_id, body)
+
+
+@routes.route("/involvements/<involvement_id>")
+class InvolvementById(AreaView):
+    @routes.require("read")
+    @routes.response(200, "involvement_out")
+    def get(self, involvement_id: str) -> dict[str, Any]:
+        """One involvement, as it now stands."""
+        return service.get_involvement(current_db(), involvement_id)
+
+
+@routes.route("/involvements/<involvement_id>/corrections")
+class Corrections(AreaView):
+    @routes.require("write")
+    @routes.arguments("correction")
+    @routes.response(202, "involvement_out")
+    def post(self, body: dict[str, Any], involvement_id: str) -> dict[str, Any]:
+        """Correct the facts of an involvement: a new event, never an edit of the old."""
+        return service.correct_involvement(current_db(), self.area, involvement_id, body)
+
+
+@routes.route("/involvements/<involvement_id>/withdrawal")
+class Withdrawal(AreaView):
+    @routes.require("write")
+    @routes.arguments(WithdrawalSchema)
+    @routes.response(202, "involvement_out")
+    def post(self, body: dict[str, Any], involvement_id: str) -> dict[str, Any]:
+        """Withdraw an involvement; it stops counting, and the ledger keeps the history."""
+        return service.withdraw_involvement(current_db(), self.area, involvement_id,
+                                            body["reason"])
+
+
+@routes.route("/impacts")
+class Impacts(AreaView):
+    @routes.require("read")
+    @routes.arguments(PageArgsSchema, location="query")
+    @routes.response(200, ImpactPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List impact records ("you said, we did"), oldest first, after a cursor."""
+        items, last = impacts.list_impacts(current_db(), args["after"], args["limit"])
+        return _page(items, last, args["limit"])
+
+    @routes.require("write")
+    @routes.arguments(ImpactIn)
+    @routes.response(202, ImpactOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record what came of an involvement, or of an activity: what the citizens said,
+        what changed or why nothing could, and when they were told."""
+        return impacts.record_impact(current_db(), self.area, body)
+
+
+@routes.route("/impacts/<impact_id>")
+class ImpactById(AreaView):
+    @routes.require("read")
+    @routes.response(200, ImpactOut)
+    def get(self, impact_id: str) -> dict[str, Any]:
+        """One impact record, as it now stands, with its salt and commitment."""
+        return impacts.get_impact(current_db(), impact_id)
+
+
+@routes.route("/impacts/<impact_id>/corrections")
+class ImpactCorrections(AreaView):
+    @routes.require("write")
+    @routes.arguments(ImpactContent)
+    @routes.response(202, ImpactOut)
+    def post(self, body: dict[str, Any], impact_id: str) -> dict[str, Any]:
+        """Correct an impact record (all it says, again): a new event, never an edit."""
+        return impacts.correct_impact(current_db(), self.area, impact_id, body)
+
+
+@routes.route("/citizens/erasure")
+class Erasure(AreaView):
+    @routes.require("admin")
+    @routes.arguments(ErasureSchema)
+    @routes.response(200, ErasureResultSchema)
+    @routes.alt_response(503, description="An area's database failed; errors names each. "
+                         "The others are done: send the same request again to finish.")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Erase a citizen in every area, from its database and from its disk."""
+        with erasure.opened(current_app.config["AREA_DATABASE_URLS"]) as databases:
+            return erasure.erase_citizen(databases, _key(), body["citizen_ref"])
+
+
+@routes.route("/outbox/held")
+class HeldEvents(AreaView):
+    @routes.require("admin")
+    @routes.arguments(PageArgsSchema, location="query")
+    @routes.response(200, HeldPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Events the relay cannot publish at all, held with the reason, oldest first."""
+        items = outbox.list_held(current_db(), Outbox, args["after"], args["limit"])
+        return {"items": items,
+                "next_after": items[-1]["id"] if len(items) == args["limit"] else None}
+
+
+@routes.route("/rubric/explanation")
+class RubricExplanation(AreaView):
+    @routes.require("read")
+    @routes.arguments("facts")
+    @routes.response(200, "explanation")
+    def post(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """Explain the step that facts give: the row that decides it, and its source.
+
+        Nothing is recorded: it is a read, and takes the read scope.
+        """
+        return service.explain(self.area, facts)
+
+
+@routes.route("/webhooks/<integration>")
+@after_authentication
+class Webhooks(AreaView):
+    @routes.response(202, InboundResultSchema)
+    @routes.doc(parameters=WEBHOOK_HEADERS, requestBody=WEBHOOK_BODY)
+    @routes.doc(description="Signed per Standard Webhooks (webhook-id, webhook-timestamp, "
+                "webhook-signature). Body: {\"type\": \"involvement.recorded\", \"data\": "
+                "{...}}, where data is the REST payload, with activity_id or id naming the "
+                "target. A replayed webhook-id gets the first answer and changes nothing.")
+    def post(self, integration: str) -> Any:
+        """Receive a signed webhook from an integrated system."""
+        status, body = inbound.webhook(current_db(), self.area, self.schemas, _key(),
+                                       integration, request.get_data(), dict(request.headers))
+        return body, status
+
+
+@routes.route("/events")
+@accepts(*CLOUDEVENT_TYPES, NO_CONTENT_TYPE)
+class Events(AreaView):
+    @routes.require("write")
+    @routes.response(202, InboundResultSchema)
+    @routes.doc(requestBody=CLOUDEVENTS_BODY)
+    @routes.doc(description="CloudEvents 1.0 in structured (application/cloudevents+json), "
+                "batch (application/cloudevents-batch+json) or binary (ce-* headers) mode. "
+                "type is org.ladder.<command>, e.g. org.ladder.involvement.recorded.")
+    def post(self) -> Any:
+        """Receive CloudEvents from systems that speak them."""
+        events, batch = _events_from_request()
+        status, body = inbound.cloudevents(current_db(), self.area, self.schemas, _key(),
+                                           events, batch)
+        return body, status
+
+
+def area_blueprint(area: Area, schemas: AreaSchemas, import_name: str) -> Blueprint:
+    """An area's Blueprint: every route above, with the area's own schemas.
+
+    ``import_name`` is the area's ``api`` module, as for any Blueprint (``__name__``).
+    """
+    return routes.blueprint(area, schemas, import_name, url_prefix="/v1",
+                            description=f"{area.activity_path.capitalize()} and citizens' "
+                            f"involvement in them")
+
+
+def create_area_app(name: str, config: Mapping[str, Any] | None,
+                    blueprints: Sequence[Blueprint]) -> Flask:
+    """An area's service (shared/areas.py): the common app, and the blueprints its
+    package hands over (its ``api`` module's ``BLUEPRINTS``: the area's, and any of its
+    own)."""
 
     def register(app: Flask, api: LadderApi) -> None:
-        module = areas.get(service).part("api")
         app.extensions["token_model"] = ApiToken
         metrics.gauges(app, lambda db: outbox.backlog(db, Outbox))
-        for blueprint in (module.blp, *getattr(module, "extra_blueprints", ())):
+        for blueprint in blueprints:
             api.register_blueprint(blueprint)
 
-    return make_app(service, config, register)
-
+    return make_app(name, config, register)

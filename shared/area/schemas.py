@@ -175,6 +175,7 @@ class AreaSchemas:
         self.activity_patch: Schema = changes(partial=True, exclude=("id", "occurred_at"))
         self.activity_out: type[Schema] = type(
             f"{kind}", (ActivityOutMixin, activity_fields, ActivityInBase), {})
+        self.activity_page = page(self.activity_out, f"{title}ActivityPage")
         facts = _facts(area)
         self.correction: type[Schema] = Schema.from_dict(
             {**facts, **extras}, name=f"{title}Correction")
@@ -197,6 +198,7 @@ class AreaSchemas:
             "status": fields.String(required=True),
             "revision": fields.Integer(required=True),
         }, name=f"{title}Involvement")
+        self.involvement_page = page(self.involvement_out, f"{title}InvolvementPage")
         self.facts: type[Schema] = facts_schema(area)
         self.explanation: type[Schema] = Schema.from_dict({
             "rubric_version": fields.String(required=True),

@@ -34,12 +34,14 @@ PACKAGE = "ladder_fifth_area"
 # Its own folder, and nothing else: an __init__ with the app factory the Procfile runs,
 # the domain (its activity, stages, roles, rubric) and the API (its activity's fields).
 FILES = {
-    "__init__.py": '''
+    "__init__.py": f'''
 from shared.area.api import create_area_app
 
 
 def create_app(config=None):
-    return create_area_app("fifth", config)
+    from {PACKAGE}.api import BLUEPRINTS
+
+    return create_area_app("fifth", config, BLUEPRINTS)
 ''',
     "domain.py": '''
 from shared.area import Area
@@ -64,7 +66,8 @@ class VisitFields(Schema):
 
 
 SCHEMAS = AreaSchemas(AREA, VisitFields)
-blp = area_blueprint(AREA, SCHEMAS)
+blp = area_blueprint(AREA, SCHEMAS, __name__)
+BLUEPRINTS = (blp,)
 ''',
 }
 
