@@ -490,11 +490,12 @@ def rubric_explain(area: str, **facts: Any) -> None:
     decides it, and the definition that row implements. Nothing is recorded."""
     from marshmallow import ValidationError
 
+    from services import area_packages
     from shared.area import service
     from shared.area.schemas import facts_schema
     from shared.errors import Invalid
 
-    declared = areas.get(area).domain
+    declared = area_packages.domain(area)
     said = {name: value for name, value in facts.items() if value is not None}
     try:
         # The schema the API takes: the CLI refuses exactly what the API refuses.

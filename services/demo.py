@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
+from services import area_packages
 from services.ledger.measures import last_twelve_months
 from shared import areas
 from shared.area.demo import Demo, Prerequisite
@@ -114,7 +115,7 @@ def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
     start, _ = last_twelve_months(now.date())
     days = (now.date() - start).days + 1
     latest = now - timedelta(minutes=1)
-    demos = {entry.name: entry.demo for entry in areas.AREAS}
+    demos = {entry.name: area_packages.demo(entry.name) for entry in areas.AREAS}
     setup = {area: demo.setup(tag) for area, demo in demos.items()}
     stories: list[Story] = []
     for area, demo in demos.items():

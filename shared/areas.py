@@ -5,6 +5,8 @@ CloudEvents, all written once in ``shared/area/``. What is particular to it live
 its own package (``services/<name>/``): ``domain`` (its activity, stages, roles and
 rubric: an :class:`shared.area.Area`), ``api`` (its activity's own fields), ``models``
 and ``demo`` (its part of ``ladder demo``, and one sample activity and involvement).
+This list names each package; only code in services/ imports it
+(services/area_packages.py), so shared/ never depends on services/.
 
 Everything that needs to know which areas there are reads this list: the settings
 (ports, databases, secrets), the Procfile's templated line, the CLI, the ledger (which
@@ -18,14 +20,7 @@ new area takes.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from shared.area import Area
-    from shared.area.demo import Demo
 
 
 @dataclass(frozen=True)
@@ -39,22 +34,8 @@ class Entry:
 
     @property
     def module(self) -> str:
+        """The name of the area's package, for code in services/ to import."""
         return self.package or f"services.{self.name}"
-
-    def part(self, module: str) -> ModuleType:
-        """One module of the area's package: ``domain``, ``api``, ``models`` or ``demo``."""
-        return importlib.import_module(f"{self.module}.{module}")
-
-    @property
-    def domain(self) -> Area:
-        """The area's rules: its activity, stages, roles and rubric."""
-        area: Area = self.part("domain").AREA
-        return area
-
-    @property
-    def demo(self) -> Demo:
-        demo: Demo = self.part("demo").DEMO
-        return demo
 
 
 AREAS: tuple[Entry, ...] = (

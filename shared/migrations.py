@@ -2,13 +2,15 @@
 
 The ledger keeps its versions in ``services/ledger/migrations``. The areas (shared/
 areas.py) share theirs in ``shared/area/migrations``; an area with tables of its own
-(training's courses) adds ``<its package>/migrations/versions`` after them.
+(training's courses) adds ``<its package>/migrations/versions`` after them. Those
+packages are found by name, never imported here: Alembic is pointed at their folders.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,15 +24,33 @@ from shared.db import make_engine
 
 # Where a missing PostgreSQL database is created from: every server has it.
 MAINTENANCE_DATABASE = "postgres"
+# The ledger's package; each area's is named in the registry (shared/areas.py).
+LEDGER_PACKAGE = "services.ledger"
+
+
+def package_folder(name: str) -> Path:
+    """The folder of the package ``name``, found without running any of its code (nor
+    its parents'): a top-level name is found as an import would find it, and each
+    sub-package in the folders of the one above."""
+    top, *rest = name.split(".")
+    spec = importlib.util.find_spec(top)
+    for depth in range(len(rest)):
+        if spec is None or not spec.submodule_search_locations:
+            break
+        spec = PathFinder.find_spec(".".join([top, *rest[:depth + 1]]),
+                                    spec.submodule_search_locations)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"no package {name}", name=name)
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def alembic_config(service: str, url: str) -> Config:
     cfg = Config()
     if service == "ledger":
-        cfg.set_main_option("script_location", "services.ledger:migrations")
+        cfg.set_main_option("script_location",
+                            str(package_folder(LEDGER_PACKAGE) / "migrations"))
     else:
-        package = importlib.import_module(areas.get(service).module)
-        own = Path(str(package.__file__)).parent / "migrations" / "versions"
+        own = package_folder(areas.get(service).module) / "migrations" / "versions"
         shared_dir = Path(area.__file__).parent / "migrations"
         locations = [shared_dir / "versions"] + ([own] if own.is_dir() else [])
         cfg.set_main_option("script_location", str(shared_dir))

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services import area_packages
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, period_start
@@ -26,14 +27,13 @@ from services.ledger.models import Aggregate, Head, Release
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import TreeHead
 from services.ledger.tree import latest_head
-from shared import areas
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
 
 PATTERNS = {"year": r"\d{4}", "quarter": r"\d{4}-Q[1-4]", "month": r"\d{4}-(0[1-9]|1[0-2])"}
 
 # What each area counts as an activity, from its domain: "vacancies (recruitment), ...".
-ACTIVITY_KINDS = ", ".join(f"{areas.get(a).domain.activity_path} ({a})" for a in AREAS)
+ACTIVITY_KINDS = ", ".join(f"{area_packages.domain(a).activity_path} ({a})" for a in AREAS)
 # The columns of figures.csv, and what each means: the data dictionary.
 DICTIONARY: tuple[tuple[str, str, str], ...] = (
     ("area", "text", f"the area: {', '.join(AREAS)}"),

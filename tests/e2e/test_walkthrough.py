@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 from standardwebhooks import Webhook
 
-from shared import areas
+from services import area_packages
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
@@ -128,7 +128,7 @@ def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_s
         assert response.status_code == 202, response.text
         answers.append(response.json()["result"])
     assert [a["kind"] for a in answers[::2]] == ["meeting", "meeting"]
-    rubric = areas.get("leadership").domain.rubric
+    rubric = area_packages.domain("leadership").rubric
     assert [(a["step"], a["rubric_version"]) for a in answers[1::2]] == [
         (7, rubric.version), (4, rubric.version)]
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
-from shared import areas
+from services import area_packages
 from shared.area.integrations import create_integration
 from shared.area.models import Involvement
 from shared.envelope import new_event
@@ -21,7 +21,7 @@ from tests.support.areas import ACTIVITIES, PATHS, involvement
 
 def _attendee(area: AreaClient) -> str:
     """The area's role that says nothing of what the citizen did."""
-    [role] = areas.get(area.area).domain.rubric.open_roles
+    [role] = area_packages.domain(area.area).rubric.open_roles
     return role
 
 

@@ -8,31 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from services import area_packages
 from shared import areas
 from shared.area.demo import Prerequisite
 from shared.fields import Date
 
 AREAS = areas.names()
-PATHS = {entry.name: entry.domain.activity_path for entry in areas.AREAS}
+PATHS = {name: area_packages.domain(name).activity_path for name in AREAS}
 
-ACTIVITIES: dict[str, dict[str, Any]] = {entry.name: dict(entry.demo.sample.activity)
-                                         for entry in areas.AREAS}
-STAGES = {entry.name: entry.demo.sample.stage for entry in areas.AREAS}
-ROLES = {entry.name: entry.demo.sample.role for entry in areas.AREAS}
+ACTIVITIES: dict[str, dict[str, Any]] = {name: dict(area_packages.demo(name).sample.activity)
+                                         for name in AREAS}
+STAGES = {name: area_packages.demo(name).sample.stage for name in AREAS}
+ROLES = {name: area_packages.demo(name).sample.role for name in AREAS}
 # What each area's system sets up before an activity can refer to it (training's course).
-SETUP: dict[str, tuple[Prerequisite, ...]] = {entry.name: entry.demo.sample.prerequisites
-                                              for entry in areas.AREAS}
+SETUP: dict[str, tuple[Prerequisite, ...]] = {
+    name: area_packages.demo(name).sample.prerequisites for name in AREAS}
 COURSE = dict(SETUP["training"][0].body)
 
 
-def _date(entry: areas.Entry) -> str:
+def _date(area: str) -> str:
     """The field of the sample activity that dates it (opened_on, delivered_on, ...)."""
-    declared = entry.part("api").SCHEMAS.activity_in().fields
-    return next(name for name in entry.demo.sample.activity
-                if isinstance(declared.get(name), Date))
+    declared = area_packages.part(area, "api").SCHEMAS.activity_in().fields
+    return next(name for name in ACTIVITIES[area] if isinstance(declared.get(name), Date))
 
 
-DATES = {entry.name: _date(entry) for entry in areas.AREAS}
+DATES = {name: _date(name) for name in AREAS}
 
 
 def involvement(area: str, citizen: str = "CIT-0042", **changes: Any) -> dict[str, Any]:

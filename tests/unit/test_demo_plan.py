@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from services import demo
+from services import area_packages, demo
 from shared import areas
 from shared.area.schemas import AreaSchemas
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-SCHEMAS: dict[str, AreaSchemas] = {entry.name: entry.part("api").SCHEMAS
-                                   for entry in areas.AREAS}
+SCHEMAS: dict[str, AreaSchemas] = {name: area_packages.part(name, "api").SCHEMAS
+                                   for name in areas.names()}
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services import area_packages
 from shared import areas
 from shared.area import Area, service
 from shared.errors import Invalid
@@ -25,13 +26,14 @@ from shared.involvement import (
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rubrics.md"
-AREAS = {name: areas.get(name).domain for name in areas.names()}
+AREAS = {name: area_packages.domain(name) for name in areas.names()}
 
 
 # (row, what happened, the facts a recorder posts): each area's own worked cases, at least
 # one for every row, with the step docs/rubrics.md argues for. "misread" marks the six
 # situations rubric 1 got wrong (docs/rubrics.md, "The six situations rubric 1 misread").
-WORKED = {name: areas.get(name).part("domain").WORKED_CASES for name in areas.names()}
+WORKED = {name: area_packages.part(name, "domain").WORKED_CASES
+          for name in areas.names()}
 CASES = [(area, case.row, case.what, case.facts) for area, cases in WORKED.items()
          for case in cases]
 

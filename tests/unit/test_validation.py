@@ -9,11 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from services import area_packages
 from shared import areas
 from shared.validation import fast_loader
 from tests.support.areas import involvement
 
-SCHEMAS = {entry.name: entry.part("api").SCHEMAS for entry in areas.AREAS}
+SCHEMAS = {name: area_packages.part(name, "api").SCHEMAS for name in areas.names()}
 
 # Values of every kind the fields meet: right, wrong, convertible, out of range.
 VALUES = st.one_of(
