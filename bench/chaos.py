@@ -58,6 +58,8 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
+from bench.support.areas import ACTIVITIES, involvement
+from bench.support.stack import ROOT, Stack, prepare
 from services.ledger.models import Entry
 from services.ledger.models import Head as LedgerHead
 from shared import procfile
@@ -68,8 +70,6 @@ from shared.config import load as load_config
 from shared.db import Database
 from shared.embedded_redis import free_port
 from shared.outbox.ledger import publisher
-from tests.support.areas import ACTIVITIES, involvement
-from tests.support.stack import ROOT, Stack, prepare
 
 SMOKE = os.environ.get("CHAOS_SMOKE") == "1"
 EVENTS = int(os.environ.get("CHAOS_EVENTS", 300 if SMOKE else 100_000))

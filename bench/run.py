@@ -29,6 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
+from bench.support.areas import ACTIVITIES, AREAS, involvement
+from bench.support.stack import Stack, prepare
 from services.ledger import merkle, service
 from services.ledger.models import Entry, TreeHeadRow
 from shared import procfile
@@ -37,8 +39,6 @@ from shared.config import SERVICES
 from shared.db import Database
 from shared.embedded_redis import free_port
 from shared.envelope import new_event
-from tests.support.areas import ACTIVITIES, AREAS, involvement
-from tests.support.stack import Stack, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
@@ -399,9 +399,9 @@ def _noop_baseline(workdir: Path, n: int) -> float:
 
 def build_ledger(url: str, n: int, env: dict[str, str]) -> tuple[Database, float]:
     """Append n entries through the worker's own use case, signed with the ledger's key."""
+    from bench.support import events as ev
     from services.ledger.signing import load_signer
     from shared.config import load
-    from tests.support import events as ev
 
     db = Database(url)
     signer = load_signer(load("ledger", env))

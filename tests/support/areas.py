@@ -1,25 +1,19 @@
-"""A valid activity and involvement for each area, as its API takes them.
-
-The areas are the registry's (shared/areas.py); each one's sample activity, stage and
-role come from its own ``demo`` module (shared/area/demo.py).
+"""A valid activity and involvement for each area, as its API takes them
+(bench/support/areas.py, which the benchmarks share), and what else the tests need of
+each area: its activity's path and dating field, and what its system sets up first.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from bench.support.areas import ACTIVITIES, AREAS, ROLES, STAGES, involvement
 from services import area_packages
-from shared import areas
 from shared.area.demo import Prerequisite
 from shared.fields import Date
 
-AREAS = areas.names()
-PATHS = {name: area_packages.domain(name).activity_path for name in AREAS}
+__all__ = ["ACTIVITIES", "AREAS", "COURSE", "DATES", "PATHS", "ROLES", "SETUP", "STAGES",
+           "involvement"]
 
-ACTIVITIES: dict[str, dict[str, Any]] = {name: dict(area_packages.demo(name).sample.activity)
-                                         for name in AREAS}
-STAGES = {name: area_packages.demo(name).sample.stage for name in AREAS}
-ROLES = {name: area_packages.demo(name).sample.role for name in AREAS}
+PATHS = {name: area_packages.domain(name).activity_path for name in AREAS}
 # What each area's system sets up before an activity can refer to it (training's course).
 SETUP: dict[str, tuple[Prerequisite, ...]] = {
     name: area_packages.demo(name).sample.prerequisites for name in AREAS}
@@ -33,18 +27,3 @@ def _date(area: str) -> str:
 
 
 DATES = {name: _date(name) for name in AREAS}
-
-
-def involvement(area: str, citizen: str = "CIT-0042", **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "citizen_ref": citizen,
-        "stage": STAGES[area],
-        "role": ROLES[area],
-        "hours": 3.5,
-        "recognition": "payment",
-        "decision_power": "equal_vote",
-        "from_start": True,
-        "feedback_given": True,
-    }
-    body.update(changes)
-    return body
