@@ -1,0 +1,169 @@
+"""Ladder's processes: all of them at once (run), one as docker-compose runs it (start),
+the relay's loop (relay), and whether one is healthy (health)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from services.cli.readiness import ready, wait_ready
+from shared import procfile
+from shared.config import (
+    DOMAIN_SERVICES,
+    SERVICES,
+    ConfigError,
+    database_url,
+    load,
+    metrics_dir,
+    stop_grace_period,
+    var_dir,
+)
+from shared.db import Database
+
+log = logging.getLogger("ladder")
+
+
+@click.command()
+@click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
+def run(procfile_path: str) -> None:
+    """Start Redis (if REDIS_URL is unset), migrate, and run every process in the Procfile."""
+    from shared.embedded_redis import EmbeddedRedis
+
+    env = procfile.environment()
+    try:
+        grace = stop_grace_period(env)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    redis = None
+    if not env.get("REDIS_URL"):
+        redis = EmbeddedRedis(var_dir(env) / "redis").start()
+        env["REDIS_URL"] = redis.url
+        click.echo(f"started embedded Redis at {redis.url}")
+    os.environ.update(env)
+    log_dir = var_dir(env) / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # Nothing else runs on this var directory: every process's metric files start afresh.
+    shutil.rmtree(metrics_dir(env), ignore_errors=True)
+    if procfile.release(Path(procfile_path), env, log_dir) != 0:
+        if redis:
+            redis.stop()
+        raise click.ClickException(f"{procfile.RELEASE} failed; see {log_dir}")
+    processes = procfile.start_all(Path(procfile_path), env, log_dir=log_dir)
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    host = env["LADDER_BIND"]
+    for service in SERVICES:
+        url = f"http://{host}:{env[service.upper() + '_PORT']}"
+        state = "ready" if wait_ready(url, 30) else "NOT READY (see the log)"
+        click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
+    click.echo(f"logs in {log_dir}; Ctrl-C stops everything")
+    try:
+        while not stopping:
+            dead = [p.name for p in processes.values() if not p.alive()]
+            if dead:
+                click.echo(f"stopped unexpectedly: {', '.join(dead)}; see {log_dir}", err=True)
+                break
+            time.sleep(0.5)
+    finally:
+        procfile.stop_all(processes, grace)
+        if redis:
+            redis.stop()
+    sys.exit(0 if stopping else 1)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
+@click.option("--print", "print_only", is_flag=True,
+              help="Print the command line instead of running it.")
+def start(name: str, procfile_path: str, print_only: bool) -> None:
+    """Become the Procfile's process NAME: what each docker-compose service runs.
+
+    The command line is the Procfile's, expanded from the environment exactly as
+    `ladder run` expands it; this process is replaced by it, so signals reach it.
+    """
+    env = procfile.environment()
+    try:
+        argv, own = procfile.command(Path(procfile_path), name, env)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
+    if print_only:
+        click.echo(shlex.join(argv))
+        return
+    if name != procfile.RELEASE:
+        procfile.fresh_metrics_dir(own)
+    os.execvpe(argv[0], argv, own)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
+@click.option("--max-age", default=30.0, show_default=True,
+              help="Seconds a heartbeat stays fresh (processes that serve no HTTP).")
+def health(name: str, procfile_path: str, max_age: float) -> None:
+    """Exit 0 if the Procfile's process NAME is healthy: docker-compose's health check.
+
+    A web service is healthy when its /readyz answers 200 (its database and Redis
+    are reachable); the relay and Celery workers when their heartbeat is fresh.
+    """
+    from shared import heartbeat
+
+    try:
+        argv, own = procfile.command(Path(procfile_path), name, procfile.environment())
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
+    if "--bind" in argv:
+        host, _, port = argv[argv.index("--bind") + 1].rpartition(":")
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        if not ready(url, timeout=5):
+            raise click.ClickException(f"{name}: {url}/readyz does not answer 200")
+        click.echo(f"{name}: ready")
+        return
+    age = heartbeat.age(heartbeat.path(name, own))
+    if age is None or age > max_age:
+        raise click.ClickException(f"{name}: no heartbeat in the last {max_age:g} s")
+    click.echo(f"{name}: heartbeat {age:.1f} s ago")
+
+
+@click.command()
+@click.option("--service", "services", multiple=True, type=click.Choice(DOMAIN_SERVICES),
+              help="Relay only these areas' outboxes (default: every area's).")
+def relay(services: tuple[str, ...]) -> None:
+    """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
+    from shared import heartbeat
+    from shared.area.models import Outbox
+    from shared.celery_app import make_celery
+    from shared.outbox import Relay
+    from shared.outbox.ledger import publisher, settled
+
+    config = load("relay")
+    outboxes = [(name, Database(database_url(name)), Outbox)
+                for name in services or DOMAIN_SERVICES]
+    # The ledger only through its Celery tasks: the relay never opens its database.
+    celery_app = make_celery("relay", config)
+    worker = Relay(outboxes, publisher(celery_app), settled=settled(celery_app),
+                   batch_size=config["RELAY_BATCH_SIZE"], interval=config["RELAY_INTERVAL"],
+                   republish_after=config["REPUBLISH_AFTER"], on_pass=heartbeat.beat)
+
+    def _stop(*_: Any) -> None:
+        worker.running = False
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("relaying %s to the ledger queue", ", ".join(n for n, _, _ in outboxes))
+    worker.run()
