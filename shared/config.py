@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import dotenv
+
 from shared import areas
 
 # One service per area (shared/areas.py), and the ledger.
@@ -47,18 +49,11 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe for the mode we run in."""
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file (comments and blank lines skipped); {} if absent."""
-    if not path.exists():
-        return {}
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
-    return values
+def load_dotenv_file(path: Path) -> None:
+    """Set what a .env file sets and the environment does not: the real environment wins,
+    as it does over docker-compose's .env. python-dotenv reads it: quotes, ``export``,
+    comments, and ``${VAR}`` in a value (the real environment's first)."""
+    dotenv.load_dotenv(path, override=False)
 
 
 def var_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -9,22 +9,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from services.cli import demo, operations, report, run, verify
 from shared import logs
-from shared.config import read_dotenv
+from shared.config import load_dotenv_file
 
 
 @click.group()
 def main() -> None:
     """Ladder: the co-production involvement ledger."""
-    # .env fills in what the environment does not set, as docker-compose's env_file does.
-    for key, value in read_dotenv(Path(".env")).items():
-        os.environ.setdefault(key, value)
+    load_dotenv_file(Path(".env"))
     logs.configure()
 
 

@@ -71,6 +71,16 @@ def test_start_names_the_processes_it_knows(tmp_path: Path) -> None:
     assert printed.stdout.strip() == "ladder relay"
 
 
+def test_a_dotenv_file_in_the_working_directory_fills_in_what_the_environment_lacks(
+        tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LADDER_BIND=127.0.0.9\nLEDGER_PORT=9100\n")
+    printed = _ladder(tmp_path, "start", "--print", "ledger", "--procfile", str(PROCFILE),
+                      LEDGER_PORT="9200")
+    assert printed.returncode == 0, printed.stderr
+    argv = printed.stdout.split()
+    assert argv[argv.index("--bind") + 1] == "127.0.0.9:9200"
+
+
 def test_the_command_line_refuses_text_it_could_not_store(tmp_path: Path) -> None:
     assert _ladder(tmp_path, "migrate", "recruitment").returncode == 0
     env = {"PATH": os.environ["PATH"], "LADDER_VAR_DIR": str(tmp_path / "var")}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from shared import areas
-from shared.config import ConfigError, load, read_dotenv, stop_grace_period
+from shared.config import ConfigError, load, load_dotenv_file, stop_grace_period
 
 
 def test_embedded_defaults_live_under_the_var_directory() -> None:
@@ -54,13 +56,21 @@ def test_a_malformed_number_is_a_clear_error() -> None:
         load("ledger", {"LADDER_RELAY_BATCH_SIZE": "lots"})
 
 
-def test_a_dotenv_file_is_read_as_key_value_lines(tmp_path: Path) -> None:
+def test_a_dotenv_file_fills_in_only_what_the_environment_does_not_set(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("# comment\n\nREDIS_URL=redis://example:6379/0\nexport LADDER_ENV='production'\n"
-                   "LADDER_SIGNING_KEY=\nnot a setting\n")
-    assert read_dotenv(env) == {"REDIS_URL": "redis://example:6379/0",
-                                "LADDER_ENV": "production", "LADDER_SIGNING_KEY": ""}
-    assert read_dotenv(tmp_path / "missing") == {}
+                   "LADDER_SIGNING_KEY=\nnot a setting\nLADDER_BIND=0.0.0.0  # all interfaces\n"
+                   "LADDER_VAR_DIR=${LADDER_BIND}/var\n")
+    real = {"PATH": "/usr/bin", "LADDER_BIND": "127.0.0.2"}
+    with mock.patch.dict(os.environ, real, clear=True):
+        load_dotenv_file(env)
+        filled = dict(os.environ)
+    # The real environment wins, in a value that names it too.
+    assert filled == {**real, "REDIS_URL": "redis://example:6379/0", "LADDER_ENV": "production",
+                      "LADDER_SIGNING_KEY": "", "LADDER_VAR_DIR": "127.0.0.2/var"}
+    with mock.patch.dict(os.environ, real, clear=True):
+        load_dotenv_file(tmp_path / "missing")
+        assert dict(os.environ) == real
 
 
 SEED = "n2p6Rr1cH0m5mP2vXjY3x8Kq9T0wL4sB7dF1gH2jK3c="
