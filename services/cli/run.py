@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from services.cli.readiness import ready, wait_ready
-from shared import procfile
+from shared import heartbeat, procfile
 from shared.config import (
     DOMAIN_SERVICES,
     SERVICES,
@@ -113,7 +113,7 @@ def start(name: str, procfile_path: str, print_only: bool) -> None:
 @click.command()
 @click.argument("name")
 @click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
-@click.option("--max-age", default=30.0, show_default=True,
+@click.option("--max-age", default=heartbeat.MAX_AGE, show_default=True,
               help="Seconds a heartbeat stays fresh (processes that serve no HTTP).")
 def health(name: str, procfile_path: str, max_age: float) -> None:
     """Exit 0 if the Procfile's process NAME is healthy: docker-compose's health check.
@@ -121,8 +121,6 @@ def health(name: str, procfile_path: str, max_age: float) -> None:
     A web service is healthy when its /readyz answers 200 (its database and Redis
     are reachable); the relay and Celery workers when their heartbeat is fresh.
     """
-    from shared import heartbeat
-
     try:
         argv, own = procfile.command(Path(procfile_path), name, procfile.environment())
     except KeyError as exc:
@@ -145,7 +143,6 @@ def health(name: str, procfile_path: str, max_age: float) -> None:
               help="Relay only these areas' outboxes (default: every area's).")
 def relay(services: tuple[str, ...]) -> None:
     """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
-    from shared import heartbeat
     from shared.area.models import Outbox
     from shared.celery_app import make_celery
     from shared.outbox import Relay

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from shared import areas, heartbeat
@@ -48,11 +49,17 @@ def test_a_process_without_a_fresh_heartbeat_is_unhealthy(tmp_path: Path) -> Non
     args = ("health", "relay", "--procfile", str(PROCFILE))
     result = _ladder(tmp_path, *args)
     assert result.returncode == 1 and "relay: no heartbeat" in result.stderr
-    heartbeat.beat(heartbeat.path("relay", {"LADDER_VAR_DIR": str(tmp_path / "var")}))
+    beat = heartbeat.path("relay", {"LADDER_VAR_DIR": str(tmp_path / "var")})
+    heartbeat.beat(beat)
     result = _ladder(tmp_path, *args)
     assert result.returncode == 0 and "relay: heartbeat" in result.stdout
     result = _ladder(tmp_path, *args, "--max-age", "0")
     assert result.returncode == 1
+    # Without --max-age, a beat is fresh for heartbeat.MAX_AGE seconds.
+    for age, healthy in ((heartbeat.MAX_AGE - 5, True), (heartbeat.MAX_AGE + 5, False)):
+        os.utime(beat, (time.time() - age, time.time() - age))
+        result = _ladder(tmp_path, *args)
+        assert (result.returncode == 0) is healthy, result.stderr
 
 
 def test_a_web_service_that_does_not_answer_is_unhealthy(tmp_path: Path) -> None:
