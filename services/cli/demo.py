@@ -12,10 +12,10 @@ import click
 from services.cli.readiness import wait_ready
 from shared import areas, procfile
 from shared.config import DOMAIN_SERVICES, SERVICES, database_url, load
-from shared.db import Database
 
 if TYPE_CHECKING:
     from services.demo import Plan, Sender
+    from shared.db import Database
 
 
 @click.command()
@@ -34,6 +34,7 @@ def demo(seed: int, scale: float, host: str, wait: bool) -> None:
     from services import demo as year
     from services.ledger.models import ApiToken as LedgerToken
     from shared.auth import create_token
+    from shared.db import Database
 
     env = procfile.environment()
     urls = {s: f"http://{host}:{env[s.upper() + '_PORT']}" for s in SERVICES}
@@ -75,6 +76,7 @@ def demo(seed: int, scale: float, host: str, wait: bool) -> None:
 def _integration_secrets() -> dict[str, str]:
     """Each area's ``demo`` integration, made or given a new secret; its secret."""
     from shared.area.integrations import create_integration, rotate_integration
+    from shared.db import Database
     from shared.errors import Conflict
 
     secrets: dict[str, str] = {}
@@ -92,6 +94,7 @@ def _set_up(plan: Plan, sender: Sender) -> None:
     posts it over REST, with a token made for it and revoked afterwards."""
     from shared.area.models import ApiToken
     from shared.auth import create_token, revoke_token
+    from shared.db import Database
 
     for area, prerequisites in plan.setup.items():
         if not prerequisites:

@@ -20,7 +20,6 @@ from shared.config import (
     load,
     stop_grace_period,
 )
-from shared.db import Database
 from shared.involvement import DECISION_POWER, INFLUENCE, PARTS, RECOGNITION
 
 log = logging.getLogger("ladder")
@@ -87,6 +86,7 @@ def _token_model(service: str) -> Any:
 def token_create(service: str, name: str, scopes: tuple[str, ...], purpose: str | None) -> None:
     """Create a token for SERVICE and print it; it is shown this once."""
     from shared.auth import INSPECT, SCOPE_VERBS, create_token, purpose_problem
+    from shared.db import Database
 
     verbs = SCOPE_VERBS[service]
     wanted = {s if ":" in s else f"{service}:{s}" for s in scopes}
@@ -113,6 +113,7 @@ def token_create(service: str, name: str, scopes: tuple[str, ...], purpose: str 
 def token_revoke(service: str, name: str) -> None:
     """Revoke a service's tokens by name."""
     from shared.auth import revoke_token
+    from shared.db import Database
 
     n = revoke_token(Database(database_url(service)), _token_model(service), name=name)
     click.echo(f"revoked {n} token(s)")
@@ -131,6 +132,7 @@ def integration() -> None:
 def integration_create(service: str, name: str) -> None:
     """Create integration NAME for SERVICE and print its secret and webhook URL path."""
     from shared.area.integrations import create_integration
+    from shared.db import Database
 
     secret = create_integration(Database(database_url(service)), name)
     click.echo(f"secret: {secret}\nwebhook: POST /v1/webhooks/{name}")
@@ -142,6 +144,7 @@ def integration_create(service: str, name: str) -> None:
 def integration_rotate(service: str, name: str) -> None:
     """Give NAME a new secret; the old one stays valid until the next rotation."""
     from shared.area.integrations import rotate_integration
+    from shared.db import Database
 
     click.echo(f"secret: {rotate_integration(Database(database_url(service)), name)}")
 

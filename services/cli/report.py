@@ -10,7 +10,6 @@ import click
 from services.cli.params import Text
 from shared import areas
 from shared.config import database_url, load
-from shared.db import Database
 
 
 @click.command()
@@ -31,6 +30,7 @@ def report(area: str | None, org_unit: str | None, period: str, start: Any, end:
     from services.ledger.disclosure import Control
     from services.ledger.exports import disclosure_text
     from services.ledger.metrics import MetricsQuery, metrics
+    from shared.db import Database
 
     if start > end:
         raise click.BadParameter("--to must not be before --from", param_hint="--to")
@@ -85,6 +85,7 @@ def export(fmt: str, out: str, area: str | None) -> None:
     """Export the ledger's entries to a file, with a progress bar."""
     from services.ledger import exports
     from services.ledger.service import EntryQuery, count_entries
+    from shared.db import Database
 
     db = Database(database_url("ledger"))
     query = EntryQuery(limit=None, area=area)

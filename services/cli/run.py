@@ -27,7 +27,6 @@ from shared.config import (
     stop_grace_period,
     var_dir,
 )
-from shared.db import Database
 
 log = logging.getLogger("ladder")
 
@@ -145,6 +144,7 @@ def relay(services: tuple[str, ...]) -> None:
     """Publish pending outbox rows to the ledger queue, one Celery task per batch."""
     from shared.area.models import Outbox
     from shared.celery_app import make_celery
+    from shared.db import Database
     from shared.outbox import Relay
     from shared.outbox.ledger import publisher, settled
 
