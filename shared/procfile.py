@@ -1,9 +1,12 @@
 """The Procfile: the one list of Ladder's processes, and how each is started.
 
-``make run`` (``ladder run``) starts every process in it; in docker-compose each
-service runs ``ladder start NAME``, which turns into the same command line in the
-same way and replaces itself with it. One line, ``migrate``, is the release step,
-as in Heroku's Procfile: it runs to completion before any other process starts.
+In docker-compose each service runs ``ladder start NAME``, which turns into the
+command line of the process NAME and replaces itself with it; ``make run``
+(``ladder run``) has supervisord run every process the same way
+(shared/supervision.py). One line, ``migrate``, is the release step, as in
+Heroku's Procfile: it runs to completion (:func:`release`) before any other process
+starts. The e2e tests and the benchmarks, which kill and restart single processes,
+start them with :func:`start_all`.
 
 One line stands for every area: its name is ``{area}``, and it becomes one process per
 area of the registry (shared/areas.py), named after the area, with ``{area}`` in its

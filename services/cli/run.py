@@ -8,15 +8,15 @@ import os
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from services.cli.readiness import ready, wait_ready
-from shared import heartbeat, procfile
+from shared import heartbeat, procfile, supervision
 from shared.config import (
     DOMAIN_SERVICES,
     SERVICES,
@@ -34,7 +34,8 @@ log = logging.getLogger("ladder")
 @click.command()
 @click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
 def run(procfile_path: str) -> None:
-    """Start Redis (if REDIS_URL is unset), migrate, and run every process in the Procfile."""
+    """Start Redis (if REDIS_URL is unset), migrate, and run every process in the Procfile,
+    restarting any that exits."""
     from shared.embedded_redis import EmbeddedRedis
 
     env = procfile.environment()
@@ -47,42 +48,57 @@ def run(procfile_path: str) -> None:
         redis = EmbeddedRedis(var_dir(env) / "redis").start()
         env["REDIS_URL"] = redis.url
         click.echo(f"started embedded Redis at {redis.url}")
+    try:
+        _supervise(Path(procfile_path), env, grace)
+    finally:
+        if redis:
+            redis.stop()
+
+
+def _supervise(procfile_path: Path, env: dict[str, str], grace: float) -> None:
+    """Migrate, then run the Procfile's processes under supervisord until a signal."""
     os.environ.update(env)
     log_dir = var_dir(env) / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     # Nothing else runs on this var directory: every process's metric files start afresh.
     shutil.rmtree(metrics_dir(env), ignore_errors=True)
-    if procfile.release(Path(procfile_path), env, log_dir) != 0:
-        if redis:
-            redis.stop()
+    if procfile.release(procfile_path, env, log_dir) != 0:
         raise click.ClickException(f"{procfile.RELEASE} failed; see {log_dir}")
-    processes = procfile.start_all(Path(procfile_path), env, log_dir=log_dir)
+    try:
+        config = supervision.write_config(var_dir(env) / "run" / "supervisord.conf",
+                                          procfile_path, log_dir, grace)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    supervisord: subprocess.Popen[bytes] | None = None
     stopping = False
 
     def _stop(*_: Any) -> None:
+        # supervisord's SIGTERM stops every process, each within the grace period.
         nonlocal stopping
         stopping = True
+        if supervisord is not None:
+            supervisord.terminate()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    supervisord = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "--configuration", str(config)],
+        env=env)
+    if stopping:
+        supervisord.terminate()
     host = env["LADDER_BIND"]
     for service in SERVICES:
+        if stopping or supervisord.poll() is not None:
+            break
         url = f"http://{host}:{env[service.upper() + '_PORT']}"
         state = "ready" if wait_ready(url, 30) else "NOT READY (see the log)"
         click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
-    click.echo(f"logs in {log_dir}; Ctrl-C stops everything")
-    try:
-        while not stopping:
-            dead = [p.name for p in processes.values() if not p.alive()]
-            if dead:
-                click.echo(f"stopped unexpectedly: {', '.join(dead)}; see {log_dir}", err=True)
-                break
-            time.sleep(0.5)
-    finally:
-        procfile.stop_all(processes, grace)
-        if redis:
-            redis.stop()
-    sys.exit(0 if stopping else 1)
+    else:
+        click.echo(f"logs in {log_dir}; Ctrl-C stops everything")
+    status = supervisord.wait()
+    if not stopping:
+        raise click.ClickException(f"supervisord stopped unexpectedly (exit status {status}); "
+                                   f"see {log_dir / 'supervisord.log'}")
 
 
 @click.command()
@@ -93,8 +109,9 @@ def run(procfile_path: str) -> None:
 def start(name: str, procfile_path: str, print_only: bool) -> None:
     """Become the Procfile's process NAME: what each docker-compose service runs.
 
-    The command line is the Procfile's, expanded from the environment exactly as
-    `ladder run` expands it; this process is replaced by it, so signals reach it.
+    The command line is the Procfile's, expanded from the environment; `ladder run`
+    starts each of its processes this way too. This process is replaced by it, so
+    signals reach it.
     """
     env = procfile.environment()
     try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import configparser
+import shlex
 import socket
 from pathlib import Path
 
 import pytest
 
-from shared import areas, procfile
+from shared import areas, procfile, supervision
+from shared.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +61,31 @@ def test_each_process_gets_its_name_and_its_own_metrics_directory(tmp_path: Path
 def test_an_unknown_process_is_named_in_the_error() -> None:
     with pytest.raises(KeyError, match="no process 'nope'"):
         procfile.command(ROOT / "Procfile", "nope", procfile.environment({}))
+
+
+def test_make_run_has_supervisord_run_each_process_as_docker_compose_does(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    path = supervision.write_config(tmp_path / "run" / "supervisord.conf", ROOT / "Procfile",
+                                    logs, 17.0)
+    config = configparser.ConfigParser()
+    config.read(path)
+    names = [name for name in procfile.parse(ROOT / "Procfile") if name != procfile.RELEASE]
+    # One group: a stop signals every process at once.
+    assert config["group:ladder"]["programs"].split(",") == names
+    assert not config.has_section(f"program:{procfile.RELEASE}")
+    for name in names:
+        program = config[f"program:{name}"]
+        assert shlex.split(program["command"])[1:] == [
+            "start", name, "--procfile", str(ROOT / "Procfile")]
+        assert program["stdout_logfile"] == str(logs / f"{name}.log")
+        assert (program["stopwaitsecs"], program["stopasgroup"]) == ("17", "true")
+        # The listener restarts it, once it has read how it ended.
+        assert program["autorestart"] == "false"
+    listener = config["eventlistener:restarts"]
+    assert shlex.split(listener["command"])[1:] == ["-m", "shared.supervision", str(logs)]
+    assert "PROCESS_STATE_EXITED" in listener["events"].split(",")
+    assert config["unix_http_server"]["file"] == str(tmp_path / "run" / "supervisor.sock")
+    # supervisord would read a % as the start of an expansion.
+    with pytest.raises(ConfigError, match="supervisord cannot take a path with '%'"):
+        supervision.write_config(tmp_path / "run" / "supervisord.conf", ROOT / "Procfile",
+                                 tmp_path / "100% logs", 17.0)

@@ -1,0 +1,117 @@
+"""`ladder run` (`make run`): a process that dies is restarted, and a stop leaves nothing."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import requests
+from supervisor import childutils
+
+from shared.config import SERVICES
+from shared.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+LADDER = str(Path(sys.executable).parent / "ladder")
+
+
+class Lines:
+    """The lines a stream prints, read as they come."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+
+    def until(self, wanted: Callable[[str], bool], timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if wanted(line):
+                return line
+        raise AssertionError(f"not printed within {timeout} s; printed: {self.seen}")
+
+
+def _serving(url: str) -> bool:
+    try:
+        return requests.get(url + "/readyz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_killed_process_is_restarted_while_the_others_serve_and_a_stop_leaves_nothing(
+        tmp_path: Path) -> None:
+    ports = {f"{s.upper()}_PORT": str(free_port()) for s in SERVICES}
+    urls = {s: f"http://127.0.0.1:{ports[s.upper() + '_PORT']}" for s in SERVICES}
+    # No REDIS_URL: `ladder run` starts the embedded Redis, as `make run` does.
+    env = {"PATH": os.environ["PATH"], "LADDER_VAR_DIR": str(tmp_path / "var"),
+           "LADDER_WEB_WORKERS": "1", "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2",
+           "LADDER_STOP_GRACE_PERIOD": "10", **ports}
+    run = subprocess.Popen([LADDER, "run", "--procfile", str(ROOT / "Procfile")], cwd=tmp_path,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stdout is not None and run.stderr is not None
+    out, err = Lines(run.stdout), Lines(run.stderr)
+    groups: set[int] = set()
+    try:
+        out.until(lambda line: line.startswith("logs in"), timeout=240)
+        for service in SERVICES:
+            assert f"{service:12} {urls[service]}  ready  openapi: {urls[service]}/openapi.json" \
+                in out.seen, out.seen
+        rpc: Any = childutils.getRPCInterface({
+            "SUPERVISOR_SERVER_URL": f"unix://{tmp_path / 'var' / 'run' / 'supervisor.sock'}"
+        }).supervisor
+        before = {p["name"]: p["pid"] for p in rpc.getAllProcessInfo() if p["group"] == "ladder"}
+        groups |= set(before.values())
+        supervisord = int((tmp_path / "var" / "run" / "supervisord.pid").read_text())
+
+        os.kill(before["recruitment"], signal.SIGKILL)
+        err.until(lambda line: line == f"recruitment (pid {before['recruitment']}) was killed "
+                  "by a signal; restarting it (attempt 1)", timeout=30)
+        others = [s for s in SERVICES if s != "recruitment"]
+        deadline = time.monotonic() + 60
+        while not _serving(urls["recruitment"]):
+            assert time.monotonic() < deadline, err.seen
+            for service in others:
+                assert _serving(urls[service]), f"{service} stopped serving"
+        after = {p["name"]: p["pid"] for p in rpc.getAllProcessInfo() if p["group"] == "ladder"}
+        groups |= set(after.values())
+        assert after["recruitment"] != before["recruitment"]
+        assert {n: p for n, p in after.items() if n != "recruitment"} == {
+            n: p for n, p in before.items() if n != "recruitment"}
+        assert _gone(before["recruitment"]), "the killed gunicorn's workers are gone too"
+        assert all(_serving(urls[s]) for s in SERVICES)
+    finally:
+        run.send_signal(signal.SIGTERM)
+        status = run.wait(timeout=90)
+    assert status == 0, err.seen
+    assert [g for g in groups if not _gone(g)] == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(supervisord, 0)
+    with socket.socket(socket.AF_UNIX) as redis, pytest.raises(OSError):
+        redis.connect(str(tmp_path / "var" / "redis" / "redis.sock"))
