@@ -58,8 +58,8 @@ class Plan:
     setup: dict[str, list[Prerequisite]]
     stories: list[Story]
 
-    def count(self, area: str | None = None) -> int:
-        return sum(len(s.commands) for s in self.stories if area in (None, s.area))
+    def count(self) -> int:
+        return sum(len(s.commands) for s in self.stories)
 
 
 def _weighted(rng: random.Random, options: dict[str, float]) -> str:
