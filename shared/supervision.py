@@ -5,8 +5,8 @@ Procfile, each as ``ladder start NAME``: the Procfile's line, expanded from the
 environment as in docker-compose. Why supervisord, of the process runners on PyPI:
 
 - honcho (2.0.0) reads a Procfile, but by design stops every process when one exits,
-  and kills the rest 5 s after SIGTERM, sooner than the ledger worker's soft shutdown
-  allows (``LADDER_STOP_GRACE_PERIOD``).
+  and kills the rest 5 s after SIGTERM, before the ledger worker's soft shutdown
+  (``LADDER_SOFT_SHUTDOWN_TIMEOUT``, 10 s) has put its batch back.
 - circus (0.19.0) restarts processes and passes their exit codes to hooks, but brings
   pyzmq, tornado and psutil, and restarts a process that keeps failing as fast as it
   can, unless one more process (its flapping plugin) watches it.
