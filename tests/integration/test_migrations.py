@@ -20,6 +20,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
 import shared
+from services import area_packages
 from services.ledger import merkle, models, tree
 from shared import areas
 from shared.area.models import Base as AreaBase
@@ -54,9 +55,8 @@ def metadata(service: str) -> sa.MetaData:
     """
     if service == "ledger":
         return models.Base.metadata
-    entry = areas.get(service)
-    entry.part("models")
-    declared = {AreaBase.__module__, f"{entry.module}.models"}
+    area_packages.part(service, "models")
+    declared = {AreaBase.__module__, f"{areas.get(service).module}.models"}
     chosen = sa.MetaData()
     for mapper in AreaBase.registry.mappers:
         if mapper.class_.__module__ in declared:
