@@ -29,3 +29,20 @@ worker_tmp_dir = "/dev/shm" if _os.path.isdir("/dev/shm") else None
 # method, ...) in the error shape rather than HTML (shared/gunicorn_worker.py). The
 # ledger's Procfile line names the threaded one instead.
 worker_class = "shared.gunicorn_worker.SyncWorker"
+
+
+def post_fork(server: object, worker: object) -> None:
+    """A worker dies with its master. A master killed outright (SIGKILL, the OOM killer)
+    would otherwise leave its workers holding the port until each next checks its parent,
+    up to gunicorn's timeout later, and the master started in its place could not bind."""
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1  # prctl(2)
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)

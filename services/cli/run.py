@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,29 @@ def _supervise(procfile_path: Path, env: dict[str, str], grace: float) -> None:
         state = "ready" if wait_ready(url, 30) else "NOT READY (see the log)"
         click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
     else:
+        _wait_started(var_dir(env) / "run" / "supervisor.sock")
         click.echo(f"logs in {log_dir}; Ctrl-C stops everything")
     status = supervisord.wait()
     if not stopping:
         raise click.ClickException(f"supervisord stopped unexpectedly (exit status {status}); "
                                    f"see {log_dir / 'supervisord.log'}")
+
+
+def _wait_started(socket: Path, timeout: float = 30) -> None:
+    """Wait until supervisord counts every process as started (running for longer than
+    ``supervision.START_SECONDS``), so that what exits from now on is restarted and said."""
+    from supervisor import childutils
+
+    rpc: Any = childutils.getRPCInterface({"SUPERVISOR_SERVER_URL": f"unix://{socket}"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {p["name"]: p["statename"] for p in rpc.supervisor.getAllProcessInfo()
+                  if p["group"] == supervision.GROUP}
+        if all(state == "RUNNING" for state in states.values()):
+            return
+        time.sleep(0.25)
+    starting = ", ".join(f"{n} {s}" for n, s in sorted(states.items()) if s != "RUNNING")
+    click.echo(f"not started within {timeout:g} s: {starting}", err=True)
 
 
 @click.command()
