@@ -176,9 +176,16 @@ class GetEntries(MethodView):
     @blp.arguments(EntriesArgs, location="query")
     @blp.response(200, Schema.from_dict({"entries": fields.List(fields.Nested(LeafSchema))}))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Leaves ``start`` to ``end`` (0-based, inclusive; at most 1000 at a time)."""
-        end = min(args["end"], args["start"] + MAX_ENTRIES - 1)
+        """Leaves ``start`` to ``end`` (0-based, inclusive; at most 1000 at a time, and
+        none beyond the tree)."""
         with current_db().reading() as session:
+            size = _size(session)
+            if args["start"] >= size:
+                raise Invalid(f"start {args['start']} is beyond the last leaf of the tree of "
+                              f"size {size}.",
+                              {"query": {"start": [f"Must be smaller than {size}."]}})
+            # Bounded by the tree, so that start + 1 and end + 1 fit the BIGINT column.
+            end = min(args["end"], args["start"] + MAX_ENTRIES - 1, size - 1)
             rows = session.execute(
                 sa.select(Entry.seq, Entry.received_at, Entry.event)
                 .where(Entry.seq.between(args["start"] + 1, end + 1)).order_by(Entry.seq))

@@ -18,6 +18,7 @@ from services.cli import main
 from services.ledger import merkle, service, tree
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import TreeHead, load_public_key
+from shared.fields import INT64_MAX
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger
 from tests.support import events as ev
@@ -85,6 +86,12 @@ def test_proofs_verify_against_the_signed_heads(ledger: Ledger) -> None:
     ("/ct/v1/get-proof-by-hash", {"hash": base64.b64encode(b"x" * 32).decode(),
                                   "tree_size": 99}, 422),
     ("/ct/v1/get-entries", {"start": 5, "end": 2}, 422),
+    ("/ct/v1/get-entries", {"start": 13, "end": 20}, 422),
+    # Every argument at the largest BIGINT: 422 (or 404), never the database's overflow.
+    ("/ct/v1/get-entries", {"start": INT64_MAX, "end": INT64_MAX}, 422),
+    ("/ct/v1/get-sth-consistency", {"first": INT64_MAX, "second": INT64_MAX}, 422),
+    ("/ct/v1/get-proof-by-hash", {"hash": base64.b64encode(b"x" * 32).decode(),
+                                  "tree_size": INT64_MAX}, 422),
 ])
 def test_impossible_proofs_are_refused_with_the_reason(
     ledger: Ledger, path: str, params: dict[str, Any], status: int
