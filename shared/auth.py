@@ -14,11 +14,10 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import op
 from flask import current_app, g, request
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +25,7 @@ from shared import text
 from shared.config import DOMAIN_SERVICES
 from shared.db import Database
 from shared.errors import fail
+from shared.times import naive_utcnow
 
 TOKEN_PREFIX = "ldr_"
 INSPECT = "inspect"
@@ -53,18 +53,6 @@ class TokenMixin:
     scopes: Mapped[str] = mapped_column(sa.String(1000))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
-
-
-def create_token_table() -> None:
-    op.create_table(
-        "api_tokens",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column("scopes", sa.String(1000), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("revoked_at", sa.DateTime, nullable=True),
-    )
 
 
 def hash_token(pepper: str, token: str) -> str:
@@ -98,7 +86,7 @@ def create_token(db: Database, model: Any, pepper: str, name: str,
     with db.writing() as session:
         session.add(model(name=name, token_hash=hash_token(pepper, token),
                           scopes=" ".join(sorted(set(scopes))),
-                          created_at=datetime.now(UTC).replace(tzinfo=None), **stated))
+                          created_at=naive_utcnow(), **stated))
     return token
 
 
@@ -205,5 +193,5 @@ def revoke_token(db: Database, model: Any, token_id: int | None = None,
         stmt = sa.update(model).where(model.revoked_at.is_(None))
         stmt = stmt.where(model.id == token_id) if token_id is not None else stmt.where(
             model.name == name)
-        result = session.execute(stmt.values(revoked_at=datetime.now(UTC).replace(tzinfo=None)))
+        result = session.execute(stmt.values(revoked_at=naive_utcnow()))
         return int(getattr(result, "rowcount", 0) or 0)

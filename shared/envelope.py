@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.times import rfc3339
+
 EVENT_TYPE_PREFIX = "org.ladder."
 ACTIVITY_RECORDED = EVENT_TYPE_PREFIX + "activity.recorded"
 ACTIVITY_UPDATED = EVENT_TYPE_PREFIX + "activity.updated"
@@ -98,10 +100,6 @@ def parse_time(value: Any) -> datetime:
         raise ValueError("out of range: in UTC it falls outside the years 1 to 9999") from exc
 
 
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def new_event(
     *,
     type: str,
@@ -118,7 +116,7 @@ def new_event(
         "source": source,
         "type": type,
         "subject": subject,
-        "time": format_time(time or datetime.now(UTC)),
+        "time": rfc3339(time or datetime.now(UTC)),
         "datacontenttype": "application/json",
         "data": data,
     }

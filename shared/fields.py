@@ -15,7 +15,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.envelope import EARLIEST, format_time
+from shared.envelope import EARLIEST
+from shared.times import rfc3339, rfc3339_of_naive_utc
 
 # The largest values of the database's INTEGER and BIGINT columns (PostgreSQL's
 # sizes; SQLite's are 64-bit throughout). A number beyond its column makes the
@@ -58,9 +59,7 @@ class UtcDateTime(fields.DateTime):
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return format_time(value)
+        return rfc3339_of_naive_utc(value) if value.tzinfo is None else rfc3339(value)
 
 
 _PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -15,7 +15,6 @@ import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.orm import Mapped, mapped_column
 from standardwebhooks import Webhook
 
@@ -38,24 +37,6 @@ class ReceiptMixin:
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
 
 
-def create_webhook_tables() -> None:
-    op.create_table(
-        "integrations",
-        sa.Column("name", sa.String(100), primary_key=True),
-        sa.Column("secret", sa.String(200), nullable=False),
-        sa.Column("previous_secret", sa.String(200), nullable=True),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("rotated_at", sa.DateTime, nullable=True),
-    )
-    op.create_table(
-        "receipts",
-        sa.Column("key", sa.String(600), primary_key=True),
-        sa.Column("status", sa.Integer, nullable=False),
-        sa.Column("body", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-    )
-
-
 RECEIPT_KEY_MAX = 600
 
 
@@ -75,11 +56,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-class SignatureInvalid(Exception):
+class WebhookSignatureInvalid(Exception):
     """Missing, malformed, stale or wrong signature headers."""
 
 
@@ -88,11 +65,11 @@ def verify(secrets_: list[str], body: bytes, headers: dict[str, str]) -> None:
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         if not lowered.get(name):
-            raise SignatureInvalid(f"missing {name} header")
+            raise WebhookSignatureInvalid(f"missing {name} header")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SignatureInvalid("body is not UTF-8") from exc
+        raise WebhookSignatureInvalid("body is not UTF-8") from exc
     last: Exception | None = None
     for secret in secrets_:
         try:
@@ -100,7 +77,7 @@ def verify(secrets_: list[str], body: bytes, headers: dict[str, str]) -> None:
             return
         except Exception as exc:  # the library raises several kinds on malformed headers
             last = exc
-    raise SignatureInvalid(str(last) if last else "no secret configured")
+    raise WebhookSignatureInvalid(str(last) if last else "no secret configured")
 
 
 def signature_headers(secrets_: list[str], msg_id: str, timestamp: int,

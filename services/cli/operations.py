@@ -211,7 +211,7 @@ def publish(period: str | None, replaces: int | None, reason: str | None, due: b
     from services.ledger import create_app, releases
     from services.ledger.publisher import publish_due
     from shared.errors import DomainError
-    from shared.outbox import utcnow
+    from shared.times import naive_utcnow
 
     if due == bool(period):
         raise click.UsageError("Give either --period or --due.")
@@ -221,7 +221,7 @@ def publish(period: str | None, replaces: int | None, reason: str | None, due: b
     try:
         with app.app_context():
             made = publish_due(app) if due else [releases.publish(
-                app.extensions["db"], app.extensions["disclosure"], str(period), utcnow(),
+                app.extensions["db"], app.extensions["disclosure"], str(period), naive_utcnow(),
                 replaces, reason)]
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc

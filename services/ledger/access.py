@@ -16,7 +16,7 @@ from flask import Flask, Response, g, request
 
 from services.ledger.models import AccessLog
 from shared.db import Database, current_db
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,10 @@ def record(db: Database, token_name: str | None, scopes: str | None, method: str
            purpose: str | None) -> None:
     # Not fsynced per read: a record survives the process, if not a power cut.
     with db.writing(durable=False) as session:
-        session.add(AccessLog(at=utcnow(), token_name=token_name, scopes=scopes, method=method,
-                              path=path[:2000], status=status, remote_addr=remote_addr,
-                              user_agent=(user_agent or "")[:300] or None, purpose=purpose))
+        session.add(AccessLog(at=naive_utcnow(), token_name=token_name, scopes=scopes,
+                              method=method, path=path[:2000], status=status,
+                              remote_addr=remote_addr, user_agent=(user_agent or "")[:300] or None,
+                              purpose=purpose))
 
 
 def _row(r: AccessLog, redacted: bool) -> dict[str, Any]:

@@ -5,7 +5,6 @@ Who may read what is in docs/api.md, "Reader tiers".
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, stream_with_context
@@ -32,12 +31,9 @@ from shared.db import current_db
 from shared.envelope import EVENT_TYPES
 from shared.errors import NotFound
 from shared.fields import INT64_MAX, INT_ID, TimeBound, UtcDateTime, cursor, page
+from shared.times import as_naive_utc
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The involvement ledger")
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
 
 
 class EntryFilterSchema(Schema):
@@ -68,7 +64,7 @@ def _entry_query(args: dict[str, Any], limit: int | None) -> service.EntryQuery:
     return service.EntryQuery(
         after=args["after"], limit=limit, area=args.get("area"), type=args.get("type"),
         org_unit=args.get("org_unit"), pseudonym=args.get("pseudonym"),
-        time_from=_naive_utc(args.get("time_from")), time_to=_naive_utc(args.get("time_to")))
+        time_from=as_naive_utc(args.get("time_from")), time_to=as_naive_utc(args.get("time_to")))
 
 
 class EntrySchema(Schema):
@@ -270,7 +266,7 @@ class AccessLogView(MethodView):
         purpose; inspect and admin tokens see everything.
         """
         return _page(access.query(current_db(), args["after"], args["limit"],
-                                  args.get("token_name"), _naive_utc(args.get("since")),
+                                  args.get("token_name"), as_naive_utc(args.get("since")),
                                   redacted=not may("inspect")),
                      args["limit"])
 

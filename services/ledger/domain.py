@@ -22,11 +22,11 @@ from shared.envelope import (
     INVOLVEMENT_RECORDED,
     INVOLVEMENT_WITHDRAWN,
     envelope_errors,
-    format_time,
     parse_time,
 )
 from shared.impact import CHANGE_KINDS, OUTCOMES
 from shared.involvement import DECISION_POWER, RECOGNITION
+from shared.times import rfc3339
 
 # The areas the ledger lists and compares: metrics, dashboard, releases, API filters.
 AREAS = areas.names()
@@ -112,7 +112,7 @@ def accept(raw: Any, received_at: datetime) -> AcceptedEvent:
     _check_data(event["type"], data)
     when = parse_time(event["time"]) if "time" in event else received_at.replace(tzinfo=UTC)
     if when < EARLIEST:
-        raise EventRejected(f"time must not be before {format_time(EARLIEST)}")
+        raise EventRejected(f"time must not be before {rfc3339(EARLIEST)}")
     canonical = _canonical(event)
     pseudonym = data.get("pseudonym")
     return AcceptedEvent(

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from services.ledger import merkle, tree
 from services.ledger.models import IntegrityCheck
-from services.ledger.signing import SignatureInvalid, TreeHead
+from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
 from shared.db import Database
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,6 @@ class Integrity:
         return base64.b64encode(self.head.root).decode() if self.head else ""
 
     @property
-    def root_hex(self) -> str:
-        return self.head.root.hex() if self.head else ""
-
-    @property
     def signed_at(self) -> datetime | None:
         if self.head is None:
             return None
@@ -69,7 +65,7 @@ def _verify(session: Session, latest: TreeHead, base: TreeHead | None,
     """Raise ValueError with the reason when the log fails; else say what passed."""
     try:
         latest.verify(public_key)
-    except SignatureInvalid as exc:
+    except TreeHeadSignatureInvalid as exc:
         raise ValueError(str(exc)) from exc
     fetch = tree.fetcher(session)
     try:
@@ -110,7 +106,7 @@ def check(db: Database, public_key: Ed25519PublicKey) -> Integrity:
             detail, passed = _verify(session, latest, base, public_key), True
         except ValueError as exc:
             detail, passed = str(exc), False
-        now = utcnow()
+        now = naive_utcnow()
         session.add(IntegrityCheck(
             checked_at=now, passed=passed, detail=detail,
             from_size=None if base is None else base.size, size=latest.size,

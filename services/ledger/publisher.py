@@ -19,7 +19,7 @@ from flask import Flask
 from services.ledger import releases
 from shared.celery_app import every
 from shared.errors import Conflict
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def publish_due(app: Flask) -> list[dict[str, Any]]:
     if not kind:
         return []
     db, control = app.extensions["db"], app.extensions["disclosure"]
-    now = utcnow()
+    now = naive_utcnow()
     made = []
     for period in releases.due(db, kind, now.date(), app.config["PUBLISH_DELAY_DAYS"]):
         try:

@@ -27,8 +27,9 @@ from services.ledger.signing import Signer
 from services.ledger.tree import leaf_bytes
 from services.ledger.webhooks import service as subscribers
 from shared import text
+from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import KEYS, Database, executemany
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 # Core, not the ORM's bulk insert: the rows are plain data already.
@@ -63,7 +64,7 @@ def append_batch(db: Database, raw_events: Any, signer: Signer,
     webhook subscribers are owed is recorded in the same transaction.
     """
     webhooks = webhooks or subscribers.Settings.defaults()
-    now = utcnow()
+    now = naive_utcnow()
     if not isinstance(raw_events, list):
         raw_events = [raw_events]
     accepted: list[AcceptedEvent] = []
@@ -149,11 +150,10 @@ def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tupl
         by_source.setdefault(source, []).append(event_id)
     held: set[tuple[str, str]] = set()
     for source, ids in by_source.items():
-        for start in range(0, len(ids), 500):
+        for chunk in chunks(ids, KEYS_PER_STATEMENT):
             rows = session.scalars(
                 sa.select(Entry.event_id)
-                .where(Entry.source == source, Entry.event_id.in_(KEYS)),
-                {"keys": ids[start : start + 500]})
+                .where(Entry.source == source, Entry.event_id.in_(KEYS)), {"keys": chunk})
             held.update((source, event_id) for event_id in rows)
     return held
 
@@ -175,12 +175,11 @@ def _rejected_keys(session: sa.orm.Session,
                    keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (source, id) pairs the ledger has refused, and keeps in ``rejected``."""
     digests = {key_digest(*key): key for key in keys}
-    ordered = sorted(digests)
     found: set[tuple[str, str]] = set()
-    for start in range(0, len(ordered), 500):
+    for chunk in chunks(sorted(digests), KEYS_PER_STATEMENT):
         found.update(digests[d] for d in session.scalars(
             sa.select(Rejected.key_digest).where(Rejected.key_digest.in_(KEYS)),
-            {"keys": ordered[start:start + 500]}) if d is not None)
+            {"keys": chunk}) if d is not None)
     return found
 
 
@@ -283,7 +282,7 @@ def gauges(db: Database) -> list[tuple[str, str, float]]:
 
 def reject_batch(db: Database, raw_events: Any, reason: str) -> None:
     """Keep a batch that could not be appended, whole, with the reason."""
-    now = utcnow()
+    now = naive_utcnow()
     events = raw_events if isinstance(raw_events, list) else [raw_events]
     with db.writing() as session:
         session.add_all(rejection(e, reason, now) for e in events)

@@ -20,7 +20,7 @@ from services.ledger.models import ApiToken, DashboardSession
 from shared.auth import allows, hash_token
 from shared.db import Database
 from shared.errors import DomainError
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 
 SERVICE = "ledger"
 
@@ -62,7 +62,7 @@ def _reader(name: str, scopes: str, purpose: str | None,
 def open_session(db: Database, pepper: str, token: str, lifetime: timedelta) -> tuple[str, Reader]:
     """Check ``token`` as the API does and open a session for it; return its id."""
     token_hash = hash_token(pepper, token.strip())
-    now = utcnow()
+    now = naive_utcnow()
     with db.writing() as session:
         row = session.execute(sa.select(ApiToken.name, ApiToken.scopes, ApiToken.purpose,
                                         ApiToken.revoked_at)
@@ -90,7 +90,7 @@ def reader_of(db: Database, session_id: str) -> Reader | None:
             .join(DashboardSession, DashboardSession.token_hash == ApiToken.token_hash)
             .where(DashboardSession.id_hash == _id_hash(session_id),
                    DashboardSession.ended_at.is_(None),
-                   DashboardSession.expires_at > utcnow())).first()
+                   DashboardSession.expires_at > naive_utcnow())).first()
     return None if row is None else _reader(row.name, row.scopes, row.purpose,
                                             row.revoked_at)
 
@@ -101,4 +101,4 @@ def close_session(db: Database, session_id: str) -> None:
         session.execute(sa.update(DashboardSession)
                         .where(DashboardSession.id_hash == _id_hash(session_id),
                                DashboardSession.ended_at.is_(None))
-                        .values(ended_at=utcnow()))
+                        .values(ended_at=naive_utcnow()))

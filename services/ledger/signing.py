@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 log = logging.getLogger(__name__)
 
 
-class SignatureInvalid(ValueError):
+class TreeHeadSignatureInvalid(ValueError):
     """A tree head's signature does not verify under the public key."""
 
 
@@ -61,7 +61,7 @@ class TreeHead:
             public_key.verify(self.signature,
                               tree_head_bytes(self.size, self.timestamp, self.root))
         except InvalidSignature as exc:
-            raise SignatureInvalid(
+            raise TreeHeadSignatureInvalid(
                 f"the signature on the tree head of size {self.size} does not verify") from exc
 
 

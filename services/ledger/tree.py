@@ -16,6 +16,7 @@ from services.ledger import merkle
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import Signer, TreeHead
 from shared.db import executemany
+from shared.times import rfc3339_of_naive_utc
 
 LEVEL_SHIFT = 40
 
@@ -24,18 +25,14 @@ def node_id(level: int, index: int) -> int:
     return (level << LEVEL_SHIFT) | index
 
 
-def format_time(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds") + "Z"
-
-
 def time_text(value: datetime | str) -> str:
-    """``format_time`` of a value read raw: a datetime, or SQLite's stored text.
+    """``rfc3339_of_naive_utc`` of a value read raw: a datetime, or SQLite's stored text.
 
     SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff', always with
     microseconds; reading that text raw skips parsing it, which exports feel.
     """
     if isinstance(value, datetime):
-        return format_time(value)
+        return rfc3339_of_naive_utc(value)
     return value.replace(" ", "T", 1) + "Z"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.ledger import merkle
-from services.ledger.signing import SignatureInvalid, TreeHead
+from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
 
 Progress = Callable[[int], None]
 
@@ -72,7 +72,7 @@ def verify_export(path: Path, head: TreeHead, public_key: Ed25519PublicKey,
     """Recompute the root of the export's first ``head.size`` entries; check the signature."""
     try:
         head.verify(public_key)
-    except SignatureInvalid as exc:
+    except TreeHeadSignatureInvalid as exc:
         raise VerifyError(f"{exc}: it was not signed by this key") from exc
     return verify_leaves(leaves(path, progress), head, "the export")
 
@@ -131,7 +131,7 @@ def check_consistency(base_url: str, token: str | None, saved: TreeHead,
     current = TreeHead.from_json(_get(f"{base}/ct/v1/get-sth", token))
     try:
         current.verify(public_key)
-    except SignatureInvalid as exc:
+    except TreeHeadSignatureInvalid as exc:
         raise VerifyError(f"the log's current tree head: {exc}") from exc
     if current.size < saved.size:
         raise VerifyError(f"the log now holds {current.size} entries, fewer than the "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.training.models import Course
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
+from shared.times import naive_utcnow
 
 
 def _view(course: Course) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def record_course(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     with db.writing() as session:
         if session.scalar(sa.select(Course.n).where(Course.id == course_id)):
             raise Conflict(f"A course with id {course_id} already exists.")
-        course = Course(id=course_id, created_at=datetime.now(UTC).replace(tzinfo=None),
+        course = Course(id=course_id, created_at=naive_utcnow(),
                         **fields)
         session.add(course)
         return _view(course)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,8 +21,8 @@ from shared.area.models import Activity, Impact, Involvement, Outbox
 from shared.db import Database
 from shared.envelope import IMPACT_CORRECTED, IMPACT_RECORDED, new_event
 from shared.errors import Conflict, Invalid, NotFound
+from shared.times import as_naive_utc
 
-IMPACTS = cast(sa.Table, Impact.__table__)
 CONTENT = ("said", "outcome", "change_kind", "what_changed", "told_on")
 
 
@@ -97,8 +97,8 @@ def record_impact(db: Database, area: Area, fields: dict[str, Any]) -> dict[str,
         if fields.get("id") and session.scalar(sa.select(Impact.n).where(Impact.id == impact_id)):
             raise Conflict(f"An impact record with id {impact_id} already exists.")
         row = Impact(id=impact_id, activity_id=activity.id, involvement_id=involvement_id,
-                     revision=1, recorded_at=now.replace(tzinfo=None),
-                     updated_at=now.replace(tzinfo=None),
+                     revision=1, recorded_at=as_naive_utc(now),
+                     updated_at=as_naive_utc(now),
                      **{name: fields.get(name) for name in CONTENT})
         _seal(row)
         session.add(row)
@@ -120,7 +120,7 @@ def correct_impact(db: Database, area: Area, impact_id: str,
             setattr(row, name, fields.get(name))
         _seal(row)
         row.revision += 1
-        row.updated_at = now.replace(tzinfo=None)
+        row.updated_at = as_naive_utc(now)
         activity = session.scalar(sa.select(Activity).where(Activity.id == row.activity_id))
         assert activity is not None
         _emit(session, area, IMPACT_CORRECTED, row, activity, now)

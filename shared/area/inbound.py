@@ -20,10 +20,12 @@ from shared import jsonbody
 from shared.area import Area, impacts, service
 from shared.area.models import Integration, Receipt
 from shared.area.schemas import AreaSchemas, check_moment
+from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import KEYS, Database, stage
-from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors, format_time, parse_time
+from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors, parse_time
 from shared.errors import fail
-from shared.webhooks import SignatureInvalid, receipt_key, utcnow, verify
+from shared.times import naive_utcnow, rfc3339
+from shared.webhooks import WebhookSignatureInvalid, receipt_key, verify
 
 RECEIPTS = cast(sa.Table, Receipt.__table__)
 COMMANDS = ("activity.recorded", "activity.updated", "activity.cancelled",
@@ -68,10 +70,10 @@ Stored = dict[str, tuple[int, str]]
 
 def _read_receipts(session: Session, keys: list[str]) -> Stored:
     found: Stored = {}
-    for start in range(0, len(keys), 500):
+    for chunk in chunks(keys, KEYS_PER_STATEMENT):
         found.update((key, (status, body)) for key, status, body in session.execute(
             sa.select(Receipt.key, Receipt.status, Receipt.body)
-            .where(Receipt.key.in_(KEYS)), {"keys": keys[start:start + 500]}).tuples())
+            .where(Receipt.key.in_(KEYS)), {"keys": chunk}).tuples())
     return found
 
 
@@ -97,7 +99,7 @@ def _once(db: Database, key: str, run: Any, stored: Stored | None = None) -> tup
             body = run()
             text = json.dumps(body, default=str)
             stage(session, RECEIPTS, {"key": key, "status": 202, "body": text,
-                                      "created_at": utcnow()})
+                                      "created_at": naive_utcnow()})
             known[key] = (202, text)
     except sa.exc.IntegrityError:
         # The same delivery, concurrently: the other one won; answer as it did.
@@ -117,7 +119,7 @@ def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integratio
     try:
         # An unknown integration fails exactly like a bad signature: nothing to probe.
         verify(secrets_, body, headers)
-    except SignatureInvalid as exc:
+    except WebhookSignatureInvalid as exc:
         fail(401, message=f"Webhook signature rejected: {exc}.")
     webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
     try:
@@ -174,7 +176,7 @@ def _dated(event: dict[str, Any], index: int | None) -> dict[str, Any]:
         return event
     given = data.get("occurred_at")
     if given is None:
-        return {**event, "data": {**data, "occurred_at": format_time(when)}}
+        return {**event, "data": {**data, "occurred_at": rfc3339(when)}}
     try:
         same = parse_time(given) == when
     except ValueError:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from shared.area.models import Integration
 from shared.db import Database
 from shared.errors import Conflict, NotFound
-from shared.webhooks import new_secret, utcnow
+from shared.times import naive_utcnow
+from shared.webhooks import new_secret
 
 
 def create_integration(db: Database, name: str) -> str:
@@ -13,7 +14,7 @@ def create_integration(db: Database, name: str) -> str:
     with db.writing() as session:
         if session.get(Integration, name) is not None:
             raise Conflict(f"Integration {name} already exists; rotate its secret instead.")
-        session.add(Integration(name=name, secret=secret, created_at=utcnow()))
+        session.add(Integration(name=name, secret=secret, created_at=naive_utcnow()))
     return secret
 
 
@@ -26,5 +27,5 @@ def rotate_integration(db: Database, name: str) -> str:
             raise NotFound(f"No integration {name}.")
         integration.previous_secret = integration.secret
         integration.secret = secret
-        integration.rotated_at = utcnow()
+        integration.rotated_at = naive_utcnow()
     return secret

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.auth import TokenMixin, create_token_table
-from shared.outbox import OutboxMixin, create_outbox_table
-from shared.webhooks import IntegrationMixin, ReceiptMixin, create_webhook_tables
+from shared.auth import TokenMixin
+from shared.outbox import OutboxMixin
+from shared.webhooks import IntegrationMixin, ReceiptMixin
 
 
 class Base(DeclarativeBase):
@@ -122,52 +121,3 @@ class Impact(Base):
     revision: Mapped[int] = mapped_column(sa.Integer)
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
-
-
-def create_area_tables() -> None:
-    """Alembic operations for the common tables, for each domain service's first migration."""
-    create_outbox_table()
-    create_token_table()
-    create_webhook_tables()
-    op.create_table(
-        "citizens",
-        sa.Column("lookup", sa.String(64), primary_key=True),
-        sa.Column("salt", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-    )
-    op.create_table(
-        "activities",
-        sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("id", sa.String(64), nullable=False, unique=True),
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("org_unit", sa.String(256), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("details", sa.Text, nullable=False),
-        sa.Column("revision", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-    )
-    op.create_table(
-        "involvements",
-        sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("id", sa.String(64), nullable=False, unique=True),
-        sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False),
-        sa.Column("pseudonym", sa.String(64), nullable=False),
-        sa.Column("stage", sa.String(64), nullable=False),
-        sa.Column("role", sa.String(64), nullable=False),
-        sa.Column("hours", sa.Float, nullable=False),
-        sa.Column("recognition", sa.String(32), nullable=False),
-        sa.Column("decision_power", sa.String(32), nullable=False),
-        sa.Column("from_start", sa.Boolean, nullable=False),
-        sa.Column("feedback_given", sa.Boolean, nullable=False),
-        sa.Column("extras", sa.Text, nullable=False),
-        sa.Column("step", sa.Integer, nullable=False),
-        sa.Column("rubric_version", sa.String(32), nullable=False),
-        sa.Column("rubric_rule", sa.String(64), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("revision", sa.Integer, nullable=False),
-        sa.Column("recorded_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-    )
-    op.create_index("ix_involvements_activity_id", "involvements", ["activity_id"])
-    op.create_index("ix_involvements_pseudonym", "involvements", ["pseudonym"])

@@ -9,9 +9,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared import impact
 from shared.area import WITHDRAWAL_REASONS, Area, references
-from shared.envelope import EARLIEST, format_time
+from shared.envelope import EARLIEST
 from shared.fields import Date, Flag, Number, UtcDateTime, cursor, page
 from shared.involvement import DECISION_POWER, INFLUENCE, PARTS, RECOGNITION
+from shared.times import rfc3339
 from shared.validation import Loader, fast_loader
 
 # Ids chosen by the caller (an HR system's own vacancy number) are allowed.
@@ -25,7 +26,7 @@ def check_moment(moment: datetime) -> None:
     if moment > datetime.now(UTC) + timedelta(minutes=5):
         raise ValidationError("Must not be in the future.")
     if moment < EARLIEST:
-        raise ValidationError(f"Must not be before {format_time(EARLIEST)}.")
+        raise ValidationError(f"Must not be before {rfc3339(EARLIEST)}.")
 
 
 def occurred_at() -> fields.Field:
@@ -63,10 +64,6 @@ class ActivityOutMixin(Schema):
     kind = fields.String(required=True)
     status = fields.String(required=True, metadata={"description": "active or cancelled"})
     revision = fields.Integer(required=True)
-
-
-class ActivityPageSchema(Schema):
-    after = fields.Integer(required=True, metadata={"description": "Cursor for the next page"})
 
 
 class PageArgsSchema(Schema):

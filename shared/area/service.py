@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from shared import outbox
 from shared.area import Area, references
 from shared.area.models import Activity, Citizen, Involvement, Outbox
+from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import KEYS, Database, stage
 from shared.envelope import (
     ACTIVITY_CANCELLED,
@@ -31,20 +32,13 @@ from shared.envelope import (
 )
 from shared.errors import Conflict, Invalid, NotFound
 from shared.involvement import FACT_NAMES, LADDER, Facts
+from shared.times import as_naive_utc, naive_utcnow
 
 # The facts of rubric 2 with no column of their own live in the row's extras (JSON).
 IN_EXTRAS = ("part", "influence")
 # Involvements and citizens are written as plain rows (shared.db.stage), in bulk.
 INVOLVEMENTS = cast(sa.Table, Involvement.__table__)
 CITIZENS = cast(sa.Table, Citizen.__table__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=None)
 
 
 class Link(NamedTuple):
@@ -87,16 +81,17 @@ class Known:
 
     def preload(self, activity_ids: set[str], involvement_ids: set[str],
                 lookups: set[str]) -> None:
-        for chunk in _chunks(activity_ids - self.activities.keys()):
+        for chunk in chunks(sorted(activity_ids - self.activities.keys()), KEYS_PER_STATEMENT):
             found = {a.id: a for a in self.session.scalars(
                 sa.select(Activity).where(Activity.id.in_(KEYS)), {"keys": chunk})}
             self.activities.update({i: found.get(i) for i in chunk})
-        for chunk in _chunks(involvement_ids - self.involvements - self.free_involvements):
+        for chunk in chunks(sorted(involvement_ids - self.involvements - self.free_involvements),
+                            KEYS_PER_STATEMENT):
             taken = set(self.session.scalars(
                 sa.select(Involvement.id).where(Involvement.id.in_(KEYS)), {"keys": chunk}))
             self.involvements |= taken
             self.free_involvements |= set(chunk) - taken
-        for chunk in _chunks(lookups - self.citizens.keys()):
+        for chunk in chunks(sorted(lookups - self.citizens.keys()), KEYS_PER_STATEMENT):
             links = {lookup: Link(rule, salt, pseudonym)
                      for lookup, rule, salt, pseudonym in self.session.execute(
                          sa.select(Citizen.lookup, Citizen.rule, Citizen.salt,
@@ -121,11 +116,6 @@ class Known:
         return self.citizens[lookup]
 
 
-def _chunks(keys: set[str], size: int = 500) -> list[list[str]]:
-    ordered = sorted(keys)
-    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
-
-
 # -- activities --------------------------------------------------------------------------
 
 
@@ -145,7 +135,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
     chosen = fields.pop("id", None)
     activity_id = chosen or str(uuid.uuid4())
     org_unit = fields.pop("org_unit")
-    now = _now()
+    now = datetime.now(UTC)
     when = fields.pop("occurred_at", None) or now
     with db.writing() as session:
         known = Known.of(session)
@@ -155,7 +145,7 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
         area.check_activity(session, fields)
         activity = Activity(id=activity_id, kind=area.activity_kind, org_unit=org_unit,
                             status="active", details=json.dumps(fields, default=str),
-                            revision=1, created_at=_naive(now), updated_at=_naive(now))
+                            revision=1, created_at=as_naive_utc(now), updated_at=as_naive_utc(now))
         session.add(activity)
         known.activities[activity_id] = activity
         _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), when)
@@ -176,7 +166,7 @@ def _must_be_active(area: Area, activity: Activity) -> None:
 
 def update_activity(db: Database, area: Area, activity_id: str,
                     changes: dict[str, Any]) -> dict[str, Any]:
-    now = _now()
+    now = datetime.now(UTC)
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
         _must_be_active(area, activity)
@@ -186,19 +176,19 @@ def update_activity(db: Database, area: Area, activity_id: str,
             activity.org_unit = changes.pop("org_unit")
         activity.details = json.dumps({**json.loads(activity.details), **changes}, default=str)
         activity.revision += 1
-        activity.updated_at = _naive(now)
+        activity.updated_at = as_naive_utc(now)
         _emit(session, area, ACTIVITY_UPDATED, activity_id, _activity_data(activity), now)
         return activity_view(activity)
 
 
 def cancel_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
-    now = _now()
+    now = datetime.now(UTC)
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
         _must_be_active(area, activity)
         activity.status = "cancelled"
         activity.revision += 1
-        activity.updated_at = _naive(now)
+        activity.updated_at = as_naive_utc(now)
         _emit(session, area, ACTIVITY_CANCELLED, activity_id, _activity_data(activity), now)
         return activity_view(activity)
 
@@ -255,7 +245,7 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
 
 def _add_citizen(session: Session, lookup: str, link: Link) -> Link:
     stage(session, CITIZENS, {"lookup": lookup, **link._asdict(),
-                              "created_at": _naive(_now())})
+                              "created_at": naive_utcnow()})
     Known.of(session).citizens[lookup] = link
     return link
 
@@ -327,7 +317,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
     chosen = body.pop("id", None)
     involvement_id = chosen or str(uuid.uuid4())
     citizen_ref = body.pop("citizen_ref")
-    now = _now()
+    now = datetime.now(UTC)
     when = body.pop("occurred_at", None) or now
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
@@ -337,7 +327,7 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
             raise Conflict(f"An involvement with id {involvement_id} already exists.")
         inv = {"id": involvement_id, "activity_id": activity_id, "status": "active",
                "revision": 1, "pseudonym": pseudonym_for(session, key, citizen_ref),
-               "recorded_at": _naive(now), "updated_at": _naive(now)}
+               "recorded_at": as_naive_utc(now), "updated_at": as_naive_utc(now)}
         _apply_facts(inv, area, body)
         stage(session, INVOLVEMENTS, inv)
         known.involvements.add(involvement_id)
@@ -367,7 +357,7 @@ def _load_involvement(session: Session, involvement_id: str
 
 def _save_involvement(session: Session, inv: dict[str, Any], now: datetime) -> None:
     inv["revision"] += 1
-    inv["updated_at"] = _naive(now)
+    inv["updated_at"] = as_naive_utc(now)
     changes = {k: v for k, v in inv.items() if k not in ("n", "id")}
     session.execute(sa.update(INVOLVEMENTS).where(INVOLVEMENTS.c.id == inv["id"])
                     .values(changes))
@@ -376,7 +366,7 @@ def _save_involvement(session: Session, inv: dict[str, Any], now: datetime) -> N
 def correct_involvement(db: Database, area: Area, involvement_id: str,
                         body: dict[str, Any]) -> dict[str, Any]:
     """A correction replaces the facts; the ledger keeps both events, in order."""
-    now = _now()
+    now = datetime.now(UTC)
     with db.writing() as session:
         inv, activity = _load_involvement(session, involvement_id)
         _apply_facts(inv, area, body)
@@ -388,7 +378,7 @@ def correct_involvement(db: Database, area: Area, involvement_id: str,
 
 def withdraw_involvement(db: Database, area: Area, involvement_id: str,
                          reason: str) -> dict[str, Any]:
-    now = _now()
+    now = datetime.now(UTC)
     with db.writing() as session:
         inv, activity = _load_involvement(session, involvement_id)
         inv["status"] = "withdrawn"

@@ -23,11 +23,11 @@ from shared.outbox.relay import (
     relay_once,
 )
 from shared.outbox.staging import REQUEST_ID_ATTRIBUTE, add, request_ids
-from shared.outbox.tables import OutboxMixin, create_outbox_table, utcnow
+from shared.outbox.tables import OutboxMixin
 
 __all__ = [
     "APPEND_BATCH_TASK", "LEDGER_QUEUE", "REQUEST_ID_ATTRIBUTE", "SETTLED_QUEUE",
     "SETTLED_TASK", "OutboxMixin", "Publish", "Relay", "Settled", "Unanswered",
-    "Unpublishable", "add", "backlog", "create_outbox_table", "hold", "list_held",
-    "pending_count", "reconcile_once", "relay_once", "request_ids", "utcnow",
+    "Unpublishable", "add", "backlog", "hold", "list_held",
+    "pending_count", "reconcile_once", "relay_once", "request_ids",
 ]

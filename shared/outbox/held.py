@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import Database
-from shared.outbox.tables import OutboxMixin, utcnow
+from shared.outbox.tables import OutboxMixin
+from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def hold(db: Database, model: type[OutboxMixin], reasons: dict[int, str]) -> Non
     """Take rows out of the relay's passes, each with the reason, for an admin to see."""
     log.error("%d outbox rows cannot be published and are held: %s", len(reasons),
               "; ".join(f"{i}: {why}" for i, why in sorted(reasons.items())))
-    now = utcnow()
+    now = naive_utcnow()
     with db.writing() as session:
         for row_id, why in reasons.items():
             session.execute(sa.update(model).where(model.id == row_id)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from shared.db import Database
-from shared.outbox.tables import OutboxMixin, utcnow
+from shared.outbox.tables import OutboxMixin
+from shared.times import naive_utcnow
 
 
 def pending_count(db: Database, model: type[OutboxMixin]) -> int:
@@ -31,7 +32,7 @@ def backlog(db: Database, model: type[OutboxMixin]) -> list[tuple[str, str, floa
             .where(model.confirmed_at.is_(None), model.published_at.is_not(None)))
         held = session.scalar(sa.select(sa.func.count()).select_from(model)
                               .where(model.held_at.is_not(None)))
-    age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    age = (naive_utcnow() - oldest).total_seconds() if oldest is not None else 0.0
     return [
         ("ladder_outbox_pending_events", "Events waiting for the relay to publish them",
          float(pending or 0)),

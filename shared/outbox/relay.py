@@ -29,7 +29,8 @@ import sqlalchemy as sa
 from shared.db import Database
 from shared.outbox.held import hold
 from shared.outbox.staging import request_ids
-from shared.outbox.tables import OutboxMixin, utcnow
+from shared.outbox.tables import OutboxMixin
+from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ def _publish(db: Database, model: type[OutboxMixin], publish: Publish,
         raise
     with db.writing() as session:
         session.execute(
-            sa.update(model).where(model.id.in_(ids)).values(published_at=utcnow(), last_error=None)
+            sa.update(model).where(model.id.in_(ids))
+            .values(published_at=naive_utcnow(), last_error=None)
         )
     return len(ids)
 
@@ -143,7 +145,7 @@ def reconcile_once(db: Database, model: Any, settled: Settled, older_than: datet
     with db.writing() as session:
         if confirmed:
             session.execute(sa.update(model).where(model.id.in_(confirmed))
-                            .values(confirmed_at=utcnow()))
+                            .values(confirmed_at=naive_utcnow()))
         if missing:
             log.warning("%d published events are not in the ledger; publishing again",
                         len(missing))
@@ -205,7 +207,7 @@ class Relay:
 
     def reconcile(self) -> None:
         assert self.settled is not None
-        cutoff = utcnow() - timedelta(seconds=self.republish_after)
+        cutoff = naive_utcnow() - timedelta(seconds=self.republish_after)
         for name, db, model in self.outboxes:
             try:
                 while reconcile_once(db, model, self.settled, cutoff, QUESTION_SIZE) != (0, 0):

@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from shared import logs
 from shared.db import stage
-from shared.outbox.tables import utcnow
+from shared.times import naive_utcnow
 
 REQUEST_ID_ATTRIBUTE = "requestid"
 
 
 def add(session: Session, model: Any, events: Iterable[dict[str, Any]]) -> None:
     """Stage events in the caller's transaction; they commit with the domain write."""
-    now = utcnow()
+    now = naive_utcnow()
     request_id = logs.current_request_id()
     stamp = {REQUEST_ID_ATTRIBUTE: request_id} if request_id else {}
     for e in events:

@@ -1,17 +1,13 @@
-"""The outbox table each domain service has: its columns, and the migration that makes it."""
+"""The outbox table each domain service has: its columns and indexes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-
-def utcnow() -> datetime:
-    """Now, in UTC without a zone: how every table stores a moment."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from shared.times import naive_utcnow
 
 
 class OutboxMixin:
@@ -20,7 +16,7 @@ class OutboxMixin:
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     payload: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, default=naive_utcnow)
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -42,32 +38,3 @@ class OutboxMixin:
                      sqlite_where=sa.text("confirmed_at IS NULL"),
                      postgresql_where=sa.text("confirmed_at IS NULL")),
         )
-
-
-def create_outbox_table() -> None:
-    """Alembic operations that create the outbox, for each service's first migration."""
-    op.create_table(
-        "outbox",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-        sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("published_at", sa.DateTime, nullable=True),
-        sa.Column("confirmed_at", sa.DateTime, nullable=True),
-        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("last_error", sa.Text, nullable=True),
-    )
-    op.create_index(
-        "ix_outbox_unconfirmed",
-        "outbox",
-        ["published_at"],
-        sqlite_where=sa.text("confirmed_at IS NULL"),
-        postgresql_where=sa.text("confirmed_at IS NULL"),
-    )
-    op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["id"],
-        sqlite_where=sa.text("published_at IS NULL"),
-        postgresql_where=sa.text("published_at IS NULL"),
-    )

@@ -27,7 +27,7 @@ from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.migrations import upgrade
 from shared.outbound import parse_networks
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 from tests.support.areas import AREAS, SETUP
 from tests.support.databases import database
 from tests.support.receiver import Receiver
@@ -131,7 +131,7 @@ class Clock:
     """The schedule's clock, moved by the test instead of by sleeping."""
 
     def __init__(self) -> None:
-        self.now = utcnow()
+        self.now = naive_utcnow()
 
     def __call__(self) -> datetime:
         return self.now
@@ -141,7 +141,7 @@ class Clock:
 
     def catch_up(self) -> None:
         """Not behind the real time at which rows were just written."""
-        self.now = max(self.now, utcnow())
+        self.now = max(self.now, naive_utcnow())
 
 
 class Hooks:

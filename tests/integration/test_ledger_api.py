@@ -16,7 +16,7 @@ from flask import Flask
 from services.ledger import service
 from services.ledger.models import AccessLog, ApiToken
 from shared.auth import create_token
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 from tests.integration import test_metrics
 from tests.integration.conftest import PURPOSE, MakeApp
 from tests.integration.test_metrics import YEAR
@@ -268,7 +268,7 @@ def test_the_access_log_pages_and_takes_a_plain_date(ledger: Ledger) -> None:
     assert len(page["items"]) == 2 and page["next_after"] == page["items"][-1]["id"]
     rest = ledger.get("/v1/access-log", after=str(page["next_after"])).json["items"]
     assert rest[0]["id"] > page["next_after"]
-    today = utcnow().date()
+    today = naive_utcnow().date()
     assert ledger.get("/v1/access-log", since=today.isoformat()).json["items"]
     tomorrow = (today + timedelta(days=1)).isoformat()
     assert ledger.get("/v1/access-log", since=tomorrow).json == {"items": [],

@@ -11,6 +11,7 @@ from services.recruitment.domain import AREA
 from shared import outbox
 from shared.area import service
 from shared.area.models import Outbox
+from shared.times import naive_utcnow
 from tests.integration.conftest import MakeApp
 
 
@@ -62,14 +63,14 @@ def test_published_rows_the_ledger_lacks_go_back_to_pending(app: Flask) -> None:
     outbox.relay_once(db, Outbox, sent.append, batch_size=10)
     keys = [(e["source"], e["id"]) for e in sent[0]]
     in_ledger = set(keys[:3])
-    later = outbox.utcnow() + timedelta(seconds=1)
+    later = naive_utcnow() + timedelta(seconds=1)
     confirmed, republished = outbox.reconcile_once(
         db, Outbox, lambda ks: in_ledger & set(ks), older_than=later, batch_size=10)
     assert (confirmed, republished) == (3, 2)
     assert outbox.pending_count(db, Outbox) == 2
     # Rows published recently are left alone: the ledger may simply not have got there yet.
     outbox.relay_once(db, Outbox, sent.append, batch_size=10)
-    assert outbox.reconcile_once(db, Outbox, lambda ks: set(), older_than=outbox.utcnow()
+    assert outbox.reconcile_once(db, Outbox, lambda ks: set(), older_than=naive_utcnow()
                                  - timedelta(seconds=60), batch_size=10) == (0, 0)
 
 
@@ -124,7 +125,7 @@ def test_a_row_that_is_not_a_cloudevent_is_held_and_never_retried(app: Flask,
     [held] = _held(db)
     assert held.payload == payload and "not a CloudEvent" in (held.last_error or "")
     from datetime import timedelta
-    later = outbox.utcnow() + timedelta(seconds=1)
+    later = naive_utcnow() + timedelta(seconds=1)
     # Reconcile neither chokes on it nor sends it back to pending.
     assert outbox.reconcile_once(db, Outbox, lambda ks: set(ks), older_than=later,
                                  batch_size=10) == (4, 0)

@@ -12,7 +12,7 @@ from services.ledger.models import Subscription
 from services.ledger.webhooks import domain
 from shared.envelope import INVOLVEMENT_RECORDED
 from shared.outbound import parse_networks
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, PURPOSE, Hooks, MakeApp
 from tests.support import events as ev
 from tests.support.receiver import Receiver
@@ -299,7 +299,7 @@ def test_lists_answer_items_and_a_cursor(hooks: Hooks) -> None:
 def test_message_and_recovery_times_take_plain_dates(hooks: Hooks) -> None:
     sub = hooks.subscribe()
     hooks.append([ev.activity()])
-    today = utcnow().date()
+    today = naive_utcnow().date()
     path = f"/v1/subscriptions/{sub['id']}/messages"
     assert len(hooks.messages(sub["id"], since=today.isoformat())) == 1
     assert hooks.messages(sub["id"], since=(today + timedelta(days=1)).isoformat()) == []

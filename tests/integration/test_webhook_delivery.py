@@ -15,7 +15,7 @@ from services.ledger.models import Subscription, WebhookMessage
 from services.ledger.signing import TreeHead, load_public_key
 from services.ledger.webhooks import service as subscribers
 from shared.envelope import ACTIVITY_RECORDED, INVOLVEMENT_RECORDED
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, LOCAL, Hooks, MakeApp
 from tests.support import events as ev
 from tests.support.receiver import Answer, Receiver
@@ -382,12 +382,12 @@ def test_recover_sends_again_what_failed_since_a_time(make_app: MakeApp,
     hooks.deliver(old)  # fails, and the subscription still had a success since: stays enabled
     with hooks.db.writing() as session:  # the old failure was yesterday
         session.execute(sa.update(WebhookMessage).where(WebhookMessage.id == old)
-                        .values(created_at=utcnow() - timedelta(days=1)))
+                        .values(created_at=naive_utcnow() - timedelta(days=1)))
     hooks.deliver(new)
     hooks.deliver(newest)
     assert {m["id"]: m["status"] for m in hooks.messages(sub["id"])} == {
         ok: "succeeded", old: "failed", new: "failed", newest: "failed"}
-    since = (utcnow() - timedelta(hours=1)).isoformat() + "Z"
+    since = (naive_utcnow() - timedelta(hours=1)).isoformat() + "Z"
     path = f"/v1/subscriptions/{sub['id']}/recovery"
     response = hooks.call("POST", path, json={"since": since})
     assert (response.status_code, response.json) == (202, {"messages": 2})
@@ -447,11 +447,11 @@ def test_a_rotation_with_a_zero_overlap_in_its_body_retires_the_old_secret_at_on
 def test_a_rotation_overlap_in_the_body_keeps_the_old_secret_that_long(hooks: Hooks) -> None:
     sub = hooks.subscribe()
     old_secret = hooks.receiver.secrets["/hook"][0]
-    before = utcnow()
+    before = naive_utcnow()
     rotated = hooks.call("POST", f"/v1/subscriptions/{sub['id']}/secret/rotation",
                          json={"overlap_seconds": 600}).json
     expires = datetime.fromisoformat(rotated["previous_secret_expires_at"]).replace(tzinfo=None)
-    assert before + timedelta(seconds=600) <= expires <= utcnow() + timedelta(seconds=600)
+    assert before + timedelta(seconds=600) <= expires <= naive_utcnow() + timedelta(seconds=600)
     hooks.append([ev.activity()])
     hooks.deliver_due()
     sent = hooks.receiver.at("/hook")[-1]
@@ -513,10 +513,10 @@ def test_finished_messages_past_the_retention_are_purged_with_their_log(hooks: H
     hooks.deliver_due()
     with hooks.db.writing() as session:
         session.execute(sa.update(WebhookMessage).values(
-            created_at=utcnow() - timedelta(days=100)))
+            created_at=naive_utcnow() - timedelta(days=100)))
     [recent] = hooks.append([ev.activity()]).messages
     hooks.deliver(recent)
-    assert subscribers.purge(hooks.db, utcnow() - timedelta(days=90)) == 1
+    assert subscribers.purge(hooks.db, naive_utcnow() - timedelta(days=90)) == 1
     assert [m["id"] for m in hooks.messages(sub["id"])] == [pending, recent]
     log = hooks.attempts(sub["id"])
     assert {a["message_id"] for a in log} == {pending, recent}

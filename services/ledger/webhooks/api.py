@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -17,8 +16,8 @@ from shared.blueprint import Blueprint
 from shared.db import current_db
 from shared.errors import fail
 from shared.fields import NEXT_AFTER, Flag, Number, TimeBound, UtcDateTime, integer, page
-from shared.outbox import utcnow
 from shared.screening import JSON, NO_CONTENT_TYPE, accepts
+from shared.times import as_naive_utc, naive_utcnow
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions",
                 description="Webhooks out: subscriptions, their messages and delivery log")
@@ -26,10 +25,6 @@ blp = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions",
 
 def _settings() -> service.Settings:
     return service.Settings.from_config(current_app.config)
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
 
 
 def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -215,7 +210,7 @@ class Subscriptions(MethodView):
     @blp.response(201, SubscriptionSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Subscribe a URL; the answer carries its whsec_ secret, the only time it is shown."""
-        return service.create_subscription(current_db(), _settings(), body, utcnow())
+        return service.create_subscription(current_db(), _settings(), body, naive_utcnow())
 
 
 @blp.route("/<sub_id>")
@@ -234,7 +229,7 @@ class SubscriptionView(MethodView):
 
         ``grant: inspect`` needs a ``purpose``, given with it or stated before.
         """
-        return service.update_subscription(current_db(), _settings(), sub_id, body, utcnow())
+        return service.update_subscription(current_db(), _settings(), sub_id, body, naive_utcnow())
 
     @require("admin")
     @blp.response(204)
@@ -261,7 +256,7 @@ class Rotation(MethodView):
             fail(422, message="Some fields are invalid: overlap_seconds", errors={"json": {
                 "overlap_seconds": ["Differs from the query's overlap_seconds; give it once."]}})
         overlap = given[0] if given else current_app.config["WEBHOOK_SECRET_OVERLAP"]
-        return service.rotate_secret(current_db(), sub_id, float(overlap), utcnow())
+        return service.rotate_secret(current_db(), sub_id, float(overlap), naive_utcnow())
 
 
 @blp.route("/<sub_id>/messages")
@@ -273,7 +268,7 @@ class Messages(MethodView):
     def get(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
         """The subscription's messages, oldest first, and where each delivery stands."""
         items = service.list_messages(current_db(), sub_id, args.get("status"),
-                                      args.get("after"), _naive_utc(args.get("since")),
+                                      args.get("after"), as_naive_utc(args.get("since")),
                                       args["limit"])
         return _page(items, args["limit"])
 
@@ -293,7 +288,7 @@ class Resend(MethodView):
     @blp.response(202, WebhookMessageSchema)
     def post(self, sub_id: str, message_id: str) -> dict[str, Any]:
         """Deliver this message again, with the same webhook-id; 409 if disabled."""
-        return service.resend(current_db(), sub_id, message_id, utcnow())
+        return service.resend(current_db(), sub_id, message_id, naive_utcnow())
 
 
 @blp.route("/<sub_id>/attempts")
@@ -314,10 +309,10 @@ class Recovery(MethodView):
     @blp.response(202, RecoverySchema)
     def post(self, body: dict[str, Any], sub_id: str) -> dict[str, int]:
         """Deliver again every message that failed, made since ``since``; 409 if disabled."""
-        since = _naive_utc(body["since"])
+        since = as_naive_utc(body["since"])
         assert since is not None
         return {"messages": service.recover(current_db(), sub_id, since,
-                                            _naive_utc(body.get("until")), utcnow())}
+                                            as_naive_utc(body.get("until")), naive_utcnow())}
 
 
 # A rotation takes a JSON body, or none at all (``curl -X POST`` sends no Content-Type).

@@ -7,13 +7,14 @@ from __future__ import annotations
 import email.utils
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from services.ledger.domain import canonical_json
 from shared.envelope import EVENT_TYPE_PREFIX, EVENT_TYPES
+from shared.times import rfc3339_of_naive_utc
 
 SOURCE = "/ladder/ledger"
 
@@ -86,11 +87,6 @@ def wants_entries(event_types: set[str]) -> bool:
     return not event_types or not event_types.isdisjoint(EVENT_TYPES)
 
 
-def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def breached(operator: str, value: float, threshold: float) -> bool:
     return value < threshold if operator == "below" else value > threshold
 
@@ -154,18 +150,13 @@ def judge(status: int | None, headers: dict[str, str], step: int, schedule: tupl
 # -- messages -------------------------------------------------------------------------------
 
 
-def format_time(moment: datetime) -> str:
-    """A naive UTC datetime as RFC 3339 with microseconds and Z."""
-    return moment.isoformat(timespec="microseconds") + "Z"
-
-
 def cloudevent(message_id: str, event_type: str, subject: str, when: datetime,
                data: dict[str, Any]) -> str:
     """The body of a message: one CloudEvent in structured JSON mode, its id the webhook-id."""
     return canonical_json({
         "specversion": "1.0", "id": message_id, "source": SOURCE, "type": event_type,
-        "subject": subject, "time": format_time(when), "datacontenttype": "application/json",
-        "data": data,
+        "subject": subject, "time": rfc3339_of_naive_utc(when),
+        "datacontenttype": "application/json", "data": data,
     })
 
 

@@ -37,14 +37,14 @@ from services.ledger.models import (
 )
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import TreeHead
-from services.ledger.tree import format_time as leaf_time
 from services.ledger.webhooks import domain
 from services.ledger.webhooks.domain import FAILED, PENDING, SUCCEEDED
 from shared import outbound
 from shared.auth import purpose_problem
+from shared.chunks import chunks
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
-from shared.outbox import utcnow
+from shared.times import naive_utcnow, rfc3339_of_naive_utc
 from shared.webhooks import new_secret, signature_headers
 
 log = logging.getLogger(__name__)
@@ -337,7 +337,8 @@ def record_deliveries(session: Session, entries: list[dict[str, Any]], touched: 
             continue
         matching = [e["seq"] for e in entries
                     if domain.wants_entry(types, areas, e["type"], e["area"])]
-        for chunk in domain.chunks(matching, settings.max_entries):
+        # A message names at most max_entries entries: a subscriber's batch size.
+        for chunk in chunks(matching, settings.max_entries):
             rows.append(_message(sub_id, domain.ENTRIES_APPENDED, now,
                                  seqs=",".join(map(str, chunk)), first_seq=chunk[0],
                                  last_seq=chunk[-1], tree_size=tree_head.size))
@@ -433,7 +434,7 @@ def _entries_body(session: Session, message: WebhookMessage) -> str:
     sth = TreeHead(head.size, head.timestamp, head.root_hash, head.signature).as_json()
     entries = [{"seq": r.seq, "area": r.area, "org_unit": r.org_unit, "pseudonym": r.pseudonym,
                 # exactly as in the leaf bytes, so that a receiver can hash the leaf
-                "received_at": leaf_time(r.received_at),
+                "received_at": rfc3339_of_naive_utc(r.received_at),
                 "leaf_hash": base64.b64encode(r.leaf_hash or b"").decode(),
                 "event": json.loads(r.event)} for r in rows]
     return domain.entries_event(message.id, message.subscription_id, entries, sth,
@@ -473,7 +474,7 @@ def _claim(db: Database, message_id: str, now: datetime, lease: timedelta
         return sub.url, message.payload, signing_secrets(sub, now), message.schedule_step
 
 
-def deliver(db: Database, settings: Settings, message_id: str, *, now: Clock = utcnow,
+def deliver(db: Database, settings: Settings, message_id: str, *, now: Clock = naive_utcnow,
             send: Send = outbound.post, rand: Callable[[], float] = random.random,
             wall: Callable[[], float] = time.time) -> Delivery:
     """One attempt at one message, if it is due and nobody else holds it.
@@ -569,7 +570,7 @@ def _disable(session: Session, sub: Subscription, reason: str, now: datetime,
     _fail_pending(session, sub.id, "the subscription was disabled")
     watchers = session.execute(sa.select(Subscription.id, Subscription.event_types)
                                .where(Subscription.enabled, Subscription.id != sub.id)).all()
-    about = {"id": sub.id, "description": sub.description, "disabled_at": domain.format_time(now)}
+    about = {"id": sub.id, "description": sub.description, "disabled_at": rfc3339_of_naive_utc(now)}
     cause = {"message": message.id, "attempts": message.attempts, "status": message.last_status,
              "error": message.last_error}
     rows = []

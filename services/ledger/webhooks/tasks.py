@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from services.ledger.webhooks import service
 from shared.celery_app import DELIVER_WEBHOOK_TASK, WEBHOOK_QUEUE, every
 from shared.db import current_db
-from shared.outbox import utcnow
+from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def sweep(app: Flask) -> int:
     """Hand every due message that nobody holds to the broker; how many were handed."""
     with app.app_context():
         settings = service.Settings.from_config(app.config)
-        ids = service.due(app.extensions["db"], utcnow(), settings.requeue_after)
+        ids = service.due(app.extensions["db"], naive_utcnow(), settings.requeue_after)
         return enqueue(app.extensions["celery"], ids)
 
 
@@ -71,7 +71,7 @@ def purge(app: Flask) -> int:
     days = app.config["WEBHOOK_RETENTION_DAYS"]
     if days <= 0:
         return 0
-    before = utcnow() - timedelta(days=days)
+    before = naive_utcnow() - timedelta(days=days)
     total = 0
     while (purged := service.purge(app.extensions["db"], before)) > 0:
         total += purged
