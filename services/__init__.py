@@ -1,1 +1,1 @@
-"""Ladder's four services: recruitment, training, inspection and the ledger."""
+"""Ladder's services: one per area that shared.areas declares, and the ledger."""

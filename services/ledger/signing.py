@@ -1,4 +1,4 @@
-"""Signed tree heads: Ed25519 over (tree size, root hash, timestamp).
+"""Signed tree heads: Ed25519 over (timestamp, tree size, root hash), in that order.
 
 The signed bytes follow RFC 6962's TreeHeadSignature: version (1 byte, 0),
 signature type (1 byte, 1 = tree hash), timestamp in milliseconds (8 bytes),

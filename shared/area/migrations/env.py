@@ -1,4 +1,4 @@
-"""Alembic environment of the three domain services: the tables they share."""
+"""Alembic environment of the area services (shared.areas names them): the tables they share."""
 
 from shared.area.models import Base
 from shared.migrations import run_env
