@@ -25,9 +25,19 @@ log = logging.getLogger(__name__)
 
 # Errors that mean "the database is away", not "this batch is bad": retry later.
 TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+# The longest wait between two tries of a batch. docs/reliability.md keeps the
+# broker's visibility timeout above it, so a waiting batch is not handed out twice.
+RETRY_BACKOFF_MAX = 30
 
 
-@shared_task(name=APPEND_BATCH_TASK, bind=True, acks_late=True, max_retries=None)
+# A batch that fails goes back to the broker and is tried again, without end: the
+# database is away, or even keeping an event as rejected failed, and an accepted
+# event is never dropped. Celery waits 1, 2, 4 ... up to RETRY_BACKOFF_MAX seconds
+# between tries, each wait drawn at random below that (full jitter), so that the
+# workers of a crowd of failed batches do not all come back at once.
+@shared_task(name=APPEND_BATCH_TASK, bind=True, acks_late=True,
+             autoretry_for=(Exception,), max_retries=None, retry_backoff=True,
+             retry_backoff_max=RETRY_BACKOFF_MAX, retry_jitter=True)
 def append_batch(self: Task, events: Any) -> dict[str, int]:
     """Append ``events`` (a list of CloudEvents) to the ledger in one transaction."""
     batch = events if isinstance(events, list) else [events]
@@ -44,16 +54,14 @@ def _append(task: Task, events: Any, size: int) -> dict[str, int]:
         result = service.append_in_parts(
             db, events, current_app.extensions["signer"],
             subscribers.Settings.from_config(current_app.config), TRANSIENT)
-    except Exception as exc:
-        # The database is away, or even keeping an event as rejected failed: the
-        # message goes back to the broker for later, never dropped.
-        countdown = min(2 ** min(task.request.retries, 5), 30)
-        if isinstance(exc, TRANSIENT):
-            log.warning("ledger append failed, retrying in %ss: %s", countdown, exc)
-        else:
-            log.exception("ledger append and keeping rejected events both failed; "
-                          "retrying in %ss", countdown)
-        raise task.retry(exc=exc, countdown=countdown) from exc
+    except TRANSIENT as exc:
+        log.warning("ledger append failed (try %d); Celery retries the batch: %s",
+                    task.request.retries + 1, exc)
+        raise
+    except Exception:
+        log.exception("ledger append and keeping rejected events both failed (try %d); "
+                      "Celery retries the batch", task.request.retries + 1)
+        raise
     metrics.record_batch(name, size, time.perf_counter() - started, result.appended,
                          result.duplicates, result.rejected)
     log.info("ledger appended a batch: %d new, %d duplicates, %d rejected; size %d",
