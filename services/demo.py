@@ -16,7 +16,6 @@ courses) goes over its REST API.
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import threading
@@ -26,9 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
+import requests
+from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
+from urllib3.util import Retry
 
 from services import area_packages
 from services.ledger.measures import last_twelve_months
@@ -161,7 +162,7 @@ def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
 
 
 class Sender:
-    """Posts signed webhooks, one keep-alive connection per thread."""
+    """Posts signed webhooks, one keep-alive session per thread."""
 
     def __init__(self, urls: dict[str, str], integration: str, secrets: dict[str, str]) -> None:
         self.urls = urls
@@ -169,29 +170,21 @@ class Sender:
         self.hooks = {area: Webhook(secret) for area, secret in secrets.items()}
         self.local = threading.local()
 
-    def _connection(self, area: str) -> http.client.HTTPConnection:
-        connections = self.local.__dict__.setdefault("connections", {})
-        if area not in connections:
-            parts = urlsplit(self.urls[area])
-            connections[area] = http.client.HTTPConnection(parts.hostname or "127.0.0.1",
-                                                           parts.port or 80, timeout=30)
-        return connections[area]
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+            # A server may close a keep-alive connection between two posts: the post goes
+            # again, once; its webhook-id (or a 409 for a course) makes a repeat harmless.
+            session.mount("http://", HTTPAdapter(max_retries=Retry(total=1,
+                                                                   allowed_methods=None)))
+        return session
 
     def post(self, area: str, path: str, body: bytes,
              headers: dict[str, str]) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            connection = self._connection(area)
-            try:
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                return response.status, response.read()
-            except (ConnectionError, http.client.HTTPException):
-                # The server closed a keep-alive connection: open another, once.
-                connection.close()
-                self.local.connections.pop(area, None)
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        response = self._session().post(self.urls[area] + path, data=body, headers=headers,
+                                        timeout=30)
+        return response.status_code, response.content
 
     def webhook(self, area: str, command: Command) -> None:
         body = json.dumps({"type": command.type, "data": command.data})

@@ -15,15 +15,21 @@ private one a moment later cannot slip through. Redirects are never followed.
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import socket
-import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.poolmanager import PoolManager
+from urllib3.util.connection import create_connection
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -209,29 +215,59 @@ class Response:
     body: bytes
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
-    """Connects to one address chosen beforehand, whatever ``host`` resolves to now."""
+# The guard is written here, beneath requests, because requests alone resolves the host
+# again when it connects: a name could pass the check and then connect somewhere else.
+# Each connection below goes to the one address that was checked, while the URL, the
+# Host header, TLS's SNI and the certificate check all keep the host's name.
 
-    def __init__(self, target: Target, address: str, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout)
+
+class _PinnedConnection(urllib3.connection.HTTPConnection):
+    """Connects to ``address``, chosen and checked beforehand, instead of resolving."""
+
+    def __init__(self, *args: Any, address: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.address = address
 
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def _new_conn(self) -> socket.socket:
+        try:
+            return create_connection((self.address, self.port), self.timeout,
+                                     source_address=self.source_address,
+                                     socket_options=self.socket_options)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"connecting to {self.address} timed out") from exc
+        except OSError as exc:
+            raise NewConnectionError(
+                self, f"cannot connect to {self.address}:{self.port}: {exc}") from exc
 
 
-class _PinnedHTTPS(_PinnedHTTP):
-    default_port = 443
+class _PinnedHTTPSConnection(_PinnedConnection, urllib3.connection.HTTPSConnection):
+    """TLS over the pinned socket: SNI and the certificate check use the host name."""
 
-    def __init__(self, target: Target, address: str, timeout: float) -> None:
-        super().__init__(target, address, timeout)
-        self.context = ssl.create_default_context()
 
-    def connect(self) -> None:
-        super().connect()
-        # SNI and certificate checks use the host name, not the pinned address.
-        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
+class _PinnedPoolManager(PoolManager):
+    def __init__(self, address: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.address = address
+
+    def _new_pool(self, scheme: str, host: str, port: int,
+                  request_context: dict[str, Any] | None = None) -> HTTPConnectionPool:
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.ConnectionCls = _PinnedHTTPSConnection if scheme == "https" else _PinnedConnection
+        pool.conn_kw["address"] = self.address
+        return pool
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """requests' transport, its every connection pinned to ``address``; no retries."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        self.poolmanager = _PinnedPoolManager(self.address, num_pools=connections,
+                                              maxsize=maxsize, block=block, **pool_kwargs)
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float,
@@ -256,14 +292,10 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float,
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
-        conn = kind(target, address, remaining)
         try:
-            return _exchange(conn, target, body, headers, deadline, max_body, timeout)
+            return _exchange(target, address, body, headers, remaining, max_body, timeout)
         except _Unreachable as exc:
             last = exc.error  # try the host's next address
-        finally:
-            conn.close()
     raise last or DeliveryError("timeout", f"no answer within {timeout:g} s")
 
 
@@ -272,39 +304,40 @@ class _Unreachable(Exception):
         self.error = error
 
 
-def _left(deadline: float, timeout: float) -> float:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise DeliveryError("timeout", f"no answer within {timeout:g} s")
-    return remaining
-
-
-def _exchange(conn: _PinnedHTTP, target: Target, body: bytes, headers: dict[str, str],
-              deadline: float, max_body: int, timeout: float) -> Response:
-    try:
-        conn.connect()
-    except TimeoutError as exc:
-        raise DeliveryError("timeout", f"connecting to {conn.address} timed out") from exc
-    except ssl.SSLError as exc:
-        raise DeliveryError("tls", f"TLS with {target.host} failed: {exc}") from exc
-    except OSError as exc:
-        raise _Unreachable(DeliveryError(
-            "connection", f"cannot connect to {conn.address}:{target.port}: {exc}")) from exc
-    sock: Any = conn.sock
-    try:
-        sock.settimeout(_left(deadline, timeout))
-        conn.putrequest("POST", target.path, skip_host=True, skip_accept_encoding=True)
-        for name, value in {"Host": target.host_header, "User-Agent": USER_AGENT,
-                            "Content-Type": "application/json",
-                            "Content-Length": str(len(body)), **headers}.items():
-            conn.putheader(name, value)
-        conn.endheaders(body)
-        sock.settimeout(_left(deadline, timeout))
-        response = conn.getresponse()
-        sock.settimeout(_left(deadline, timeout))
-        data = response.read(max_body)
-    except TimeoutError as exc:
-        raise DeliveryError("timeout", f"no answer within {timeout:g} s") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError("connection", f"the connection failed: {exc!r}") from exc
-    return Response(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+def _exchange(target: Target, address: str, body: bytes, headers: dict[str, str],
+              remaining: float, max_body: int, timeout: float) -> Response:
+    with requests.Session() as session:
+        # Nothing from the environment: no proxy (it would connect elsewhere), no netrc,
+        # and none of requests' default headers.
+        session.trust_env = False
+        session.headers.clear()
+        session.mount("http://", _PinnedAdapter(address))
+        session.mount("https://", _PinnedAdapter(address))
+        try:
+            response = session.post(
+                f"{target.scheme}://{target.host_header}{target.path}", data=body,
+                headers={"Host": target.host_header, "User-Agent": USER_AGENT,
+                         "Content-Type": "application/json", **headers},
+                # One deadline for connecting and reading together; requests hands a urllib3
+                # Timeout through as it is, though its annotation names only numbers.
+                timeout=urllib3.Timeout(total=remaining),  # type: ignore[arg-type]
+                allow_redirects=False, stream=True)
+            with response:
+                data = response.raw.read(max_body, decode_content=False)
+                return Response(response.status_code,
+                                {k.lower(): v for k, v in response.headers.items()}, data)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise DeliveryError("timeout", f"connecting to {address} timed out") from exc
+        except requests.exceptions.SSLError as exc:
+            raise DeliveryError("tls", f"TLS with {target.host} failed: {exc}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0],
+                                                                   MaxRetryError) else None
+            if isinstance(reason, NewConnectionError):
+                raise _Unreachable(DeliveryError("connection", str(reason))) from exc
+            raise DeliveryError("connection", f"the connection failed: {exc!r}") from exc
+        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
+            raise DeliveryError("timeout", f"no answer within {timeout:g} s") from exc
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                OSError) as exc:
+            raise DeliveryError("connection", f"the connection failed: {exc!r}") from exc

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-import urllib.request
+
+import requests
 
 
 def ready(url: str, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(url + "/readyz", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except OSError:
+        return requests.get(url + "/readyz", timeout=timeout).status_code == 200
+    except requests.RequestException:
         return False
 
 

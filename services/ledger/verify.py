@@ -7,13 +7,12 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import requests
+import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.ledger import merkle
@@ -97,25 +96,28 @@ def verify_leaves(entries: Iterable[tuple[int, bytes]], head: TreeHead, what: st
     return tree.size
 
 
-def _open(url: str, token: str | None) -> Any:
-    request = urllib.request.Request(url, headers={"Accept": "application/json", **(
-        {"Authorization": f"Bearer {token}"} if token else {})})
+def _open(url: str, token: str | None, params: dict[str, int] | None = None
+          ) -> requests.Response:
+    """GET ``url`` as the auditor: the answer streams, for an export of any size."""
+    headers = {"Accept": "application/json",
+               **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
-        return urllib.request.urlopen(request, timeout=30)
-    except urllib.error.HTTPError as exc:
-        raise VerifyError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from exc
-    except OSError as exc:
+        response = requests.get(url, params=params, headers=headers, timeout=30, stream=True)
+    except requests.RequestException as exc:
         raise VerifyError(f"could not reach {url}: {exc}") from exc
+    if response.status_code >= 400:
+        with response:
+            raise VerifyError(f"{response.url} answered {response.status_code}: "
+                              f"{response.content[:300]!r}")
+    return response
 
 
-def _get(url: str, token: str | None) -> Any:
-    try:
-        with _open(url, token) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise VerifyError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from exc
-    except OSError as exc:
-        raise VerifyError(f"could not reach {url}: {exc}") from exc
+def _get(url: str, token: str | None, params: dict[str, int] | None = None) -> Any:
+    with _open(url, token, params) as response:
+        try:
+            return response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise VerifyError(f"could not read the answer of {response.url}: {exc}") from exc
 
 
 def check_consistency(base_url: str, token: str | None, saved: TreeHead,
@@ -136,8 +138,8 @@ def check_consistency(base_url: str, token: str | None, saved: TreeHead,
     if current.size < saved.size:
         raise VerifyError(f"the log now holds {current.size} entries, fewer than the "
                           f"{saved.size} of the saved tree head: history was truncated")
-    query = urllib.parse.urlencode({"first": saved.size, "second": current.size})
-    proof = _get(f"{base}/ct/v1/get-sth-consistency?{query}", token)["consistency"]
+    proof = _get(f"{base}/ct/v1/get-sth-consistency", token,
+                 {"first": saved.size, "second": current.size})["consistency"]
     try:
         merkle.verify_consistency(saved.size, current.size,
                                   [base64.b64decode(h) for h in proof], saved.root,
@@ -146,5 +148,10 @@ def check_consistency(base_url: str, token: str | None, saved: TreeHead,
         raise VerifyError(f"the log of {current.size} entries is not consistent with the "
                           f"saved tree head of {saved.size}: {exc}") from exc
     with _open(f"{base}/v1/exports/entries?format=ndjson", token) as response:
-        verify_leaves(ndjson_leaves(response, progress), current, "the live log")
+        try:
+            # The raw stream, line by line as it arrives (decompressed, if it came so).
+            verify_leaves(ndjson_leaves(response.raw, progress), current, "the live log")
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise VerifyError(f"reading the live log from {response.url} failed: {exc}"
+                              ) from exc
     return current

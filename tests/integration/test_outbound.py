@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from shared import outbound
 from tests.support.receiver import Answer, Receiver
@@ -78,3 +89,70 @@ def test_no_answer_and_no_server_are_delivery_errors(receiver: Receiver) -> None
         outbound.post("http://nowhere.invalid/", b"{}", {}, timeout=2, allowed=LOCAL,
                       resolve=unknown)
     assert dns.value.kind == "dns"
+
+
+class _TlsListener:
+    """A TLS server on 127.0.0.1 whose certificate no one trusts: it notes the name each
+    client asked for (SNI) and whether the handshake completed."""
+
+    def __init__(self, directory: Path) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.example.test")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName(
+                    [x509.DNSName("hooks.example.test")]), critical=False)
+                .sign(key, hashes.SHA256()))
+        (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / "key.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+        self.names: list[str | None] = []
+        self.completed: list[bool] = []
+        self.context.sni_callback = lambda sock, name, ctx: self.names.append(name)
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.socket.accept()
+        with connection:
+            try:
+                with self.context.wrap_socket(connection, server_side=True):
+                    self.completed.append(True)
+            except (ssl.SSLError, OSError):
+                self.completed.append(False)
+
+    def close(self) -> None:
+        self.thread.join(5)
+        self.socket.close()
+
+
+@pytest.fixture
+def tls_listener(tmp_path: Path) -> Iterator[_TlsListener]:
+    """A TLS server on 127.0.0.1 with a self-signed certificate for hooks.example.test."""
+    listener = _TlsListener(tmp_path)
+    yield listener
+    listener.close()
+
+
+def test_tls_to_a_pinned_address_asks_for_the_name_and_checks_the_certificate(
+    tls_listener: _TlsListener,
+) -> None:
+    # hooks.example.test resolves nowhere but here: reaching the listener at all shows the
+    # connection went to the checked address; the name still goes out as SNI, and the
+    # certificate (self-signed, so trusted by no one) is checked and refused.
+    with pytest.raises(outbound.DeliveryError) as caught:
+        outbound.post(f"https://hooks.example.test:{tls_listener.port}/", b"{}", {},
+                      timeout=5, allowed=LOCAL, resolve=_resolver("127.0.0.1"))
+    tls_listener.close()
+    assert caught.value.kind == "tls"
+    assert "certificate verify failed" in str(caught.value)
+    assert tls_listener.names == ["hooks.example.test"]
+    assert tls_listener.completed == [False]
