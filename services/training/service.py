@@ -25,8 +25,7 @@ def record_course(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     with db.writing() as session:
         if session.scalar(sa.select(Course.n).where(Course.id == course_id)):
             raise Conflict(f"A course with id {course_id} already exists.")
-        course = Course(id=course_id, created_at=naive_utcnow(),
-                        **fields)
+        course = Course(id=course_id, created_at=naive_utcnow(), **fields)
         session.add(course)
         return _view(course)
 
