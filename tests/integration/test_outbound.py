@@ -46,6 +46,21 @@ def test_a_name_is_sent_to_the_address_it_was_checked_at(receiver: Receiver) -> 
     assert resolve.calls == ["hooks.example.test"]  # type: ignore[attr-defined]
 
 
+def test_a_proxy_in_the_environment_does_not_divert_a_delivery(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy would make the connection to an address nobody checked: none is used.
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    port = receiver.server.server_address[1]
+    response = outbound.post(f"http://hooks.example.test:{port}/proxied", b"{}", {},
+                             timeout=5, allowed=LOCAL, resolve=_resolver("127.0.0.1"))
+    assert response.status == 200
+    assert [r.path for r in receiver.wait_for("/proxied", 1)] == ["/proxied"]
+
+
 def test_a_name_that_now_resolves_privately_is_refused_before_connecting(
     receiver: Receiver,
 ) -> None:
