@@ -11,6 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from shared.area.integrations import create_integration, rotate_integration
+from shared.logs import REQUEST_ID_HEADER
 from tests.integration.conftest import AreaClient
 from tests.support.areas import ACTIVITIES, involvement
 
@@ -133,8 +134,20 @@ def test_bad_signatures_are_401_and_change_nothing(
 
 
 def test_an_unknown_integration_is_401(area: AreaClient, secret: str) -> None:
-    response = _deliver(area, *_signed(secret, _activity_command(area)), integration="nobody")
-    assert response.status_code == 401
+    """Answered exactly as a bad signature is: nothing tells a prober the name is unknown."""
+    before = area.writes()
+    unknown = _deliver(area, *_signed(secret, _activity_command(area)), integration="nobody")
+    bad = _deliver(area, *_wrong_secret(secret, _activity_command(area)))
+    assert unknown.status_code == bad.status_code == 401
+    assert unknown.get_data() == bad.get_data()
+    assert _answer_headers(unknown) == _answer_headers(bad)
+    assert area.writes() == before
+
+
+def _answer_headers(response: Any) -> dict[str, str]:
+    """A response's headers, but those that name the request (its id) or the moment."""
+    return {k: v for k, v in response.headers.items()
+            if k.lower() not in (REQUEST_ID_HEADER.lower(), "date")}
 
 
 def test_both_secrets_are_valid_during_rotation(area: AreaClient, secret: str) -> None:
