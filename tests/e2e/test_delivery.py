@@ -33,14 +33,33 @@ def _appended(ledger: Database) -> int:
 def _wait_for_appended(ledger: Database, count: int, timeout: float = 30) -> None:
     """Poll the ledger's own table, cheaply and often, so a kill lands soon after ``count``."""
     deadline = time.monotonic() + timeout
-    while _appended(ledger) < count and time.monotonic() < deadline:
+    while _appended(ledger) < count:
+        assert time.monotonic() < deadline, f"the ledger holds {_appended(ledger)} of {count}"
         time.sleep(0.01)
+
+
+def _wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def _broker_idle(stack: Stack) -> bool:
+    """No ledger batch queued, nor held by a worker (or a killed one) unacknowledged: none
+    can be delivered again."""
+    broker = redis.Redis(port=stack.redis.port)
+    try:
+        return not broker.llen("ledger") and not broker.hlen("unacked")
+    finally:
+        broker.close()
 
 
 def _assert_exactly_once(stack: Stack, expected: set[str], timeout: float = 60) -> None:
     entries = stack.wait_for_entries(len(expected), timeout=timeout)
-    # Give a redelivered batch the chance to (wrongly) append again.
-    time.sleep(1)
+    # Every batch a killed worker held has come back and been taken again (and would have
+    # appended again, wrongly, by now).
+    _wait_until(lambda: _broker_idle(stack), "the broker holds no ledger batch", timeout)
     entries = stack.entries()
     counts = Counter(e["event"]["id"] for e in entries)
     assert set(counts) == expected, (len(counts), len(expected), stack.log("ledger-worker"))
@@ -56,12 +75,15 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     base = stack.url("recruitment")
     stack.kill("ledger-worker")
     vacancy_id = record_vacancy(base, stack.auth("recruitment"))
-    record_involvements(base, stack.auth("recruitment"), vacancy_id, 400)
+    record_involvements(base, stack.auth("recruitment"), vacancy_id, 200)
     expected = _outbox_ids(stack)
-    assert len(expected) == 401
+    assert len(expected) == 201
     broker = redis.Redis(port=stack.redis.port)
     ledger = Database(stack.env["LEDGER_DATABASE_URL"])
+    # Every event is queued before the worker first starts.
+    _wait_until(lambda: broker.llen("ledger") >= len(expected), "the relay publishes them all")
     held_unacked = []
+    settled_at_kill = []
     for _ in range(3):
         # Start it, wait until it is part-way through the queue, and SIGKILL it.
         before = _appended(ledger)
@@ -69,9 +91,11 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
         _wait_for_appended(ledger, before + 5)
         stack.kill("ledger-worker")
         held_unacked.append(broker.hlen("unacked"))
-    appended = _appended(ledger)
+        settled_at_kill.append(_appended(ledger))
     ledger.dispose()
-    assert 0 < appended < len(expected), "the worker was not killed part-way through the queue"
+    # Each kill landed part-way: after the worker had settled some events, before it had
+    # settled them all.
+    assert all(0 < n < len(expected) for n in settled_at_kill), settled_at_kill
     stack.start("ledger-worker")
     _assert_exactly_once(stack, expected)
     # The kills caught the worker holding messages that Redis later handed back.
@@ -97,8 +121,8 @@ def test_a_batch_published_twice_is_appended_once(stack: Stack) -> None:
                 break
         time.sleep(0.2)
     db.dispose()
-    time.sleep(1.5)
-    assert any(line.get("duplicates") for line in stack.log_lines("ledger-worker"))
+    _wait_until(lambda: any(line.get("duplicates") for line in stack.log_lines("ledger-worker")),
+                "the worker reports the republished batch as duplicates")
     _assert_exactly_once(stack, expected)
 
 
@@ -110,7 +134,9 @@ def test_requests_succeed_while_redis_is_down_and_arrive_when_it_returns(stack: 
     ready = requests.get(base + "/readyz", timeout=10)
     assert ready.status_code == 503
     assert ready.json()["errors"]["checks"]["broker"] == "unreachable"
-    time.sleep(1)
+    # The relay has tried, and failed, to publish them while Redis was down.
+    _wait_until(lambda: "outbox publish failed" in (stack.logs / "relay.log").read_text(),
+                "the relay fails to publish")
     stack.redis.start()
     _assert_exactly_once(stack, _outbox_ids(stack), timeout=60)
 
