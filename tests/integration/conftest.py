@@ -25,11 +25,10 @@ from shared.area.models import ApiToken, Outbox
 from shared.auth import create_token
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
-from shared.migrations import upgrade
 from shared.outbound import parse_networks
 from shared.times import naive_utcnow
 from tests.support.areas import AREAS, SETUP
-from tests.support.databases import database
+from tests.support.databases import migrated
 from tests.support.receiver import Receiver
 
 MakeApp = Callable[..., Flask]
@@ -46,8 +45,7 @@ def make_app(backend: str, tmp_path: Path, redis_server: EmbeddedRedis) -> Itera
     apps: list[Flask] = []
 
     def build(service: str, **config: Any) -> Flask:
-        url = stack.enter_context(database(backend, tmp_path, f"{service}{len(apps)}"))
-        upgrade(service, url)
+        url = stack.enter_context(migrated(backend, tmp_path, f"{service}{len(apps)}", service))
         module = importlib.import_module(
             "services.ledger" if service == "ledger" else areas.get(service).module)
         # Rate-limit counts of one app only: the session's Redis is shared by every test.
