@@ -6,6 +6,7 @@ Used by the benchmarks and by the e2e tests (through tests/support/stack.py).
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import time
 from pathlib import Path
@@ -132,6 +133,19 @@ class Stack:
         self.processes.clear()
         self.redis.stop()
 
+    def kill_all(self) -> None:
+        """SIGKILL everything at once: for a teardown, where a graceful stop is not what is
+        being measured or tested and only costs time."""
+        processes = list(self.processes.values())
+        for process in processes:
+            process.signal(signal.SIGKILL)
+        for process in processes:
+            process.kill()  # reaps it
+            if process.log:
+                process.log.close()
+        self.processes.clear()
+        self.redis.stop(signal.SIGKILL)
+
 
 def listening(log: Path, offset: int, port: str, pid: int, timeout: float = 30) -> bool:
     """Whether gunicorn ``pid`` listens on ``port``; False if another program holds it.
@@ -160,10 +174,12 @@ def _open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def prepare(directory: Path, urls: dict[str, str], **env: str) -> Stack:
-    """Migrate the databases and issue tokens; start Redis. The processes start later."""
-    for service, url in urls.items():
-        upgrade(service, url)
+def prepare(directory: Path, urls: dict[str, str], migrate: bool = True, **env: str) -> Stack:
+    """Migrate the databases (unless they are already) and issue tokens; start Redis. The
+    processes start later."""
+    if migrate:
+        for service, url in urls.items():
+            upgrade(service, url)
     running = Stack(directory, urls, **env)
     running.tokens = {s: create_token(Database(urls[s]), ApiToken,
                                       load(s, running.env)["TOKEN_PEPPER"], "e2e",

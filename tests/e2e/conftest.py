@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import SERVICES
-from tests.support.databases import database
+from tests.support.databases import migrated
 from tests.support.stack import Stack, prepare
 
 __all__ = ["Stack"]
@@ -23,10 +23,10 @@ def make_stack(backend: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 
         def build(**env: str) -> Stack:
             directory = tmp_path / f"stack{len(exits._exit_callbacks)}"
-            urls = {s: exits.enter_context(database(backend, directory.parent, s))
+            urls = {s: exits.enter_context(migrated(backend, directory.parent, s, s))
                     for s in SERVICES}
-            running = prepare(directory, urls, **env)
-            exits.callback(running.stop)
+            running = prepare(directory, urls, migrate=False, **env)
+            exits.callback(running.kill_all)
             running.start()
             return running
 
