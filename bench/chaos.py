@@ -30,6 +30,8 @@ Sizes and switches (environment):
   CHAOS_DRAIN_TIMEOUT   seconds to wait for the ledger to drain (default 1800)
   CHAOS_KEEP=1          keep the databases and logs (kept anyway when a fault fails)
   CHAOS_SMOKE=1         tiny sizes, so that the suite keeps this working
+  CHAOS_RESULTS         where the results go (default bench/results/chaos.json, or
+                        chaos-smoke.json in smoke mode)
 """
 
 from __future__ import annotations
@@ -86,12 +88,12 @@ AREAS = ("recruitment", "inspection")
 ACTIVITY_ID = "CHAOS-1"
 
 # Short timeouts so that a fault's consequences play out within the run: a batch a
-# killed worker held comes back after 10 s, and an event the broker lost is
-# published again 20 s after its first publish.
+# killed worker held comes back after 10 s (4 s in smoke mode), and an event the broker
+# lost is published again 20 s (5 s) after its first publish.
 STACK_ENV = {
     "LADDER_WEB_WORKERS": "2",
     "LADDER_LOG_LEVEL": "INFO",
-    "LADDER_VISIBILITY_TIMEOUT": "10",
+    "LADDER_VISIBILITY_TIMEOUT": "4" if SMOKE else "10",
     "LADDER_REPUBLISH_AFTER": "5" if SMOKE else "20",
     "LADDER_RELAY_INTERVAL": "0.1",
     "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2" if SMOKE else "10",
@@ -681,10 +683,12 @@ def main() -> int:
               "sizes": {"fault_1": EVENTS, "others": EVENTS_OTHER, "kills": KILLS,
                         "outage_s": OUTAGE, "redis_maxmemory": REDIS_MAXMEMORY},
               "rows": [r.__dict__ | {"passed": r.passed} for r in rows]}
-    out = ROOT / "bench" / "results" / ("chaos-smoke.json" if SMOKE else "chaos.json")
+    out = Path(os.environ.get("CHAOS_RESULTS") or ROOT / "bench" / "results"
+               / ("chaos-smoke.json" if SMOKE else "chaos.json")).resolve()
     out.write_text(json.dumps(result, indent=2))
     failed = [r.fault for r in rows if not r.passed]
-    print(f"\nwritten to {out.relative_to(ROOT)}; "
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nwritten to {shown}; "
           + (f"FAILED: {', '.join(failed)}" if failed else "every fault: 0 lost, 0 duplicated, "
              "verify passes"))
     if failed or os.environ.get("CHAOS_KEEP") == "1":

@@ -2,7 +2,9 @@
 
 BENCH_SMOKE=1 runs everything at tiny sizes so that CI keeps it working; the
 figures it prints then mean nothing. Sizes: BENCH_READ_ENTRIES (default 1,000,000),
-BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10).
+BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10). BENCH_ONLY picks
+the row groups (default "abd": a; b, c and e; d), BENCH_RESULTS where the results go
+(default bench/results/latest.json).
 """
 
 from __future__ import annotations
@@ -570,7 +572,8 @@ def main() -> int:
                   "seconds": SECONDS},
         "database": os.environ.get("BENCH_DATABASE", "sqlite"), "rows": ROWS,
         "cpu_seconds": CPU}
-    out = ROOT / "bench" / "results" / "latest.json"
+    out = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results"
+               / "latest.json").resolve()
     out.write_text(json.dumps(result, indent=2))
     print()
     print(f"{'row':5} {'figure':58} {'value':>12} {'baseline':>12} {'ratio':>8}  target")
@@ -581,7 +584,8 @@ def main() -> int:
         print(f"{r['row']:5} {r['what'][:58]:58} {r['value']:>12,.1f} {base:>12} {ratio:>8}  "
               f"{r['target']} {mark}")
     note = " (smoke mode: sizes too small to mean anything)" if SMOKE else ""
-    print(f"\nwritten to {out.relative_to(ROOT)}{note}")
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nwritten to {shown}{note}")
     return 0
 
 
