@@ -21,9 +21,8 @@ from services.ledger.signing import load_signer
 from shared.auth import create_token, revoke_token
 from shared.config import load
 from shared.db import Database
-from shared.migrations import upgrade
 from tests.support.browser import chromium
-from tests.support.databases import database
+from tests.support.databases import migrated
 from tests.support.scenario import events as scenario
 from tests.support.stack import Stack
 
@@ -42,8 +41,7 @@ class Served:
 @pytest.fixture
 def served(backend: str, tmp_path: Path) -> Iterator[Served]:
     """The ledger under gunicorn, holding the worked example, with an admin and an auditor."""
-    with database(backend, tmp_path, "ledger") as url:
-        upgrade("ledger", url)
+    with migrated(backend, tmp_path, "ledger", "ledger") as url:
         stack = Stack(tmp_path / "stack", {"ledger": url})
         config = load("ledger", stack.env)
         db = Database(url)
@@ -57,7 +55,7 @@ def served(backend: str, tmp_path: Path) -> Iterator[Served]:
             stack.start("ledger")
             yield Served(stack.url("ledger"), db, admin, auditor)
         finally:
-            stack.stop()
+            stack.kill_all()
             db.dispose()
 
 

@@ -17,11 +17,11 @@ import pytest
 from gunicorn.config import Config
 
 from shared.gunicorn_worker import SyncWorker, ThreadWorker
-from shared.migrations import upgrade
-from tests.support.databases import database
+from tests.support.databases import migrated
 from tests.support.stack import Stack
 
-pytestmark = pytest.mark.e2e
+# One worker runs them all, so that they share the module's processes.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("http_server_refusals")]
 
 WORKERS = {"ledger": "gthread", "recruitment": "sync"}
 SHAPE = {"code", "status", "message", "errors"}
@@ -70,11 +70,9 @@ def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
     """The ledger and recruitment under gunicorn, as `make run` starts them (SQLite)."""
     directory = tmp_path_factory.mktemp("refusals")
     with ExitStack() as exits:
-        urls = {s: exits.enter_context(database("sqlite", directory, s)) for s in WORKERS}
-        for service, url in urls.items():
-            upgrade(service, url)
+        urls = {s: exits.enter_context(migrated("sqlite", directory, s, s)) for s in WORKERS}
         stack = Stack(directory / "stack", urls)
-        exits.callback(stack.stop)
+        exits.callback(stack.kill_all)
         stack.start(*WORKERS)
         yield {s: int(stack.env[f"{s.upper()}_PORT"]) for s in WORKERS}
 
