@@ -32,9 +32,11 @@ install: $(BIN)/.installed debian-tools
 run: install
 	$(BIN)/ladder run
 
-## Lint, type-check and run the whole suite (unit, integration, e2e).
+## Lint, type-check and run the whole suite (unit, integration, e2e), in PYTEST_WORKERS
+## processes side by side (pytest-xdist): most e2e time is waiting on the real processes.
+PYTEST_WORKERS ?= 3
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check shared services tests bench
