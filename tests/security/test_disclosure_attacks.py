@@ -69,7 +69,7 @@ from tests.support.auditing import (
     table,
     units,
 )
-from tests.support.databases import BACKENDS, database
+from tests.support.databases import BACKENDS, migrated
 from tests.support.stack import Stack, prepare
 
 pytestmark = pytest.mark.e2e
@@ -223,7 +223,9 @@ class Audit:
         return {**exact, **exact_share_counts(exact)}
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# One test process per backend runs that backend's tests, so that they share its stack.
+@pytest.fixture(scope="module", params=[
+    pytest.param(b, marks=pytest.mark.xdist_group(f"disclosure-{b}")) for b in BACKENDS])
 def audit(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
     """The whole stack on one backend holding a year sent through the areas' APIs."""
@@ -231,12 +233,13 @@ def audit(request: pytest.FixtureRequest,
     directory = tmp_path_factory.mktemp(f"audit-{backend}")
     started = time.monotonic()
     with ExitStack() as exits:
-        urls = {s: exits.enter_context(database(backend, directory, s)) for s in SERVICES}
+        urls = {s: exits.enter_context(migrated(backend, directory, s, s)) for s in SERVICES}
         # A disclosure key of its own, as production has: the default one is public.
-        stack = prepare(directory / "stack", urls, LADDER_DISCLOSURE_KEY=secrets.token_hex(32),
+        stack = prepare(directory / "stack", urls, migrate=False,
+                        LADDER_DISCLOSURE_KEY=secrets.token_hex(32),
                         LADDER_RATE_LIMIT_API="100000 per minute",
                         LADDER_RATE_LIMIT_ADDRESS="100000 per minute")
-        exits.callback(stack.stop)
+        exits.callback(stack.kill_all)
         stack.start()
         activities = auditing.plan()
         sent = auditing.send({s: stack.url(s) for s in SERVICES}, stack.tokens, activities)
