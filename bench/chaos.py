@@ -91,7 +91,8 @@ ACTIVITY_ID = "CHAOS-1"
 # killed worker held comes back after 10 s (4 s in smoke mode), and an event the broker
 # lost is published again 20 s (5 s) after its first publish.
 STACK_ENV = {
-    "LADDER_WEB_WORKERS": "2",
+    # One web worker each in smoke mode: starting the stack is most of a smoke run's cost.
+    "LADDER_WEB_WORKERS": "1" if SMOKE else "2",
     "LADDER_LOG_LEVEL": "INFO",
     "LADDER_VISIBILITY_TIMEOUT": "4" if SMOKE else "10",
     "LADDER_REPUBLISH_AFTER": "5" if SMOKE else "20",
