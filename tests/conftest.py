@@ -9,12 +9,20 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from shared.embedded_redis import EmbeddedRedis, free_port
+from tests.support import databases
 from tests.support.databases import BACKENDS
 from tests.support.receiver import Receiver
 
 # Property tests assert what holds, never how fast: a busy machine must not fail them.
 settings.register_profile("ladder", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ladder")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """At the end of the session, drop the test databases left and the migrated templates."""
+    yield
+    databases.finish()
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -51,12 +54,46 @@ def _postgresql(name: str, template: str | None = None) -> Iterator[str]:
             if "is being accessed by other users" not in str(exc) or attempt == 49:
                 raise
             time.sleep(0.1)
+    admin.dispose()
     try:
         yield _url(db_name)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        _DROPS.put(db_name)
+
+
+class _Dropper(threading.Thread):
+    """Drops finished tests' databases behind them: a DROP DATABASE waits on the server's
+    disk, and the next test need not wait with it. The process waits for the last at exit."""
+
+    def __init__(self) -> None:
+        super().__init__(name="drop-test-databases", daemon=True)
+        self.names: queue.Queue[str | None] = queue.Queue()
+        self.started = False
+        atexit.register(self.finish)
+
+    def put(self, db_name: str) -> None:
+        if not self.started:
+            self.started = True
+            self.start()
+        self.names.put(db_name)
+
+    def run(self) -> None:
+        admin = _admin()
+        while (db_name := self.names.get()) is not None:
+            try:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            except sa.exc.SQLAlchemyError as exc:
+                print(f"could not drop the test database {db_name}: {exc}", file=sys.stderr)
         admin.dispose()
+
+    def finish(self) -> None:
+        if self.started and self.is_alive():
+            self.names.put(None)
+            self.join()
+
+
+_DROPS = _Dropper()
 
 
 @contextmanager
@@ -102,12 +139,14 @@ class _Templates:
     def drop(self) -> None:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
+        self.made.clear()
         if self.postgresql:
             admin = _admin()
             with admin.connect() as conn:
                 for db_name in self.postgresql:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
             admin.dispose()
+            self.postgresql.clear()
 
 
 _TEMPLATES = _Templates()
@@ -125,3 +164,9 @@ def migrated(backend: str, directory: Path, name: str, service: str) -> Iterator
         return
     with _postgresql(name, template) as url:
         yield url
+
+
+def finish() -> None:
+    """Drop what is left: the databases still being dropped, and the templates."""
+    _DROPS.finish()
+    _TEMPLATES.drop()
