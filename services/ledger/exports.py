@@ -19,7 +19,7 @@ ENTRY_COLUMNS = ("seq", "time", "received_at", "area", "type", "source", "id", "
 CHUNK = 2000
 
 
-def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[Any]]:
+def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[*tuple[Any, ...]]]:
     # Times are read raw (type_coerce): parsing a datetime per row would halve the rate.
     stmt = entries_statement(query, columns=(
         Entry.seq, sa.type_coerce(Entry.time, sa.String).label("time"),

@@ -200,7 +200,7 @@ def _exact(session: sa.orm.Session, q: MetricsQuery,
 
 
 def histograms(session: sa.orm.Session, area: str, unit: str | None,
-               months: dict[str, str]) -> list[sa.Row[Any]]:
+               months: dict[str, str]) -> list[sa.Row[*tuple[Any, ...]]]:
     """The histogram rows (org unit, month, measure, value, n) of ``unit`` ('*' for all,
     None for each real unit) in ``months``."""
     table = CellHistogram
@@ -210,7 +210,8 @@ def histograms(session: sa.orm.Session, area: str, unit: str | None,
     return list(session.connection().execute(stmt))
 
 
-def _attach(counts: dict[Any, Counts], rows: list[sa.Row[Any]], key: Callable[[str, str], Any],
+def _attach(counts: dict[Any, Counts], rows: list[sa.Row[*tuple[Any, ...]]],
+            key: Callable[[str, str], Any],
             weight: Callable[[str, str, str], float] = lambda u, m, measure: 1.0) -> None:
     """Add histogram ``rows`` to the counts of their group, ``key(unit, month)``, each
     count times ``weight(unit, month, measure)``."""

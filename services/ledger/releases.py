@@ -214,7 +214,8 @@ def _successors(session: Session, ids: list[int]) -> dict[int, int]:
     if not ids:
         return {}
     return {replaced: rid for rid, replaced in session.execute(
-        sa.select(Release.id, Release.replaces).where(Release.replaces.in_(ids)))}
+        sa.select(Release.id, Release.replaces).where(Release.replaces.in_(ids)))
+        if replaced is not None}
 
 
 def get_release(db: Database, release_id: int) -> tuple[dict[str, Any], str]:

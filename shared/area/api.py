@@ -12,8 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Flask, current_app, request
-from marshmallow import Schema, fields
-from marshmallow.utils import missing
+from marshmallow import Schema, fields, missing
 
 from shared import metrics, outbox, text
 from shared.app import make_app
