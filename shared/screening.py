@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from marshmallow.utils import missing
+from marshmallow import missing
 
 from shared import jsonbody, text
 from shared.errors import fail, require_json
