@@ -1,15 +1,19 @@
 # One image for every Ladder process; each docker-compose service runs
 # `ladder start NAME` with a process name from the Procfile.
 
-# Build: the package and its dependencies into a virtualenv, once.
+# Build: the dependencies exactly as requirements.lock pins them (each checked against its
+# hashes), then the package without resolving anything, into a virtualenv, once. The lock
+# is one for every use, so the image also carries the dev tools (pytest, ruff, mypy);
+# nothing runs them.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/ladder
-COPY pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
-RUN /opt/ladder/bin/pip install .
+RUN /opt/ladder/bin/pip install --require-hashes --no-deps -r requirements.lock \
+    && /opt/ladder/bin/pip install --no-deps .
 
 # Run: the virtualenv and the Procfile, no compilers, no source tree, not root.
 FROM python:3.11-slim

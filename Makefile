@@ -3,13 +3,23 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install debian-tools run test lint unit clean bench chaos demo screenshot
+.PHONY: install lock debian-tools run test lint unit clean bench chaos demo screenshot
 
-$(BIN)/.installed: pyproject.toml
+## The virtualenv holds exactly the versions requirements.lock names, each checked against
+## its hashes, then Ladder itself (editable, no dependencies of its own to resolve).
+## Runs again when the lock or pyproject.toml changes.
+$(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+## Resolve pyproject.toml's ranges afresh (newest releases within them) into
+## requirements.lock, for every platform, with hashes; then `make install`.
+lock: $(BIN)/.installed
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --extra dev --upgrade --output-file requirements.lock pyproject.toml
 
 ## Debian's packages the tests drive: chromium (the dashboard's browser tests) and
 ## docker-compose (which checks and resolves docker-compose.yml; no Docker engine needed).

@@ -199,7 +199,9 @@ def test_the_image_is_multi_stage_slim_installs_once_and_runs_as_a_user() -> Non
     text = compose.DOCKERFILE.read_text()
     stages = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
     assert len(stages) == 2 and all(s.endswith("-slim") for s in stages)
-    assert len(re.findall(r"pip install", text)) == 1
+    # One install step: the lock, then the package on its own.
+    assert len(re.findall(r"^RUN .*pip install", text, re.MULTILINE)) == 1
+    assert "--require-hashes --no-deps -r requirements.lock" in text
     assert "COPY --from=build /opt/ladder /opt/ladder" in text
     final = text.split("\nFROM ")[-1]
     user = re.findall(r"^USER (\S+)", final, re.MULTILINE)
