@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shared.db import Database, executemany, stage
+from shared.db import FEW, Database, executemany, stage
 from tests.support.databases import database
 
 METADATA = sa.MetaData()
@@ -29,6 +29,11 @@ ROWS = [
      "blob": None},
 ]
 
+# Enough rows for the drivers' own bulk path (sqlite3's executemany, PostgreSQL's COPY).
+MANY = [{"name": f"row-{i:03d}", "at": datetime(2026, 1, 1, 9, 0, i % 60, i * 1000),
+         "flag": i % 2 == 0, "size": i if i % 2 else i + 0.5,
+         "blob": None if i % 3 else bytes([i, 0])} for i in range(FEW * 2)]
+
 
 @pytest.fixture
 def db(backend: str, tmp_path: Path) -> Iterator[Database]:
@@ -46,18 +51,44 @@ def _raw(db: Database) -> list[tuple[object, ...]]:
             sa.text("SELECT name, at, flag, size, blob FROM things ORDER BY name"))]
 
 
-def test_bulk_rows_are_stored_as_sqlalchemy_stores_them(db: Database) -> None:
+@pytest.mark.parametrize("rows", [ROWS, MANY], ids=["few", "many"])
+def test_bulk_rows_are_stored_as_sqlalchemy_stores_them(
+        db: Database, rows: list[dict[str, object]]) -> None:
     with db.writing() as session:
-        session.execute(sa.insert(THINGS), ROWS)
+        session.execute(sa.insert(THINGS), rows)
     expected = _raw(db)
     with db.writing() as session:
         session.execute(sa.delete(THINGS))
-        executemany(session.connection(), sa.insert(THINGS), ROWS)
+        executemany(session.connection(), sa.insert(THINGS), rows)
     assert _raw(db) == expected
     with db.reading() as session:
         assert [dict(r._mapping) for r in session.execute(
             sa.select(THINGS.c.name, THINGS.c.at, THINGS.c.flag, THINGS.c.size, THINGS.c.blob)
-            .order_by(THINGS.c.name))] == sorted(ROWS, key=lambda r: str(r["name"]))
+            .order_by(THINGS.c.name))] == sorted(rows, key=lambda r: str(r["name"]))
+
+
+def test_a_large_batch_that_breaks_a_constraint_fails_as_sqlalchemy_fails(db: Database) -> None:
+    with pytest.raises(sa.exc.IntegrityError), db.writing() as session:
+        executemany(session.connection(), sa.insert(THINGS), [*MANY, MANY[0]])
+    with db.reading() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(THINGS)) == 0
+
+
+def test_large_bulk_updates_and_deletes_match_their_keys(db: Database) -> None:
+    with db.writing() as session:
+        executemany(session.connection(), sa.insert(THINGS), MANY)
+        executemany(session.connection(),
+                    sa.update(THINGS).where(THINGS.c.name == sa.bindparam("k"))
+                    .values(size=sa.bindparam("new_size"), at=sa.bindparam("new_at")),
+                    [{"k": r["name"], "new_size": 7.0, "new_at": datetime(2027, 1, 1)}
+                     for r in MANY])
+        executemany(session.connection(),
+                    sa.delete(THINGS).where(THINGS.c.at == sa.bindparam("k_at"),
+                                            THINGS.c.name == sa.bindparam("k_name")),
+                    [{"k_at": datetime(2027, 1, 1), "k_name": r["name"]} for r in MANY[1:]])
+    with db.reading() as session:
+        assert session.execute(sa.select(THINGS.c.name, THINGS.c.size, THINGS.c.at)).all() == [
+            (MANY[0]["name"], 7.0, datetime(2027, 1, 1))]
 
 
 def test_bulk_updates_and_deletes_match_their_keys(db: Database) -> None:
