@@ -424,7 +424,7 @@ def _upsert_citizens(session: Session, changed: dict[tuple[str, str, str, str, s
         columns = list(zip(*changed, strict=True))
         params = {name: list(values) for name, values in zip(CITIZEN_KEY, columns, strict=True)}
         return session.execute(CITIZENS_UPSERT_PG,
-                               {**params, "n": list(changed.values())}).tuples().all()
+                               {**params, "n": list(changed.values())}).all()
     # SQLite: read the counters before (through the primary key), then write the
     # counts after in one executemany; the head row's lock keeps other writers out.
     table = CITIZEN_PERIODS

@@ -73,7 +73,7 @@ def _read_receipts(session: Session, keys: list[str]) -> Stored:
     for chunk in chunks(keys, KEYS_PER_STATEMENT):
         found.update((key, (status, body)) for key, status, body in session.execute(
             sa.select(Receipt.key, Receipt.status, Receipt.body)
-            .where(Receipt.key.in_(KEYS)), {"keys": chunk}).tuples())
+            .where(Receipt.key.in_(KEYS)), {"keys": chunk}))
     return found
 
 

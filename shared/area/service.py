@@ -96,7 +96,7 @@ class Known:
                      for lookup, rule, salt, pseudonym in self.session.execute(
                          sa.select(Citizen.lookup, Citizen.rule, Citizen.salt,
                                    Citizen.pseudonym)
-                         .where(Citizen.lookup.in_(KEYS)), {"keys": chunk}).tuples()}
+                         .where(Citizen.lookup.in_(KEYS)), {"keys": chunk})}
             self.citizens.update({k: links.get(k) for k in chunk})
 
     def activity(self, activity_id: str) -> Activity | None:
