@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -114,7 +115,9 @@ def files_holding(roots: Iterable[Path], needles: Mapping[str, bytes]) -> list[s
     """``what in which file`` for each needle found in a file under ``roots``."""
     found = []
     for root in roots:
-        for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        # os.walk passes over a directory removed while it looks (another test's
+        # database, dropped): rglob would raise. What it removes held no one of ours.
+        for path in sorted(Path(top) / name for top, _, names in os.walk(root) for name in names):
             try:
                 content = path.read_bytes()
             except OSError:  # a file removed while we looked (a WAL segment, a temp file)
