@@ -5,6 +5,11 @@ figures it prints then mean nothing. Sizes: BENCH_READ_ENTRIES (default 1,000,00
 BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10). BENCH_ONLY picks
 the row groups (default "abd": a; b, c and e; d), BENCH_RESULTS where the results go
 (default bench/results/latest.json).
+
+The load generator's HTTP client is the standard library's http.client, not requests,
+the project's client elsewhere: a request costs the generator 63-89 µs of CPU with it
+against 481-581 µs with requests (measured here), and the generator shares the two
+cores with what it measures.
 """
 
 from __future__ import annotations
