@@ -89,7 +89,8 @@ def refusal(exc: BaseException, cfg: Any) -> tuple[int, str] | None:
             return 400, (f"The header field {name.title()} is not valid: a malformed or "
                          "repeated value, or both Content-Length and Transfer-Encoding.")
         which = f"The header field {name.title()}" if name else "A header field"
-        return 400, f"{which} is not valid: no colon, or a CR, LF or NUL in its value."
+        return 400, (f"{which} is not valid: no colon, or a control character other than tab "
+                      "(such as CR, LF, NUL or DEL) in its value.")
     if isinstance(exc, gerr.ConfigurationProblem):
         return 500, str(exc)
     for kind, status, message in _FIXED:

@@ -39,6 +39,7 @@ from shared.config import SERVICES
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support import compose
 from tests.support.areas import ACTIVITIES, involvement
+from tests.support.databases import url_template
 from tests.support.stack import listening
 
 pytestmark = pytest.mark.skipif(
@@ -144,8 +145,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         assert not [k for k in env if k.endswith("_DATABASE_URL")], "one convention"
         url = make_url(env["LADDER_DATABASE_URL_TEMPLATE"])
         assert (url.host, url.port, url.database) == ("postgres", 5432, "ladder_{service}")
-        env["LADDER_DATABASE_URL_TEMPLATE"] = admin_url.set(
-            database=f"ladder_{{service}}_{suffix}").render_as_string(hide_password=False)
+        env["LADDER_DATABASE_URL_TEMPLATE"] = url_template(
+            admin_url, f"ladder_{{service}}_{suffix}")
         containers[name] = Container(name, service, env, root)
     running = Deployment(containers, server, ports)
     try:

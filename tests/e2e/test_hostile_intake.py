@@ -70,11 +70,13 @@ PREFIX = "org.ladder."
 OCCURRED = "2026-02-03T09:30:00+01:00"
 CE_TIME = "2026-02-04T10:00:00Z"
 # X-Request-ID values: kept when a plain identifier (16-64 hex digits and dashes), else
-# replaced by a new UUID; never refused (docs/api.md).
+# replaced by a new UUID; refused (400, by the HTTP server) only with a control character
+# in it, which RFC 9110 section 5.5 forbids in any field value (docs/api.md).
 REQUEST_IDS = (None, "0123456789abcdef", "6F9619FF-8B86-D011-B42D-00C04FC964FF", "a" * 64,
                "a" * 65, "0123456789abcde", "x-request-1", "\xff\xfe\xe9", "%00", "", "../..",
                "0123456789abcdef0123456789abcdef\x7f")
 PLAIN_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
+FORBIDDEN_IN_A_FIELD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 LIMITS = {name: "1000000 per minute" for name in (
     "LADDER_RATE_LIMIT_API", "LADDER_RATE_LIMIT_WEBHOOKS", "LADDER_RATE_LIMIT_ADDRESS")}
 
@@ -154,6 +156,8 @@ class Intakes:
         """
         if self.request_id is not None:
             headers = {**headers, "X-Request-ID": self.request_id}
+            if FORBIDDEN_IN_A_FIELD.search(self.request_id):
+                must = 400  # refused before any body is read
         described = (f"{intake} [{area}] {variant}: POST {path} headers={headers} "
                      f"body={body[:240]!r}{'...' if len(body) > 240 else ''} ({len(body)} bytes)")
         try:

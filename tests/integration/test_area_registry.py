@@ -29,6 +29,7 @@ from shared.area.models import Outbox
 from shared.config import database_url
 from shared.migrations import create_database
 from tests.integration.conftest import MakeApp
+from tests.support.databases import url_template
 
 PACKAGE = "ladder_fifth_area"
 # Its own folder, and nothing else: an __init__ with the app factory the Procfile runs,
@@ -152,7 +153,7 @@ def test_an_area_out_of_the_registry_is_refused_by_the_ledger(
 def test_the_release_step_creates_each_missing_database_by_the_convention() -> None:
     server = make_url(os.environ["TEST_DATABASE_URL"])
     name = f"ladder_test_{uuid.uuid4().hex[:8]}"
-    template = server.set(database=f"{name}_{{service}}").render_as_string(hide_password=False)
+    template = url_template(server, f"{name}_{{service}}")
     url = database_url("leadership", {"LADDER_DATABASE_URL_TEMPLATE": template})
     assert make_url(url).database == f"{name}_leadership"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")

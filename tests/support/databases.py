@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from shared.migrations import upgrade
 
@@ -170,3 +170,12 @@ def finish() -> None:
     """Drop what is left: the databases still being dropped, and the templates."""
     _DROPS.finish()
     _TEMPLATES.drop()
+
+
+def url_template(server: URL, database: str) -> str:
+    """LADDER_DATABASE_URL_TEMPLATE on ``server``: ``database`` holds ``{service}``.
+
+    SQLAlchemy (2.1) renders a URL with the braces escaped, which the template's
+    ``{service}`` must not be: they are put back."""
+    rendered = server.set(database=database).render_as_string(hide_password=False)
+    return rendered.replace("%7Bservice%7D", "{service}")
