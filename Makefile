@@ -44,9 +44,12 @@ run: install
 
 ## Lint, type-check and run the whole suite (unit, integration, e2e), in PYTEST_WORKERS
 ## processes side by side (pytest-xdist): most e2e time is waiting on the real processes.
+## Each module's tests run in one process (loadfile), so a module's shared stack is started
+## once. (xdist_group marks are not honoured by pytest-xdist 3.8 under pytest 9: its
+## loadgroup left them spread over the processes.)
 PYTEST_WORKERS ?= 3
 test: install lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check shared services tests bench

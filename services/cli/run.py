@@ -30,6 +30,10 @@ from shared.config import (
 )
 
 log = logging.getLogger("ladder")
+# How long `ladder run` waits for every service to answer /readyz before it says which
+# did not: on a busy machine of two cores, a dozen Python processes starting at once
+# take most of a minute.
+READY_SECONDS = 120
 
 
 @click.command()
@@ -88,11 +92,13 @@ def _supervise(procfile_path: Path, env: dict[str, str], grace: float) -> None:
     if stopping:
         supervisord.terminate()
     host = env["LADDER_BIND"]
+    deadline = time.monotonic() + READY_SECONDS
     for service in SERVICES:
         if stopping or supervisord.poll() is not None:
             break
         url = f"http://{host}:{env[service.upper() + '_PORT']}"
-        state = "ready" if wait_ready(url, 30) else "NOT READY (see the log)"
+        ready_now = wait_ready(url, max(1.0, deadline - time.monotonic()))
+        state = "ready" if ready_now else "NOT READY (see the log)"
         click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
     else:
         _wait_started(var_dir(env) / "run" / "supervisor.sock")

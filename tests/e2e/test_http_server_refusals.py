@@ -21,7 +21,7 @@ from tests.support.databases import migrated
 from tests.support.stack import Stack
 
 # One worker runs them all, so that they share the module's processes.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("http_server_refusals")]
+pytestmark = pytest.mark.e2e
 
 WORKERS = {"ledger": "gthread", "recruitment": "sync"}
 SHAPE = {"code", "status", "message", "errors"}

@@ -49,9 +49,6 @@ from tests.support.citizens import (
 )
 from tests.support.databases import database
 
-# They switch the shared PostgreSQL server's wal_recycle off and back: one test process
-# runs them all, so that one's reset never lands in the middle of another's scrub.
-pytestmark = pytest.mark.xdist_group("postgresql-wal-recycle")
 LADDER = str(Path(sys.executable).parent / "ladder")
 ERROR_KEYS = {"code", "status", "message", "errors"}
 # One reference, written as different systems and people write it.

@@ -223,9 +223,9 @@ class Audit:
         return {**exact, **exact_share_counts(exact)}
 
 
-# One test process per backend runs that backend's tests, so that they share its stack.
-@pytest.fixture(scope="module", params=[
-    pytest.param(b, marks=pytest.mark.xdist_group(f"disclosure-{b}")) for b in BACKENDS])
+# `make test` hands a module's tests to one test process (--dist loadfile): they share
+# each backend's stack.
+@pytest.fixture(scope="module", params=BACKENDS)
 def audit(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audit]:
     """The whole stack on one backend holding a year sent through the areas' APIs."""

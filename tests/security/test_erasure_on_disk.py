@@ -40,9 +40,6 @@ from tests.support.databases import database
 from tests.support.stack import Stack
 
 # Enough citizens in each area for its tables and indexes to span many B-tree pages.
-# They switch the shared PostgreSQL server's wal_recycle off and back: one test process
-# runs them all, so that one's reset never lands in the middle of another's scrub.
-pytestmark = pytest.mark.xdist_group("postgresql-wal-recycle")
 MANY = 2000
 BATCH = 400
 

@@ -79,36 +79,50 @@ def citizens(url: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+# The advisory lock that test processes take before they change wal_recycle.
+WAL_RECYCLE_LOCK = 0x1ADDE2
+
+
 @contextmanager
 def scrubbable_postgres(admin_url: str) -> Iterator[str]:
     """The server as docker-compose runs it: ``wal_recycle`` off (``ALTER SYSTEM`` and a
-    reload, undone afterwards if it was on). Yields its data directory."""
+    reload, undone afterwards if it was on). Yields its data directory.
+
+    Each change waits until the server has reloaded its settings, so that the next
+    test reads the setting as it is, not as it was before a reload still pending.
+    """
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        was = connection.scalar(sa.text("SHOW wal_recycle"))
-        if was != "off":
-            connection.exec_driver_sql("ALTER SYSTEM SET wal_recycle = off")
-            connection.exec_driver_sql("SELECT pg_reload_conf()")
-        data = str(connection.scalar(sa.text("SHOW data_directory")))
+    # One holder at a time, across test processes: the setting is the whole server's.
+    holder = admin.connect()
+    holder.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": WAL_RECYCLE_LOCK})
     try:
-        _until_set(admin, "off")
-        yield data
-    finally:
+        was = holder.scalar(sa.text("SHOW wal_recycle"))
+        data = str(holder.scalar(sa.text("SHOW data_directory")))
         if was != "off":
-            with admin.connect() as connection:
-                connection.exec_driver_sql("ALTER SYSTEM RESET wal_recycle")
-                connection.exec_driver_sql("SELECT pg_reload_conf()")
+            _reload(admin, "ALTER SYSTEM SET wal_recycle = off")
+        try:
+            yield data
+        finally:
+            if was != "off":
+                _reload(admin, "ALTER SYSTEM RESET wal_recycle")
+    finally:
+        holder.close()  # the session's advisory lock goes with it
         admin.dispose()
 
 
-def _until_set(admin: sa.Engine, value: str) -> None:
-    """The postmaster reloads its settings when it gets to it; a new session then has them."""
-    for _ in range(100):
+def _reload(admin: sa.Engine, statement: str) -> None:
+    """Run ``statement`` and reload the settings; return once a new session has them
+    (the postmaster reloads when it gets to it)."""
+    with admin.connect() as connection:
+        before = connection.scalar(sa.text("SELECT pg_conf_load_time()"))
+        connection.exec_driver_sql(statement)
+        connection.exec_driver_sql("SELECT pg_reload_conf()")
+    for _ in range(200):
         with admin.connect() as connection:
-            if connection.scalar(sa.text("SHOW wal_recycle")) == value:
+            if connection.scalar(sa.text("SELECT pg_conf_load_time()")) > before:
                 return
         time.sleep(0.05)
-    raise AssertionError(f"wal_recycle did not become {value}")
+    raise AssertionError(f"the server did not reload its settings after {statement}")
 
 
 def files_holding(roots: Iterable[Path], needles: Mapping[str, bytes]) -> list[str]:
