@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock debian-tools run test lint unit clean bench chaos demo screenshot
+.PHONY: install lock debian-tools run test lint unit clean bench chaos demo screenshot compose-test
 
 ## The virtualenv holds exactly the versions requirements.lock names, each checked against
 ## its hashes, then Ladder itself (editable, no dependencies of its own to resolve).
@@ -54,6 +54,12 @@ test: install lint
 lint: install
 	$(BIN)/ruff check shared services tests bench
 	$(BIN)/mypy
+
+## docker-compose.yml in real containers, on a Docker engine of its own that it starts and
+## removes (as root; installs Debian's docker.io and debootstrap when missing):
+## tests/compose/run, and docs/operations.md for what it proves.
+compose-test: install
+	VENV=$(VENV) tests/compose/run
 
 unit: install
 	$(BIN)/pytest tests/unit
