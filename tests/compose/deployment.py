@@ -129,7 +129,7 @@ class Deployment:
     def long_running(self) -> list[str]:
         return [name for name in self.config["services"] if name != procfile.RELEASE]
 
-    def wait_healthy(self, timeout: float = 300) -> dict[str, float]:
+    def wait_healthy(self, timeout: float = 600) -> dict[str, float]:
         """Until compose's own health check says every service is healthy; when each was."""
         deadline, healthy = time.monotonic() + timeout, {}
         started = time.monotonic()
@@ -145,10 +145,17 @@ class Deployment:
                     healthy[name] = time.monotonic() - started
             if len(healthy) == len(self.long_running()) and release["Status"] == "exited":
                 return healthy
-            assert time.monotonic() < deadline, (
-                f"not healthy in {timeout:g} s: "
-                f"{sorted(set(self.long_running()) - set(healthy))}")
+            assert time.monotonic() < deadline, f"not healthy in {timeout:g} s:\n" + "\n".join(
+                self.why_not_healthy(name) for name in self.long_running() if name not in healthy)
             time.sleep(1)
+
+    def why_not_healthy(self, service: str) -> str:
+        found = self.inspect(service)
+        state, health = found["State"], found["State"].get("Health", {})
+        checks = [(c["ExitCode"], c["Output"].strip()[-300:]) for c in health.get("Log", [])]
+        return (f"{service}: {state['Status']}, {health.get('Status')}, restarted "
+                f"{found['RestartCount']} times; last checks {checks[-2:]}; last lines "
+                f"{self.logs(service)[-5:]}")
 
     def died(self, since: float) -> list[tuple[str, int]]:
         """Each container that died since ``since`` (a Unix time): service, exit code."""
