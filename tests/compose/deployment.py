@@ -68,7 +68,8 @@ class Deployment:
             # A batch a killed worker held goes back to the queue after this long.
             LADDER_VISIBILITY_TIMEOUT="20",
             # And the relay publishes again, after this long, a row the ledger still lacks
-            # (a batch lost with the killed worker: seen here, 3 of 120, with 600 s).
+            # (with the default 600 s, 3 accepted involvements were still missing 180 s
+            # after a SIGKILL of the ledger worker, in one run of three).
             LADDER_REPUBLISH_AFTER="30",
             **{f"{s.upper()}_PORT": str(self.ports[s]) for s in SERVICES})
         self.config = compose.resolved(self.env_path)

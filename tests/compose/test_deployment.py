@@ -328,7 +328,8 @@ def test_a_restart_and_a_sigkill_under_a_stream_lose_nothing(
         entries = _wait_for_entries(deployment, tokens["inspect"], owed, timeout=180)
     assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
     ids = [e["event"]["data"].get("involvement_id") for e in entries]
-    assert set(stream.accepted) <= set(ids), set(stream.accepted) - set(ids)
+    missing = set(stream.accepted) - set(ids)
+    assert not missing, f"{len(missing)} of {len(stream.accepted)} accepted: {missing}"
     assert len(entries) == owed, "an entry the ledger holds twice, or one nobody sent"
     print(f"stream: {len(stream.accepted)} accepted, {stream.failed} refused or unanswered; "
           f"died: {died}")
