@@ -48,6 +48,10 @@ POSTGRES_SETTINGS = {
 }
 
 LOCK_NOT_AVAILABLE = "55P03"
+# Who holds VACUUM's horizon below the erasure. A session's transaction ID counts in any
+# database: PostgreSQL leaves other databases' sessions out of a table's horizon, but
+# every snapshot taken here while one runs, VACUUM (FULL)'s own included, has an xmin no
+# newer than it (tests/integration/test_citizen_erasure.py shows it).
 _OLDER = sa.text("""
     SELECT 'session ' || pid FROM pg_stat_activity
      WHERE pid <> pg_backend_pid()

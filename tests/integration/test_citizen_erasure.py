@@ -378,6 +378,36 @@ def test_a_reader_from_before_the_erasure_holds_its_scrub_back_until_erased_agai
     assert (again.json()["found"], again.json()["scrubbed"]) == (False, True)
 
 
+@contextmanager
+def writing(url: str) -> Iterator[None]:
+    """A transaction that began before the erasure and has written: it holds a transaction
+    ID, but has read nothing since (no snapshot of its own)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT pg_current_xact_id()").scalar()
+        yield
+    engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL")
+@pytest.mark.parametrize("backend", ["postgresql"])  # transaction IDs are PostgreSQL's
+def test_a_writer_in_another_database_holds_the_scrub_back_too(make_areas: MakeAreas) -> None:
+    """PostgreSQL leaves other databases' sessions out of a table's VACUUM horizon, but not
+    their transactions: every snapshot taken while one runs, VACUUM (FULL)'s own included,
+    has an xmin no newer than it, and so keeps the erased rows. A scrub that waited only
+    for its own database's sessions would say it was complete and leave them on disk."""
+    areas = make_areas()
+    areas.record("training", "CIT-0042")
+    areas.record("recruitment", "CIT-0042")
+    with writing(areas.urls["recruitment"]):
+        held = areas.erase("CIT-0042")
+    assert held.status_code == 200, held.text
+    assert held.json()["scrubbed"] is False
+    for area in ("training", "recruitment"):
+        [why] = held.json()["areas"][area]["scrub"]["incomplete_because"]
+        assert "transactions begun before the erasure" in why
+
+
 def _ladder(areas: Areas, tmp_path: Path, *args: str, typed: str | None = None
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([LADDER, *args], input=typed, capture_output=True, text=True,
