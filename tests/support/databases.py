@@ -1,8 +1,15 @@
-"""Throwaway databases: a SQLite file, or a fresh PostgreSQL database per test.
+"""Throwaway databases: a SQLite file, or a PostgreSQL database of the test's own.
 
 A migrated database is a copy of a template that Alembic migrated once per test process
 (a copied SQLite file; PostgreSQL's CREATE DATABASE ... TEMPLATE): running every
 migration again for each test would cost more than most tests do.
+
+On PostgreSQL a migrated database is then reused: a test gives it back, and the next
+test of the process gets it emptied to what the template holds (its seed rows, its
+sequences). Creating and dropping one per test costs more than the tests: PostgreSQL 15
+forces an immediate checkpoint of the whole server at every DROP DATABASE, and copies
+every page of the template into its write-ahead log at every CREATE DATABASE. A
+database whose schema or settings a test changed is dropped instead, never reused.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +47,16 @@ def _url(db_name: str) -> str:
 
 
 @contextmanager
-def _postgresql(name: str, template: str | None = None) -> Iterator[str]:
+def _postgresql(name: str) -> Iterator[str]:
+    db_name = _create(name)
+    try:
+        yield _url(db_name)
+    finally:
+        _DROPS.put(db_name)
+
+
+def _create(name: str, template: str | None = None) -> str:
+    """CREATE DATABASE, from ``template`` if given: its name."""
     db_name = f"ladder_test_{name}_{uuid.uuid4().hex[:8]}"
     admin = _admin()
     clause = f' TEMPLATE "{template}"' if template else ""
@@ -55,10 +72,7 @@ def _postgresql(name: str, template: str | None = None) -> Iterator[str]:
                 raise
             time.sleep(0.1)
     admin.dispose()
-    try:
-        yield _url(db_name)
-    finally:
-        _DROPS.put(db_name)
+    return db_name
 
 
 class _Dropper(threading.Thread):
@@ -152,22 +166,149 @@ class _Templates:
 _TEMPLATES = _Templates()
 
 
+# What a test may change and a TRUNCATE would not undo: the schema (tables, columns,
+# indexes, constraints, triggers, functions) and the database's own settings.
+_SHAPE = """
+    SELECT md5(concat_ws('|',
+      (SELECT string_agg(c.relname || ':' || c.relkind::text || ':' || a.attname || ':'
+                         || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull::text || ':'
+                         || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+                         ',' ORDER BY c.relname, a.attnum)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')),
+      (SELECT string_agg(indexdef, ',' ORDER BY indexdef) FROM pg_indexes
+        WHERE schemaname NOT IN ('pg_catalog', 'information_schema')),
+      (SELECT string_agg(conname || pg_get_constraintdef(oid), ',' ORDER BY conname)
+         FROM pg_constraint WHERE connamespace NOT IN (
+           SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema'))),
+      (SELECT string_agg(tgname || tgrelid::regclass::text, ',' ORDER BY tgname)
+         FROM pg_trigger WHERE NOT tgisinternal),
+      (SELECT string_agg(p.proname, ',' ORDER BY p.proname)
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')),
+      (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace),
+      (SELECT datallowconn::text || ':' || datconnlimit::text || ':' || coalesce(datacl::text, '')
+         FROM pg_database WHERE datname = current_database()),
+      (SELECT string_agg(array_to_string(setconfig, ','), ';') FROM pg_db_role_setting
+        WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
+    ))"""
+_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+_SEQUENCES = "SELECT relname FROM pg_class WHERE relkind = 'S' ORDER BY relname"
+
+
+class _Contents:
+    """A template's shape, and what its tables and sequences hold, to empty a copy to."""
+
+    def __init__(self, db_name: str) -> None:
+        engine = sa.create_engine(_url(db_name))
+        with engine.connect() as conn:
+            self.shape = conn.exec_driver_sql(_SHAPE).scalar()
+            self.tables = [t for t in conn.exec_driver_sql(_TABLES).scalars()
+                           if t != "alembic_version"]
+            self.rows: dict[str, bytes] = {}
+            cursor = conn.connection.driver_connection.cursor()
+            for table in self.tables:
+                with cursor.copy(f'COPY "{table}" TO STDOUT') as copy:
+                    data = b"".join(bytes(block) for block in copy)
+                if data:
+                    self.rows[table] = data
+            self.sequences = {name: tuple(conn.exec_driver_sql(
+                f'SELECT last_value, is_called FROM "{name}"').one())
+                for name in conn.exec_driver_sql(_SEQUENCES).scalars()}
+        engine.dispose()
+
+    def reset(self, db_name: str) -> bool:
+        """Empty ``db_name`` to the template's contents; False if it is not the template's
+        shape any more (a test changed it), and so cannot be."""
+        engine = sa.create_engine(_url(db_name))
+        try:
+            with engine.begin() as conn:
+                if conn.exec_driver_sql(_SHAPE).scalar() != self.shape:
+                    return False
+                names = ", ".join(f'"{table}"' for table in self.tables)
+                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+                cursor = conn.connection.driver_connection.cursor()
+                for table, data in self.rows.items():
+                    with cursor.copy(f'COPY "{table}" FROM STDIN') as copy:
+                        copy.write(data)
+                for name, (value, called) in self.sequences.items():
+                    conn.execute(sa.text("SELECT setval(CAST(:name AS regclass), :value, "
+                                         ":called)"),
+                                 {"name": f'"{name}"', "value": value, "called": called})
+            return True
+        finally:
+            engine.dispose()
+
+
+class _Pool:
+    """The migrated PostgreSQL databases of this process that no test is using."""
+
+    def __init__(self) -> None:
+        self.free: dict[str, list[str]] = defaultdict(list)
+        self.contents: dict[str, _Contents] = {}
+
+    @contextmanager
+    def use(self, name: str, service: str) -> Iterator[str]:
+        template = _TEMPLATES.get("postgresql", service)
+        if service not in self.contents:
+            self.contents[service] = _Contents(template)
+        db_name = self.free[service].pop() if self.free[service] else _create(name, template)
+        try:
+            yield _url(db_name)
+        finally:
+            self._give_back(service, db_name)
+
+    def _give_back(self, service: str, db_name: str) -> None:
+        admin = _admin()
+        try:
+            with admin.connect() as conn:
+                # Whatever the test left connected (a killed process's sessions end by
+                # themselves, but not at once); then nothing holds a lock the reset needs.
+                conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": db_name})
+        finally:
+            admin.dispose()
+        try:
+            reusable = self.contents[service].reset(db_name)
+        except sa.exc.SQLAlchemyError as exc:
+            print(f"could not reset the test database {db_name}, so it is dropped: {exc}",
+                  file=sys.stderr)
+            reusable = False
+        if reusable:
+            self.free[service].append(db_name)
+        else:
+            _DROPS.put(db_name)
+
+    def drop(self) -> None:
+        for names in self.free.values():
+            for db_name in names:
+                _DROPS.put(db_name)
+        self.free.clear()
+
+
+_POOL = _Pool()
+
+
 @contextmanager
 def migrated(backend: str, directory: Path, name: str, service: str) -> Iterator[str]:
-    """Yield the URL of a database holding ``service``'s schema at its latest revision, and
-    drop it afterwards."""
-    template = _TEMPLATES.get(backend, service)
+    """Yield the URL of a database holding ``service``'s schema at its latest revision and
+    nothing else, for this test alone."""
     if backend == "sqlite":
         path = directory / (name + ".db")
-        shutil.copyfile(template, path)
+        shutil.copyfile(_TEMPLATES.get(backend, service), path)
         yield f"sqlite:///{path}"
         return
-    with _postgresql(name, template) as url:
+    with _POOL.use(name, service) as url:
         yield url
 
 
 def finish() -> None:
-    """Drop what is left: the databases still being dropped, and the templates."""
+    """Drop what is left: the databases kept for reuse, those still being dropped, and
+    the templates."""
+    _POOL.drop()
     _DROPS.finish()
     _TEMPLATES.drop()
 
