@@ -345,12 +345,25 @@ def _domain_key(event: dict[str, Any]) -> tuple[str, str, str, str, int]:
     return (event["type"], data.get("area", ""), kind, str(target), int(data.get("revision", 0)))
 
 
+def supervise(stack: Stack) -> None:
+    """Start again any process that has exited, as compose's restart policy and `ladder
+    run` do: a process that exits on a fault (the ledger worker on Redis's out-of-memory
+    error) may do so after the fault's own check, while it shuts down."""
+    startable = procfile.parse(ROOT / "Procfile")
+    for name, process in list(stack.processes.items()):
+        if name in startable and not process.alive():
+            say(f"{name} had exited; started again, as its supervisor would")
+            stack.processes.pop(name)
+            stack.start(name)
+
+
 def drain(stack: Stack, timeout: float) -> float:
     """Wait until the ledger holds every outbox event and the broker holds nothing more."""
     start = time.monotonic()
     expected = sum(len(outbox_rows(stack, a)) for a in AREAS)
     broker = redis.Redis(port=stack.redis.port)
     while time.monotonic() - start < timeout:
+        supervise(stack)
         with contextlib.suppress(redis.RedisError):
             if (ledger_size(stack) >= expected and not outbox_pending(stack)
                     and not broker.llen("ledger") and not broker.hlen("unacked")):
@@ -624,7 +637,9 @@ def run_fault(fault: Fault, workdir: Path) -> Row:
                     stack.redis.stop()
                     stack.redis.maxmemory = fault.redis_maxmemory
                     stack.redis.start()
-                stack.start()
+                # The areas the load sends to, and the ledger's side: the other areas'
+                # processes would only cost their start.
+                stack.start(*AREAS, "ledger", "ledger-worker", "webhook-worker", "relay")
                 load = Load(stack, fault.events).start()
                 say("load started")
                 row.notes = fault.inject(stack, load)
