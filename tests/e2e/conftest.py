@@ -13,12 +13,26 @@ from shared.config import SERVICES
 from tests.support.databases import migrated
 from tests.support.stack import Stack, prepare
 
-__all__ = ["Stack"]
+__all__ = ["WRITE_PATH", "Stack", "needs"]
+
+
+# The ledger's side of the write path: what every area's events pass through (the webhook
+# worker answers the relay's "settled?" too).
+WRITE_PATH = ("ledger", "ledger-worker", "webhook-worker", "relay")
+
+
+def needs(*processes: str) -> pytest.MarkDecorator:
+    """Mark a test that needs only these processes of the Procfile started, not every one:
+    each costs a second or more of CPU to start (its app's imports), on two cores."""
+    return pytest.mark.processes(*processes)
 
 
 @pytest.fixture
-def make_stack(backend: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Start everything on the current database backend, with a private Redis."""
+def make_stack(backend: str, tmp_path: Path, request: pytest.FixtureRequest
+               ) -> Iterator[Callable[..., Stack]]:
+    """Start the Procfile's processes on the current database backend, with a private
+    Redis: every one, or those the test's ``needs`` mark names."""
+    marked = request.node.get_closest_marker("processes")
     with ExitStack() as exits:
 
         def build(**env: str) -> Stack:
@@ -27,7 +41,7 @@ def make_stack(backend: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
                     for s in SERVICES}
             running = prepare(directory, urls, migrate=False, **env)
             exits.callback(running.kill_all)
-            running.start()
+            running.start(*(marked.args if marked else ()))
             return running
 
         yield build
@@ -35,7 +49,7 @@ def make_stack(backend: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack]) -> Stack:
-    """Everything running with the default settings."""
+    """The processes running with the default settings."""
     return make_stack()
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.ledger.models import Entry
 from services.recruitment.models import Outbox
 from shared.db import Database
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import WRITE_PATH, Stack, needs
 from tests.support.client import record_involvements, record_vacancy
 
 
@@ -69,6 +69,7 @@ def _assert_exactly_once(stack: Stack, expected: set[str], timeout: float = 180)
     assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     make_stack: Callable[..., Stack],
 ) -> None:
@@ -104,6 +105,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     assert any(held_unacked), held_unacked
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_a_batch_published_twice_is_appended_once(stack: Stack) -> None:
     base = stack.url("recruitment")
     auth = stack.auth("recruitment")
@@ -128,6 +130,7 @@ def test_a_batch_published_twice_is_appended_once(stack: Stack) -> None:
     _assert_exactly_once(stack, expected)
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_requests_succeed_while_redis_is_down_and_arrive_when_it_returns(stack: Stack) -> None:
     base = stack.url("recruitment")
     vacancy_id = record_vacancy(base, stack.auth("recruitment"))
@@ -143,6 +146,7 @@ def test_requests_succeed_while_redis_is_down_and_arrive_when_it_returns(stack: 
     _assert_exactly_once(stack, _outbox_ids(stack))
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_events_the_broker_lost_are_published_again(stack: Stack) -> None:
     base = stack.url("recruitment")
     stack.kill("ledger-worker")

@@ -16,7 +16,7 @@ from services.ledger.models import Entry, Rejected
 from services.recruitment.models import Outbox
 from shared.db import Database
 from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import WRITE_PATH, Stack, needs
 from tests.support.events import activity
 
 
@@ -49,6 +49,7 @@ def _good_batch(size: int) -> list[dict[str, Any]]:
     return [activity("inspection", f"unit-{n % 7}", location=f"L{n}") for n in range(size)]
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_one_poison_event_among_999_good_ones_costs_only_itself(stack: Stack) -> None:
     ledger = Database(stack.env["LEDGER_DATABASE_URL"])
     events = _good_batch(999)
@@ -89,6 +90,7 @@ def _refuse_one_event_id(db: Database, event_id: str) -> None:
                                     "FOR EACH ROW EXECUTE FUNCTION refuse_one()"))
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_an_event_the_database_refuses_is_found_by_splitting_its_batch(stack: Stack) -> None:
     ledger = Database(stack.env["LEDGER_DATABASE_URL"])
     events = _good_batch(1000)
@@ -124,6 +126,7 @@ def _outbox(db: Database, row_id: int) -> Any:
         return session.execute(sa.select(Outbox).where(Outbox.id == row_id)).scalar_one()
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_the_relay_holds_what_it_cannot_read_and_settles_what_the_ledger_refused(
     make_stack: Callable[..., Stack],
 ) -> None:

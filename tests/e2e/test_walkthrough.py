@@ -14,12 +14,13 @@ from services import area_packages
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import WRITE_PATH, Stack, needs
 from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_an_involvement_reaches_the_ledger_through_celery_and_redis(stack: Stack) -> None:
     base = stack.url("recruitment")
     vacancy_id = record_vacancy(base, stack.auth("recruitment"))
@@ -36,6 +37,7 @@ def test_an_involvement_reaches_the_ledger_through_celery_and_redis(stack: Stack
     assert [e["seq"] for e in only_involvements] == [2]
 
 
+@needs(*SERVICES)
 def test_every_service_reports_health_readiness_and_openapi(stack: Stack) -> None:
     for service in SERVICES:
         base = stack.url(service)
@@ -47,6 +49,7 @@ def test_every_service_reports_health_readiness_and_openapi(stack: Stack) -> Non
         assert spec["info"]["title"] == f"Ladder {service}"
 
 
+@needs(*AREAS, *WRITE_PATH)
 def test_one_signed_webhook_per_area_reaches_the_ledger(stack: Stack) -> None:
     for area in AREAS:
         db = Database(stack.env[f"{area.upper()}_DATABASE_URL"])
@@ -111,6 +114,7 @@ LEADERSHIP = [
 ]
 
 
+@needs("leadership", *WRITE_PATH)
 def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_shows(
         stack: Stack, tmp_path: Path) -> None:
     made = _ladder(stack, tmp_path, "integration", "create", "leadership", "board-papers")
@@ -144,6 +148,7 @@ def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_s
     assert (figures["steps"]["7"], figures["steps"]["4"]) == (1, 1)
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_boards_read_figures_inspectors_entries_and_anyone_the_tree_head(
         stack: Stack, tmp_path: Path) -> None:
     base = stack.url("recruitment")

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import WRITE_PATH, Stack, needs
 from tests.integration.conftest import INSPECT_GRANT
 from tests.support.client import record_involvements, record_vacancy
 from tests.support.receiver import Answer, Receiver
@@ -42,6 +42,7 @@ def _wait(condition: Callable[[], bool], timeout: float, why: str) -> None:
         time.sleep(0.1)
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
     make_stack: Callable[..., Stack], receiver: Receiver
 ) -> None:
@@ -75,6 +76,7 @@ def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
         assert involvement["pseudonym"].encode() not in notice.body
 
 
+@needs("recruitment", *WRITE_PATH)
 def test_a_webhook_worker_killed_mid_retry_loses_no_delivery(
     make_stack: Callable[..., Stack], receiver: Receiver
 ) -> None:
