@@ -17,6 +17,7 @@ from typing import Any
 import dotenv
 
 from shared import areas
+from shared.networks import parse_networks
 
 # One service per area (shared/areas.py), and the ledger.
 DOMAIN_SERVICES = areas.names()
@@ -124,8 +125,6 @@ def _schedule(env: Mapping[str, str]) -> tuple[float, ...]:
 
 def webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """Webhooks out (docs/webhooks.md): retry schedule, timeouts, the SSRF guard's exceptions."""
-    from shared.outbound import parse_networks
-
     try:
         allowed = parse_networks(env.get("LADDER_WEBHOOK_ALLOWED_NETWORKS", ""))
     except ValueError as exc:

@@ -16,9 +16,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from flask import Flask, current_app
-from psycopg import sql
 from sqlalchemy import (
     BindParameter,
     Boolean,
@@ -225,6 +223,11 @@ def _copy(connection: Connection, table: Table, keys: list[str],
     of what psycopg's executemany costs per row (docs/performance.md). A failure is
     raised as SQLAlchemy raises the INSERT's, its values hidden.
     """
+    # Here, not at the top: a process on SQLite need not load the driver (a tenth of a
+    # second of every process's start).
+    import psycopg
+    from psycopg import sql
+
     target = (sql.Identifier(table.schema, table.name) if table.schema
               else sql.Identifier(table.name))
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(

@@ -31,8 +31,9 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from urllib3.poolmanager import PoolManager
 from urllib3.util.connection import create_connection
 
+from shared.networks import Network
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolve = Callable[[str, int], list[str]]
 
 SCHEMES = ("http", "https")
@@ -78,17 +79,6 @@ class Target:
         default = 443 if self.scheme == "https" else 80
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == default else f"{host}:{self.port}"
-
-
-def parse_networks(text: str) -> tuple[Network, ...]:
-    """``"127.0.0.0/8, ::1/128"`` -> networks; ValueError names a bad one."""
-    networks = []
-    for part in text.replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{part!r} is not a network: {exc}") from exc
-    return tuple(networks)
 
 
 def check_url(url: str) -> Target:

@@ -25,7 +25,7 @@ from shared.area.models import ApiToken, Outbox
 from shared.auth import create_token
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
-from shared.outbound import parse_networks
+from shared.networks import parse_networks
 from shared.times import naive_utcnow
 from tests.support.areas import AREAS, SETUP
 from tests.support.databases import migrated

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from shared import outbound
+from shared.networks import parse_networks
 from tests.support.receiver import Answer, Receiver
 
-LOCAL = outbound.parse_networks("127.0.0.0/8")
+LOCAL = parse_networks("127.0.0.0/8")
 
 
 def _resolver(*addresses: str) -> outbound.Resolve:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from services.ledger.models import Subscription
 from services.ledger.webhooks import domain
 from shared.envelope import INVOLVEMENT_RECORDED
-from shared.outbound import parse_networks
+from shared.networks import parse_networks
 from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, PURPOSE, Hooks, MakeApp
 from tests.support import events as ev

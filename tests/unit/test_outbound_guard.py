@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.outbound import check_destination, parse_networks, system_resolve
+from shared.networks import parse_networks
+from shared.outbound import check_destination, system_resolve
 
 
 def _resolve(host: str, port: int) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from services.ledger.webhooks import domain
 from shared import outbound
 from shared.config import ConfigError, load
+from shared.networks import parse_networks
 
 NOW = datetime(2026, 5, 1, 12, 0, 0)
 SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -44,12 +45,12 @@ def test_only_public_addresses_pass_the_guard(address: str, why: str | None) -> 
 
 
 def test_an_allowed_network_opens_exactly_itself() -> None:
-    allowed = outbound.parse_networks("127.0.0.0/8, ::1/128")
+    allowed = parse_networks("127.0.0.0/8, ::1/128")
     assert outbound.guard(["127.0.0.1", "::1"], allowed) == ["127.0.0.1", "::1"]
     with pytest.raises(outbound.AddressRefused, match="10.0.0.1 is a private address"):
         outbound.guard(["10.0.0.1"], allowed)
     with pytest.raises(ValueError, match="'10.0.0.300/8' is not a network"):
-        outbound.parse_networks("10.0.0.300/8")
+        parse_networks("10.0.0.300/8")
 
 
 def test_a_name_is_refused_if_any_of_its_addresses_is_private() -> None:
