@@ -45,14 +45,14 @@ run: install
 ## Lint, type-check and run the whole suite (unit, integration, e2e), in PYTEST_WORKERS
 ## processes side by side (pytest-xdist): most e2e time is waiting on the real processes.
 ## Each module's tests run in one process (loadfile), so a module's shared stack is started
-## once. (xdist_group marks are not honoured by pytest-xdist 3.8 under pytest 9: its
+## once; modules are handed out in tests/conftest.py's order, the longest layers first. (xdist_group marks are not honoured by pytest-xdist 3.8 under pytest 9: its
 ## loadgroup left them spread over the processes.) The project's bytecode is compiled
 ## first, only what changed: where PYTHONDONTWRITEBYTECODE is set, each of the hundreds of
 ## processes the suite starts would compile every module again.
 PYTEST_WORKERS ?= 3
 test: install lint
 	$(BIN)/python -m compileall -q shared services bench >/dev/null
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install
 	$(BIN)/ruff check shared services tests bench

@@ -18,6 +18,20 @@ settings.register_profile("ladder", deadline=None, suppress_health_check=[Health
 settings.load_profile("ladder")
 
 
+# make test hands whole files to its worker processes (--dist loadfile) in the order
+# collected (--no-loadscope-reorder): the layers whose files run for minutes first, so that
+# none of those starts last and runs alone at the end while the other workers idle.
+LAYERS = ("security", "e2e", "integration", "unit")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def layer(item: pytest.Item) -> int:
+        parts = item.nodeid.split("/")
+        return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else len(LAYERS)
+
+    items.sort(key=layer)  # stable: each file's tests stay together, in their order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_test_databases() -> Iterator[None]:
     """At the end of the session, drop the test databases left and the migrated templates."""
