@@ -26,6 +26,7 @@ from shared import procfile
 from shared.config import SERVICES
 from shared.embedded_redis import free_port
 from tests.support import compose
+from tests.support.databases import url_template
 
 PROJECT = "ladder-compose-test"
 TEST_IMAGES = {"postgres": "ladder-test/postgres", "redis": "ladder-test/redis"}
@@ -102,7 +103,11 @@ class Deployment:
 
     def ok_files(self, *args: str, timeout: float = 300, files: tuple[Path, ...] = ()) -> str:
         result = self.compose(*args, timeout=timeout, files=files)
-        assert result.returncode == 0, f"docker-compose {' '.join(args)}: {result.stderr}"
+        if result.returncode != 0:
+            # What the containers said, which is usually why: the engine is gone after.
+            logs = self.compose("logs", "--no-color", "--tail", "40", timeout=60, files=files)
+            raise AssertionError(f"docker-compose {' '.join(args)}: {result.stderr}\n"
+                                 f"the containers' last log lines:\n{logs.stdout[-8000:]}")
         return result.stdout
 
     def ok(self, *args: str, timeout: float = 300) -> str:
@@ -179,8 +184,8 @@ def override(config: dict[str, Any], ports: dict[str, int]) -> dict[str, Any]:
     ladder_env = {
         "LADDER_BIND": "127.0.0.1",
         "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
-        "LADDER_DATABASE_URL_TEMPLATE": url.set(host="127.0.0.1", port=ports["postgres"])
-        .render_as_string(hide_password=False),
+        "LADDER_DATABASE_URL_TEMPLATE": url_template(
+            url.set(host="127.0.0.1", port=ports["postgres"]), str(url.database)),
         **{f"{s.upper()}_PORT": str(ports[s]) for s in SERVICES},
     }
     redis_check = list(services["redis"]["healthcheck"]["test"])

@@ -11,8 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlalchemy.engine import make_url
 
 from shared import procfile
+from shared.config import SERVICES, database_url
+from tests.compose.deployment import Deployment
 from tests.support import compose
 
 
@@ -56,3 +60,21 @@ def test_each_service_runs_the_procfile_command_make_run_runs(tmp_path: Path) ->
         assert printed == _expected(lines[name], filled), name
         if "--bind" in printed:
             assert f"--bind 0.0.0.0:{filled[name.upper() + '_PORT']}" in printed
+
+
+def test_the_container_tests_override_gives_every_service_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make compose-test` starts, resolved here without an engine: each Ladder service
+    reads a database URL it accepts, on the test's own PostgreSQL port (a URL rendered
+    with its braces escaped stopped every container at `migrate`)."""
+    # docker-compose config reads files only; a socket nobody listens on proves it.
+    monkeypatch.setenv("LADDER_TEST_DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    deployment = Deployment.on_free_ports(tmp_path)
+    merged = yaml.safe_load(deployment.resolved_path.read_text())
+    for name, service in compose.ladder_services(merged).items():
+        env = {k: str(v) for k, v in service["environment"].items()}
+        for each in SERVICES:
+            url = make_url(database_url(each, env))
+            assert (url.host, url.port, url.database) == (
+                "127.0.0.1", deployment.ports["postgres"], f"ladder_{each}"), (name, each)
