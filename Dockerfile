@@ -5,10 +5,10 @@
 # (tests/compose/run); there Python 3.11 comes from Debian's packages.
 ARG BASE=python:3.11-slim
 
-# Build: the dependencies exactly as requirements.lock pins them (each checked against its
-# hashes), then the package without resolving anything, into a virtualenv, once. The lock
-# is one for every use, so the image also carries the dev tools (pytest, ruff, mypy);
-# nothing runs them.
+# Build: the dependencies exactly as requirements-runtime.lock pins them (each checked
+# against its hashes), then the package without resolving anything, into a virtualenv,
+# once. That lock holds the versions requirements.lock (what the tests ran) pins, without
+# the dev tools.
 FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Only for builds that need them (the compose test's): a CA bundle for pip, copied into
@@ -21,11 +21,11 @@ RUN command -v python3.11 >/dev/null || { apt-get update \
        python3.11 python3.11-venv \
     && rm -rf /var/lib/apt/lists/*; }
 RUN python3.11 -m venv /opt/ladder
-COPY requirements.lock pyproject.toml README.md .pip-build-ca.pem* ./
+COPY requirements-runtime.lock pyproject.toml README.md .pip-build-ca.pem* ./
 COPY shared ./shared
 COPY services ./services
 RUN [ -n "$PIP_CERT" ] || unset PIP_CERT; [ -n "$PIP_INDEX_URL" ] || unset PIP_INDEX_URL; \
-    /opt/ladder/bin/pip install --require-hashes --no-deps -r requirements.lock \
+    /opt/ladder/bin/pip install --require-hashes --no-deps -r requirements-runtime.lock \
     && /opt/ladder/bin/pip install --no-deps .
 
 # Run: the virtualenv and the Procfile, no compilers, no source tree, not root.

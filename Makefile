@@ -16,10 +16,13 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 ## Resolve pyproject.toml's ranges afresh (newest releases within them) into
-## requirements.lock, for every platform, with hashes; then `make install`.
+## requirements.lock, for every platform, with hashes; then `make install`. The image
+## installs requirements-runtime.lock: the same versions, without the dev extra.
 lock: $(BIN)/.installed
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	  --extra dev --upgrade --output-file requirements.lock pyproject.toml
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --constraint requirements.lock --output-file requirements-runtime.lock pyproject.toml
 
 ## Debian's packages the tests drive: chromium (the dashboard's browser tests) and
 ## docker-compose (which checks and resolves docker-compose.yml; no Docker engine needed).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,9 +206,20 @@ def test_the_image_is_multi_stage_slim_installs_once_and_runs_as_a_user() -> Non
     # One install step: the lock, then the package on its own.
     steps = text.replace("\\\n", " ")  # an instruction continued over several lines, as one
     assert len(re.findall(r"^RUN .*pip install", steps, re.MULTILINE)) == 1
-    assert "--require-hashes --no-deps -r requirements.lock" in text
+    assert "--require-hashes --no-deps -r requirements-runtime.lock" in text
     assert "COPY --from=build /opt/ladder /opt/ladder" in text
     final = text.split("\nFROM ")[-1]
     user = re.findall(r"^USER (\S+)", final, re.MULTILINE)
     assert user and user[-1] not in ("root", "0")
     assert compose.image_env()["LADDER_BIND"] == "0.0.0.0"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", path.read_text(), re.MULTILINE))
+
+
+def test_the_images_lock_pins_what_the_tests_ran_without_the_dev_tools() -> None:
+    full = _pins(compose.ROOT / "requirements.lock")
+    runtime = _pins(compose.ROOT / "requirements-runtime.lock")
+    assert runtime and {name: full.get(name) for name in runtime} == runtime
+    assert not {"pytest", "hypothesis", "schemathesis", "playwright", "mypy", "ruff"} & set(runtime)
