@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -103,7 +104,7 @@ def append_batch(db: Database, raw_events: Any, signer: Signer,
             sth = tree.sign_head(session, head, signer, int(time.time() * 1000))
             messages = subscribers.record_deliveries(session, entries, projector.touched, sth,
                                                      now, webhooks)
-        session.add_all(rejected)
+        session.add_all(_unrecorded(session, rejected))
     return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq,
                        tuple(messages))
 
@@ -175,9 +176,14 @@ def _rejected_keys(session: sa.orm.Session,
                    keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (source, id) pairs the ledger has refused, and keeps in ``rejected``."""
     digests = {key_digest(*key): key for key in keys}
-    found: set[tuple[str, str]] = set()
+    return {digests[d] for d in _kept_digests(session, digests)}
+
+
+def _kept_digests(session: sa.orm.Session, digests: Iterable[str]) -> set[str]:
+    """Which of these (source, id) digests ``rejected`` holds."""
+    found: set[str] = set()
     for chunk in chunks(sorted(digests), KEYS_PER_STATEMENT):
-        found.update(digests[d] for d in session.scalars(
+        found.update(d for d in session.scalars(
             sa.select(Rejected.key_digest).where(Rejected.key_digest.in_(KEYS)),
             {"keys": chunk}) if d is not None)
     return found
@@ -194,6 +200,20 @@ def held(db: Database, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
 
 
 REASON_LIMIT = 2000
+
+
+def _unrecorded(session: sa.orm.Session, rows: list[Rejected]) -> list[Rejected]:
+    """The refusals ``rejected`` does not hold yet: an event sent again (the relay
+    publishes again what it has not seen settled) is refused again, and kept once. One
+    with no (source, id) to know it by is kept each time."""
+    kept = _kept_digests(session, {row.key_digest for row in rows if row.key_digest})
+    new = []
+    for row in rows:
+        if row.key_digest is None or row.key_digest not in kept:
+            new.append(row)
+            if row.key_digest is not None:
+                kept.add(row.key_digest)
+    return new
 
 
 def rejection(raw: Any, reason: str, now: datetime) -> Rejected:
@@ -285,4 +305,6 @@ def reject_batch(db: Database, raw_events: Any, reason: str) -> None:
     now = naive_utcnow()
     events = raw_events if isinstance(raw_events, list) else [raw_events]
     with db.writing() as session:
-        session.add_all(rejection(e, reason, now) for e in events)
+        # Under the head row's lock, as every append: two workers never keep one twice.
+        session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
+        session.add_all(_unrecorded(session, [rejection(e, reason, now) for e in events]))

@@ -79,6 +79,19 @@ def test_the_relay_is_told_that_refused_events_are_settled(ledger_db: Database) 
     assert service.held(ledger_db, [*keys, unknown]) == set(keys)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_refused_event_sent_again_is_kept_once(ledger_db: Database, kind: str) -> None:
+    """The relay publishes again what it has not yet seen settled, so the ledger refuses
+    the same event more than once: `rejected` keeps it once, as the log keeps an entry
+    once. Only an event with no (source, id) to know it by is kept each time."""
+    poison = _poison(kind)
+    service.append_batch(ledger_db, [poison, poison], SIGNER)
+    service.append_batch(ledger_db, [poison], SIGNER)
+    service.reject_batch(ledger_db, [poison], "append failed: refused by the database")
+    once = service.claimed_key(poison) is not None
+    assert len(_rejected(ledger_db)) == (1 if once else 4)
+
+
 def test_a_pair_that_differs_only_in_escaping_is_not_taken_for_a_refused_one(
     ledger_db: Database,
 ) -> None:
