@@ -121,6 +121,12 @@ def _outbox_row(db: Database, payload: str, event_id: str) -> int:
             .returning(Outbox.id)).scalar_one())
 
 
+def _republished(stack: Stack) -> int:
+    """How many events the relay has sent again, by its log."""
+    return sum(int(line["message"].split()[0]) for line in stack.log_lines("relay")
+               if "publishing again" in line.get("message", ""))
+
+
 def _outbox(db: Database, row_id: int) -> Any:
     with db.reading() as session:
         return session.execute(sa.select(Outbox).where(Outbox.id == row_id)).scalar_one()
@@ -142,17 +148,21 @@ def test_the_relay_holds_what_it_cannot_read_and_settles_what_the_ledger_refused
     good = _outbox_row(area, json.dumps(good_event), good_event["id"])
     _wait(lambda: _outbox(area, good).confirmed_at is not None
           and _outbox(area, refused).confirmed_at is not None)
+    # Only the relay's reconcile confirms, and it logs a send before it commits, so every
+    # send there will ever be for these rows is already in the log.
+    sends = _republished(stack)
     assert [e["event"]["id"] for e in stack.entries()] == [good_event["id"]]
     assert [r.event_id for r in _rejected(ledger)] == [refused_event["id"]]
     held = _outbox(area, unreadable)
     assert held.held_at is not None and held.published_at is None
     assert "not a CloudEvent" in (held.last_error or "")
-    # Reconcile found the refused event in `rejected` and stopped: it was sent once.
+    # Reconcile found the refused event in `rejected` and stopped. Under load it may have
+    # sent both again before the ledger answered (REPUBLISH_AFTER is 1 s here), and the
+    # ledger kept each once; once settled, nothing is sent again.
     time.sleep(3)
     assert len(_rejected(ledger)) == 1
-    sends = [line for line in stack.log_lines("relay") if "publishing again" in
-             line.get("message", "")]
-    assert sends == []
+    assert [e["event"]["id"] for e in stack.entries()] == [good_event["id"]]
+    assert _republished(stack) == sends
     # An admin sees the held row, and the metric counts it.
     base = stack.url("recruitment")
     listed = requests.get(base + "/v1/outbox/held", headers=stack.auth("recruitment"),
