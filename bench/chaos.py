@@ -101,7 +101,6 @@ STACK_ENV = {
     "LADDER_LOG_LEVEL": "INFO",
     "LADDER_VISIBILITY_TIMEOUT": "4" if SMOKE else "10",
     "LADDER_REPUBLISH_AFTER": "5" if SMOKE else "20",
-    "LADDER_RELAY_INTERVAL": "0.1",
     "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2" if SMOKE else "10",
     # The load is one client per service, far above what a real integration sends.
     "LADDER_RATE_LIMIT_API": "1000000 per minute",

@@ -37,7 +37,6 @@ class Stack:
             "LADDER_VAR_DIR": str(directory / "var"),
             "LADDER_WEB_WORKERS": "1",
             "LADDER_VISIBILITY_TIMEOUT": "4",
-            "LADDER_RELAY_INTERVAL": "0.1",
             "LADDER_REPUBLISH_AFTER": "8",
             # A stop waits this long for the worker's soft shutdown; keep tests quick.
             "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2",
