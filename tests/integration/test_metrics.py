@@ -344,7 +344,7 @@ def test_citizens_are_keyed_alike_from_the_aggregates_and_from_the_citizens(
                     assert kept, (area, kind, unit)
             pseudonyms = session.scalars(sa.select(CitizenPeriod.pseudonym).distinct()).all()
             in_sql = dict(session.execute(sa.select(CitizenPeriod.pseudonym, CITIZEN_RECORD_KEY)
-                                          .distinct()).tuples().all())
+                                          .distinct()).all())
             assert {p: citizen_key(p) for p in pseudonyms} == in_sql
     # Real pseudonyms are p_ and 32 hex digits; the key reads the first six.
     assert citizen_key("p_00000f" + "0" * 26) == 15 and citizen_key("p_ffffff") == 2 ** 24 - 1

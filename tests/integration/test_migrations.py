@@ -239,8 +239,8 @@ def test_entries_held_before_the_merkle_log_are_hashed_in_as_the_sequencer_hashe
         with engine.connect() as connection:
             assert list(connection.scalars(sa.text(
                 "SELECT leaf_hash FROM entries ORDER BY seq"))) == leaves
-            assert connection.execute(sa.text(
-                "SELECT id, hash FROM merkle_nodes ORDER BY id")).tuples().all() == sorted(
+            assert [tuple(row) for row in connection.execute(sa.text(
+                "SELECT id, hash FROM merkle_nodes ORDER BY id"))] == sorted(
                 (tree.node_id(*node), h) for node, h in completed)
             assert connection.scalar(sa.text("SELECT compact_range FROM ledger_head")) == \
                 ",".join(h.hex() for h in tree_.hashes)
