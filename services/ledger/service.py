@@ -40,7 +40,9 @@ ENTRIES = cast(sa.Table, Entry.__table__)
 @dataclass(frozen=True)
 class BatchResult:
     appended: int
+    # Events the log already holds, or that `rejected` already keeps: sent again.
     duplicates: int
+    # Events newly kept in `rejected`.
     rejected: int
     size: int
     # Webhook messages recorded with the batch, for the broker once it has committed.
@@ -104,9 +106,11 @@ def append_batch(db: Database, raw_events: Any, signer: Signer,
             sth = tree.sign_head(session, head, signer, int(time.time() * 1000))
             messages = subscribers.record_deliveries(session, entries, projector.touched, sth,
                                                      now, webhooks)
-        session.add_all(_unrecorded(session, rejected))
-    return BatchResult(len(entries), len(accepted) - len(fresh), len(rejected), seq,
-                       tuple(messages))
+        kept = _unrecorded(session, rejected)
+        session.add_all(kept)
+    # A refusal `rejected` already held is an event sent again, as a duplicate is.
+    return BatchResult(len(entries), len(accepted) - len(fresh) + len(rejected) - len(kept),
+                       len(kept), seq, tuple(messages))
 
 
 def append_in_parts(db: Database, raw_events: Any, signer: Signer,

@@ -85,11 +85,14 @@ def test_a_refused_event_sent_again_is_kept_once(ledger_db: Database, kind: str)
     the same event more than once: `rejected` keeps it once, as the log keeps an entry
     once. Only an event with no (source, id) to know it by is kept each time."""
     poison = _poison(kind)
-    service.append_batch(ledger_db, [poison, poison], SIGNER)
-    service.append_batch(ledger_db, [poison], SIGNER)
+    first = service.append_batch(ledger_db, [poison, poison], SIGNER)
+    again = service.append_batch(ledger_db, [poison], SIGNER)
     service.reject_batch(ledger_db, [poison], "append failed: refused by the database")
     once = service.claimed_key(poison) is not None
     assert len(_rejected(ledger_db)) == (1 if once else 4)
+    # What the worker logs and counts says the same: a refusal sent again is a duplicate.
+    assert (first.rejected, first.duplicates) == ((1, 1) if once else (2, 0))
+    assert (again.rejected, again.duplicates) == ((0, 1) if once else (1, 0))
 
 
 def test_a_pair_that_differs_only_in_escaping_is_not_taken_for_a_refused_one(
