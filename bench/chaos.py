@@ -66,7 +66,7 @@ import redis
 import sqlalchemy as sa
 
 from bench.support.areas import ACTIVITIES, involvement
-from bench.support.stack import ROOT, Stack, prepare
+from bench.support.stack import ROOT, WRITE_PATH, Stack, prepare
 from services.ledger.models import Entry
 from services.ledger.models import Head as LedgerHead
 from shared import procfile
@@ -638,7 +638,7 @@ def run_fault(fault: Fault, workdir: Path) -> Row:
                     stack.redis.start()
                 # The areas the load sends to, and the ledger's side: the other areas'
                 # processes would only cost their start.
-                stack.start(*AREAS, "ledger", "ledger-worker", "webhook-worker", "relay")
+                stack.start(*AREAS, *WRITE_PATH)
                 load = Load(stack, fault.events).start()
                 say("load started")
                 row.notes = fault.inject(stack, load)

@@ -25,6 +25,10 @@ from shared.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The ledger's side of the write path: what every area's events pass through (the webhook
+# worker answers the relay's "settled?" too). A stack that loads some areas starts these.
+WRITE_PATH = ("ledger", "ledger-worker", "webhook-worker", "relay")
+
 
 class Stack:
     """Redis, every service under gunicorn, the ledger and webhook workers, the relay."""

@@ -11,14 +11,9 @@ import pytest
 
 from shared.config import SERVICES
 from tests.support.databases import migrated
-from tests.support.stack import Stack, prepare
+from tests.support.stack import WRITE_PATH, Stack, prepare
 
 __all__ = ["WRITE_PATH", "Stack", "needs"]
-
-
-# The ledger's side of the write path: what every area's events pass through (the webhook
-# worker answers the relay's "settled?" too).
-WRITE_PATH = ("ledger", "ledger-worker", "webhook-worker", "relay")
 
 
 def needs(*processes: str) -> pytest.MarkDecorator:

@@ -3,6 +3,6 @@ benchmarks share."""
 
 from __future__ import annotations
 
-from bench.support.stack import ROOT, Stack, listening, prepare
+from bench.support.stack import ROOT, WRITE_PATH, Stack, listening, prepare
 
-__all__ = ["ROOT", "Stack", "listening", "prepare"]
+__all__ = ["ROOT", "WRITE_PATH", "Stack", "listening", "prepare"]
