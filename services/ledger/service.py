@@ -138,8 +138,8 @@ def append_in_parts(db: Database, raw_events: Any, signer: Signer,
             return (append_in_parts(db, events[:middle], signer, webhooks, transient)
                     + append_in_parts(db, events[middle:], signer, webhooks, transient))
         log.exception("an event failed to append; it is kept as rejected")
-        reject_batch(db, events, f"append failed: {exc!r}")
-        return BatchResult(0, 0, 1, -1)
+        kept = reject_batch(db, events, f"append failed: {exc!r}")
+        return BatchResult(0, 1 - kept, kept, -1)
 
 
 def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -304,11 +304,14 @@ def gauges(db: Database) -> list[tuple[str, str, float]]:
              "the rejected table with the reason", now["rejected"])]
 
 
-def reject_batch(db: Database, raw_events: Any, reason: str) -> None:
-    """Keep a batch that could not be appended, whole, with the reason."""
+def reject_batch(db: Database, raw_events: Any, reason: str) -> int:
+    """Keep a batch that could not be appended, whole, with the reason; return how many
+    of its events were not kept already."""
     now = naive_utcnow()
     events = raw_events if isinstance(raw_events, list) else [raw_events]
     with db.writing() as session:
         # Under the head row's lock, as every append: two workers never keep one twice.
         session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
-        session.add_all(_unrecorded(session, [rejection(e, reason, now) for e in events]))
+        kept = _unrecorded(session, [rejection(e, reason, now) for e in events])
+        session.add_all(kept)
+    return len(kept)

@@ -87,8 +87,9 @@ def test_a_refused_event_sent_again_is_kept_once(ledger_db: Database, kind: str)
     poison = _poison(kind)
     first = service.append_batch(ledger_db, [poison, poison], SIGNER)
     again = service.append_batch(ledger_db, [poison], SIGNER)
-    service.reject_batch(ledger_db, [poison], "append failed: refused by the database")
+    kept = service.reject_batch(ledger_db, [poison], "append failed: refused by the database")
     once = service.claimed_key(poison) is not None
+    assert kept == (0 if once else 1)
     assert len(_rejected(ledger_db)) == (1 if once else 4)
     # What the worker logs and counts says the same: a refusal sent again is a duplicate.
     assert (first.rejected, first.duplicates) == ((1, 1) if once else (2, 0))
