@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import requests
 import sqlalchemy as sa
 from celery import Celery
@@ -16,8 +17,18 @@ from services.ledger.models import Entry, Rejected
 from services.recruitment.models import Outbox
 from shared.db import Database
 from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
-from tests.e2e.conftest import WRITE_PATH, Stack, needs
+from tests.e2e.conftest import WRITE_PATH, Stack, needs, shared_stack
+from tests.support.databases import BACKENDS
 from tests.support.events import activity
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def poisoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Stack]:
+    """One stack, for the two batches of a thousand sent straight to the ledger's queue."""
+    with shared_stack(str(request.param), tmp_path_factory.mktemp("poison"), "recruitment",
+                      *WRITE_PATH) as running:
+        yield running
 
 
 def _publish(stack: Stack, events: list[dict[str, Any]]) -> None:
@@ -49,27 +60,32 @@ def _good_batch(size: int) -> list[dict[str, Any]]:
     return [activity("inspection", f"unit-{n % 7}", location=f"L{n}") for n in range(size)]
 
 
-@needs("recruitment", *WRITE_PATH)
-def test_one_poison_event_among_999_good_ones_costs_only_itself(stack: Stack) -> None:
-    ledger = Database(stack.env["LEDGER_DATABASE_URL"])
+def test_one_poison_event_among_999_good_ones_costs_only_itself(poisoned: Stack) -> None:
+    stack, ledger = poisoned, Database(poisoned.env["LEDGER_DATABASE_URL"])
+    entries_before, rejected_before = _count(ledger, Entry), _count(ledger, Rejected)
     events = _good_batch(999)
     poison = activity("inspection", "north-region", location="R\ud800")
     events.insert(500, poison)
     _publish(stack, events)
-    _wait(lambda: _count(ledger, Entry) >= 999 and _count(ledger, Rejected) >= 1)
+    _wait(lambda: _count(ledger, Entry) >= entries_before + 999
+          and _count(ledger, Rejected) >= rejected_before + 1)
     time.sleep(1)  # a second append of anything would show now
-    rejected = _rejected(ledger)
+    rejected = _rejected(ledger)[rejected_before:]
     assert len(rejected) == 1
     assert "data.location" in rejected[0].reason and "surrogate" in rejected[0].reason
     # Kept whole: the stored payload loads back to exactly the event that came.
     assert json.loads(rejected[0].payload) == poison
     assert (rejected[0].source, rejected[0].event_id) == (poison["source"], poison["id"])
-    with ledger.reading() as session:
-        ids = list(session.scalars(sa.select(Entry.event_id).order_by(Entry.seq)))
-    assert ids == [e["id"] for e in events if e is not poison]
+    assert _entry_ids(ledger)[entries_before:] == [e["id"] for e in events if e is not poison]
     metrics = requests.get(stack.url("ledger") + "/metrics", timeout=10).text
-    assert 'ladder_ledger_rejected_events{service="ledger"} 1.0' in metrics
+    assert (f'ladder_ledger_rejected_events{{service="ledger"}} {rejected_before + 1}.0'
+            in metrics)
     ledger.dispose()
+
+
+def _entry_ids(db: Database) -> list[str]:
+    with db.reading() as session:
+        return list(session.scalars(sa.select(Entry.event_id).order_by(Entry.seq)))
 
 
 def _refuse_one_event_id(db: Database, event_id: str) -> None:
@@ -90,27 +106,28 @@ def _refuse_one_event_id(db: Database, event_id: str) -> None:
                                     "FOR EACH ROW EXECUTE FUNCTION refuse_one()"))
 
 
-@needs("recruitment", *WRITE_PATH)
-def test_an_event_the_database_refuses_is_found_by_splitting_its_batch(stack: Stack) -> None:
-    ledger = Database(stack.env["LEDGER_DATABASE_URL"])
+def test_an_event_the_database_refuses_is_found_by_splitting_its_batch(
+        poisoned: Stack) -> None:
+    stack, ledger = poisoned, Database(poisoned.env["LEDGER_DATABASE_URL"])
+    entries_before, rejected_before = _count(ledger, Entry), _count(ledger, Rejected)
     events = _good_batch(1000)
     poison = events[737]
+    # It refuses this event alone: the other test's batch, before or after, goes in.
     _refuse_one_event_id(ledger, poison["id"])
     _publish(stack, events)
-    _wait(lambda: _count(ledger, Entry) >= 999 and _count(ledger, Rejected) >= 1)
+    _wait(lambda: _count(ledger, Entry) >= entries_before + 999
+          and _count(ledger, Rejected) >= rejected_before + 1)
     time.sleep(1)
-    rejected = _rejected(ledger)
+    rejected = _rejected(ledger)[rejected_before:]
     assert len(rejected) == 1
     assert rejected[0].reason.startswith("append failed:")
     assert "this row is refused" in rejected[0].reason
     assert json.loads(rejected[0].payload) == poison
-    with ledger.reading() as session:
-        ids = list(session.scalars(sa.select(Entry.event_id).order_by(Entry.seq)))
-    assert ids == [e["id"] for e in events if e is not poison]
-    # The tree over the 999 still verifies: the halves were sequenced one after another.
+    assert _entry_ids(ledger)[entries_before:] == [e["id"] for e in events if e is not poison]
+    # The tree over them all still verifies: the halves were sequenced one after another.
     sth = requests.get(stack.url("ledger") + "/ct/v1/get-sth", headers=stack.auth("ledger"),
                        timeout=10).json()
-    assert sth["tree_size"] == 999
+    assert sth["tree_size"] == entries_before + 999
     ledger.dispose()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,27 +16,19 @@ from services import area_packages
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
-from tests.e2e.conftest import WRITE_PATH, Stack, needs
+from tests.e2e.conftest import WRITE_PATH, Stack, needs, shared_stack
 from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
-from tests.support.databases import BACKENDS, migrated
-from tests.support.stack import prepare
+from tests.support.databases import BACKENDS
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def walk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Stack]:
     """One stack, every process, for the steps of the walk-through that do not disturb each
-    other: each reads what it wrote after the entries it found (starting a stack costs
-    about 16 s of CPU on two cores)."""
-    directory = tmp_path_factory.mktemp(f"walk-{request.param}")
-    with ExitStack() as exits:
-        urls = {s: exits.enter_context(migrated(str(request.param), directory, s, s))
-                for s in SERVICES}
-        running = prepare(directory / "stack", urls, migrate=False)
-        exits.callback(running.kill_all)
-        running.start()
+    other."""
+    with shared_stack(str(request.param), tmp_path_factory.mktemp("walk")) as running:
         yield running
 
 
