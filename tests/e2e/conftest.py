@@ -13,7 +13,7 @@ from shared.config import SERVICES
 from tests.support.databases import migrated
 from tests.support.stack import WRITE_PATH, Stack, prepare
 
-__all__ = ["WRITE_PATH", "Stack", "needs", "shared_stack"]
+__all__ = ["WRITE_PATH", "Stack", "needs", "running_stack"]
 
 
 def needs(*processes: str) -> pytest.MarkDecorator:
@@ -22,37 +22,39 @@ def needs(*processes: str) -> pytest.MarkDecorator:
     return pytest.mark.processes(*processes)
 
 
-@pytest.fixture
-def make_stack(backend: str, tmp_path: Path, request: pytest.FixtureRequest
-               ) -> Iterator[Callable[..., Stack]]:
-    """Start the Procfile's processes on the current database backend, with a private
-    Redis: every one, or those the test's ``needs`` mark names."""
-    marked = request.node.get_closest_marker("processes")
-    with ExitStack() as exits:
-
-        def build(**env: str) -> Stack:
-            directory = tmp_path / f"stack{len(exits._exit_callbacks)}"
-            urls = {s: exits.enter_context(migrated(backend, directory.parent, s, s))
-                    for s in SERVICES}
-            running = prepare(directory, urls, migrate=False, **env)
-            exits.callback(running.kill_all)
-            running.start(*(marked.args if marked else ()))
-            return running
-
-        yield build
-
-
 @contextmanager
-def shared_stack(backend: str, directory: Path, *processes: str) -> Iterator[Stack]:
-    """The Procfile's processes (those named, or every one), with the default settings, for
-    a module's tests that do not disturb each other: each reads only what it wrote, after
-    what it found. Starting a stack costs 10 to 16 s of CPU on two cores."""
+def running_stack(backend: str, directory: Path, *processes: str, **env: str
+                  ) -> Iterator[Stack]:
+    """The Procfile's processes (those named, or every one) on ``backend``, with a private
+    Redis and databases of their own in ``directory``; killed at the end. A module whose
+    tests do not disturb each other shares one (each test reads only what it wrote, after
+    what it found): starting a stack costs 10 to 16 s of CPU on two cores."""
+    directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as exits:
         urls = {s: exits.enter_context(migrated(backend, directory, s, s)) for s in SERVICES}
-        running = prepare(directory / "stack", urls, migrate=False)
+        running = prepare(directory / "stack", urls, migrate=False, **env)
         exits.callback(running.kill_all)
         running.start(*processes)
         yield running
+
+
+@pytest.fixture
+def make_stack(backend: str, tmp_path: Path, request: pytest.FixtureRequest
+               ) -> Iterator[Callable[..., Stack]]:
+    """Start the Procfile's processes on the current database backend: every one, or those
+    the test's ``needs`` mark names."""
+    marked = request.node.get_closest_marker("processes")
+    processes = marked.args if marked else ()
+    with ExitStack() as exits:
+        built = 0
+
+        def build(**env: str) -> Stack:
+            nonlocal built
+            built += 1
+            return exits.enter_context(
+                running_stack(backend, tmp_path / f"stack{built}", *processes, **env))
+
+        yield build
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from services.ledger.models import Entry, Rejected
 from services.recruitment.models import Outbox
 from shared.db import Database
 from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
-from tests.e2e.conftest import WRITE_PATH, Stack, needs, shared_stack
+from tests.e2e.conftest import WRITE_PATH, Stack, needs, running_stack
 from tests.support.databases import BACKENDS
 from tests.support.events import activity
 
@@ -26,7 +26,7 @@ from tests.support.events import activity
 def poisoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Stack]:
     """One stack, for the two batches of a thousand sent straight to the ledger's queue."""
-    with shared_stack(str(request.param), tmp_path_factory.mktemp("poison"), "recruitment",
+    with running_stack(str(request.param), tmp_path_factory.mktemp("poison"), "recruitment",
                       *WRITE_PATH) as running:
         yield running
 

@@ -16,7 +16,7 @@ from services import area_packages
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
-from tests.e2e.conftest import WRITE_PATH, Stack, needs, shared_stack
+from tests.e2e.conftest import WRITE_PATH, Stack, needs, running_stack
 from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
@@ -28,7 +28,7 @@ def walk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
          ) -> Iterator[Stack]:
     """One stack, every process, for the steps of the walk-through that do not disturb each
     other."""
-    with shared_stack(str(request.param), tmp_path_factory.mktemp("walk")) as running:
+    with running_stack(str(request.param), tmp_path_factory.mktemp("walk")) as running:
         yield running
 
 
