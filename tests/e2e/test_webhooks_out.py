@@ -1,20 +1,61 @@
 """Webhooks out through the real processes: the ledger worker records, the webhook worker
-delivers, and a webhook worker killed in the middle of a retry loses nothing."""
+delivers, and a webhook worker killed in the middle of a retry loses nothing.
+
+The tests share one stack per backend; each reads only the entries after those it found,
+and deletes its subscriptions at the end, so that the next hears nothing meant for it.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import requests
 
-from tests.e2e.conftest import WRITE_PATH, Stack, needs
+from tests.e2e.conftest import WRITE_PATH, Stack, running_stack
 from tests.integration.conftest import INSPECT_GRANT
 from tests.support.client import record_involvements, record_vacancy
+from tests.support.databases import BACKENDS
 from tests.support.receiver import Answer, Receiver
 
-LOCAL = {"LADDER_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+SETTINGS = {
+    "LADDER_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+    # Quick retries, a short timeout and a quick sweep: the killed worker's test waits on them.
+    "LADDER_WEBHOOK_SCHEDULE": "0,1,1,1,1,1",
+    "LADDER_WEBHOOK_TIMEOUT": "4",
+    "LADDER_WEBHOOK_REQUEUE_AFTER": "1",
+    "LADDER_WEBHOOK_SWEEP_INTERVAL": "0.2",
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Stack]:
+    with running_stack(str(request.param), tmp_path_factory.mktemp("webhooks-out"),
+                       "recruitment", *WRITE_PATH, **SETTINGS) as running:
+        yield running
+
+
+@pytest.fixture
+def stack(shared: Stack) -> Iterator[Stack]:
+    """The module's stack; the subscriptions a test made are deleted after it, and a
+    webhook worker it killed is started again."""
+    before = {s["id"] for s in _get(shared, "/v1/subscriptions")}
+    yield shared
+    if "webhook-worker" not in shared.processes:
+        shared.start("webhook-worker")
+    for sub in _get(shared, "/v1/subscriptions"):
+        if sub["id"] not in before:
+            requests.delete(f"{shared.url('ledger')}/v1/subscriptions/{sub['id']}",
+                            headers=shared.auth("ledger-admin"), timeout=10).raise_for_status()
+
+
+def _size(stack: Stack) -> int:
+    response = requests.get(stack.url("ledger") + "/ct/v1/get-sth", timeout=10)
+    response.raise_for_status()
+    return int(response.json()["tree_size"])
 
 
 def _subscribe(stack: Stack, receiver: Receiver, path: str = "/hook",
@@ -42,11 +83,10 @@ def _wait(condition: Callable[[], bool], timeout: float, why: str) -> None:
         time.sleep(0.1)
 
 
-@needs("recruitment", *WRITE_PATH)
 def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
-    make_stack: Callable[..., Stack], receiver: Receiver
+    stack: Stack, receiver: Receiver
 ) -> None:
-    stack = make_stack(**LOCAL)
+    before = _size(stack)
     sub = _subscribe(stack, receiver, areas=["recruitment"], **INSPECT_GRANT)
     _subscribe(stack, receiver, "/read", areas=["recruitment"])  # the default grant: read
     base = stack.url("recruitment")
@@ -59,7 +99,7 @@ def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
                       key=lambda e: e["seq"])
 
     _wait(lambda: len(entries()) >= 2, 40, stack.log("webhook-worker"))
-    assert [e["seq"] for e in entries()] == [1, 2]
+    assert [e["seq"] for e in entries()] == [before + 1, before + 2]
     assert entries()[1]["event"]["data"]["involvement_id"] == involvement["id"]
     assert all(r.verified for r in receiver.at("/hook"))
     # The worker records the success after the receiver has answered: wait for it.
@@ -70,19 +110,15 @@ def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
     assert [a["status"] for a in log] == [200] * len(messages)
     # The read grant hears of the same batches, and of nothing in them.
     _wait(lambda: max((r.event["data"]["last_seq"] for r in receiver.at("/read")), default=0)
-          >= 2, 40, stack.log("webhook-worker"))
+          >= before + 2, 40, stack.log("webhook-worker"))
     for notice in receiver.at("/read"):
         assert notice.verified and "entries" not in notice.event["data"]
         assert involvement["pseudonym"].encode() not in notice.body
 
 
-@needs("recruitment", *WRITE_PATH)
 def test_a_webhook_worker_killed_mid_retry_loses_no_delivery(
-    make_stack: Callable[..., Stack], receiver: Receiver
+    stack: Stack, receiver: Receiver
 ) -> None:
-    stack = make_stack(**LOCAL, LADDER_WEBHOOK_SCHEDULE="0,1,1,1,1,1",
-                       LADDER_WEBHOOK_TIMEOUT="4", LADDER_WEBHOOK_REQUEUE_AFTER="1",
-                       LADDER_WEBHOOK_SWEEP_INTERVAL="0.2")
     sub = _subscribe(stack, receiver)
     # The first attempt fails; the retry hangs, and the worker is killed while it waits.
     receiver.script("/hook", Answer(503), Answer(500, delay=10))
