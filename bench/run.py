@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from bench.support.areas import ACTIVITIES, AREAS, involvement
-from bench.support.stack import Stack, prepare
+from bench.support.stack import WRITE_PATH, Stack, prepare
 from services.ledger import merkle, service
 from services.ledger.models import Entry, TreeHeadRow
 from shared import procfile
@@ -133,7 +133,9 @@ def stack_in(directory: Path, **env: str) -> Stack:
     # republishing what the ledger has not yet taken after 8 s would add work to a
     # ledger that is behind.
     relay = {"LADDER_RELAY_INTERVAL": "0.2", "LADDER_REPUBLISH_AFTER": "600"}
-    return prepare(directory, urls, LADDER_WEB_WORKERS="2", LADDER_LOG_LEVEL="WARNING",
+    # Smoke mode only keeps the rows working: one web worker a service starts quicker.
+    workers = "1" if SMOKE else "2"
+    return prepare(directory, urls, LADDER_WEB_WORKERS=workers, LADDER_LOG_LEVEL="WARNING",
                    LADDER_VISIBILITY_TIMEOUT="300", **{**limits, **relay, **env})
 
 
@@ -256,7 +258,8 @@ def bench_end_to_end(workdir: Path) -> None:
     print("b, c, e: HTTP batches to a signed tree head, against one no-op task per event",
           flush=True)
     stack = stack_in(workdir / "b")
-    stack.start()
+    # The area the load sends to and the ledger's side: the other areas would only idle.
+    stack.start("recruitment", *WRITE_PATH)
     port = int(stack.env["RECRUITMENT_PORT"])
     auth = {"Authorization": f"Bearer {stack.tokens['recruitment']}"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
