@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -16,7 +17,7 @@ from services import area_packages
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
-from tests.e2e.conftest import WRITE_PATH, Stack, needs, running_stack
+from tests.e2e.conftest import Stack, running_stack
 from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
@@ -81,7 +82,7 @@ def test_one_signed_webhook_per_area_reaches_the_ledger(walk: Stack) -> None:
             {"type": "activity.recorded", "data": {**ACTIVITIES[area], "id": f"{area}-A1"}},
             {"type": "involvement.recorded",
              "data": {"activity_id": f"{area}-A1",
-                      **involvement(area, decision_power="advisory")}},
+                      **involvement(area, f"{area}-WEBHOOK-1", decision_power="advisory")}},
         ]):
             body = json.dumps(command)
             msg_id = f"msg_{area}_{n}"
@@ -133,9 +134,23 @@ LEADERSHIP = [
 ]
 
 
-@needs("leadership", *WRITE_PATH)
+def _leadership_year(stack: Stack) -> dict[str, Any]:
+    """The leadership area's exact figures for 2026, as an admin reads them."""
+    response = requests.get(stack.url("ledger") + "/v1/metrics", timeout=10, params={
+        "area": "leadership", "period": "year", "from": "2026-01-01", "to": "2026-12-31"},
+        headers=stack.auth("ledger-admin"))
+    assert response.status_code == 200, response.text
+    total = response.json()["total"]
+    return {**{k: total[k] for k in ("activities", "activities_involved", "involvements",
+                                     "citizens", "hours")},
+            **{f"step {n}": total["steps"][n] for n in ("7", "4")}}
+
+
 def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_shows(
-        stack: Stack, tmp_path: Path) -> None:
+        walk: Stack, tmp_path: Path) -> None:
+    # The README's figures are what these four events add: the module's other tests record
+    # in leadership too, with other activities and citizens.
+    stack, before, figures_before = walk, _size(walk), _leadership_year(walk)
     made = _ladder(stack, tmp_path, "integration", "create", "leadership", "board-papers")
     assert made.returncode == 0, made.stderr
     secret = made.stdout.split("secret: ")[1].split()[0]
@@ -155,16 +170,14 @@ def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_s
     assert [(a["step"], a["rubric_version"]) for a in answers[1::2]] == [
         (7, rubric.version), (4, rubric.version)]
 
-    entries = stack.wait_for_entries(4, timeout=15)
+    entries = stack.wait_for_entries(before + 4, timeout=15)[before:]
     assert [(e["area"], e["event"]["source"], e["event"]["subject"]) for e in entries] == [
         ("leadership", "/ladder/leadership", subject)
         for subject in ("CPG-2026-02", "CPG-2026-02", "QC-2026-05", "QC-2026-05")]
-    figures = requests.get(stack.url("ledger") + "/v1/metrics", timeout=10, params={
-        "area": "leadership", "period": "year", "from": "2026-01-01", "to": "2026-12-31"},
-        headers=stack.auth("ledger-admin")).json()["total"]
-    assert (figures["activities"], figures["activities_involved"], figures["involvements"],
-            figures["citizens"], figures["hours"]) == (2, 2, 2, 2, 5.0)
-    assert (figures["steps"]["7"], figures["steps"]["4"]) == (1, 1)
+    figures = _leadership_year(stack)
+    added = {k: figures[k] - figures_before[k] for k in figures}
+    assert added == {"activities": 2, "activities_involved": 2, "involvements": 2,
+                     "citizens": 2, "hours": 5.0, "step 7": 1, "step 4": 1}, figures
 
 
 def test_boards_read_figures_inspectors_entries_and_anyone_the_tree_head(
