@@ -6,9 +6,9 @@ worked example of docs/metrics.md.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from shared.auth import create_token, revoke_token
 from shared.config import load
 from shared.db import Database
 from tests.support.browser import chromium
-from tests.support.databases import migrated
+from tests.support.databases import BACKENDS, migrated
 from tests.support.scenario import events as scenario
 from tests.support.stack import Stack
 
@@ -36,32 +36,44 @@ class Served:
     db: Database
     admin: str
     auditor: str
+    pepper: str
+    auditor_name: str = ""
 
 
-@pytest.fixture
-def served(backend: str, tmp_path: Path) -> Iterator[Served]:
-    """The ledger under gunicorn, holding the worked example, with an admin and an auditor."""
-    with migrated(backend, tmp_path, "ledger", "ledger") as url:
-        stack = Stack(tmp_path / "stack", {"ledger": url})
+@pytest.fixture(scope="module", params=BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Served]:
+    """The ledger under gunicorn, holding the worked example, with an admin: one for the
+    module's tests, which only read it and sign in and out."""
+    directory = tmp_path_factory.mktemp("dashboard")
+    with migrated(str(request.param), directory, "ledger", "ledger") as url:
+        stack = Stack(directory / "stack", {"ledger": url})
         config = load("ledger", stack.env)
         db = Database(url)
         # The same key file the ledger process will sign with.
         result = service.append_batch(db, scenario(), load_signer(config))
         assert result.appended == 26
-        pepper = config["TOKEN_PEPPER"]
-        admin = create_token(db, ApiToken, pepper, "ops", ["ledger:admin"])
-        auditor = create_token(db, ApiToken, pepper, "board", ["ledger:read"])
+        admin = create_token(db, ApiToken, config["TOKEN_PEPPER"], "ops", ["ledger:admin"])
         try:
             stack.start("ledger")
-            yield Served(stack.url("ledger"), db, admin, auditor)
+            yield Served(stack.url("ledger"), db, admin, "", config["TOKEN_PEPPER"])
         finally:
             stack.kill_all()
             db.dispose()
 
 
 @pytest.fixture
+def served(ledger: Served) -> Served:
+    """The module's ledger, with an auditor of the test's own (a test may revoke it)."""
+    name = f"board-{uuid.uuid4().hex[:8]}"
+    auditor = create_token(ledger.db, ApiToken, ledger.pepper, name, ["ledger:read"])
+    return replace(ledger, auditor=auditor, auditor_name=name)
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium; fails with what to install when it is missing."""
+    """Headless Chromium, for the module (each test opens its own pages, each page its own
+    context); fails with what to install when it is missing."""
     with chromium() as browser:
         yield browser
 
@@ -137,7 +149,7 @@ def test_an_auditor_sees_the_apis_rounded_figures_and_loses_access_when_revoked(
     for name in ("coverage", "index"):
         expect(card(page, "recruitment", name)).to_have_text(
             "suppressed" if name in api["suppressed"] else "–")
-    revoke_token(served.db, ApiToken, name="board")
+    revoke_token(served.db, ApiToken, name=served.auditor_name)
     page.reload()
     expect(page.locator("h1")).to_have_text("Sign in to the auditor's dashboard")
 
