@@ -97,6 +97,23 @@ class Stack:
     def kill(self, name: str) -> None:
         self.processes.pop(name).kill()
 
+    def revive(self, *names: str) -> None:
+        """Start Redis again if it has stopped, and any of these processes that is not
+        running (killed, or exited): a stack shared by a module's tests, put back as the
+        next test expects it after one that stopped something and then failed."""
+        if self.redis.process is None or self.redis.process.poll() is not None:
+            self.redis.start()
+        for name in names:
+            if name not in self.processes or not self.processes[name].alive():
+                self.processes.pop(name, None)
+                self.start(name)
+
+    def tree_size(self) -> int:
+        """How many entries the ledger's signed tree head covers (no token needed)."""
+        response = requests.get(self.url("ledger") + "/ct/v1/get-sth", timeout=10)
+        response.raise_for_status()
+        return int(response.json()["tree_size"])
+
     def restart(self, name: str) -> None:
         self.processes.pop(name).stop()
         self.start(name)

@@ -6,14 +6,15 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shared.config import SERVICES
-from tests.support.databases import migrated
+from tests.support.databases import BACKENDS, migrated
 from tests.support.stack import WRITE_PATH, Stack, prepare
 
-__all__ = ["WRITE_PATH", "Stack", "needs", "running_stack"]
+__all__ = ["WRITE_PATH", "Stack", "module_stack", "needs", "running_stack"]
 
 
 def needs(*processes: str) -> pytest.MarkDecorator:
@@ -36,6 +37,20 @@ def running_stack(backend: str, directory: Path, *processes: str, **env: str
         exits.callback(running.kill_all)
         running.start(*processes)
         yield running
+
+
+def module_stack(fixture: str, *processes: str, **env: str) -> Any:
+    """A module-scoped fixture named ``fixture``: one stack per backend (``running_stack``)
+    for the module's tests, which must not disturb each other."""
+
+    @pytest.fixture(name=fixture, scope="module", params=BACKENDS)
+    def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Stack]:
+        with running_stack(str(request.param), tmp_path_factory.mktemp(fixture), *processes,
+                           **env) as running:
+            yield running
+
+    return shared
 
 
 @pytest.fixture

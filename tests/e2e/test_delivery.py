@@ -20,18 +20,11 @@ import sqlalchemy as sa
 from services.ledger.models import Entry
 from services.recruitment.models import Outbox
 from shared.db import Database
-from tests.e2e.conftest import WRITE_PATH, Stack, running_stack
+from tests.e2e.conftest import WRITE_PATH, Stack, module_stack
 from tests.support.client import record_involvements, record_vacancy
-from tests.support.databases import BACKENDS
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Stack]:
-    # One event per task, so that a kill lands while the worker holds unacknowledged work.
-    with running_stack(str(request.param), tmp_path_factory.mktemp("delivery"), "recruitment",
-                       *WRITE_PATH, LADDER_RELAY_BATCH_SIZE="1") as running:
-        yield running
+# One event per task, so that a kill lands while the worker holds unacknowledged work.
+shared = module_stack("shared", "recruitment", *WRITE_PATH, LADDER_RELAY_BATCH_SIZE="1")
 
 
 @pytest.fixture
@@ -39,12 +32,7 @@ def stack(shared: Stack) -> Iterator[Stack]:
     """The module's stack, put back together after a test that failed part-way, so that the
     next one starts as the others do."""
     yield shared
-    if shared.redis.process is None or shared.redis.process.poll() is not None:
-        shared.redis.start()
-    for name in ("recruitment", *WRITE_PATH):
-        if name not in shared.processes or not shared.processes[name].alive():
-            shared.processes.pop(name, None)
-            shared.start(name)
+    shared.revive("recruitment", *WRITE_PATH)
 
 
 def _outbox_ids(stack: Stack) -> set[str]:

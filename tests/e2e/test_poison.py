@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import requests
 import sqlalchemy as sa
 from celery import Celery
@@ -17,20 +16,13 @@ from services.ledger.models import Entry, Rejected
 from services.recruitment.models import Outbox
 from shared.db import Database
 from shared.outbox import APPEND_BATCH_TASK, LEDGER_QUEUE
-from tests.e2e.conftest import WRITE_PATH, Stack, running_stack
-from tests.support.databases import BACKENDS
+from tests.e2e.conftest import WRITE_PATH, Stack, module_stack
 from tests.support.events import activity
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def poisoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Stack]:
-    """One stack for the module: the two batches of a thousand sent straight to the ledger's
-    queue (not through the relay), then the relay's poison. The relay sends again what the
-    ledger has not confirmed after 1 s, so that the relay's test sees it do so."""
-    with running_stack(str(request.param), tmp_path_factory.mktemp("poison"), "recruitment",
-                       *WRITE_PATH, LADDER_REPUBLISH_AFTER="1") as running:
-        yield running
+# One stack for the module: the two batches of a thousand sent straight to the ledger's
+# queue (not through the relay), then the relay's poison. The relay sends again what the
+# ledger has not confirmed after 1 s, so that the relay's test sees it do so.
+poisoned = module_stack("poisoned", "recruitment", *WRITE_PATH, LADDER_REPUBLISH_AFTER="1")
 
 
 def _publish(stack: Stack, events: list[dict[str, Any]]) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from standardwebhooks import Webhook
 
@@ -17,29 +15,18 @@ from services import area_packages
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import Stack, module_stack
 from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
-from tests.support.databases import BACKENDS
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def walk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Stack]:
-    """One stack, every process, for the steps of the walk-through that do not disturb each
-    other."""
-    with running_stack(str(request.param), tmp_path_factory.mktemp("walk")) as running:
-        yield running
-
-
-def _size(stack: Stack) -> int:
-    """How many entries the ledger holds now."""
-    return len(stack.entries())
+# One stack, every process, for the steps of the walk-through, which do not disturb each
+# other: each reads what it added after the entries it found.
+walk = module_stack("walk")
 
 
 def test_an_involvement_reaches_the_ledger_through_celery_and_redis(walk: Stack) -> None:
-    stack, before = walk, _size(walk)
+    stack, before = walk, walk.tree_size()
     base = stack.url("recruitment")
     vacancy_id = record_vacancy(base, stack.auth("recruitment"))
     [recorded] = record_involvements(base, stack.auth("recruitment"), vacancy_id, 1)
@@ -69,7 +56,7 @@ def test_every_service_reports_health_readiness_and_openapi(walk: Stack) -> None
 
 
 def test_one_signed_webhook_per_area_reaches_the_ledger(walk: Stack) -> None:
-    stack, before = walk, _size(walk)
+    stack, before = walk, walk.tree_size()
     for area in AREAS:
         db = Database(stack.env[f"{area.upper()}_DATABASE_URL"])
         secret = create_integration(db, f"{area}-system")
@@ -150,7 +137,7 @@ def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_s
         walk: Stack, tmp_path: Path) -> None:
     # The README's figures are what these four events add: the module's other tests record
     # in leadership too, with other activities and citizens.
-    stack, before, figures_before = walk, _size(walk), _leadership_year(walk)
+    stack, before, figures_before = walk, walk.tree_size(), _leadership_year(walk)
     made = _ladder(stack, tmp_path, "integration", "create", "leadership", "board-papers")
     assert made.returncode == 0, made.stderr
     secret = made.stdout.split("secret: ")[1].split()[0]
@@ -182,7 +169,7 @@ def test_leadership_meetings_and_their_citizens_reach_the_ledger_as_the_readme_s
 
 def test_boards_read_figures_inspectors_entries_and_anyone_the_tree_head(
         walk: Stack, tmp_path: Path) -> None:
-    stack, before = walk, _size(walk)
+    stack, before = walk, walk.tree_size()
     base = stack.url("recruitment")
     record_involvements(base, stack.auth("recruitment"),
                         record_vacancy(base, stack.auth("recruitment")), 1)

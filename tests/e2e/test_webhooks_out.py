@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import WRITE_PATH, Stack, running_stack
+from tests.e2e.conftest import WRITE_PATH, Stack, module_stack
 from tests.integration.conftest import INSPECT_GRANT
 from tests.support.client import record_involvements, record_vacancy
-from tests.support.databases import BACKENDS
 from tests.support.receiver import Answer, Receiver
 
 SETTINGS = {
@@ -30,12 +29,7 @@ SETTINGS = {
 }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Stack]:
-    with running_stack(str(request.param), tmp_path_factory.mktemp("webhooks-out"),
-                       "recruitment", *WRITE_PATH, **SETTINGS) as running:
-        yield running
+shared = module_stack("shared", "recruitment", *WRITE_PATH, **SETTINGS)
 
 
 @pytest.fixture
@@ -44,18 +38,11 @@ def stack(shared: Stack) -> Iterator[Stack]:
     webhook worker it killed is started again."""
     before = {s["id"] for s in _get(shared, "/v1/subscriptions")}
     yield shared
-    if "webhook-worker" not in shared.processes:
-        shared.start("webhook-worker")
+    shared.revive("webhook-worker")
     for sub in _get(shared, "/v1/subscriptions"):
         if sub["id"] not in before:
             requests.delete(f"{shared.url('ledger')}/v1/subscriptions/{sub['id']}",
                             headers=shared.auth("ledger-admin"), timeout=10).raise_for_status()
-
-
-def _size(stack: Stack) -> int:
-    response = requests.get(stack.url("ledger") + "/ct/v1/get-sth", timeout=10)
-    response.raise_for_status()
-    return int(response.json()["tree_size"])
 
 
 def _subscribe(stack: Stack, receiver: Receiver, path: str = "/hook",
@@ -86,7 +73,7 @@ def _wait(condition: Callable[[], bool], timeout: float, why: str) -> None:
 def test_a_subscriber_hears_of_each_involvement_signed_per_standard_webhooks(
     stack: Stack, receiver: Receiver
 ) -> None:
-    before = _size(stack)
+    before = stack.tree_size()
     sub = _subscribe(stack, receiver, areas=["recruitment"], **INSPECT_GRANT)
     _subscribe(stack, receiver, "/read", areas=["recruitment"])  # the default grant: read
     base = stack.url("recruitment")
