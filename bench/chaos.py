@@ -1,16 +1,26 @@
 """make chaos: real faults injected into the real processes under load, then a count.
 
-Each fault gets a fresh stack (the Procfile's processes, an embedded Redis, fresh
-databases), a load of CloudEvents posted in batches to two services, the fault
-while the load runs, and then a wait until the ledger has drained. Then it counts:
+The faults on the same kind of database share one stack (the Procfile's processes, an
+embedded Redis, fresh databases) and run one after another on it: those on SQLite, and
+those on a private PostgreSQL server (fault 3 always; every fault with
+CHAOS_DATABASE=postgresql). Each fault gets a load of CloudEvents of its own (its own
+activity, CHAOS-<fault>) posted in batches to two services, the fault while the load
+runs, and then a wait until the ledger has drained. Then it counts:
 
-- accepted: events the services answered 202 for;
+- accepted: events the services answered 202 for in this fault's load;
 - in ledger: entries the ledger holds for them;
 - duplicates: the same (source, id) twice, or the same domain event (type, area,
-  activity or involvement id, revision) twice, in the ledger or in an outbox;
-- lost: accepted, and absent from the ledger;
-- verify: ``ladder verify`` of an NDJSON export against the signed tree head and
-  the live log.
+  activity or involvement id, revision) twice, in the ledger or in an outbox: over
+  everything the stack holds, the earlier faults' events too;
+- lost: accepted by this fault's load or an earlier one on the stack, and absent from
+  the ledger, so that a later fault cannot hide an earlier fault's loss;
+- verify: ``ladder verify`` of an NDJSON export of the whole ledger against the signed
+  tree head and the live log.
+
+After each fault the stack is put back (a process left dead started again, Redis's
+memory limit restored, the fault's extra worker stopped), so that the next fault starts
+from a running stack. A fault that leaves the stack beyond repair fails, and so do the
+faults after it on that stack, each with the reason.
 
 It prints the table and exits 1 unless every fault shows 0 lost, 0 duplicated and
 verify passing. A fault that cannot be injected on this machine is printed as
@@ -21,7 +31,8 @@ Sizes and switches (environment):
   CHAOS_EVENTS_OTHER    events of the other faults' loads (default 20,000)
   CHAOS_ONLY            which faults to run, e.g. "146" (default "123456")
   CHAOS_DATABASE        sqlite (default) or postgresql: the databases of faults other
-                        than 3; postgresql uses a private server, as fault 3 does
+                        than 3; postgresql puts them on fault 3's private server and
+                        stack
   CHAOS_KILLS           SIGKILLs of the ledger worker in fault 1 (default 20)
   CHAOS_OUTAGE          seconds Redis or PostgreSQL stays down, or Redis full (default 5)
   CHAOS_REDIS_MAXMEMORY Redis's memory limit in fault 6 (default 64mb)
@@ -90,7 +101,6 @@ DATABASE = os.environ.get("CHAOS_DATABASE", "sqlite")
 BATCH = 50 if SMOKE else 500
 # The two services the load goes to, one client each.
 AREAS = ("recruitment", "inspection")
-ACTIVITY_ID = "CHAOS-1"
 
 # Short timeouts so that a fault's consequences play out within the run: a batch a
 # killed worker held comes back after 10 s (4 s in smoke mode), and an event the broker
@@ -168,16 +178,21 @@ class PrivatePostgres:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w",
                       "stop")
 
+    def running(self) -> bool:
+        status = subprocess.run([*self.run_as, str(self.bindir / "pg_ctl"), "-D",
+                                 str(self.data), "status"], capture_output=True, cwd="/")
+        return status.returncode == 0
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def databases(self, tag: str) -> dict[str, str]:
+    def databases(self) -> dict[str, str]:
         admin = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for service in SERVICES:
-                conn.exec_driver_sql(f'CREATE DATABASE "chaos_{tag}_{service}"')
+                conn.exec_driver_sql(f'CREATE DATABASE "chaos_{service}"')
         admin.dispose()
-        return {s: self.url(f"chaos_{tag}_{s}") for s in SERVICES}
+        return {s: self.url(f"chaos_{s}") for s in SERVICES}
 
 
 # -- the load ------------------------------------------------------------------------------
@@ -241,16 +256,20 @@ class Client:
 
 
 class Load:
-    """Two clients, one per service, each with its own activity and its involvements."""
+    """Two clients, one per service, each with its own activity and its involvements.
 
-    def __init__(self, stack: Stack, events: int) -> None:
+    The activity's id is the fault's: a service refuses a second activity.recorded of an
+    id it holds, so loads on one stack each need their own.
+    """
+
+    def __init__(self, stack: Stack, events: int, activity_id: str) -> None:
         self.events = events
         self.clients = []
         per_client = events // len(AREAS)
         for area in AREAS:
-            first = _cloudevent(area, "activity.recorded", {**ACTIVITIES[area], "id": ACTIVITY_ID})
+            first = _cloudevent(area, "activity.recorded", {**ACTIVITIES[area], "id": activity_id})
             rest = [_cloudevent(area, "involvement.recorded",
-                                {"activity_id": ACTIVITY_ID, **involvement(area, f"C-{i % 5000}")})
+                                {"activity_id": activity_id, **involvement(area, f"C-{i % 5000}")})
                     for i in range(per_client - 1)]
             batches = [[first]] + [rest[i:i + BATCH] for i in range(0, len(rest), BATCH)]
             self.clients.append(Client(area, int(stack.env[f"{area.upper()}_PORT"]),
@@ -294,6 +313,23 @@ class Load:
         self.finished = time.monotonic()
         if self.errors:
             raise RuntimeError(f"the load failed: {self.errors[0]!r}")
+
+    def halt(self) -> None:
+        """Stop posting (after the request under way), so that a load a failed fault left
+        running does not go on into the next fault's."""
+        self.stop.set()
+        for thread in self.threads:
+            if thread.is_alive():
+                thread.join(130)  # above the client's request timeout
+
+    @property
+    def effects(self) -> set[tuple[str, str, str]]:
+        return set().union(*(c.effects for c in self.clients))
+
+    @property
+    def unapplied(self) -> int:
+        """Accepted events the services have no effect of at all."""
+        return max(0, self.accepted - len(self.effects))
 
     @property
     def retried(self) -> str:
@@ -390,8 +426,10 @@ class Row:
                 and self.verify == "passes")
 
 
-def count(stack: Stack, load: Load, row: Row) -> None:
-    expected = set().union(*(c.effects for c in load.clients))
+def count(stack: Stack, loads: list[Load], row: Row) -> None:
+    """The last load's accepted and in-ledger figures; duplicates and losses over every
+    load the stack has taken and everything it holds."""
+    load = loads[-1]
     row.accepted = load.accepted
     db = Database(stack.env["LEDGER_DATABASE_URL"])
     with db.reading() as session:
@@ -399,7 +437,7 @@ def count(stack: Stack, load: Load, row: Row) -> None:
     db.dispose()
     sources = {f"/ladder/{a}" for a in AREAS}
     ours = [(r.source, r.event_id, json.loads(r.event)) for r in rows if r.source in sources]
-    by_id = Counter((source, event_id) for source, event_id, _ in ours)
+    by_id = Counter((r.source, r.event_id) for r in rows)
     by_domain = Counter(_domain_key(event) for _, _, event in ours)
     # The outboxes too: a service that applied an accepted event twice made two events.
     outbox = [e for a in AREAS for e in outbox_rows(stack, a)]
@@ -409,10 +447,11 @@ def count(stack: Stack, load: Load, row: Row) -> None:
                       + sum(n - 1 for n in by_outbox.values()))
     held = {(event["data"]["area"], key[2], key[3]) for event in (e for _, _, e in ours)
             for key in [_domain_key(event)]}
-    row.in_ledger = sum(1 for effect in expected if effect in held)
+    row.in_ledger = len(load.effects & held)
     # Accepted but absent: an accepted event whose effect the ledger lacks, or an accepted
     # event the service has no effect of at all.
-    row.lost = len(expected - held) + max(0, load.accepted - len(expected))
+    expected = set().union(*(earlier.effects for earlier in loads))
+    row.lost = len(expected - held) + sum(earlier.unapplied for earlier in loads)
 
 
 def verify(stack: Stack, workdir: Path) -> str:
@@ -510,16 +549,28 @@ def crash_between_commit_and_publish(stack: Stack, load: Load) -> str:
 
 
 def two_workers(stack: Stack, load: Load) -> str:
+    names = ("ledger-worker", "ledger-worker-2")
+
+    def appended() -> list[int]:
+        # The logs hold the earlier faults' batches too.
+        return [(stack.logs / f"{n}.log").read_text(errors="replace").count("succeeded in")
+                if (stack.logs / f"{n}.log").exists() else 0 for n in names]
+
+    before = appended()
     command = procfile.parse(ROOT / "Procfile")["ledger-worker"] + " --hostname second@%h"
     log = (stack.logs / "ledger-worker-2.log").open("ab")
     second = procfile.Process("ledger-worker-2", procfile.expand(command, stack.env),
                               stack.env, log).start()
-    stack.processes["ledger-worker-2"] = second
-    load.join()
-    drain(stack, DRAIN_TIMEOUT)
-    done = [(stack.logs / f"{n}.log").read_text().count("succeeded in")
-            for n in ("ledger-worker", "ledger-worker-2")]
-    return f"two workers throughout; batches appended: {done[0]} and {done[1]}"
+    try:
+        load.join()
+        drain(stack, DRAIN_TIMEOUT)
+        done = [after - earlier for after, earlier in zip(appended(), before, strict=True)]
+    finally:
+        # The next fault on this stack has one worker again.
+        second.stop()
+        log.close()
+    return (f"two workers throughout; batches appended: {done[0]} and {done[1]}; the "
+            "second stopped (SIGTERM) afterwards")
 
 
 def fill_redis(stack: Stack, load: Load) -> str:
@@ -558,7 +609,7 @@ def fill_redis(stack: Stack, load: Load) -> str:
         fill()
         held = max(held, outbox_pending(stack))
         time.sleep(0.2)
-    broker.delete(*(f"chaos:fill:{i}" for i in range(keys)))
+    delete_junk(broker)
     # A worker that takes a batch while Redis is full dies on the out-of-memory error
     # (Celery counts it unrecoverable); compose's restart policy starts it again.
     restarted = ""
@@ -575,6 +626,12 @@ def fill_redis(stack: Stack, load: Load) -> str:
             f"(noeviction) and kept full for {2 * OUTAGE:g} s; {len(refused)} of "
             f"{len(probes)} probe publishes refused{slowest}; the relay's publish failed "
             f"{failures} times; up to {held} events waited in the outboxes{restarted}")
+
+
+def delete_junk(broker: redis.Redis) -> None:
+    junk = list(broker.scan_iter("chaos:fill:*", count=10_000))
+    if junk:
+        broker.delete(*junk)
 
 
 @dataclass
@@ -599,9 +656,18 @@ FAULTS = [
 ]
 
 
+def groups(faults: list[Fault]) -> dict[str, list[Fault]]:
+    """The faults that share a stack, by the kind of database it has."""
+    found: dict[str, list[Fault]] = {"sqlite": [], "postgresql": []}
+    for fault in faults:
+        on_postgres = fault.needs_postgres or DATABASE == "postgresql"
+        found["postgresql" if on_postgres else "sqlite"].append(fault)
+    return {kind: members for kind, members in found.items() if members}
+
+
 @contextlib.contextmanager
-def databases(fault: Fault, workdir: Path) -> Iterator[tuple[dict[str, str], Any]]:
-    if not (fault.needs_postgres or DATABASE == "postgresql"):
+def databases(kind: str, workdir: Path) -> Iterator[tuple[dict[str, str], Any]]:
+    if kind == "sqlite":
         yield {s: f"sqlite:///{workdir / (s + '.db')}" for s in SERVICES}, None
         return
     bindir = pg_bindir()
@@ -614,7 +680,7 @@ def databases(fault: Fault, workdir: Path) -> Iterator[tuple[dict[str, str], Any
                           "PostgreSQL as") from exc
     server.start()
     try:
-        yield server.databases(f"f{fault.key}"), server
+        yield server.databases(), server
     finally:
         server.stop("fast")
         shutil.rmtree(server.directory, ignore_errors=True)
@@ -624,44 +690,96 @@ class NotRunnable(Exception):
     """This machine cannot inject the fault; the reason says why."""
 
 
-def run_fault(fault: Fault, workdir: Path) -> Row:
-    row = Row(f"{fault.key}. {fault.title}")
+def put_back(stack: Stack) -> None:
+    """The stack as it was before the fault: every process running, Redis without its
+    memory limit and the junk that filled it."""
+    server: PrivatePostgres | None = stack.postgres  # type: ignore[attr-defined]
+    if server is not None and not server.running():
+        say("PostgreSQL was down; started again")
+        server.start()
+    names = (*AREAS, *WRITE_PATH)
+    dead = [n for n in names if n not in stack.processes or not stack.processes[n].alive()]
+    if dead:
+        say(f"started again after the fault: {', '.join(dead)}")
+    stack.revive(*names)
+    broker = redis.Redis(port=stack.redis.port)
+    broker.config_set("maxmemory", stack.redis.maxmemory or "0")
+    delete_junk(broker)
+
+
+def run_fault(fault: Fault, stack: Stack, loads: list[Load], row: Row, workdir: Path) -> None:
+    """Inject one fault under its own load, on a stack that may hold earlier faults' events
+    (``loads``, to which this fault's load is added)."""
     print(f"fault {fault.key}: {fault.title}, {fault.events:,} events", flush=True)
+    earlier = sum(load.accepted for load in loads)
+    load = Load(stack, fault.events, f"CHAOS-{fault.key}")
+    loads.append(load)
     try:
-        with databases(fault, workdir) as (urls, server):
-            stack = prepare(workdir, urls, **STACK_ENV)
-            stack.postgres = server  # type: ignore[attr-defined]
-            try:
-                if fault.redis_maxmemory:
-                    stack.redis.stop()
-                    stack.redis.maxmemory = fault.redis_maxmemory
-                    stack.redis.start()
-                # The areas the load sends to, and the ledger's side: the other areas'
-                # processes would only cost their start.
-                stack.start(*AREAS, *WRITE_PATH)
-                load = Load(stack, fault.events).start()
-                say("load started")
-                row.notes = fault.inject(stack, load)
-                say(f"fault injected: {row.notes}")
-                load.join()
-                say(f"{load.accepted:,} events accepted in {load.finished - load.started:.0f} s;"
-                    f" retried: {load.retried}")
-                drained = drain(stack, DRAIN_TIMEOUT)
-                say(f"drained {drained:.0f} s after the load")
-                count(stack, load, row)
-                row.verify = verify(stack, workdir)
-                say(f"{row.in_ledger:,} in the ledger, {row.duplicates} duplicates, "
-                    f"{row.lost} lost; verify {row.verify}")
-            finally:
-                stack.stop()
-    except NotRunnable as exc:
-        row.not_run = str(exc)
-        say(f"not run: {exc}")
+        if fault.redis_maxmemory:
+            redis.Redis(port=stack.redis.port).config_set("maxmemory", fault.redis_maxmemory)
+        load.start()
+        say("load started")
+        row.notes = fault.inject(stack, load)
+        say(f"fault injected: {row.notes}")
+        load.join()
+        say(f"{load.accepted:,} events accepted in {load.finished - load.started:.0f} s;"
+            f" retried: {load.retried}")
+        drained = drain(stack, DRAIN_TIMEOUT)
+        say(f"drained {drained:.0f} s after the load")
+        if earlier:
+            row.notes += (f"; the stack already held the {earlier:,} events earlier faults' "
+                          "loads had accepted, counted with these")
+        count(stack, loads, row)
+        workdir.mkdir(parents=True, exist_ok=True)
+        row.verify = verify(stack, workdir)
+        say(f"{row.in_ledger:,} in the ledger, {row.duplicates} duplicates, "
+            f"{row.lost} lost (of every load on this stack); verify {row.verify}")
     except Exception as exc:
         # The fault broke the harness or the stack: the row fails, the others still run.
         traceback.print_exc()
         row.verify = f"ERROR: {exc!r}"[:200]
-    return row
+    finally:
+        load.halt()
+
+
+def run_group(kind: str, faults: list[Fault], workdir: Path) -> list[Row]:
+    """The faults on one stack, one after another."""
+    rows = [Row(f"{f.key}. {f.title}") for f in faults]
+    print(f"faults {', '.join(f.key for f in faults)}: one stack on {kind}", flush=True)
+    try:
+        with databases(kind, workdir) as (urls, server):
+            stack = prepare(workdir, urls, **STACK_ENV)
+            stack.postgres = server  # type: ignore[attr-defined]
+            try:
+                # The areas the load sends to, and the ledger's side: the other areas'
+                # processes would only cost their start.
+                stack.start(*AREAS, *WRITE_PATH)
+                loads: list[Load] = []
+                broken = ""
+                for fault, row in zip(faults, rows, strict=True):
+                    if broken:
+                        row.verify = f"ERROR: not injected: {broken}"[:200]
+                        say(f"fault {fault.key} not injected: {broken}")
+                        continue
+                    run_fault(fault, stack, loads, row, workdir / f"fault{fault.key}")
+                    try:
+                        put_back(stack)
+                    except Exception as exc:
+                        traceback.print_exc()
+                        broken = f"the stack could not be put back after fault {fault.key}: {exc!r}"
+            finally:
+                stack.stop()
+    except NotRunnable as exc:
+        for row in rows:
+            row.not_run = str(exc)
+        say(f"not run: {exc}")
+    except Exception as exc:
+        # The stack did not start, or did not stop: every row not yet counted fails.
+        traceback.print_exc()
+        for row in rows:
+            if not row.verify:
+                row.verify = f"ERROR: {exc!r}"[:200]
+    return rows
 
 
 def _n(value: int | None) -> str:
@@ -692,7 +810,12 @@ def table(rows: list[Row]) -> str:
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ladder-chaos-"))
     started = datetime.now(UTC)
-    rows = [run_fault(f, workdir / f"fault{f.key}") for f in FAULTS if f.key in ONLY]
+    chosen = [f for f in FAULTS if f.key in ONLY]
+    by_fault: dict[str, Row] = {}
+    for kind, faults in groups(chosen).items():
+        for fault, row in zip(faults, run_group(kind, faults, workdir / kind), strict=True):
+            by_fault[fault.key] = row
+    rows = [by_fault[f.key] for f in chosen]
     print()
     print(table(rows))
     print()
