@@ -6,7 +6,7 @@ import importlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,15 @@ from services.ledger.models import ApiToken as LedgerToken
 from services.ledger.models import WebhookMessage
 from services.ledger.webhooks import service as subscribers
 from shared import areas
+from shared.area.integrations import create_integration
 from shared.area.models import ApiToken, Outbox
 from shared.auth import create_token
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.networks import parse_networks
 from shared.times import naive_utcnow
-from tests.support.areas import AREAS, SETUP
-from tests.support.databases import migrated
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, SETUP
+from tests.support.databases import BACKENDS, contents, migrated
 from tests.support.receiver import Receiver
 
 MakeApp = Callable[..., Flask]
@@ -38,31 +39,52 @@ PURPOSE = "CQC inspection of Rose House, DSA-2026-14"
 INSPECT_GRANT = {"grant": "inspect", "purpose": PURPOSE}
 
 
+@contextmanager
+def _building(backend: str, directory: Path, redis_server: EmbeddedRedis,
+              **defaults: Any) -> Iterator[MakeApp]:
+    """Build apps of any service over freshly migrated databases of ``backend``; each
+    app's database is given back when the context ends."""
+    with ExitStack() as stack:
+        apps: list[Flask] = []
+
+        def build(service: str, **config: Any) -> Flask:
+            url = stack.enter_context(migrated(backend, directory, f"{service}{len(apps)}",
+                                               service))
+            module = importlib.import_module(
+                "services.ledger" if service == "ledger" else areas.get(service).module)
+            # Rate-limit counts of one app only: the session's Redis is shared by every test.
+            prefix = f"test-{uuid.uuid4().hex}"
+            # An erasure erases in the areas given, by default this one's database only (not
+            # the var directory's).
+            app: Flask = module.create_app(
+                {"DATABASE_URL": url, "REDIS_URL": redis_server.url, "TESTING": True,
+                 "RATE_LIMIT_KEY_PREFIX": prefix, "AREA_DATABASE_URLS": {service: url},
+                 **defaults, **config})
+            apps.append(app)
+            stack.callback(app.extensions["db"].dispose)
+            return app
+
+        yield build
+
+
 @pytest.fixture
 def make_app(backend: str, tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[MakeApp]:
     """Build a service's app over a freshly migrated database of the current backend."""
-    stack = ExitStack()
-    apps: list[Flask] = []
+    with _building(backend, tmp_path, redis_server) as build:
+        yield build
 
-    def build(service: str, **config: Any) -> Flask:
-        url = stack.enter_context(migrated(backend, tmp_path, f"{service}{len(apps)}", service))
-        module = importlib.import_module(
-            "services.ledger" if service == "ledger" else areas.get(service).module)
-        # Rate-limit counts of one app only: the session's Redis is shared by every test.
-        prefix = f"test-{uuid.uuid4().hex}"
-        # An erasure erases in the areas given, by default this one's database only (not
-        # the var directory's).
-        app: Flask = module.create_app(
-            {"DATABASE_URL": url, "REDIS_URL": redis_server.url, "TESTING": True,
-             "RATE_LIMIT_KEY_PREFIX": prefix, "AREA_DATABASE_URLS": {service: url},
-             **config})
-        apps.append(app)
-        return app
 
-    yield build
-    for app in apps:
-        app.extensions["db"].dispose()
-    stack.close()
+# A module's shared app takes every request of its tests, from one token, one integration
+# and one address: each test a module gains brings the default limits (1200 a minute per
+# token or integration, shared/config.py) closer, and a 429 would fail a test for what
+# others sent. test_rate_limits.py proves the limits, on apps of its own.
+SHARED_LIMITS = {key: "100000 per minute"
+                 for key in ("RATE_LIMIT_API", "RATE_LIMIT_WEBHOOKS", "RATE_LIMIT_ADDRESS")}
+
+
+def new_id(prefix: str) -> str:
+    """An id that no other test writing to a shared database uses."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -83,6 +105,7 @@ class AreaClient:
         pepper = app.config["TOKEN_PEPPER"]
         self.tokens = {verb: create_token(db, ApiToken, pepper, verb, [f"{area}:{verb}"])
                        for verb in ("read", "write", "admin")}
+        self._integration: tuple[str, str] | None = None
 
     def headers(self, verb: str = "write") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[verb]}"}
@@ -96,6 +119,12 @@ class AreaClient:
 
     def patch(self, path: str, verb: str = "write", **kwargs: Any) -> Any:
         return self.http.patch(path, headers=self.headers(verb), **kwargs)
+
+    def activity(self, **changes: Any) -> str:
+        """Record the area's sample activity, with ``changes``: its id."""
+        response = self.post(f"/v1/{PATHS[self.area]}", json={**ACTIVITIES[self.area], **changes})
+        assert response.status_code == 202, response.json
+        return str(response.json["id"])
 
     def events(self) -> list[dict[str, Any]]:
         """What the service has put in its outbox for the ledger, oldest first."""
@@ -112,17 +141,46 @@ class AreaClient:
         return {t: self.count(t) for t in ("activities", "involvements", "outbox", "citizens",
                                            "receipts")}
 
+    def integration(self) -> tuple[str, str]:
+        """The name and secret of an integration of the client's own, made on first use."""
+        if self._integration is None:
+            name = new_id("hr-")
+            self._integration = (name, create_integration(self.app.extensions["db"], name))
+        return self._integration
+
+    def contents(self) -> dict[str, tuple[int, str]]:
+        """What every table of the service's database holds, the outbox among them."""
+        return contents(self.app.extensions["db"])
+
+
+def _set_up(area: str, app: Flask) -> AreaClient:
+    """A client of the area's app, with what its activities refer to (training's course)."""
+    client = AreaClient(area, app)
+    for item in SETUP[area]:
+        assert client.post(item.path, json=item.body).status_code == 201
+    return client
+
 
 @pytest.fixture(params=AREAS)
 def area(request: pytest.FixtureRequest, make_app: MakeApp) -> AreaClient:
     """Each area in turn, migrated, with tokens and what its activities refer to (training's
     course)."""
-    client = AreaClient(request.param, make_app(request.param))
-    for item in SETUP[request.param]:
-        assert client.post(item.path, json=item.body).status_code == 201
-    return client
+    return _set_up(request.param, make_app(request.param))
 
 
+@pytest.fixture(scope="module", params=[(backend, name) for backend in BACKENDS for name in AREAS],
+                ids="-".join)
+def shared_area(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                redis_server: EmbeddedRedis) -> Iterator[AreaClient]:
+    """``area`` for all the tests of a module to share, on each backend: building an app
+    over a migrated database costs more than most tests do, and `make test` runs a module
+    in one process (--dist loadfile). The module's tests must not rely on an empty
+    database: each uses ids of its own, and compares what it wrote with what was there
+    before (``contents``)."""
+    backend, name = request.param
+    with _building(backend, tmp_path_factory.mktemp(f"{name}-{backend}"), redis_server,
+                   **SHARED_LIMITS) as build:
+        yield _set_up(name, build(name))
 
 
 class Clock:

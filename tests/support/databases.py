@@ -15,6 +15,7 @@ database whose schema or settings a test changed is dropped instead, never reuse
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import queue
 import shutil
@@ -31,6 +32,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from shared.db import Database
 from shared.migrations import upgrade
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -311,6 +313,20 @@ def finish() -> None:
     _POOL.drop()
     _DROPS.finish()
     _TEMPLATES.drop()
+
+
+def contents(db: Database) -> dict[str, tuple[int, str]]:
+    """Each table's row count and a digest of its rows, in any order: equal before and
+    after a request that wrote nothing. Counts alone would miss a row changed in place,
+    or one added where another went, on a database that other tests have written to."""
+    with db.reading() as session:
+        conn = session.connection()
+        found = {}
+        for table in sa.inspect(conn).get_table_names():
+            rows = sorted(repr(tuple(row))
+                          for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')))
+            found[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+        return found
 
 
 def url_template(server: URL, database: str) -> str:
