@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import AreaClient, area, ledger_db, make_app
+from tests.integration.conftest import AreaClient, area, ledger_db, make_app, shared_area
 
-__all__ = ["AreaClient", "area", "ledger_db", "make_app"]
+__all__ = ["AreaClient", "area", "ledger_db", "make_app", "shared_area"]
