@@ -153,7 +153,7 @@ class AreaClient:
         return contents(self.app.extensions["db"])
 
 
-def _set_up(area: str, app: Flask) -> AreaClient:
+def set_up_area(area: str, app: Flask) -> AreaClient:
     """A client of the area's app, with what its activities refer to (training's course)."""
     client = AreaClient(area, app)
     for item in SETUP[area]:
@@ -165,7 +165,7 @@ def _set_up(area: str, app: Flask) -> AreaClient:
 def area(request: pytest.FixtureRequest, make_app: MakeApp) -> AreaClient:
     """Each area in turn, migrated, with tokens and what its activities refer to (training's
     course)."""
-    return _set_up(request.param, make_app(request.param))
+    return set_up_area(request.param, make_app(request.param))
 
 
 @pytest.fixture(scope="module", params=[(backend, name) for backend in BACKENDS for name in AREAS],
@@ -180,7 +180,7 @@ def shared_area(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     backend, name = request.param
     with _building(backend, tmp_path_factory.mktemp(f"{name}-{backend}"), redis_server,
                    **SHARED_LIMITS) as build:
-        yield _set_up(name, build(name))
+        yield set_up_area(name, build(name))
 
 
 class Clock:

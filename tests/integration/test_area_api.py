@@ -6,25 +6,29 @@ import json
 
 import pytest
 
-from tests.integration.conftest import AreaClient
-from tests.support.areas import ACTIVITIES, PATHS, involvement
+from tests.integration.conftest import AreaClient, MakeApp, new_id, set_up_area
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, involvement
 
 
-def _activity(area: AreaClient, **changes: object) -> str:
-    response = area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], **changes})
-    assert response.status_code == 202, response.json
-    return str(response.json["id"])
+@pytest.fixture
+def area(shared_area: AreaClient) -> AreaClient:
+    """The area's app and database that the tests here share, on each backend: a test
+    writes under ids of its own (citizens too), reads the events it added after those it
+    found, and shows a refusal wrote nothing by what the database holds before and
+    after it."""
+    return shared_area
 
 
 def test_an_involvement_is_published_with_its_step_facts_and_rubric(area: AreaClient) -> None:
-    activity_id = _activity(area)
+    seen = len(area.events())
+    activity_id = area.activity()
     response = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
                          json=involvement(area.area))
     assert response.status_code == 202, response.json
     body = response.json
     assert (body["step"], body["rubric_version"]) == (7, f"{area.area}-2")
     assert body["pseudonym"].startswith("p_") and "citizen_ref" not in body
-    recorded, inv = area.events()
+    recorded, inv = area.events()[seen:]
     assert recorded["type"] == "org.ladder.activity.recorded"
     assert recorded["source"] == f"/ladder/{area.area}" and recorded["subject"] == activity_id
     assert inv["type"] == "org.ladder.involvement.recorded"
@@ -43,16 +47,17 @@ def test_an_involvement_is_published_with_its_step_facts_and_rubric(area: AreaCl
 
 
 def test_the_same_citizen_keeps_one_pseudonym(area: AreaClient) -> None:
-    activity_id = _activity(area)
+    activity_id = area.activity()
     path = f"/v1/{PATHS[area.area]}/{activity_id}/involvements"
-    first = area.post(path, json=involvement(area.area, "CIT-7")).json["pseudonym"]
-    again = area.post(path, json=involvement(area.area, " CIT-7")).json["pseudonym"]
-    other = area.post(path, json=involvement(area.area, "CIT-8")).json["pseudonym"]
+    citizen = new_id("CIT-")
+    first = area.post(path, json=involvement(area.area, citizen)).json["pseudonym"]
+    again = area.post(path, json=involvement(area.area, f" {citizen}")).json["pseudonym"]
+    other = area.post(path, json=involvement(area.area, new_id("CIT-"))).json["pseudonym"]
     assert first == again != other
 
 
 def test_a_correction_is_a_new_event_with_the_new_step(area: AreaClient) -> None:
-    activity_id = _activity(area)
+    activity_id = area.activity()
     inv = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
                     json=involvement(area.area)).json
     fixed = {k: v for k, v in involvement(area.area, decision_power="advisory",
@@ -69,7 +74,7 @@ def test_a_correction_is_a_new_event_with_the_new_step(area: AreaClient) -> None
 
 
 def test_a_withdrawal_is_an_event_and_ends_changes(area: AreaClient) -> None:
-    activity_id = _activity(area)
+    activity_id = area.activity()
     inv = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
                     json=involvement(area.area)).json
     response = area.post(f"/v1/involvements/{inv['id']}/withdrawal",
@@ -78,38 +83,43 @@ def test_a_withdrawal_is_an_event_and_ends_changes(area: AreaClient) -> None:
     withdrawn = area.events()[-1]
     assert withdrawn["type"] == "org.ladder.involvement.withdrawn"
     assert withdrawn["data"]["reason"] == "recorded_in_error"
-    before = area.writes()
+    before = area.contents()
     again = area.post(f"/v1/involvements/{inv['id']}/withdrawal", json={"reason": "duplicate"})
     assert again.status_code == 409
     fixed = {k: v for k, v in involvement(area.area).items() if k != "citizen_ref"}
     assert area.post(f"/v1/involvements/{inv['id']}/corrections", json=fixed).status_code == 409
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_activities_are_updated_and_cancelled_by_events(area: AreaClient) -> None:
-    activity_id = _activity(area, id="EXT-1")
-    assert activity_id == "EXT-1"
-    assert area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], "id": "EXT-1"}
+    chosen = new_id("EXT-")
+    seen = len(area.events())
+    activity_id = area.activity(id=chosen)
+    assert activity_id == chosen
+    assert area.post(f"/v1/{PATHS[area.area]}", json={**ACTIVITIES[area.area], "id": chosen}
                      ).status_code == 409
-    updated = area.patch(f"/v1/{PATHS[area.area]}/EXT-1", json={"org_unit": "west"})
+    updated = area.patch(f"/v1/{PATHS[area.area]}/{chosen}", json={"org_unit": "west"})
     assert updated.status_code == 202 and updated.json["org_unit"] == "west"
     assert updated.json["revision"] == 2
-    cancelled = area.post(f"/v1/{PATHS[area.area]}/EXT-1/cancellation")
+    cancelled = area.post(f"/v1/{PATHS[area.area]}/{chosen}/cancellation")
     assert cancelled.status_code == 202 and cancelled.json["status"] == "cancelled"
-    assert [e["type"].rsplit(".", 1)[1] for e in area.events()] == [
-        "recorded", "updated", "cancelled"]
-    assert area.events()[1]["data"]["org_unit"] == "west"
-    before = area.writes()
-    on_cancelled = area.post(f"/v1/{PATHS[area.area]}/EXT-1/involvements",
+    added = area.events()[seen:]
+    assert [e["type"].rsplit(".", 1)[1] for e in added] == ["recorded", "updated", "cancelled"]
+    assert added[1]["data"]["org_unit"] == "west"
+    before = area.contents()
+    on_cancelled = area.post(f"/v1/{PATHS[area.area]}/{chosen}/involvements",
                              json=involvement(area.area))
     assert on_cancelled.status_code == 409
     assert set(on_cancelled.json) == {"code", "status", "message", "errors"}
-    assert area.post(f"/v1/{PATHS[area.area]}/EXT-1/cancellation").status_code == 409
-    assert area.writes() == before
+    assert area.post(f"/v1/{PATHS[area.area]}/{chosen}/cancellation").status_code == 409
+    assert area.contents() == before
 
 
-def test_reads_list_and_page(area: AreaClient) -> None:
-    ids = [_activity(area) for _ in range(3)]
+@pytest.mark.parametrize("name", AREAS)
+def test_reads_list_and_page(make_app: MakeApp, name: str) -> None:
+    """On a database of its own: the list's first page is its oldest activities."""
+    area = set_up_area(name, make_app(name))
+    ids = [area.activity() for _ in range(3)]
     page = area.get(f"/v1/{PATHS[area.area]}?limit=2").json
     assert [a["id"] for a in page["items"]] == ids[:2]
     rest = area.get(f"/v1/{PATHS[area.area]}?limit=2&after={page['next_after']}").json
@@ -121,19 +131,21 @@ def test_reads_list_and_page(area: AreaClient) -> None:
 
 
 def test_erasure_unlinks_the_citizen_and_keeps_the_counts(area: AreaClient) -> None:
-    activity_id = _activity(area)
+    activity_id = area.activity()
     path = f"/v1/{PATHS[area.area]}/{activity_id}/involvements"
-    before = area.post(path, json=involvement(area.area, "CIT-9")).json["pseudonym"]
-    assert area.post("/v1/citizens/erasure", json={"citizen_ref": "CIT-9"}).status_code == 403
-    erased = area.post("/v1/citizens/erasure", verb="admin", json={"citizen_ref": "CIT-9"})
+    citizen = new_id("CIT-")
+    before = area.post(path, json=involvement(area.area, citizen)).json["pseudonym"]
+    involvements = area.count("involvements")
+    assert area.post("/v1/citizens/erasure", json={"citizen_ref": citizen}).status_code == 403
+    erased = area.post("/v1/citizens/erasure", verb="admin", json={"citizen_ref": citizen})
     assert erased.status_code == 200, erased.json
     assert (erased.json["found"], erased.json["contributions_unlinked"]) == (True, 1)
     assert erased.json["areas"][area.area]["found"] is True
-    assert area.count("involvements") == 1
-    after = area.post(path, json=involvement(area.area, "CIT-9")).json["pseudonym"]
+    assert area.count("involvements") == involvements
+    after = area.post(path, json=involvement(area.area, citizen)).json["pseudonym"]
     assert after != before
     # Someone unknown, or already erased, is not an error: there was nothing to erase.
-    unknown = area.post("/v1/citizens/erasure", verb="admin", json={"citizen_ref": "CIT-unknown"})
+    unknown = area.post("/v1/citizens/erasure", verb="admin", json={"citizen_ref": new_id("CIT-")})
     assert unknown.status_code == 200 and unknown.json["found"] is False
     assert unknown.json["areas"][area.area]["contributions_unlinked"] == 0
 
@@ -146,22 +158,22 @@ def test_erasure_unlinks_the_citizen_and_keeps_the_counts(area: AreaClient) -> N
 def test_no_valid_token_is_401_and_writes_nothing(
     area: AreaClient, headers: dict[str, str], status: int
 ) -> None:
-    before = area.writes()
+    before = area.contents()
     response = area.http.post(f"/v1/{PATHS[area.area]}", json=ACTIVITIES[area.area],
                               headers=headers)
     assert response.status_code == status
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.json["code"] == 401
     assert area.http.get(f"/v1/{PATHS[area.area]}", headers=headers).status_code == 401
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_the_wrong_scope_is_403_and_writes_nothing(area: AreaClient) -> None:
-    before = area.writes()
+    before = area.contents()
     response = area.post(f"/v1/{PATHS[area.area]}", verb="read", json=ACTIVITIES[area.area])
     assert response.status_code == 403 and f"{area.area}:write" in response.json["message"]
     assert area.get(f"/v1/{PATHS[area.area]}", verb="write").status_code == 403
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 @pytest.mark.parametrize(
@@ -177,18 +189,18 @@ def test_the_wrong_scope_is_403_and_writes_nothing(area: AreaClient) -> None:
 def test_malformed_requests_get_the_common_error_and_write_nothing(
     area: AreaClient, body: bytes, content_type: str | None, status: int
 ) -> None:
-    before = area.writes()
+    before = area.contents()
     headers = {"Content-Type": content_type} if content_type else {}
     response = area.post(f"/v1/{PATHS[area.area]}", data=body, headers=headers)
     assert response.status_code == status
     assert set(response.json) == {"code", "status", "message", "errors"}
     assert response.json["code"] == status
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_invalid_fields_are_named_and_nothing_is_written(area: AreaClient) -> None:
-    activity_id = _activity(area)
-    before = area.writes()
+    activity_id = area.activity()
+    before = area.contents()
     bad = involvement(area.area, hours=-1, recognition="gold star", stage="tea")
     del bad["from_start"]
     response = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements", json=bad)
@@ -197,18 +209,18 @@ def test_invalid_fields_are_named_and_nothing_is_written(area: AreaClient) -> No
                                                     "from_start"}
     for field in ("hours", "recognition", "stage", "from_start"):
         assert field in response.json["message"]
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_unknown_resources_are_404(area: AreaClient) -> None:
-    before = area.writes()
+    before = area.contents()
     assert area.post(f"/v1/{PATHS[area.area]}/nope/involvements",
                      json=involvement(area.area)).status_code == 404
     assert area.get(f"/v1/{PATHS[area.area]}/nope").status_code == 404
     assert area.get("/v1/involvements/nope").status_code == 404
     assert area.post("/v1/involvements/nope/withdrawal",
                      json={"reason": "duplicate"}).status_code == 404
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_openapi_documents_every_route(area: AreaClient) -> None:
