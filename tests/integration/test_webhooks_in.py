@@ -12,14 +12,29 @@ from standardwebhooks import Webhook
 
 from shared.area.integrations import create_integration, rotate_integration
 from shared.logs import REQUEST_ID_HEADER
-from tests.integration.conftest import AreaClient
+from tests.integration.conftest import AreaClient, new_id
 from tests.support.areas import ACTIVITIES, involvement
 
 
 @pytest.fixture
-def secret(area: AreaClient) -> str:
-    """The whsec_ secret of an integration called hr-system."""
-    return create_integration(area.app.extensions["db"], "hr-system")
+def area(shared_area: AreaClient) -> AreaClient:
+    """The area's app and database that the tests here share, on each backend: a test
+    sends to an integration of its own, under ids of its own, reads the events it added
+    after those it found, and shows a refusal wrote nothing by what the database holds
+    before and after it."""
+    return shared_area
+
+
+@pytest.fixture
+def integration() -> str:
+    """The test's integration's name: rotating its secret changes no other test's."""
+    return new_id("hr-")
+
+
+@pytest.fixture
+def secret(area: AreaClient, integration: str) -> str:
+    """The whsec_ secret of the test's integration."""
+    return create_integration(area.app.extensions["db"], integration)
 
 
 Signed = tuple[bytes, dict[str, str]]
@@ -35,55 +50,62 @@ def _signed(secret: str, payload: Any, *, msg_id: str | None = None,
                   "webhook-signature": signature, "Content-Type": "application/json"}
 
 
-def _deliver(area: AreaClient, data: bytes, headers: dict[str, str],
-             integration: str = "hr-system") -> Any:
+def _deliver(area: AreaClient, integration: str, data: bytes, headers: dict[str, str]) -> Any:
     return area.http.post(f"/v1/webhooks/{integration}", data=data, headers=headers)
 
 
-def _activity_command(area: AreaClient, activity_id: str = "HR-1") -> dict[str, Any]:
+def _activity_command(area: AreaClient, activity_id: str) -> dict[str, Any]:
     return {"type": "activity.recorded", "data": {**ACTIVITIES[area.area], "id": activity_id}}
 
 
-def test_a_signed_webhook_records_activity_and_involvement(area: AreaClient, secret: str) -> None:
-    assert _deliver(area, *_signed(secret, _activity_command(area))).status_code == 202
+def test_a_signed_webhook_records_activity_and_involvement(area: AreaClient, integration: str,
+                                                           secret: str) -> None:
+    activity_id = new_id("HR-")
+    seen = len(area.events())
+    assert _deliver(area, integration,
+                    *_signed(secret, _activity_command(area, activity_id))).status_code == 202
     command = {"type": "involvement.recorded",
-               "data": {"activity_id": "HR-1", **involvement(area.area)}}
-    response = _deliver(area, *_signed(secret, command))
+               "data": {"activity_id": activity_id, **involvement(area.area)}}
+    response = _deliver(area, integration, *_signed(secret, command))
     assert response.status_code == 202, response.json
     assert response.json["type"] == "involvement.recorded"
     assert response.json["result"]["step"] == 7
-    assert [e["type"] for e in area.events()] == ["org.ladder.activity.recorded",
-                                                  "org.ladder.involvement.recorded"]
+    assert [e["type"] for e in area.events()[seen:]] == ["org.ladder.activity.recorded",
+                                                         "org.ladder.involvement.recorded"]
 
 
-def test_a_replayed_webhook_is_applied_once(area: AreaClient, secret: str) -> None:
-    _deliver(area, *_signed(secret, _activity_command(area)))
+def test_a_replayed_webhook_is_applied_once(area: AreaClient, integration: str,
+                                            secret: str) -> None:
+    activity_id = new_id("HR-")
+    seen = len(area.events())
+    _deliver(area, integration, *_signed(secret, _activity_command(area, activity_id)))
     command = {"type": "involvement.recorded",
-               "data": {"activity_id": "HR-1", **involvement(area.area)}}
-    data, headers = _signed(secret, command, msg_id="msg_replay")
-    first = _deliver(area, data, headers)
-    writes = area.writes()
-    again = _deliver(area, data, headers)
+               "data": {"activity_id": activity_id, **involvement(area.area)}}
+    data, headers = _signed(secret, command, msg_id=new_id("msg_replay_"))
+    first = _deliver(area, integration, data, headers)
+    writes = area.contents()
+    again = _deliver(area, integration, data, headers)
     assert first.status_code == again.status_code == 202
     assert again.json == first.json
-    assert area.writes() == writes
-    assert len(area.events()) == 2
+    assert area.contents() == writes
+    assert len(area.events()[seen:]) == 2
 
 
 def test_a_refused_webhook_can_be_delivered_again_once_fixed(
-    area: AreaClient, secret: str
+    area: AreaClient, integration: str, secret: str
 ) -> None:
+    activity_id = new_id("HR-")
     command = {"type": "involvement.recorded",
-               "data": {"activity_id": "HR-1", **involvement(area.area)}}
-    data, headers = _signed(secret, command, msg_id="msg_early")
-    assert _deliver(area, data, headers).status_code == 404
-    _deliver(area, *_signed(secret, _activity_command(area)))
-    assert _deliver(area, data, headers).status_code == 202
+               "data": {"activity_id": activity_id, **involvement(area.area)}}
+    data, headers = _signed(secret, command, msg_id=new_id("msg_early_"))
+    assert _deliver(area, integration, data, headers).status_code == 404
+    _deliver(area, integration, *_signed(secret, _activity_command(area, activity_id)))
+    assert _deliver(area, integration, data, headers).status_code == 202
 
 
 def _tampered(secret: str, payload: Any) -> Signed:
     data, headers = _signed(secret, payload)
-    return data.replace(b"HR-1", b"HR-2"), headers
+    return data.replace(b"HR-", b"HX-"), headers
 
 
 def _wrong_secret(secret: str, payload: Any) -> Signed:
@@ -124,24 +146,25 @@ def _not_utf8(secret: str, payload: Any) -> Signed:
 @pytest.mark.parametrize("forge", [_tampered, _wrong_secret, _old, _future, _no_signature,
                                    _garbled_signature, _not_utf8])
 def test_bad_signatures_are_401_and_change_nothing(
-    area: AreaClient, secret: str, forge: Any
+    area: AreaClient, integration: str, secret: str, forge: Any
 ) -> None:
-    before = area.writes()
-    response = _deliver(area, *forge(secret, _activity_command(area)))
+    before = area.contents()
+    response = _deliver(area, integration, *forge(secret, _activity_command(area, new_id("HR-"))))
     assert response.status_code == 401
     assert set(response.json) == {"code", "status", "message", "errors"}
-    assert area.writes() == before
+    assert area.contents() == before
 
 
-def test_an_unknown_integration_is_401(area: AreaClient, secret: str) -> None:
+def test_an_unknown_integration_is_401(area: AreaClient, integration: str, secret: str) -> None:
     """Answered exactly as a bad signature is: nothing tells a prober the name is unknown."""
-    before = area.writes()
-    unknown = _deliver(area, *_signed(secret, _activity_command(area)), integration="nobody")
-    bad = _deliver(area, *_wrong_secret(secret, _activity_command(area)))
+    before = area.contents()
+    command = _activity_command(area, new_id("HR-"))
+    unknown = _deliver(area, new_id("nobody-"), *_signed(secret, command))
+    bad = _deliver(area, integration, *_wrong_secret(secret, command))
     assert unknown.status_code == bad.status_code == 401
     assert unknown.get_data() == bad.get_data()
     assert _answer_headers(unknown) == _answer_headers(bad)
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def _answer_headers(response: Any) -> dict[str, str]:
@@ -150,13 +173,18 @@ def _answer_headers(response: Any) -> dict[str, str]:
             if k.lower() not in (REQUEST_ID_HEADER.lower(), "date")}
 
 
-def test_both_secrets_are_valid_during_rotation(area: AreaClient, secret: str) -> None:
-    new = rotate_integration(area.app.extensions["db"], "hr-system")
-    assert _deliver(area, *_signed(secret, _activity_command(area, "A"))).status_code == 202
-    assert _deliver(area, *_signed(new, _activity_command(area, "B"))).status_code == 202
-    newer = rotate_integration(area.app.extensions["db"], "hr-system")
-    assert _deliver(area, *_signed(secret, _activity_command(area, "C"))).status_code == 401
-    assert _deliver(area, *_signed(newer, _activity_command(area, "D"))).status_code == 202
+def test_both_secrets_are_valid_during_rotation(area: AreaClient, integration: str,
+                                                 secret: str) -> None:
+    def deliver(signing: str) -> int:
+        command = _activity_command(area, new_id("HR-"))
+        return int(_deliver(area, integration, *_signed(signing, command)).status_code)
+
+    new = rotate_integration(area.app.extensions["db"], integration)
+    assert deliver(secret) == 202
+    assert deliver(new) == 202
+    newer = rotate_integration(area.app.extensions["db"], integration)
+    assert deliver(secret) == 401
+    assert deliver(newer) == 202
 
 
 @pytest.mark.parametrize(
@@ -170,18 +198,20 @@ def test_both_secrets_are_valid_during_rotation(area: AreaClient, secret: str) -
     ],
 )
 def test_signed_but_invalid_payloads_are_refused_and_change_nothing(
-    area: AreaClient, secret: str, payload: Any, status: int, named: str | None
+    area: AreaClient, integration: str, secret: str, payload: Any, status: int,
+    named: str | None
 ) -> None:
-    before = area.writes()
+    before = area.contents()
     body = b"{not json" if payload is None else None
-    response = _deliver(area, *_signed(secret, payload, body=body))
+    response = _deliver(area, integration, *_signed(secret, payload, body=body))
     assert response.status_code == status
     if named:
         assert named in json.dumps(response.json["errors"]) or named in response.json["message"]
-    assert area.writes() == before
+    assert area.contents() == before
 
 
-def test_a_webhook_with_the_wrong_content_type_is_415(area: AreaClient, secret: str) -> None:
-    data, headers = _signed(secret, _activity_command(area))
+def test_a_webhook_with_the_wrong_content_type_is_415(area: AreaClient, integration: str,
+                                                      secret: str) -> None:
+    data, headers = _signed(secret, _activity_command(area, new_id("HR-")))
     headers["Content-Type"] = "text/plain"
-    assert _deliver(area, data, headers).status_code == 415
+    assert _deliver(area, integration, data, headers).status_code == 415
