@@ -82,6 +82,17 @@ SHARED_LIMITS = {key: "100000 per minute"
                  for key in ("RATE_LIMIT_API", "RATE_LIMIT_WEBHOOKS", "RATE_LIMIT_ADDRESS")}
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_make_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    redis_server: EmbeddedRedis) -> Iterator[MakeApp]:
+    """``make_app`` for apps that all the tests of a module share, on each backend in turn
+    (as ``shared_area`` is). Its tests must not rely on an empty database."""
+    backend = str(request.param)
+    with _building(backend, tmp_path_factory.mktemp(f"apps-{backend}"), redis_server,
+                   **SHARED_LIMITS) as build:
+        yield build
+
+
 def new_id(prefix: str) -> str:
     """An id that no other test writing to a shared database uses."""
     return f"{prefix}{uuid.uuid4().hex[:12]}"

@@ -18,7 +18,7 @@ from services.ledger.models import AccessLog, ApiToken
 from shared.auth import create_token
 from shared.times import naive_utcnow
 from tests.integration import test_metrics
-from tests.integration.conftest import PURPOSE, MakeApp
+from tests.integration.conftest import PURPOSE, MakeApp, new_id
 from tests.integration.test_metrics import YEAR
 from tests.support import events as ev
 
@@ -37,10 +37,9 @@ class Ledger(test_metrics.Ledger):
         return super().get(path, token or self.inspector, **params)
 
 
-@pytest.fixture
-def ledger(make_app: MakeApp) -> Ledger:
+def _example(app: Flask) -> Ledger:
     """The ledger with a handful of entries in two areas and units."""
-    ledger = Ledger(make_app("ledger"))
+    ledger = Ledger(app)
     batch = [ev.activity("recruitment", "east", time="2026-01-05T09:00:00Z"),
              ev.involvement("recruitment", 7, pseudonym="pA", org_unit="east",
                             time="2026-01-06T09:00:00Z"),
@@ -50,6 +49,20 @@ def ledger(make_app: MakeApp) -> Ledger:
                             time="2026-03-06T09:00:00Z")]
     ledger.append(batch)
     return ledger
+
+
+@pytest.fixture(scope="module")
+def ledger(module_make_app: MakeApp) -> Ledger:
+    """``_example``, that the tests here share on each backend: none appends an entry (each
+    reads them all, and would see it), and each names the tokens it makes uniquely."""
+    return _example(module_make_app("ledger"))
+
+
+@pytest.fixture
+def own_ledger(make_app: MakeApp) -> Ledger:
+    """``_example`` on a database of its own, for a test that reads the whole access log or
+    every rejected event."""
+    return _example(make_app("ledger"))
 
 
 def test_every_read_needs_a_token(ledger: Ledger) -> None:
@@ -88,15 +101,16 @@ def test_a_read_token_sees_figures_but_no_entry(ledger: Ledger, path: str,
 
 def test_admins_manage_tokens(ledger: Ledger) -> None:
     admin = {"Authorization": f"Bearer {ledger.admin}"}
+    name = new_id("cqc-")
     created = ledger.http.post("/v1/tokens", json={
-        "name": "cqc-2", "scopes": ["ledger:inspect"], "purpose": PURPOSE}, headers=admin)
+        "name": name, "scopes": ["ledger:inspect"], "purpose": PURPOSE}, headers=admin)
     assert created.status_code == 201
     assert (created.json["scopes"], created.json["purpose"]) == (["ledger:inspect"], PURPOSE)
     token = created.json["token"]
     assert ledger.get("/v1/entries", token).status_code == 200
     listed = ledger.get("/v1/tokens", ledger.admin).json["items"]
-    assert all("token" not in t for t in listed) and "cqc-2" in [t["name"] for t in listed]
-    assert {t["name"]: t["purpose"] for t in listed}["cqc-2"] == PURPOSE
+    assert all("token" not in t for t in listed) and name in [t["name"] for t in listed]
+    assert {t["name"]: t["purpose"] for t in listed}[name] == PURPOSE
     revoked = ledger.http.post(f"/v1/tokens/{created.json['id']}/revocation", headers=admin)
     assert revoked.status_code == 200 and revoked.json["revoked_at"]
     assert ledger.get("/v1/entries", token).status_code == 401
@@ -105,7 +119,8 @@ def test_admins_manage_tokens(ledger: Ledger) -> None:
     assert bad.status_code == 422
 
 
-def test_every_read_is_in_the_access_log_with_its_purpose(ledger: Ledger) -> None:
+def test_every_read_is_in_the_access_log_with_its_purpose(own_ledger: Ledger) -> None:
+    ledger = own_ledger
     ledger.get("/v1/entries", area="recruitment")
     ledger.get("/v1/metrics", area="training", **YEAR)
     ledger.http.get("/v1/entries")
@@ -120,7 +135,8 @@ def test_every_read_is_in_the_access_log_with_its_purpose(ledger: Ledger) -> Non
     assert refused and refused[0]["token_name"] is None and refused[0]["purpose"] is None
 
 
-def test_a_read_token_sees_the_access_log_redacted(ledger: Ledger) -> None:
+def test_a_read_token_sees_the_access_log_redacted(own_ledger: Ledger) -> None:
+    ledger = own_ledger
     ledger.get("/v1/entries", pseudonym="pA")
     ledger.get("/v1/metrics", ledger.auditor, area="training", **YEAR)
     full = ledger.get("/v1/access-log", ledger.admin).json["items"]
@@ -169,17 +185,19 @@ def _rows(app: Flask) -> int:
 def test_a_read_or_admin_token_may_state_a_purpose_and_its_reads_carry_it(
         ledger: Ledger) -> None:
     admin = {"Authorization": f"Bearer {ledger.admin}"}
+    name = new_id("healthwatch-")
     made = ledger.http.post("/v1/tokens", json={
-        "name": "healthwatch", "scopes": ["ledger:read"], "purpose": "Quarterly report"},
+        "name": name, "scopes": ["ledger:read"], "purpose": "Quarterly report"},
         headers=admin).json
-    plain = ledger.http.post("/v1/tokens", json={"name": "board-2", "scopes": ["ledger:read"]},
+    plain = ledger.http.post("/v1/tokens", json={"name": new_id("board-"),
+                                                 "scopes": ["ledger:read"]},
                              headers=admin).json
     assert (made["purpose"], plain["purpose"]) == ("Quarterly report", None)
     ledger.get("/v1/metrics", made["token"], area="training", **YEAR)
     with ledger.app.extensions["db"].reading() as session:
         logged = session.execute(sa.select(AccessLog.token_name, AccessLog.purpose)
-                                 .where(AccessLog.token_name == "healthwatch")).all()
-    assert [tuple(row) for row in logged] == [("healthwatch", "Quarterly report")]
+                                 .where(AccessLog.token_name == name)).all()
+    assert [tuple(row) for row in logged] == [(name, "Quarterly report")]
 
 
 def test_entries_filter_by_org_unit_and_pseudonym(ledger: Ledger) -> None:
@@ -277,7 +295,8 @@ def test_the_access_log_pages_and_takes_a_plain_date(ledger: Ledger) -> None:
     assert bad.status_code == 422 and "since" in bad.json["errors"]["query"]
 
 
-def test_rejected_events_page_in_the_envelope(ledger: Ledger) -> None:
+def test_rejected_events_page_in_the_envelope(own_ledger: Ledger) -> None:
+    ledger = own_ledger
     db, signer = ledger.app.extensions["db"], ledger.app.extensions["signer"]
     assert service.append_batch(db, [{"specversion": "1.0"}] * 3, signer).rejected == 3
     page = ledger.get("/v1/rejected", ledger.admin, limit="2").json
