@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import AreaClient, area, ledger_db, make_app, shared_area
+from tests.integration.conftest import (
+    AreaClient,
+    area,
+    ledger_db,
+    make_app,
+    module_make_app,
+    shared_area,
+)
 
-__all__ = ["AreaClient", "area", "ledger_db", "make_app", "shared_area"]
+__all__ = ["AreaClient", "area", "ledger_db", "make_app", "module_make_app", "shared_area"]
