@@ -12,27 +12,29 @@ from flask import Flask
 
 from services.ledger import service as ledger_service
 from services.ledger.models import ApiToken
-from shared.area.integrations import create_integration
 from shared.auth import create_token
 from shared.impact import commitment
 from shared.webhooks import signature_headers
-from tests.integration.conftest import AreaClient, MakeApp
+from tests.integration.conftest import AreaClient, MakeApp, new_id, set_up_area
 from tests.support import events as ev
-from tests.support.areas import ACTIVITIES, PATHS, involvement
+from tests.support.areas import ACTIVITIES, AREAS, PATHS, involvement
 
 SAID = "The panel asked for a question about lived experience of home care."
 DONE = "Question 4 now asks about it; every panel since has used it."
 
 
-def _activity(area: AreaClient) -> str:
-    response = area.post(f"/v1/{PATHS[area.area]}", json=ACTIVITIES[area.area])
-    assert response.status_code == 202, response.json
-    return str(response.json["id"])
+@pytest.fixture
+def area(shared_area: AreaClient) -> AreaClient:
+    """The area's app and database that the tests here share, on each backend: a test
+    records under ids and citizens of its own, reads the events it added after those it
+    found, and shows a refusal wrote nothing by what the database holds before and after
+    it."""
+    return shared_area
 
 
-def _involve(area: AreaClient, activity_id: str, ref: str = "CIT-1") -> str:
+def _involve(area: AreaClient, activity_id: str) -> str:
     response = area.post(f"/v1/{PATHS[area.area]}/{activity_id}/involvements",
-                         json=involvement(area.area, ref))
+                         json=involvement(area.area, new_id("CIT-")))
     assert response.status_code == 202, response.json
     return str(response.json["id"])
 
@@ -44,7 +46,8 @@ def _impact(**changes: Any) -> dict[str, Any]:
 
 def test_an_impact_record_keeps_its_words_and_tells_the_ledger_only_facts(
         area: AreaClient) -> None:
-    activity_id = _activity(area)
+    seen = len(area.events())
+    activity_id = area.activity()
     involvement_id = _involve(area, activity_id)
     response = area.post("/v1/impacts", json=_impact(involvement_id=involvement_id))
     assert response.status_code == 202, response.json
@@ -54,18 +57,23 @@ def test_an_impact_record_keeps_its_words_and_tells_the_ledger_only_facts(
     # The words stay here, and the commitment shows later that these are the ones.
     assert record["commitment"] == commitment(record["salt"], SAID, DONE)
     assert area.get(f"/v1/impacts/{record['id']}").json == record
-    event = area.events()[-1]
+    added = area.events()[seen:]
+    event = added[-1]
     assert event["type"] == "org.ladder.impact.recorded"
     assert event["data"] == {
         "area": area.area, "impact_id": record["id"], "activity_id": activity_id,
         "involvement_id": involvement_id, "org_unit": ACTIVITIES[area.area]["org_unit"],
         "outcome": "yes", "change_kind": "recruitment", "told_on": "2026-03-02",
         "commitment": record["commitment"], "revision": 1}
-    assert SAID not in json.dumps(area.events()) and DONE not in json.dumps(area.events())
+    assert SAID not in json.dumps(added) and DONE not in json.dumps(added)
 
 
-def test_a_correction_says_it_all_again_under_a_new_commitment(area: AreaClient) -> None:
-    activity_id = _activity(area)
+@pytest.mark.parametrize("name", AREAS)
+def test_a_correction_says_it_all_again_under_a_new_commitment(make_app: MakeApp,
+                                                                name: str) -> None:
+    """On a database of its own: the list of impacts holds the corrected record only."""
+    area = set_up_area(name, make_app(name))
+    activity_id = area.activity()
     first = area.post("/v1/impacts", json=_impact(activity_id=activity_id)).json
     fixed = _impact(outcome="not_possible", change_kind=None, told_on="2026-03-09",
                     what_changed="The question bank is national; we have asked for it.")
@@ -90,23 +98,25 @@ def test_a_correction_says_it_all_again_under_a_new_commitment(area: AreaClient)
 ])
 def test_an_impact_record_that_cannot_be_is_422_and_writes_nothing(
         area: AreaClient, body: dict[str, Any], field: str) -> None:
-    activity_id = _activity(area)
+    activity_id = area.activity()
     if field != "activity_id":
         body = {**body, "activity_id": activity_id}
     body = {k: v for k, v in body.items() if v is not None}
-    before = area.count("impacts"), area.count("outbox")
+    before = area.contents()
     response = area.post("/v1/impacts", json=body)
     assert response.status_code == 422, response.json
     assert field in json.dumps(response.json["errors"])
-    assert (area.count("impacts"), area.count("outbox")) == before
+    assert area.contents() == before
 
 
 def test_an_impact_record_of_what_is_not_there_is_refused(area: AreaClient) -> None:
-    activity_id = _activity(area)
-    assert area.post("/v1/impacts", json=_impact(activity_id="NOPE")).status_code == 404
-    assert area.post("/v1/impacts", json=_impact(involvement_id="NOPE")).status_code == 404
+    impacts = area.contents()["impacts"]
+    activity_id = area.activity()
+    nope = new_id("NOPE-")
+    assert area.post("/v1/impacts", json=_impact(activity_id=nope)).status_code == 404
+    assert area.post("/v1/impacts", json=_impact(involvement_id=nope)).status_code == 404
     involvement_id = _involve(area, activity_id)
-    other = _activity(area)
+    other = area.activity()
     mismatch = area.post("/v1/impacts", json=_impact(activity_id=other,
                                                      involvement_id=involvement_id))
     assert mismatch.status_code == 422 and "activity_id" in json.dumps(mismatch.json)
@@ -114,31 +124,33 @@ def test_an_impact_record_of_what_is_not_there_is_refused(area: AreaClient) -> N
               json={"reason": "recorded_in_error"})
     assert area.post("/v1/impacts",
                      json=_impact(involvement_id=involvement_id)).status_code == 409
-    assert area.post("/v1/impacts/NOPE/corrections", json=_impact()).status_code == 404
-    assert area.count("impacts") == 0
+    assert area.post(f"/v1/impacts/{nope}/corrections", json=_impact()).status_code == 404
+    assert area.contents()["impacts"] == impacts
 
 
 def test_webhooks_and_cloudevents_record_impacts_as_rest_does(area: AreaClient) -> None:
-    activity_id = _activity(area)
-    secret = create_integration(area.app.extensions["db"], "hr")
+    activity_id = area.activity()
+    name, secret = area.integration()
+    impact_id = new_id("IMP-")
     body = json.dumps({"type": "impact.recorded",
-                       "data": _impact(activity_id=activity_id, id="IMP-1")})
+                       "data": _impact(activity_id=activity_id, id=impact_id)})
     now = int(datetime.now(UTC).timestamp())
-    hooked = area.http.post("/v1/webhooks/hr", data=body.encode(), headers={
+    hooked = area.http.post(f"/v1/webhooks/{name}", data=body.encode(), headers={
         "Content-Type": "application/json",
-        **signature_headers([secret], "msg_1", now, body)})
+        **signature_headers([secret], new_id("msg_"), now, body)})
     assert hooked.status_code == 202, hooked.json
-    assert hooked.json["result"]["id"] == "IMP-1"
-    event = {"specversion": "1.0", "id": "ce-1", "source": "/lms", "type":
+    assert hooked.json["result"]["id"] == impact_id
+    event = {"specversion": "1.0", "id": new_id("ce-"), "source": "/lms", "type":
              "org.ladder.impact.corrected", "data": {**_impact(outcome="partly"),
-                                                      "id": "IMP-1"}}
+                                                      "id": impact_id}}
     corrected = area.post("/v1/events", json=event,
                           headers={"Content-Type": "application/cloudevents+json"})
     assert corrected.status_code == 202, corrected.json
-    assert area.get("/v1/impacts/IMP-1").json["outcome"] == "partly"
+    assert area.get(f"/v1/impacts/{impact_id}").json["outcome"] == "partly"
 
 
 # -- in the ledger -------------------------------------------------------------------------
+# Each test here keeps a ledger of its own: the figures it reads are of the whole ledger.
 
 YEAR = {"from": "2026-01-01", "to": "2026-12-31"}
 
