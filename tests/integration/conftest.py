@@ -147,11 +147,6 @@ class AreaClient:
         with self.app.extensions["db"].reading() as session:
             return int(session.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
 
-    def writes(self) -> dict[str, int]:
-        """Row counts of every table a request could write to."""
-        return {t: self.count(t) for t in ("activities", "involvements", "outbox", "citizens",
-                                           "receipts")}
-
     def integration(self) -> tuple[str, str]:
         """The name and secret of an integration of the client's own, made on first use."""
         if self._integration is None:

@@ -24,11 +24,11 @@ def inspection(make_app: MakeApp) -> AreaClient:
 
 
 def test_a_session_belongs_to_a_course_that_exists(training: AreaClient) -> None:
-    before = training.writes()
+    before = training.contents()
     response = training.post("/v1/sessions", json=ACTIVITIES["training"])
     assert response.status_code == 422
     assert "course_id" in response.json["errors"]["json"]
-    assert training.writes() == before
+    assert training.contents() == before
     assert training.post("/v1/courses", json=COURSE).status_code == 201
     assert training.post("/v1/courses", json=COURSE).status_code == 409
     assert training.get("/v1/courses/SW-101").json["programme"] == "Social work degree"
@@ -64,11 +64,11 @@ def leadership(make_app: MakeApp) -> AreaClient:
 
 def test_a_meeting_names_its_forum_and_what_kind_of_forum_it_is(
         leadership: AreaClient) -> None:
-    before = leadership.writes()
+    before = leadership.contents()
     for wrong in ({"forum_type": "book_club"}, {"forum": ""}, {"held_on": "10/02/2026"}):
         response = leadership.post("/v1/meetings", json={**ACTIVITIES["leadership"], **wrong})
         assert list(response.json["errors"]["json"]) == list(wrong), response.json
-    assert leadership.writes() == before
+    assert leadership.contents() == before
     meeting = leadership.post("/v1/meetings", json={
         **ACTIVITIES["leadership"], "forum": "Learning disability partnership board",
         "forum_type": "co_production_group"})

@@ -39,10 +39,10 @@ def test_binary_mode(area: AreaClient) -> None:
 
 
 def test_binary_mode_without_ce_headers_is_400(area: AreaClient) -> None:
-    before = area.writes()
+    before = area.contents()
     response = _post(area, ACTIVITIES[area.area], "application/json")
     assert response.status_code == 400
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_a_batch_applies_every_event_in_order(area: AreaClient) -> None:
@@ -56,27 +56,27 @@ def test_a_batch_applies_every_event_in_order(area: AreaClient) -> None:
 
 
 def test_a_batch_with_one_bad_event_applies_none(area: AreaClient) -> None:
-    before = area.writes()
+    before = area.contents()
     good = _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-4"})
     bad = _event("involvement.recorded", {"activity_id": "LMS-4", **involvement(area.area)})
     bad["data"]["hours"] = "lots"
     response = _post(area, [good, bad], BATCH)
     assert response.status_code == 422
     assert "hours" in json.dumps(response.json["errors"])
-    assert area.writes() == before
+    assert area.contents() == before
     no_id = {k: v for k, v in good.items() if k != "id"}
     response = _post(area, [good, no_id], BATCH)
     assert response.status_code == 422 and "1.id" in response.json["message"]
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_a_repeated_event_is_applied_once(area: AreaClient) -> None:
     event = _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-5"}, id="ev-1")
     first = _post(area, event, CE)
-    writes = area.writes()
+    after_first = area.contents()
     again = _post(area, [event, event], BATCH)
     assert first.status_code == again.status_code == 202
-    assert area.writes() == writes
+    assert area.contents() == after_first
     assert again.json["results"][0]["result"] == first.json["result"]
 
 
@@ -104,7 +104,7 @@ def test_a_batch_sees_its_own_earlier_events(area: AreaClient) -> None:
 def test_a_batch_that_reuses_an_id_applies_none(area: AreaClient) -> None:
     assert _post(area, _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-7"}),
                  CE).status_code == 202
-    before = area.writes()
+    before = area.contents()
     twice = [_event("involvement.recorded", {"activity_id": "LMS-7", "id": "INV-1",
                                              **involvement(area.area)}) for _ in range(2)]
     response = _post(area, twice, BATCH)
@@ -114,4 +114,4 @@ def test_a_batch_that_reuses_an_id_applies_none(area: AreaClient) -> None:
              _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-7"})]
     response = _post(area, taken, BATCH)
     assert response.status_code == 409, response.json
-    assert area.writes() == before
+    assert area.contents() == before

@@ -124,10 +124,10 @@ def test_a_batch_of_the_sdks_structured_events(area: AreaClient) -> None:
     for result in results[1:]:
         _applied_involvement(area, result["result"]["id"], LATER_IN_LEDGER)
     # The same batch again is answered as before and changes nothing.
-    before = area.writes()
+    before = area.contents()
     again = area.post("/v1/events", data=body, headers={"Content-Type": BATCH})
     assert again.status_code == 202 and again.json == response.json
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_the_sdks_default_time_and_id(area: AreaClient) -> None:

@@ -61,14 +61,14 @@ def test_a_new_involvement_is_derived_under_rubric_2_from_the_new_facts(
 
 def test_an_attendee_must_say_what_they_did(area: AreaClient) -> None:
     activity_id = _activity(area)
-    before = area.writes()
+    before = area.contents()
     path = f"/v1/{PATHS[area.area]}/{activity_id}/involvements"
     refused = area.post(path, json=involvement(area.area, role=_attendee(area),
                                                decision_power="none"))
     assert refused.status_code == 422, refused.json
     assert set(refused.json) == {"code", "status", "message", "errors"}
     assert refused.json["errors"] == {"json": {"part": ["Required with this role."]}}
-    assert area.writes() == before
+    assert area.contents() == before
     told = area.post(path, json=involvement(area.area, role=_attendee(area),
                                             decision_power="none", from_start=False,
                                             feedback_given=False, part="told"))
@@ -179,7 +179,7 @@ def test_cloudevents_carry_the_new_facts(area: AreaClient) -> None:
 
 def test_the_explanation_names_the_row_and_its_source_and_records_nothing(
         area: AreaClient) -> None:
-    before = area.writes()
+    before = area.contents()
     said = {k: v for k, v in _facts(area, decision_power="advisory", from_start=False,
                                       feedback_given=False).items() if k != "hours"}
     answer = area.post("/v1/rubric/explanation", verb="read", json=said)
@@ -199,4 +199,4 @@ def test_the_explanation_names_the_row_and_its_source_and_records_nothing(
     assert "part" in refused.json["errors"]["json"]
     invalid = area.post("/v1/rubric/explanation", verb="read", json={**said, "part": "chatted"})
     assert invalid.status_code == 422 and "part" in invalid.json["errors"]["json"]
-    assert area.writes() == before
+    assert area.contents() == before

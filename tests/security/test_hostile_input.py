@@ -16,12 +16,12 @@ def _refused(response: object, status: int) -> dict[str, object]:
 
 
 def test_nul_in_a_json_field_is_422_naming_it(area: AreaClient) -> None:
-    before = area.writes()
+    before = area.contents()
     path = f"/v1/{PATHS[area.area]}"
     body = _refused(area.post(path, json={**ACTIVITIES[area.area], "org_unit": "a\u0000b"}), 422)
     assert body["errors"] == {"json": {"org_unit": ["Text may not contain NUL characters."]}}
     assert area.post(path, json={**ACTIVITIES[area.area], "id": "A-1"}).status_code == 202
-    before = area.writes()
+    before = area.contents()
     body = _refused(area.post(f"{path}/A-1/involvements",
                               json=involvement(area.area, "CIT-\u00001")), 422)
     assert "citizen_ref" in body["errors"]["json"]  # type: ignore[index]
@@ -32,7 +32,7 @@ def test_nul_in_a_json_field_is_422_naming_it(area: AreaClient) -> None:
                     422)
     assert body["errors"] == {"json": {"0.data.org_unit": ["Text may not contain NUL "
                                                           "characters."]}}
-    assert area.writes() == before
+    assert area.contents() == before
 
 
 def test_nul_in_a_path_is_404_and_in_a_query_is_422(area: AreaClient) -> None:

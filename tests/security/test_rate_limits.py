@@ -51,9 +51,9 @@ def test_a_limited_write_writes_nothing(make_app: MakeApp) -> None:
     app = make_app("recruitment", RATE_LIMIT_API="1 per minute")
     client = AreaClient("recruitment", app)
     assert client.post("/v1/vacancies", json=ACTIVITIES["recruitment"]).status_code == 202
-    before = client.writes()
+    before = client.contents()
     _assert_limited(client.post("/v1/vacancies", json=ACTIVITIES["recruitment"]))
-    assert client.writes() == before
+    assert client.contents() == before
 
 
 def _signed(secret: str, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -75,9 +75,9 @@ def test_webhooks_are_limited_per_integration(make_app: MakeApp) -> None:
         assert http.post("/v1/webhooks/hr-system", data=data, headers=headers).status_code == 202
     data, headers = _signed(hr, command)
     client = AreaClient("recruitment", app)
-    before = client.writes()
+    before = client.contents()
     _assert_limited(http.post("/v1/webhooks/hr-system", data=data, headers=headers))
-    assert client.writes() == before
+    assert client.contents() == before
     data, headers = _signed(lms, command)
     assert http.post("/v1/webhooks/other", data=data, headers=headers).status_code == 202
 
