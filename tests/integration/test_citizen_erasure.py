@@ -15,7 +15,6 @@ import pty
 import select
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -29,7 +28,6 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
-from werkzeug.serving import make_server
 
 from shared.area.integrations import create_integration
 from shared.area.models import ApiToken
@@ -49,6 +47,7 @@ from tests.support.citizens import (
     write_rule_1_citizens,
 )
 from tests.support.databases import database
+from tests.support.serving import served
 
 LADDER = str(Path(sys.executable).parent / "ladder")
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -72,7 +71,7 @@ class Areas:
         self.base: dict[str, str] = {}
         self.tokens: dict[str, str] = {}
         self.activities: dict[str, str] = {}
-        self._close: list[Callable[[], None]] = []
+        self._exits = ExitStack()
         for area, url in urls.items():
             app = importlib.import_module(f"services.{area}").create_app({
                 "DATABASE_URL": url, "AREA_DATABASE_URLS": urls, "REDIS_URL": redis_url,
@@ -81,14 +80,11 @@ class Areas:
             self.key = str(app.config["PSEUDONYM_KEY"])
             self.tokens[area] = create_token(db, ApiToken, app.config["TOKEN_PEPPER"], "tests",
                                              [f"{area}:write", f"{area}:admin"])
-            server = make_server("127.0.0.1", 0, app, threaded=True)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            self.base[area] = f"http://127.0.0.1:{server.server_port}"
-            self._close += [server.shutdown, db.dispose]
+            self._exits.callback(db.dispose)
+            self.base[area] = self._exits.enter_context(served(app))
 
     def close(self) -> None:
-        for close in self._close:
-            close()
+        self._exits.close()
 
     def post(self, area: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.tokens[area]}", **kwargs.pop("headers", {})}

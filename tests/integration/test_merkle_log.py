@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from services.cli import main
 from services.ledger import merkle, service, tree
@@ -22,6 +21,7 @@ from shared.fields import INT64_MAX
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger
 from tests.support import events as ev
+from tests.support import serving
 
 
 @pytest.fixture
@@ -137,11 +137,8 @@ def test_two_writers_at_once_leave_no_gaps_and_no_forks(ledger: Ledger) -> None:
 @pytest.fixture
 def served(ledger: Ledger) -> Iterator[str]:
     """The ledger over real HTTP, for ladder verify --url."""
-    server = make_server("127.0.0.1", 0, ledger.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving.served(ledger.app) as url:
+        yield url
 
 
 def _saved(ledger: Ledger, tmp_path: Path) -> tuple[Path, Path, Path]:
