@@ -34,8 +34,7 @@ from shared.db import BUSY_TIMEOUT_MS, Database
 log = logging.getLogger(__name__)
 
 # Seconds a scrub waits, per database, for readers and transactions begun before it: an
-# erasure of every area is one HTTP request, which gunicorn gives 30 s; the areas' scrubs
-# wait at the same time (shared/area/erasure.py).
+# erasure of every area is one HTTP request, which gunicorn gives 30 s (four areas: 20 s).
 WAIT = 5.0
 
 # What PostgreSQL needs so that a checkpoint leaves no old log segment with the row in

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,51 +47,31 @@ def opened(urls: Mapping[str, str]) -> Iterator[dict[str, Database]]:
 
 def erase_citizen(databases: Mapping[str, Database], key: str, citizen_ref: str,
                   wait: float = WAIT) -> dict[str, Any]:
-    """Erase the citizen in each area's database; what was found and scrubbed, by area.
-
-    The areas are erased at once, each on a thread of its own: a scrub may wait ``wait``
-    seconds for transactions begun before it, and one transaction can hold back every
-    area's (a PostgreSQL transaction holds back VACUUM in every database of its server).
-    One after another, the waits would add up, area by area, towards the request's timeout.
-    """
-    with ThreadPoolExecutor(max_workers=len(databases) or 1,
-                            thread_name_prefix="erase") as pool:
-        done = {area: pool.submit(_erase, area, db, key, citizen_ref, wait)
-                for area, db in databases.items()}
+    """Erase the citizen in each area's database; what was found and scrubbed, by area."""
     areas: dict[str, dict[str, Any]] = {}
     failed: dict[str, list[str]] = {}
-    for area, future in done.items():
-        outcome = future.result()
-        if isinstance(outcome, str):
-            failed[area] = [outcome]
-        else:
-            areas[area] = outcome
+    for area, db in databases.items():
+        try:
+            found, unlinked = _unlink(db, key, citizen_ref)
+            incomplete = scrub(db, "citizens", wait)
+        except sa.exc.SQLAlchemyError as exc:
+            why = str(exc).splitlines()[0]
+            log.warning("erasure failed in %s: %s", area, why, extra={"area": area})
+            failed[area] = [f"Its database failed: {why}"]
+            continue
+        if incomplete:
+            log.warning("erasure in %s left a scrub incomplete: %s", area,
+                        "; ".join(incomplete), extra={"area": area})
+        areas[area] = {"found": found, "contributions_unlinked": unlinked,
+                       "scrub": {"complete": not incomplete, "incomplete_because": incomplete}}
     if failed:
-        finished = f" It is done in {', '.join(areas)}." if areas else ""
-        raise Unavailable(f"The erasure failed in {', '.join(failed)}.{finished} Erasing the "
-                          "same reference again finishes it.", errors=failed)
+        done = f" It is done in {', '.join(areas)}." if areas else ""
+        raise Unavailable(f"The erasure failed in {', '.join(failed)}.{done} Erasing the same "
+                          "reference again finishes it.", errors=failed)
     return {"found": any(a["found"] for a in areas.values()),
             "contributions_unlinked": sum(a["contributions_unlinked"] for a in areas.values()),
             "scrubbed": all(a["scrub"]["complete"] for a in areas.values()),
             "areas": areas}
-
-
-def _erase(area: str, db: Database, key: str, citizen_ref: str,
-           wait: float) -> dict[str, Any] | str:
-    """Erase the citizen in one area: what was found and scrubbed, or why its database
-    failed."""
-    try:
-        found, unlinked = _unlink(db, key, citizen_ref)
-        incomplete = scrub(db, "citizens", wait)
-    except sa.exc.SQLAlchemyError as exc:
-        why = str(exc).splitlines()[0]
-        log.warning("erasure failed in %s: %s", area, why, extra={"area": area})
-        return f"Its database failed: {why}"
-    if incomplete:
-        log.warning("erasure in %s left a scrub incomplete: %s", area,
-                    "; ".join(incomplete), extra={"area": area})
-    return {"found": found, "contributions_unlinked": unlinked,
-            "scrub": {"complete": not incomplete, "incomplete_because": incomplete}}
 
 
 def _unlink(db: Database, key: str, citizen_ref: str) -> tuple[bool, int]:
