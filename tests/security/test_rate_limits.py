@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask
-from limits.storage import storage_from_string
 from standardwebhooks import Webhook
 
 from shared.area.integrations import create_integration
 from shared.area.models import ApiToken
 from shared.auth import create_token
-from shared.embedded_redis import EmbeddedRedis
-from shared.limits import storage_uri
+from shared.embedded_redis import EmbeddedRedis, free_port
+from shared.limits import redis_url
 from tests.integration.conftest import AreaClient, MakeApp
 from tests.support.areas import ACTIVITIES
 
@@ -110,14 +111,96 @@ def test_limits_are_counted_in_redis_so_workers_share_them(make_app: MakeApp) ->
     _assert_limited(first.test_client().get("/v1/vacancies", headers=auth))
 
 
-def test_the_embedded_redis_on_its_unix_socket_keeps_the_counts(tmp_path: Path) -> None:
-    # make run's default: kombu says redis+socket://, the limits library redis+unix://.
+def test_the_embedded_redis_on_its_unix_socket_keeps_the_counts(
+        make_app: MakeApp, tmp_path: Path) -> None:
+    # make run's default: kombu says redis+socket://, redis-py unix://.
     server = EmbeddedRedis(tmp_path / "redis").start()
     try:
         assert server.url.startswith("redis+socket://")
-        storage = storage_from_string(storage_uri(server.url))
-        assert storage.check()
-        assert [storage.incr("k", 60) for _ in range(2)] == [1, 2]
+        assert redis_url(server.url) == "unix://" + server.url.removeprefix("redis+socket://")
+        app = make_app("recruitment", RATE_LIMIT_API="2 per minute",
+                       RATE_LIMIT_STORAGE_URL=server.url)
+        http, auth = app.test_client(), _token(app, ["recruitment:read"])
+        assert [http.get("/v1/vacancies", headers=auth).status_code for _ in range(3)] == [
+            200, 200, 429]
+        counted = redis.Redis(unix_socket_path=str(server.unixsocket))
+        assert any(b":api:token:" in key for key in counted.keys("*"))
     finally:
         server.stop()
-    assert storage_uri("redis://cache:6379/0") == "redis://cache:6379/0"
+    assert redis_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_every_limit_of_a_request_is_counted_in_one_round_trip(
+        make_app: MakeApp, tmp_path: Path) -> None:
+    """A webhook is under two limits (its integration's, its address's) and a REST call
+    under two (its token's, its address's): each request is one command to Redis."""
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port()).start()
+    try:
+        app = make_app("recruitment", RATE_LIMIT_STORAGE_URL=server.url,
+                       RATE_LIMIT_API="50 per minute", RATE_LIMIT_WEBHOOKS="50 per minute",
+                       RATE_LIMIT_ADDRESS="50 per minute")
+        http, auth = app.test_client(), _token(app, ["recruitment:read"])
+        secret = create_integration(app.extensions["db"], "hr-system")
+        http.get("/v1/vacancies", headers=auth)  # the script is loaded once, here
+        # Every command the limiter's client sends, each a round trip (no pipelines)...
+        client = app.extensions["limits"].redis
+        sent: list[str] = []
+        send = client.execute_command
+        client.execute_command = lambda *args, **kw: sent.append(args[0]) or send(*args, **kw)
+        # ... and what the server ran for clients, not counting the script's own calls.
+        evalsha = redis.Redis(port=server.port).info("commandstats")["cmdstat_evalsha"]
+        for n in range(5):
+            assert http.get("/v1/vacancies", headers=auth).status_code == 200
+            data, headers = _signed(secret, {"type": "activity.recorded", "data": {
+                **ACTIVITIES["recruitment"], "id": f"V-{n}"}})
+            assert http.post("/v1/webhooks/hr-system", data=data,
+                             headers=headers).status_code == 202
+        assert sent == ["EVALSHA"] * 10
+        after = redis.Redis(port=server.port).info("commandstats")["cmdstat_evalsha"]
+        assert after["calls"] - evalsha["calls"] == 10
+        # Every limit of each request was counted: the token's 7 requests, and the
+        # address's 12, the webhooks' too.
+        assert http.get("/v1/vacancies", headers=auth).headers["X-RateLimit-Remaining"] == "43"
+        [address] = redis.Redis(port=server.port).keys("*:address:*:current")
+        assert redis.Redis(port=server.port).get(address) == b"12"
+    finally:
+        server.stop()
+
+
+def test_the_headers_say_what_is_left_of_the_tokens_own_limit(make_app: MakeApp) -> None:
+    app = make_app("recruitment", RATE_LIMIT_API="3 per minute",
+                   RATE_LIMIT_ADDRESS="100 per minute")
+    http, auth = app.test_client(), _token(app, ["recruitment:read"])
+    answers = [http.get("/v1/vacancies", headers=auth) for _ in range(4)]
+    assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["3"] * 4
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    for answer in answers:
+        assert -1 <= int(answer.headers["X-RateLimit-Reset"]) - time.time() <= 60
+    assert [("Retry-After" in a.headers) for a in answers] == [False] * 3 + [True]
+    _assert_limited(answers[-1])
+    # Never limited, so no figures.
+    assert "X-RateLimit-Limit" not in http.get("/healthz").headers
+
+
+def test_a_refused_request_uses_up_no_other_limit(make_app: MakeApp) -> None:
+    """Counted against every limit or none: a token over its own limit does not use up
+    its address's allowance, which another token from the address still has."""
+    app = make_app("recruitment", RATE_LIMIT_API="2 per minute",
+                   RATE_LIMIT_ADDRESS="4 per minute")
+    http = app.test_client()
+    first, second = _token(app, ["recruitment:read"]), _token(app, ["recruitment:read"])
+    assert [http.get("/v1/vacancies", headers=first).status_code for _ in range(5)] == [
+        200, 200, 429, 429, 429]
+    assert [http.get("/v1/vacancies", headers=second).status_code for _ in range(3)] == [
+        200, 200, 429]
+
+
+def test_while_redis_is_away_the_limits_count_in_memory(make_app: MakeApp) -> None:
+    # Nothing listens on the port: every count falls back to this process's memory.
+    app = make_app("recruitment", RATE_LIMIT_API="2 per minute",
+                   RATE_LIMIT_STORAGE_URL=f"redis://127.0.0.1:{free_port()}/0")
+    http, auth = app.test_client(), _token(app, ["recruitment:read"])
+    answers = [http.get("/v1/vacancies", headers=auth) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    _assert_limited(answers[-1])
