@@ -265,7 +265,7 @@ def init_app(app: Flask) -> None:
             g.rate_limit = standings[0]
             return
         # The limit that refused: one with nothing left (the first, if several).
-        g.rate_limit = next(s for s in standings if s.remaining == 0)
+        g.rate_limit = min(standings, key=lambda s: s.remaining)
         raise TooManyRequests(f"Too many requests: at most {g.rate_limit.rule.text}.",
                               retry_after=max(1, math.ceil(g.rate_limit.reset_at
                                                            - time.time())))
