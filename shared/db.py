@@ -270,6 +270,11 @@ def _before_query(state: ORMExecuteState) -> None:
     _insert_staged(state.session)
 
 
+# The advisory lock a PostgreSQL unit of work holds (Database.writing). Advisory locks
+# belong to one database, so each service's writers wait only for each other.
+WRITER_LOCK = 0x6C6164646572  # "ladder"
+
+
 class Database:
     """One service's engine and session factories, kept in ``app.extensions``."""
 
@@ -312,8 +317,16 @@ class Database:
             return
         factory = self._write if durable else self._write_relaxed
         with factory() as session, session.begin():
-            if not durable and self.engine.dialect.name == "postgresql":
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            if self.engine.dialect.name == "postgresql":
+                # One unit of work writes at a time, as SQLite's BEGIN IMMEDIATE makes it
+                # there: the use cases look a row up and insert it if absent (a citizen,
+                # a receipt, an activity's id), which two transactions at once would
+                # both do, the second failing on the key (tests/integration/
+                # test_concurrent_intake.py). Held until the commit; readers never wait.
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                {"key": WRITER_LOCK})
+                if not durable:
+                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             token = self._active.set(session)
             try:
                 yield session
