@@ -241,11 +241,50 @@ def _wait_port(port: int, timeout: float = 30) -> None:
 # -- b, c, e: end to end ------------------------------------------------------------------
 
 
+# Row b's events spread as a region's records are: an activity in each of UNITS units,
+# involvements over the last twelve whole months and over CITIZENS people, most of
+# whom take part more than once. One activity, one unit and new people every time
+# would flatter the ledger's counters, which move per (unit, period, citizen).
+UNITS = 40
+CITIZENS = 20_000
+
+
+def _months() -> list[str]:
+    """The last twelve whole months, as YYYY-MM, oldest first."""
+    year, month = datetime.now(UTC).year, datetime.now(UTC).month
+    months = []
+    for _ in range(12):
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        months.append(f"{year}-{month:02d}")
+    return months[::-1]
+
+
+def _activities() -> list[dict[str, Any]]:
+    """One activity in each unit, opened on the first of the oldest month."""
+    opened = _months()[0] + "-01"
+    return [new_event(type="org.ladder.activity.recorded", source="/bench/lms",
+                      subject=f"BENCH-{u}", time=datetime.fromisoformat(opened + "T09:00:00Z"),
+                      data={**ACTIVITIES["recruitment"], "id": f"BENCH-{u}",
+                            "org_unit": f"unit-{u}", "opened_on": opened})
+            for u in range(1, UNITS + 1)]
+
+
+def _involvement(rng: random.Random) -> dict[str, Any]:
+    """An involvement in a unit and a month drawn at random, of a citizen drawn too."""
+    unit, month = rng.randint(1, UNITS), rng.choice(_MONTHS)
+    return new_event(type="org.ladder.involvement.recorded", source="/bench/lms",
+                     subject=f"BENCH-{unit}",
+                     time=datetime.fromisoformat(f"{month}-{rng.randint(2, 28):02d}T09:00:00Z"),
+                     data={"activity_id": f"BENCH-{unit}",
+                           **involvement("recruitment", f"C-{rng.randint(1, CITIZENS)}")})
+
+
+_MONTHS = _months()
+
+
 def _ce_batches(n: int, size: int) -> list[bytes]:
-    events = [new_event(type="org.ladder.involvement.recorded", source="/bench/lms",
-                        subject="BENCH-A", data={"activity_id": "BENCH-A",
-                                                 **involvement("recruitment", f"C-{i}")})
-              for i in range(n)]
+    rng = random.Random(11)
+    events = [_involvement(rng) for _ in range(n)]
     return [json.dumps(events[i:i + size]).encode() for i in range(0, n, size)]
 
 
@@ -263,11 +302,11 @@ def bench_end_to_end(workdir: Path) -> None:
     port = int(stack.env["RECRUITMENT_PORT"])
     auth = {"Authorization": f"Bearer {stack.tokens['recruitment']}"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    first = new_event(type="org.ladder.activity.recorded", source="/bench/lms",
-                      subject="BENCH-A", data={**ACTIVITIES["recruitment"], "id": "BENCH-A"})
-    conn.request("POST", "/v1/events", body=json.dumps(first),
-                 headers={"Content-Type": "application/cloudevents+json", **auth})
-    assert conn.getresponse().read() and True
+    conn.request("POST", "/v1/events", body=json.dumps(_activities()),
+                 headers={"Content-Type": "application/cloudevents-batch+json", **auth})
+    response = conn.getresponse()
+    assert response.status == 202, (response.status, response.read()[:300])
+    response.read()
     ledger = Database(stack.env["LEDGER_DATABASE_URL"])
     batches = _ce_batches(INGEST_EVENTS, 500)
     headers = {"Content-Type": "application/cloudevents-batch+json", **auth}
@@ -289,7 +328,7 @@ def bench_end_to_end(workdir: Path) -> None:
     for t in threads:
         t.join()
     accepted = time.monotonic() - start
-    while _ledger_size(ledger) < INGEST_EVENTS + 1:
+    while _ledger_size(ledger) < INGEST_EVENTS + UNITS:
         time.sleep(0.05)
     elapsed = time.monotonic() - start
     cpu_after = cpu_of(stack)
@@ -309,11 +348,10 @@ def bench_end_to_end(workdir: Path) -> None:
     single = {"Content-Type": "application/cloudevents+json", **auth}
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     total = int(rate * SECONDS)
+    rng = random.Random(13)
     t0 = time.monotonic()
     for i in range(total):
-        event = new_event(type="org.ladder.involvement.recorded", source="/bench/lms",
-                          subject="BENCH-A", data={"activity_id": "BENCH-A",
-                                                   **involvement("recruitment", f"L-{i}")})
+        event = _involvement(rng)
         c.request("POST", "/v1/events", body=json.dumps(event), headers=single)
         response = c.getresponse()
         body = response.read()
@@ -322,7 +360,7 @@ def bench_end_to_end(workdir: Path) -> None:
         pause = t0 + (i + 1) / rate - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-    target_size = INGEST_EVENTS + 1 + total
+    target_size = INGEST_EVENTS + UNITS + total
     deadline = time.monotonic() + 120
     while _ledger_size(ledger) < target_size:
         if time.monotonic() > deadline:
@@ -340,7 +378,7 @@ def bench_end_to_end(workdir: Path) -> None:
     row("c50", f"p50 latency, 202 to signed tree head, at {rate:.0f}/s", percentile(latencies, 50),
         "ms", None, "", "", None)
     row("c99", f"p99 latency, 202 to signed tree head, at {rate:.0f}/s", percentile(latencies, 99),
-        "ms", None, "", "p99 <= 1000 ms", percentile(latencies, 99) <= 1000)
+        "ms", None, "", "p99 <= 300 ms", percentile(latencies, 99) <= 300)
     row("e", "peak RSS of the ledger worker during the ingest", peak, "MB", None, "",
         "<= 300 MB", peak <= 300)
 
