@@ -14,12 +14,21 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from shared.envelope import new_event
 from tests.integration.conftest import AreaClient
 from tests.support.areas import ACTIVITIES, PATHS, involvement
+
+
+@pytest.fixture
+def area(shared_area: AreaClient) -> AreaClient:
+    """The area's app and database that the tests here share, on each backend: each test
+    uses ids, citizens and a webhook of its own, and counts only what it added."""
+    return shared_area
+
 
 THREADS = 4
 ROUNDS = 6
@@ -92,8 +101,9 @@ def test_one_webhook_delivered_at_once_is_applied_once(area: AreaClient) -> None
         return [area.app.test_client().post(f"/v1/webhooks/{name}", data=body.encode(),
                                             headers=headers).status_code]
 
+    before = area.count("receipts")
     assert _together(deliver) == [202] * THREADS
-    assert area.count("receipts") == 1
+    assert area.count("receipts") == before + 1
 
 
 def test_one_activity_id_sent_at_once_is_recorded_once(area: AreaClient) -> None:
