@@ -249,9 +249,10 @@ UNITS = 40
 CITIZENS = 20_000
 
 
-def _months() -> list[str]:
+def _last_twelve_months() -> list[str]:
     """The last twelve whole months, as YYYY-MM, oldest first."""
-    year, month = datetime.now(UTC).year, datetime.now(UTC).month
+    today = datetime.now(UTC)
+    year, month = today.year, today.month
     months = []
     for _ in range(12):
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
@@ -259,9 +260,12 @@ def _months() -> list[str]:
     return months[::-1]
 
 
+MONTHS = _last_twelve_months()
+
+
 def _activities() -> list[dict[str, Any]]:
     """One activity in each unit, opened on the first of the oldest month."""
-    opened = _months()[0] + "-01"
+    opened = MONTHS[0] + "-01"
     return [new_event(type="org.ladder.activity.recorded", source="/bench/lms",
                       subject=f"BENCH-{u}", time=datetime.fromisoformat(opened + "T09:00:00Z"),
                       data={**ACTIVITIES["recruitment"], "id": f"BENCH-{u}",
@@ -271,15 +275,12 @@ def _activities() -> list[dict[str, Any]]:
 
 def _involvement(rng: random.Random) -> dict[str, Any]:
     """An involvement in a unit and a month drawn at random, of a citizen drawn too."""
-    unit, month = rng.randint(1, UNITS), rng.choice(_MONTHS)
+    unit, month = rng.randint(1, UNITS), rng.choice(MONTHS)
     return new_event(type="org.ladder.involvement.recorded", source="/bench/lms",
                      subject=f"BENCH-{unit}",
                      time=datetime.fromisoformat(f"{month}-{rng.randint(2, 28):02d}T09:00:00Z"),
                      data={"activity_id": f"BENCH-{unit}",
                            **involvement("recruitment", f"C-{rng.randint(1, CITIZENS)}")})
-
-
-_MONTHS = _months()
 
 
 def _ce_batches(n: int, size: int) -> list[bytes]:
