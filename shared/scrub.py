@@ -12,9 +12,14 @@ A committed DELETE does not take a row off the disk:
   write-ahead log holds its insert and full-page images of its page (the DELETE writes
   one more). ``VACUUM (FULL)`` writes the table and its indexes anew without dead
   tuples, but keeps any a still-open transaction could see, so it waits first for every
-  transaction begun before the erasure to end. ``pg_switch_wal()`` closes the log segment
-  that holds all this, and ``CHECKPOINT`` removes it: deletes it when the server has
-  ``wal_recycle`` off, and otherwise renames it for reuse with its contents intact.
+  transaction begun before the erasure to end. ``pg_statistic`` is rewritten the same
+  way: the planner's statistics sample column values, and rows of statistics gathered
+  before migration 0004 stopped sampling lookups and salts stay in its files (in its
+  TOAST table) for as long as any rewrite keeps them, and one that ran while a
+  transaction was open anywhere on the server kept them. ``pg_switch_wal()`` closes the
+  log segment that holds all this, and ``CHECKPOINT`` removes it: deletes it when the
+  server has ``wal_recycle`` off, and otherwise renames it for reuse with its contents
+  intact.
 
 What is beyond reach, and docs/operations.md lists: backups, WAL archives, standbys,
 and the filesystem's free blocks, where a deleted file's contents stay until reused.
@@ -64,6 +69,10 @@ _OLDER = sa.text("""
      WHERE age(xmin) > age(xid(CAST(:since AS xid8)))""")
 
 
+# Rewritten with the table on PostgreSQL: where the planner keeps samples of its columns.
+STATISTICS = "pg_statistic"
+
+
 def scrub(db: Database, table: str, wait: float = WAIT) -> list[str]:
     """Scrub what has been deleted from ``table``: why it is not complete, if it is not."""
     if db.engine.dialect.name == "sqlite":
@@ -107,7 +116,7 @@ def _postgresql(connection: Connection, table: str, wait: float) -> list[str]:
                    f"({', '.join(older)}): they could still read the erased rows, so "
                    f"{table} was not rewritten; erase again once they have ended"]
     else:
-        reasons = _rewrite(connection, table, wait)
+        reasons = [why for name in (table, STATISTICS) for why in _rewrite(connection, name, wait)]
     written = connection.scalar(sa.text("SELECT pg_current_wal_lsn()"))
     for statement, who in (("SELECT pg_switch_wal()", "a superuser, or a role granted "
                             "EXECUTE on pg_switch_wal()"),

@@ -23,6 +23,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from shared.area.erasure import erase_citizen
 from shared.area.models import ApiToken
 from shared.auth import create_token
 from shared.config import load
@@ -138,6 +139,51 @@ def test_an_erasure_leaves_nothing_of_the_person_on_disk(
                     } <= files
         assert list((tmp_path / "run" / "logs").glob("*.log"))
         assert files_holding(roots, needles) == []
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
+                    reason="the planner's statistics are PostgreSQL's: set TEST_DATABASE_URL")
+def test_statistics_a_rewrite_kept_for_an_open_transaction_go_at_the_erasure(
+    tmp_path: Path,
+) -> None:
+    """Migration 0004 drops the statistics sampled from lookups and salts, and rewrites
+    pg_statistic without them; but a rewrite keeps dead rows that a transaction open
+    anywhere on the server could still see. One was open during the upgrade, so the
+    samples stayed in pg_statistic's files; the erasure's scrub takes them off."""
+    reference = f"CIT-STATS-{uuid.uuid4().hex[:12]}"
+    # Few enough rows that the histogram's bounds are every value: the person's among them.
+    references = [f"CIT-{n:03d}-{uuid.uuid4().hex[:6]}" for n in range(40)] + [reference]
+    server = os.environ["TEST_DATABASE_URL"]
+    with (scrubbable_postgres(server) as data,
+          database("postgresql", tmp_path, "recruitment") as url):
+        if not os.access(data, os.R_OK | os.X_OK):
+            pytest.skip(f"cannot read PostgreSQL's data directory {data}: run as its owner")
+        upgrade("recruitment", url, RULE_1_REVISION)
+        legacy = write_rule_1_citizens(url, "k" * 32, references)[reference]
+        assert _analyze(url) == {"lookup", "salt"}
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as elsewhere:  # another database's transaction, with an ID
+            elsewhere.exec_driver_sql("BEGIN")
+            elsewhere.exec_driver_sql("SELECT pg_current_xact_id()")
+            upgrade("recruitment", url)
+            elsewhere.exec_driver_sql("COMMIT")
+        admin.dispose()
+        db = Database(url)
+        try:
+            with db.reading() as session:
+                oid = session.scalar(sa.text(
+                    "SELECT oid FROM pg_database WHERE datname = current_database()"))
+            files = [Path(data) / "base" / str(oid)]
+            needles = {"the lookup": legacy.lookup.encode(), "the salt": legacy.salt.encode()}
+            assert _analyze(url) == set()
+            # The rewrite kept them: this is what the erasure has to scrub.
+            assert files_holding(files, needles)
+            done = erase_citizen({"recruitment": db}, "k" * 32, reference)
+            assert done["found"] and done["scrubbed"], done
+            assert _analyze(url) == set()
+            assert files_holding(files, needles) == []
+        finally:
+            db.dispose()
 
 
 def _record(stack: Stack, area: str, references: list[str]) -> None:
