@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Mapping
+from contextlib import ExitStack
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,8 +40,9 @@ from shared.db import BUSY_TIMEOUT_MS, Database
 
 log = logging.getLogger(__name__)
 
-# Seconds a scrub waits, per database, for readers and transactions begun before it: an
-# erasure of every area is one HTTP request, which gunicorn gives 30 s (four areas: 20 s).
+# Seconds a scrub waits, once per server (and per SQLite file), for readers and
+# transactions begun before it: an erasure of every area is one HTTP request, which
+# gunicorn gives 30 s.
 WAIT = 5.0
 
 # What PostgreSQL needs so that a checkpoint leaves no old log segment with the row in
@@ -53,32 +56,56 @@ POSTGRES_SETTINGS = {
 }
 
 LOCK_NOT_AVAILABLE = "55P03"
-# Who holds VACUUM's horizon below the erasure. A session's transaction ID counts in any
-# database: PostgreSQL leaves other databases' sessions out of a table's horizon, but
-# every snapshot taken here while one runs, VACUUM (FULL)'s own included, has an xmin no
-# newer than it (tests/integration/test_citizen_erasure.py shows it).
+# Who holds VACUUM's horizon below the erasure, and in which database (none: in every
+# one). A session's transaction ID counts in any database: PostgreSQL leaves other
+# databases' sessions out of a table's horizon, but every snapshot taken here while one
+# runs, VACUUM (FULL)'s own included, has an xmin no newer than it
+# (tests/integration/test_citizen_erasure.py shows it). A session's snapshot (its xmin)
+# counts in its own database only, or in all if it has none (a WAL sender's).
 _OLDER = sa.text("""
-    SELECT 'session ' || pid FROM pg_stat_activity
+    SELECT 'session ' || pid,
+           CASE WHEN age(backend_xid) > age(xid(CAST(:since AS xid8))) THEN NULL
+                ELSE datname END
+      FROM pg_stat_activity
      WHERE pid <> pg_backend_pid()
        AND (age(backend_xid) > age(xid(CAST(:since AS xid8)))
-            OR ((datname = current_database() OR datname IS NULL)
-                AND age(backend_xmin) > age(xid(CAST(:since AS xid8)))))
-    UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts
+            OR age(backend_xmin) > age(xid(CAST(:since AS xid8))))
+    UNION ALL SELECT 'prepared transaction ' || gid, NULL FROM pg_prepared_xacts
      WHERE age(transaction) > age(xid(CAST(:since AS xid8)))
-    UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots
+    UNION ALL SELECT 'replication slot ' || slot_name, NULL FROM pg_replication_slots
      WHERE age(xmin) > age(xid(CAST(:since AS xid8)))""")
 
 
 # Rewritten with the table on PostgreSQL: where the planner keeps samples of its columns.
 STATISTICS = "pg_statistic"
 
+# Per database: why its scrub is not complete (nothing if it is), or the error that
+# stopped it.
+Outcome = list[str] | sa.exc.SQLAlchemyError
 
-def scrub(db: Database, table: str, wait: float = WAIT) -> list[str]:
-    """Scrub what has been deleted from ``table``: why it is not complete, if it is not."""
-    if db.engine.dialect.name == "sqlite":
-        return _sqlite(db, wait)
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return _postgresql(connection, table, wait)
+
+def scrub(databases: Mapping[str, Database], table: str, wait: float = WAIT
+          ) -> dict[str, Outcome]:
+    """Scrub what has been deleted from ``table`` in each database, by name.
+
+    The databases on one PostgreSQL server share one wait for the transactions begun
+    before, and one switch of the WAL and one checkpoint, which are the server's: an
+    erasure of every area takes one ``wait`` at most, not one per area.
+    """
+    outcomes: dict[str, Outcome] = {}
+    servers: dict[str, dict[str, Database]] = {}
+    for name, db in databases.items():
+        if db.engine.dialect.name == "sqlite":
+            try:
+                outcomes[name] = _sqlite(db, wait)
+            except sa.exc.SQLAlchemyError as exc:
+                outcomes[name] = exc
+        else:
+            server = db.engine.url.set(database="").render_as_string(hide_password=False)
+            servers.setdefault(server, {})[name] = db
+    for group in servers.values():
+        outcomes.update(_postgresql(group, table, wait))
+    return {name: outcomes[name] for name in databases}
 
 
 def _sqlite(db: Database, wait: float) -> list[str]:
@@ -107,16 +134,57 @@ def _sqlite(db: Database, wait: float) -> list[str]:
     return []
 
 
-def _postgresql(connection: Connection, table: str, wait: float) -> list[str]:
-    since = connection.scalar(sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())"))
-    older = _wait_for(connection, str(since), wait)
-    if older:
-        # The rewrite would keep the rows for them, and wait for their locks meanwhile.
-        reasons = [f"transactions begun before the erasure were still open after {wait:g} s "
-                   f"({', '.join(older)}): they could still read the erased rows, so "
-                   f"{table} was not rewritten; erase again once they have ended"]
-    else:
-        reasons = [why for name in (table, STATISTICS) for why in _rewrite(connection, name, wait)]
+def _postgresql(group: Mapping[str, Database], table: str, wait: float
+                ) -> dict[str, Outcome]:
+    """Scrub the databases of one server: wait for what began before, rewrite each
+    database's table, then close and remove the server's WAL that held the rows."""
+    outcomes: dict[str, Outcome] = {}
+    with ExitStack() as opened:
+        connections: dict[str, Connection] = {}
+        for name, db in group.items():
+            try:
+                connection = opened.enter_context(db.engine.connect())
+                connections[name] = connection.execution_options(isolation_level="AUTOCOMMIT")
+            except sa.exc.SQLAlchemyError as exc:
+                outcomes[name] = exc
+        if not connections:
+            return outcomes
+        first = next(iter(connections.values()))
+        try:
+            names = {name: str(c.scalar(sa.text("SELECT current_database()")))
+                     for name, c in connections.items()}
+            since = first.scalar(sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())"))
+            held = _wait_for(first, str(since), set(names.values()), wait)
+        except sa.exc.SQLAlchemyError as exc:
+            return {**outcomes, **dict.fromkeys(connections, exc)}
+        for name, connection in connections.items():
+            older = held[names[name]]
+            if older:
+                # The rewrite would keep the rows for them, and wait for their locks.
+                outcomes[name] = [
+                    f"transactions begun before the erasure were still open after {wait:g} s "
+                    f"({', '.join(older)}): they could still read the erased rows, so "
+                    f"{table} was not rewritten; erase again once they have ended"]
+                continue
+            try:
+                outcomes[name] = [why for rewritten in (table, STATISTICS)
+                                  for why in _rewrite(connection, rewritten, wait)]
+            except sa.exc.SQLAlchemyError as exc:
+                outcomes[name] = exc
+        scrubbed = {name: reasons for name, reasons in outcomes.items()
+                    if isinstance(reasons, list)}
+        if not scrubbed:
+            return outcomes
+        try:
+            server = _remove_wal(connections[next(iter(scrubbed))])
+        except sa.exc.SQLAlchemyError as exc:
+            return {**outcomes, **dict.fromkeys(scrubbed, exc)}
+    return {**outcomes, **{name: [*reasons, *server] for name, reasons in scrubbed.items()}}
+
+
+def _remove_wal(connection: Connection) -> list[str]:
+    """Close the server's WAL segment and remove the old ones: why it could not, if not."""
+    reasons = []
     written = connection.scalar(sa.text("SELECT pg_current_wal_lsn()"))
     for statement, who in (("SELECT pg_switch_wal()", "a superuser, or a role granted "
                             "EXECUTE on pg_switch_wal()"),
@@ -167,11 +235,14 @@ def _rewrite(connection: Connection, table: str, wait: float) -> list[str]:
     return []
 
 
-def _wait_for(connection: Connection, since: str, wait: float) -> list[str]:
-    """Wait until nothing begun before transaction ``since`` is still open: what is left."""
+def _wait_for(connection: Connection, since: str, databases: set[str], wait: float
+              ) -> dict[str, list[str]]:
+    """Wait until nothing begun before transaction ``since`` is still open in any of the
+    ``databases``: what is left, by database."""
     deadline = time.monotonic() + wait
     while True:
-        older = list(connection.scalars(_OLDER, {"since": since}))
-        if not older or time.monotonic() >= deadline:
-            return older
+        older = connection.execute(_OLDER, {"since": since}).all()
+        held = {db: [who for who, where in older if where in (None, db)] for db in databases}
+        if not any(held.values()) or time.monotonic() >= deadline:
+            return held
         time.sleep(0.05)
