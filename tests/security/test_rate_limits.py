@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from flask import Flask
 from standardwebhooks import Webhook
 
+from shared import limits
 from shared.area.integrations import create_integration
 from shared.area.models import ApiToken
 from shared.auth import create_token
@@ -204,3 +206,37 @@ def test_while_redis_is_away_the_limits_count_in_memory(make_app: MakeApp) -> No
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
     _assert_limited(answers[-1])
+
+
+def test_counting_returns_to_redis_once_it_is_back(
+        make_app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis away: counted in memory, for RETRY_REDIS_AFTER, then in Redis again, which
+    (restarted, its scripts forgotten) has kept the counts from before."""
+    monkeypatch.setattr(limits, "RETRY_REDIS_AFTER", 1.0)
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port()).start()
+    try:
+        app = make_app("recruitment", RATE_LIMIT_STORAGE_URL=server.url,
+                       RATE_LIMIT_API="50 per minute")
+        http, auth = app.test_client(), _token(app, ["recruitment:read"])
+        counted = redis.Redis(port=server.port)
+
+        def in_redis() -> int:
+            [key] = counted.keys("*:api:*:current")
+            return int(counted.get(key) or 0)
+
+        for _ in range(2):
+            assert http.get("/v1/vacancies", headers=auth).status_code == 200
+        assert in_redis() == 2
+        server.stop()
+        away = http.get("/v1/vacancies", headers=auth)
+        assert away.status_code == 200 and away.headers["X-RateLimit-Remaining"] == "49"
+        server.start()
+        # Still within RETRY_REDIS_AFTER: in memory, though Redis is back.
+        assert http.get("/v1/vacancies", headers=auth).status_code == 200
+        assert in_redis() == 2
+        time.sleep(1.1)
+        back = http.get("/v1/vacancies", headers=auth)
+        assert back.status_code == 200 and back.headers["X-RateLimit-Remaining"] == "47"
+        assert in_redis() == 3
+    finally:
+        server.stop()
