@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from standardwebhooks import Webhook
 
 from shared.area.integrations import create_integration, rotate_integration
@@ -219,3 +220,31 @@ def test_a_webhook_with_the_wrong_content_type_is_415(area: AreaClient, integrat
     data, headers = _signed(secret, _activity_command(area, new_id("HR-")))
     headers["Content-Type"] = "text/plain"
     assert _deliver(area, integration, data, headers).status_code == 415
+
+
+def test_an_involvement_asks_for_its_citizen_in_one_query(area: AreaClient, integration: str,
+                                                          secret: str) -> None:
+    """Its lookup and the one rule 1 may have made of the reference as sent, in one round
+    trip: a new citizen, and one seen before."""
+    activity_id = new_id("HR-")
+    assert _deliver(area, integration,
+                    *_signed(secret, _activity_command(area, activity_id))).status_code == 202
+    engine = area.app.extensions["db"].engine
+    asked: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and " citizens" in statement:
+            asked.append(statement)
+
+    reference = new_id("CIT-")  # in capitals: rule 1 kept another form than rule 2
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(2):
+            asked.clear()
+            command = {"type": "involvement.recorded", "data": {
+                "activity_id": activity_id, **involvement(area.area, reference)}}
+            response = _deliver(area, integration, *_signed(secret, command))
+            assert response.status_code == 202, response.json
+            assert len(asked) == 1, asked
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
