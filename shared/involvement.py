@@ -70,7 +70,9 @@ class Facts:
         return self.recognition != "none"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict, which deep-copies every value: these are all flat,
+        # and the intake asks once per involvement.
+        return {name: getattr(self, name) for name in FACT_NAMES}
 
 
 FACT_NAMES = tuple(f.name for f in fields(Facts))

@@ -228,8 +228,9 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
     known = Known.of(session)
     normal, sent = references.normalise(citizen_ref), references.as_sent(citizen_ref)
     now, before = references.lookup(key, normal), references.lookup(key, sent)
-    # Both in one query (a batch has them already: citizen_lookups).
-    known.preload(set(), set(), {now, before})
+    # Both in one query; a batch has them already (citizen_lookups).
+    if now not in known.citizens or before not in known.citizens:
+        known.preload(set(), set(), {now, before})
     # Only rule 1 can have made a lookup of a form that is not the normal one.
     legacy = known.citizen(before) if before != now else None
     if legacy is not None:
