@@ -4,10 +4,11 @@ Loading a CloudEvents batch of a thousand commands through marshmallow costs mor
 than applying them. Most such input needs no conversion at all: each value
 already has its field's Python type. ``fast_loader`` checks that case with a plain
 loop, running the fields' own validators, and returns what ``schema.load`` would.
-Anything else (a missing or unknown field, a value to convert, a value a
-validator refuses, a field kind it does not know) goes to ``schema.load`` itself,
-so conversions and error messages stay marshmallow's, from the one schema that
-also documents the API.
+A field of another kind (a date and time, as every CloudEvent's ``occurred_at`` is)
+converts its value itself, through its public ``Field.deserialize``, as
+``schema.load`` has it do. Anything else (a missing or unknown field, a value a
+validator or a conversion refuses) goes to ``schema.load`` itself, so error messages
+stay marshmallow's, from the one schema that also documents the API.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ PLAIN: dict[type[fields.Field], tuple[type, ...]] = {
 
 
 class _Field:
-    __slots__ = ("name", "types", "required", "validators", "is_float")
+    __slots__ = ("name", "field", "types", "required", "validators", "is_float")
 
     def __init__(self, name: str, field: fields.Field, partial: bool) -> None:
         self.name = name
+        self.field = field
         self.types = PLAIN.get(type(field), ())
         # A default to fill in is marshmallow's to fill: only the present case is fast.
         self.required = not partial and (field.required or field.load_default is not missing)
@@ -59,6 +61,8 @@ def _plan(schema: Schema) -> list[_Field] | None:
             return None
         if isinstance(field, fields.Number) and field.as_string:
             return None
+        if isinstance(field, fields.Nested | fields.List | fields.Dict | fields.Tuple):
+            return None  # their inner schemas take the load's arguments (partial)
         plan.append(_Field(name, field, schema.partial is True))
     return plan
 
@@ -80,6 +84,12 @@ def fast_loader(schema: Schema) -> Loader:
                     return schema.load(data)
                 continue
             value = data[f.name]
+            if not f.types:
+                try:  # converts and validates, as schema.load has the field do
+                    result[f.name] = f.field.deserialize(value, f.name, data)
+                except ValidationError:
+                    return schema.load(data)
+                continue
             if type(value) not in f.types:
                 return schema.load(data)
             if f.is_float:

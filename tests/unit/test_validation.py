@@ -20,7 +20,11 @@ SCHEMAS = {name: area_packages.part(name, "api").SCHEMAS for name in areas.names
 VALUES = st.one_of(
     st.sampled_from(["interview_panel", "panel_member", "co_trainer", "observation",
                      "expert_by_experience", "payment", "none", "advisory", "lead",
-                     "duplicate", "", "x" * 300, "2026-01-01T00:00:00Z", "true", "1.5"]),
+                     "duplicate", "", "x" * 300, "2026-01-01T00:00:00Z", "true", "1.5",
+                     # Dates and times, which the loader has their own fields convert.
+                     "2026-01-01T09:30:00+01:00", "2026-01-01T00:00:00", "2026-02-30T00:00:00Z",
+                     "2026-01-01", "1999-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
+                     "2026-01-01T00:00:00.123456789Z"]),
     st.booleans(), st.integers(-5, 2000), st.floats(allow_nan=True, allow_infinity=True),
     st.none(), st.lists(st.integers(), max_size=2), st.text(max_size=5))
 
