@@ -30,9 +30,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -40,6 +41,8 @@ from sqlalchemy.engine import Connection
 from shared.db import BUSY_TIMEOUT_MS, Database
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Seconds a scrub waits, once per server (and per SQLite file), for readers and
 # transactions begun before it: an erasure of every area is one HTTP request, which
@@ -74,10 +77,20 @@ _OLDER = sa.text("""
     UNION ALL SELECT 'prepared transaction ' || gid, NULL FROM pg_prepared_xacts
      WHERE age(transaction) > age(xid(CAST(:since AS xid8)))
     UNION ALL SELECT 'replication slot ' || slot_name, NULL FROM pg_replication_slots
-     WHERE age(xmin) > age(xid(CAST(:since AS xid8)))""")
+     WHERE age(xmin) > age(xid(CAST(:since AS xid8)))
+        OR age(catalog_xmin) > age(xid(CAST(:since AS xid8)))""")
+
+# Which server a connection reached, as the server says: URLs that differ only in the
+# database may reach different servers (a pooler such as PgBouncer routes by database),
+# and the WAL and the checkpoint are each server's own.
+_SERVER = sa.text("SELECT current_database(), inet_server_addr(), inet_server_port(), "
+                  "pg_postmaster_start_time()")
+_SINCE = sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())")
 
 
 # Rewritten with the table on PostgreSQL: where the planner keeps samples of its columns.
+# Only rows gathered before migration 0004 can hold a lookup or a salt there: where the
+# services may not rewrite it, that is logged, not reported (0004 logged it too).
 STATISTICS = "pg_statistic"
 
 # Per database: why its scrub is not complete (nothing if it is), or the error that
@@ -95,14 +108,21 @@ def scrub(databases: Mapping[str, Database], table: str, wait: float = WAIT
     erasure of every area waits ``wait`` at most, not once per area.
     """
     files = {name: db for name, db in databases.items() if db.engine.dialect.name == "sqlite"}
-    servers: dict[str, dict[str, Database]] = {}
-    for name, db in databases.items():
-        if name not in files:
-            server = db.engine.url.set(database="").render_as_string(hide_password=False)
-            servers.setdefault(server, {})[name] = db
     outcomes: dict[str, Outcome] = {}
-    with ThreadPoolExecutor(max_workers=max(len(files), 1)) as threads:
+    with ThreadPoolExecutor(max_workers=max(len(files), 1)) as threads, ExitStack() as opened:
         checkpoints = {name: threads.submit(_sqlite, db, wait) for name, db in files.items()}
+        servers: dict[tuple[Any, ...], dict[str, tuple[Connection, str]]] = {}
+        for name, db in databases.items():
+            if name in files:
+                continue
+            try:
+                connection = opened.enter_context(db.engine.connect())
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                database, *server = connection.execute(_SERVER).one()
+            except sa.exc.SQLAlchemyError as exc:
+                outcomes[name] = exc
+                continue
+            servers.setdefault(tuple(server), {})[name] = (connection, str(database))
         for group in servers.values():
             outcomes.update(_postgresql(group, table, wait))
         for name, checkpoint in checkpoints.items():
@@ -139,52 +159,55 @@ def _sqlite(db: Database, wait: float) -> list[str]:
     return []
 
 
-def _postgresql(group: Mapping[str, Database], table: str, wait: float
+def _postgresql(group: Mapping[str, tuple[Connection, str]], table: str, wait: float
                 ) -> dict[str, Outcome]:
-    """Scrub the databases of one server: wait for what began before, rewrite each
-    database's table, then close and remove the server's WAL that held the rows."""
+    """Scrub the databases of one server (each area's connection and database): wait for
+    what began before, rewrite each database's table, then close and remove the
+    server's WAL that held the rows."""
+    connections = {name: connection for name, (connection, _) in group.items()}
+    databases = {database for _, database in group.values()}
+    try:
+        held = _on_any(connections.values(), lambda connection: _wait_for(
+            connection, str(connection.scalar(_SINCE)), databases, wait))
+    except sa.exc.SQLAlchemyError as exc:
+        return dict.fromkeys(group, exc)
     outcomes: dict[str, Outcome] = {}
-    with ExitStack() as opened:
-        connections: dict[str, Connection] = {}
-        for name, db in group.items():
-            try:
-                connection = opened.enter_context(db.engine.connect())
-                connections[name] = connection.execution_options(isolation_level="AUTOCOMMIT")
-            except sa.exc.SQLAlchemyError as exc:
-                outcomes[name] = exc
-        if not connections:
-            return outcomes
-        first = next(iter(connections.values()))
+    for name, (connection, database) in group.items():
+        older = held[database]
+        if older:
+            # The rewrite would keep the rows for them, and wait for their locks.
+            outcomes[name] = [
+                f"transactions begun before the erasure were still open after {wait:g} s "
+                f"({', '.join(older)}): they could still read the erased rows, so "
+                f"{table} was not rewritten; erase again once they have ended"]
+            continue
         try:
-            names = {name: str(c.scalar(sa.text("SELECT current_database()")))
-                     for name, c in connections.items()}
-            since = first.scalar(sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())"))
-            held = _wait_for(first, str(since), set(names.values()), wait)
+            outcomes[name] = [*_rewrite(connection, table, wait),
+                              *_rewrite(connection, STATISTICS, wait, required=False)]
         except sa.exc.SQLAlchemyError as exc:
-            return {**outcomes, **dict.fromkeys(connections, exc)}
-        for name, connection in connections.items():
-            older = held[names[name]]
-            if older:
-                # The rewrite would keep the rows for them, and wait for their locks.
-                outcomes[name] = [
-                    f"transactions begun before the erasure were still open after {wait:g} s "
-                    f"({', '.join(older)}): they could still read the erased rows, so "
-                    f"{table} was not rewritten; erase again once they have ended"]
-                continue
-            try:
-                outcomes[name] = [why for rewritten in (table, STATISTICS)
-                                  for why in _rewrite(connection, rewritten, wait)]
-            except sa.exc.SQLAlchemyError as exc:
-                outcomes[name] = exc
-        scrubbed = {name: reasons for name, reasons in outcomes.items()
-                    if isinstance(reasons, list)}
-        if not scrubbed:
-            return outcomes
-        try:
-            server = _remove_wal(connections[next(iter(scrubbed))])
-        except sa.exc.SQLAlchemyError as exc:
-            return {**outcomes, **dict.fromkeys(scrubbed, exc)}
+            outcomes[name] = exc
+    scrubbed = {name: reasons for name, reasons in outcomes.items() if isinstance(reasons, list)}
+    if not scrubbed:
+        return outcomes
+    try:
+        server = _on_any([connections[name] for name in scrubbed], _remove_wal)
+    except sa.exc.SQLAlchemyError as exc:
+        return {**outcomes, **dict.fromkeys(scrubbed, exc)}
     return {**outcomes, **{name: [*reasons, *server] for name, reasons in scrubbed.items()}}
+
+
+def _on_any(connections: Iterable[Connection], step: Callable[[Connection], T]) -> T:
+    """``step`` on the first of the server's connections that can run it: one
+    database's fault (its own timeout, a dropped session) is not the server's."""
+    failed: sa.exc.SQLAlchemyError | None = None
+    for connection in connections:
+        try:
+            return step(connection)
+        except sa.exc.SQLAlchemyError as exc:
+            failed = exc
+    if failed is None:
+        raise ValueError("no connection to run it on")
+    raise failed
 
 
 def _remove_wal(connection: Connection) -> list[str]:
@@ -217,7 +240,8 @@ def _remove_wal(connection: Connection) -> list[str]:
     return reasons
 
 
-def _rewrite(connection: Connection, table: str, wait: float) -> list[str]:
+def _rewrite(connection: Connection, table: str, wait: float, required: bool = True
+             ) -> list[str]:
     """VACUUM (FULL) the table: why it could not, if it could not."""
     filenode = sa.text("SELECT pg_relation_filenode(CAST(:table AS regclass))")
     before = connection.scalar(filenode, {"table": table})
@@ -225,7 +249,8 @@ def _rewrite(connection: Connection, table: str, wait: float) -> list[str]:
     # behind it; so it waits no longer than an erasure may.
     connection.exec_driver_sql(f"SET lock_timeout = {int(wait * 1000)}")
     try:
-        # Only the table's owner (or a superuser) may; anyone else gets a warning.
+        # Only the table's owner, for a catalog the database's, or a superuser may;
+        # anyone else gets a warning.
         connection.exec_driver_sql(f"VACUUM (FULL) {table}")
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
@@ -234,9 +259,13 @@ def _rewrite(connection: Connection, table: str, wait: float) -> list[str]:
                 "keeps the erased rows; erase again to finish"]
     finally:
         connection.exec_driver_sql("RESET lock_timeout")
-    if connection.scalar(filenode, {"table": table}) == before:
-        return [f"not allowed to VACUUM (FULL) {table}: only its owner may; its file keeps "
-                "the erased rows"]
+    if connection.scalar(filenode, {"table": table}) != before:
+        return []
+    who = "its owner" if required else "the database's owner or a superuser"
+    why = f"not allowed to VACUUM (FULL) {table}: only {who} may"
+    if required:
+        return [f"{why}; its file keeps the erased rows"]
+    log.warning("scrub: %s; statistics gathered before migration 0004 stay in it", why)
     return []
 
 

@@ -86,9 +86,11 @@ def fast_loader(schema: Schema) -> Loader:
             value = data[f.name]
             if not f.types:
                 try:  # converts and validates, as schema.load has the field do
-                    result[f.name] = f.field.deserialize(value, f.name, data)
+                    value = f.field.deserialize(value, f.name, data)
                 except ValidationError:
                     return schema.load(data)
+                if value is not missing:  # as schema.load leaves it out
+                    result[f.name] = value
                 continue
             if type(value) not in f.types:
                 return schema.load(data)
