@@ -196,7 +196,6 @@ _SHAPE = """
       (SELECT string_agg(array_to_string(setconfig, ','), ';') FROM pg_db_role_setting
         WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
     ))"""
-_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
 _SEQUENCES = "SELECT relname FROM pg_class WHERE relkind = 'S' ORDER BY relname"
 
 
@@ -207,8 +206,11 @@ class _Contents:
         engine = sa.create_engine(_url(db_name))
         with engine.connect() as conn:
             self.shape = conn.exec_driver_sql(_SHAPE).scalar()
-            self.tables = [t for t in conn.exec_driver_sql(_TABLES).scalars()
-                           if t != "alembic_version"]
+            # Referring tables before the tables they refer to, for the reset's DELETEs.
+            schema = sa.MetaData()
+            schema.reflect(conn)
+            self.tables = [t.name for t in reversed(schema.sorted_tables)
+                           if t.name != "alembic_version"]
             self.rows: dict[str, bytes] = {}
             cursor = conn.connection.driver_connection.cursor()
             for table in self.tables:
@@ -229,8 +231,10 @@ class _Contents:
             with engine.begin() as conn:
                 if conn.exec_driver_sql(_SHAPE).scalar() != self.shape:
                     return False
-                names = ", ".join(f'"{table}"' for table in self.tables)
-                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+                # DELETE, not TRUNCATE: a test's few rows go in a few ms, where TRUNCATE
+                # makes every table's and index's files anew (34 ms for the ledger's).
+                for table in self.tables:
+                    conn.exec_driver_sql(f'DELETE FROM "{table}"')
                 cursor = conn.connection.driver_connection.cursor()
                 for table, data in self.rows.items():
                     with cursor.copy(f'COPY "{table}" FROM STDIN') as copy:
