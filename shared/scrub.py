@@ -105,7 +105,8 @@ def scrub(databases: Mapping[str, Database], table: str, wait: float = WAIT
     The databases on one PostgreSQL server share one wait for the transactions begun
     before, and one switch of the WAL and one checkpoint, which are the server's; SQLite
     files are checkpointed at the same time, each on a thread of its own. Either way an
-    erasure of every area waits ``wait`` at most, not once per area.
+    erasure of every area waits ``wait`` at most for older transactions on each server,
+    not once per area; each rewrite may then wait as long again for its table's lock.
     """
     files = {name: db for name, db in databases.items() if db.engine.dialect.name == "sqlite"}
     outcomes: dict[str, Outcome] = {}
