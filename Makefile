@@ -90,7 +90,7 @@ screenshot: install
 bench: install
 	PYTHONPATH=. $(BIN)/python bench/run.py
 
-## Inject six faults into the real processes under load; 0 lost, 0 duplicated, verify passing
+## Inject seven faults into the real processes under load; 0 lost, 0 duplicated, verify passing
 ## (CHAOS_SMOKE=1 for a quick run that only checks it works; sizes in bench/chaos.py).
 chaos: install
 	PYTHONPATH=. $(BIN)/python bench/chaos.py

@@ -15,21 +15,23 @@ runs, and then a wait until the ledger has drained. Then it counts:
 - lost: accepted by this fault's load or an earlier one on the stack, and absent from
   the ledger, so that a later fault cannot hide an earlier fault's loss;
 - verify: ``ladder verify`` of an NDJSON export of the whole ledger against the signed
-  tree head and the live log.
+  tree head and the live log;
+- measures: once the followers of the log have caught up, "exact" if the measures count
+  each area's involvements as the log holds them (recorded, less withdrawn).
 
 After each fault the stack is put back (a process left dead started again, Redis's
 memory limit restored, the fault's extra worker stopped), so that the next fault starts
 from a running stack. A fault that leaves the stack beyond repair fails, and so do the
 faults after it on that stack, each with the reason.
 
-It prints the table and exits 1 unless every fault shows 0 lost, 0 duplicated and
-verify passing. A fault that cannot be injected on this machine is printed as
+It prints the table and exits 1 unless every fault shows 0 lost, 0 duplicated, verify
+passing and the measures exact. A fault that cannot be injected on this machine is printed as
 "not run" with the reason, and fails the run too: it proved nothing.
 
 Sizes and switches (environment):
   CHAOS_EVENTS          events of fault 1's load (default 100,000)
   CHAOS_EVENTS_OTHER    events of the other faults' loads (default 20,000)
-  CHAOS_ONLY            which faults to run, e.g. "146" (default "123456")
+  CHAOS_ONLY            which faults to run, e.g. "146" (default "1234567")
   CHAOS_DATABASE        sqlite (default) or postgresql: the databases of faults other
                         than 3; postgresql puts them on fault 3's private server and
                         stack
@@ -78,7 +80,7 @@ import sqlalchemy as sa
 
 from bench.support.areas import ACTIVITIES, involvement
 from bench.support.stack import ROOT, WRITE_PATH, Stack, prepare
-from services.ledger.models import Entry
+from services.ledger.models import Aggregate, Entry
 from services.ledger.models import Head as LedgerHead
 from shared import procfile
 from shared.area.models import Outbox
@@ -87,12 +89,13 @@ from shared.config import SERVICES
 from shared.config import load as load_config
 from shared.db import Database
 from shared.embedded_redis import free_port
+from shared.envelope import INVOLVEMENT_RECORDED, INVOLVEMENT_WITHDRAWN
 from shared.outbox.ledger import publisher
 
 SMOKE = os.environ.get("CHAOS_SMOKE") == "1"
 EVENTS = int(os.environ.get("CHAOS_EVENTS", 300 if SMOKE else 100_000))
 EVENTS_OTHER = int(os.environ.get("CHAOS_EVENTS_OTHER", 300 if SMOKE else 20_000))
-ONLY = os.environ.get("CHAOS_ONLY", "123456")
+ONLY = os.environ.get("CHAOS_ONLY", "1234567")
 KILLS = int(os.environ.get("CHAOS_KILLS", 2 if SMOKE else 20))
 OUTAGE = float(os.environ.get("CHAOS_OUTAGE", 1.5 if SMOKE else 5))
 REDIS_MAXMEMORY = os.environ.get("CHAOS_REDIS_MAXMEMORY", "64mb")
@@ -417,13 +420,15 @@ class Row:
     duplicates: int | None = None
     lost: int | None = None
     verify: str = ""
+    # The followers of the log caught up, and the measures count every involvement.
+    measures: str = ""
     notes: str = ""
     not_run: str = ""
 
     @property
     def passed(self) -> bool:
         return (not self.not_run and self.lost == 0 and self.duplicates == 0
-                and self.verify == "passes")
+                and self.verify == "passes" and self.measures == "exact")
 
 
 def count(stack: Stack, loads: list[Load], row: Row) -> None:
@@ -452,6 +457,34 @@ def count(stack: Stack, loads: list[Load], row: Row) -> None:
     # event the service has no effect of at all.
     expected = set().union(*(earlier.effects for earlier in loads))
     row.lost = len(expected - held) + sum(earlier.unapplied for earlier in loads)
+
+
+def measures(stack: Stack, timeout: float) -> str:
+    """Once the followers have caught up with the log, do the measures count each area's
+    involvements as the log holds them (recorded, less withdrawn)? "exact" if so."""
+    deadline = time.monotonic() + timeout
+    while any((lag := stack.lag()).values()):
+        if time.monotonic() > deadline:
+            return f"FAILS: still behind the log: {lag}"
+        supervise(stack)
+        time.sleep(0.5)
+    db = Database(stack.env["LEDGER_DATABASE_URL"])
+    try:
+        with db.reading() as session:
+            counted = dict(session.execute(
+                sa.select(Aggregate.area, sa.func.sum(Aggregate.involvements))
+                .where(Aggregate.org_unit == "*", Aggregate.kind == "year")
+                .group_by(Aggregate.area)).all())
+            by_type = Counter({(area, type_): n for area, type_, n in session.execute(
+                sa.select(Entry.area, Entry.type, sa.func.count()).group_by(Entry.area,
+                                                                         Entry.type))})
+    finally:
+        db.dispose()
+    expected = {area: by_type[area, INVOLVEMENT_RECORDED] - by_type[area, INVOLVEMENT_WITHDRAWN]
+                for area, _ in by_type}
+    counted = {area: int(n) for area, n in counted.items() if n}
+    expected = {area: n for area, n in expected.items() if n}
+    return "exact" if counted == expected else f"FAILS: {counted} counted of {expected}"
 
 
 def verify(stack: Stack, workdir: Path) -> str:
@@ -502,6 +535,21 @@ def kill_worker(stack: Stack, load: Load) -> str:
         stack.start("ledger-worker")
     return (f"{KILLS} SIGKILLs ({during_load} while the load ran); {holding} caught the "
             "worker holding unacknowledged batches")
+
+
+def kill_follower(stack: Stack, load: Load) -> str:
+    """SIGKILL the followers of the log and start them again, many times, each time once
+    they have moved: the measures must still count every entry, once."""
+    during_load = 0
+    for _ in range(KILLS):
+        before = stack.lag()
+        deadline = time.monotonic() + 15
+        while stack.lag() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        during_load += load.running()
+        stack.kill("ledger-follower")
+        stack.start("ledger-follower")
+    return f"{KILLS} SIGKILLs of the followers ({during_load} while the load ran)"
 
 
 def stop_redis(stack: Stack, load: Load) -> str:
@@ -653,6 +701,7 @@ FAULTS = [
     Fault("5", "two ledger workers at once", two_workers, EVENTS_OTHER),
     Fault("6", "fill Redis to its memory limit", fill_redis, EVENTS_OTHER,
           redis_maxmemory=REDIS_MAXMEMORY),
+    Fault("7", "SIGKILL the followers of the log", kill_follower, EVENTS_OTHER),
 ]
 
 
@@ -732,8 +781,10 @@ def run_fault(fault: Fault, stack: Stack, loads: list[Load], row: Row, workdir: 
         count(stack, loads, row)
         workdir.mkdir(parents=True, exist_ok=True)
         row.verify = verify(stack, workdir)
+        row.measures = measures(stack, DRAIN_TIMEOUT)
         say(f"{row.in_ledger:,} in the ledger, {row.duplicates} duplicates, "
-            f"{row.lost} lost (of every load on this stack); verify {row.verify}")
+            f"{row.lost} lost (of every load on this stack); verify {row.verify}; "
+            f"measures {row.measures}")
     except Exception as exc:
         # The fault broke the harness or the stack: the row fails, the others still run.
         traceback.print_exc()
@@ -787,14 +838,14 @@ def _n(value: int | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    header = ("fault", "accepted", "in ledger", "duplicates", "lost", "verify")
+    header = ("fault", "accepted", "in ledger", "duplicates", "lost", "verify", "measures")
     lines = [header]
     for r in rows:
         if r.not_run:
-            lines.append((r.fault, f"not run: {r.not_run}", "", "", "", ""))
+            lines.append((r.fault, f"not run: {r.not_run}", "", "", "", "", ""))
         else:
             lines.append((r.fault, _n(r.accepted), _n(r.in_ledger), _n(r.duplicates),
-                          _n(r.lost), r.verify))
+                          _n(r.lost), r.verify, r.measures))
     widths = [max(len(line[i]) for line in lines if not line[1].startswith("not run"))
               for i in range(len(header))]
     out = []
@@ -833,7 +884,7 @@ def main() -> int:
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"\nwritten to {shown}; "
           + (f"FAILED: {', '.join(failed)}" if failed else "every fault: 0 lost, 0 duplicated, "
-             "verify passes"))
+             "verify passes, the measures exact"))
     if failed or os.environ.get("CHAOS_KEEP") == "1":
         print(f"databases and logs kept in {workdir}")
     else:

@@ -38,7 +38,7 @@ from standardwebhooks import Webhook
 
 from bench.support.areas import ACTIVITIES, AREAS, involvement
 from bench.support.stack import WRITE_PATH, Stack, prepare
-from services.ledger import merkle, service
+from services.ledger import followers, merkle, service
 from services.ledger.models import Entry, TreeHeadRow
 from shared import procfile
 from shared.area.integrations import create_integration
@@ -447,13 +447,16 @@ def _noop_baseline(workdir: Path, n: int) -> float:
 
 
 def build_ledger(url: str, n: int, env: dict[str, str]) -> tuple[Database, float]:
-    """Append n entries through the worker's own use case, signed with the ledger's key."""
+    """Append n entries through the worker's own use case, signed with the ledger's key,
+    and let the followers apply each batch."""
     from bench.support import events as ev
     from services.ledger.signing import load_signer
+    from services.ledger.webhooks.service import Settings
     from shared.config import load
 
     db = Database(url)
-    signer = load_signer(load("ledger", env))
+    config = load("ledger", env)
+    signer, settings = load_signer(config), Settings.from_config(config)
     rng = random.Random(7)
     activities: list[tuple[str, str]] = []
     start = time.monotonic()
@@ -475,6 +478,9 @@ def build_ledger(url: str, n: int, env: dict[str, str]) -> tuple[Database, float
                     pseudonym=f"p{rng.randint(1, 20000)}", hours=rng.randint(1, 6),
                     time=f"2026-{month:02d}-06T09:00:00Z"))
         service.append_batch(db, batch, signer)
+        # The follower process's work, in this one: the measures the reads need.
+        for _ in followers.catch_up(db, settings, limit=len(batch)):
+            pass
         done += len(batch)
         if done % 100_000 < 1000:
             print(f"  built {done:,} entries", flush=True)

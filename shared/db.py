@@ -301,7 +301,7 @@ class Database:
             yield session
 
     @contextmanager
-    def writing(self, durable: bool = True) -> Iterator[Session]:
+    def writing(self, durable: bool = True, exclusive: bool = True) -> Iterator[Session]:
         """A unit of work: everything inside commits together or not at all.
 
         A unit of work opened inside another joins it, so several use cases (a
@@ -309,7 +309,9 @@ class Database:
         ``durable=False`` commits without waiting for the disk: the transaction is
         still atomic and survives the process dying, but a power cut may lose it
         (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit
-        off``).
+        off``). ``exclusive=False`` skips the writer lock on PostgreSQL, for a unit of
+        work that writes only tables no other one writes, and serialises itself by
+        locking a row of its own (the ledger's followers); SQLite has one writer anyway.
         """
         active = self._active.get()
         if active is not None:
@@ -317,7 +319,7 @@ class Database:
             return
         factory = self._write if durable else self._write_relaxed
         with factory() as session, session.begin():
-            if self.engine.dialect.name == "postgresql":
+            if self.engine.dialect.name == "postgresql" and exclusive:
                 # One unit of work writes at a time, as SQLite's BEGIN IMMEDIATE makes it
                 # there: the use cases look a row up and insert it if absent (a citizen,
                 # a receipt, an activity's id), which two transactions at once would
@@ -325,8 +327,8 @@ class Database:
                 # test_concurrent_intake.py). Held until the commit; readers never wait.
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                 {"key": WRITER_LOCK})
-                if not durable:
-                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            if self.engine.dialect.name == "postgresql" and not durable:
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             token = self._active.set(session)
             try:
                 yield session

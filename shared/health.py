@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
@@ -38,7 +39,8 @@ class Ready(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, description="A dependency is unreachable")
     def get(self) -> Any:
-        """The database and the broker are reachable."""
+        """The database and the broker are reachable, and the service's own checks pass
+        (the ledger's: no follower of the log is stuck)."""
         checks: dict[str, str] = {}
         try:
             with current_db().reading() as session:
@@ -53,7 +55,15 @@ class Ready(MethodView):
         except Exception as exc:
             log.warning("readiness: broker unreachable: %s", exc)
             checks["broker"] = "unreachable"
+        if checks["database"] == "ok":
+            for name, check in current_app.extensions.get("readiness", {}).items():
+                checks[name] = check()
         if all(v == "ok" for v in checks.values()):
             return {"status": "ok", "checks": checks}
-        fail(503, message="Not ready: a dependency is unreachable.",
+        fail(503, message="Not ready: a dependency is unreachable or a process is stuck.",
              errors={"checks": checks})
+
+
+def readiness(app: Flask, name: str, check: Callable[[], str]) -> None:
+    """A check of this service's own for /readyz: it answers "ok" or what is wrong."""
+    app.extensions.setdefault("readiness", {})[name] = check

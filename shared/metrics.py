@@ -49,8 +49,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BATCH_SIZES = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 BATCH_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-# A figure read from the database: (name, help, value).
-Reading = tuple[str, str, float]
+# A figure read from the database: (name, help, value), or with labels of its own.
+Reading = tuple[str, str, float] | tuple[str, str, float, dict[str, str]]
 Gauges = Callable[[Database], Iterable[Reading]]
 
 
@@ -153,10 +153,16 @@ class _DatabaseGauges:
                 # The scrape still answers; the gap in the series shows the failure.
                 log.exception("could not read metrics from the database")
                 continue
-            for name, help_text, value in readings:
-                family = GaugeMetricFamily(name, help_text, labels=["service"])
-                family.add_metric([self.service], value)
-                yield family
+            # (name, help, value) or (name, help, value, {label: value}): one family a name.
+            families: dict[str, GaugeMetricFamily] = {}
+            for name, help_text, value, *labelled in readings:
+                labels = labelled[0] if labelled else {}
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(
+                        name, help_text, labels=["service", *labels])
+                family.add_metric([self.service, *labels.values()], value)
+            yield from families.values()
 
 
 def exposition(service: str, root: str, db: Database, readers: list[Gauges]) -> bytes:

@@ -6,6 +6,7 @@ Used by the benchmarks and by the e2e tests (through tests/support/stack.py).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import time
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The ledger's side of the write path: what every area's events pass through (the webhook
 # worker answers the relay's "settled?" too). A stack that loads some areas starts these.
-WRITE_PATH = ("ledger", "ledger-worker", "webhook-worker", "relay")
+WRITE_PATH = ("ledger", "ledger-worker", "ledger-follower", "webhook-worker", "relay")
 
 
 class Stack:
@@ -141,12 +142,30 @@ class Stack:
         return found
 
     def wait_for_entries(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """The entries, once there are ``count`` and, if the followers of the log run,
+        once they have applied them all (the figures then count them)."""
         deadline = time.monotonic() + timeout
         while True:
             entries = self.entries()
-            if len(entries) >= count or time.monotonic() > deadline:
+            if len(entries) >= count and self.followed() or time.monotonic() > deadline:
                 return entries
             time.sleep(0.2)
+
+    def lag(self) -> dict[str, int]:
+        """How many entries each follower of the log has yet to apply, from the
+        ledger's /metrics (no token needed)."""
+        response = requests.get(self.url("ledger") + "/metrics", timeout=10)
+        response.raise_for_status()
+        found = re.findall(r"^ladder_ledger_follower_lag_entries\{([^}]*)\} (\S+)$",
+                           response.text, re.MULTILINE)
+        return {re.search(r'follower="(\w+)"', labels)[1]: int(float(value))  # type: ignore[index]
+                for labels, value in found}
+
+    def followed(self) -> bool:
+        """Every follower has applied every entry; true if the follower process does
+        not run here."""
+        process = self.processes.get("ledger-follower")
+        return process is None or not process.alive() or not any(self.lag().values())
 
     def stop(self) -> None:
         procfile.stop_all(self.processes)

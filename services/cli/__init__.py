@@ -1,6 +1,6 @@
 """The ``ladder`` command: one group, its commands in a module per concern.
 
-- ``run``: run, start, relay, health (Ladder's processes);
+- ``run``: run, start, relay, follow, health (Ladder's processes);
 - ``operations``: migrate, areas, token, integration, citizen, publish, rubric;
 - ``report``: report, export;
 - ``verify``: verify;
@@ -25,7 +25,7 @@ def main() -> None:
     logs.configure()
 
 
-for command in (run.run, run.start, run.relay, run.health,
+for command in (run.run, run.start, run.relay, run.follow, run.health,
                 operations.migrate, operations.list_areas, operations.token,
                 operations.integration, operations.citizen, operations.publish,
                 operations.rubric, report.report, report.export, verify.verify, demo.demo):

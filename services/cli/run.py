@@ -1,5 +1,6 @@
 """Ladder's processes: all of them at once (run), one as docker-compose runs it (start),
-the relay's loop (relay), and whether one is healthy (health)."""
+the relay's loop (relay), the followers of the log (follow), and whether one is
+healthy (health)."""
 
 from __future__ import annotations
 
@@ -206,3 +207,29 @@ def relay(services: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, _stop)
     log.info("relaying %s to the ledger queue", ", ".join(n for n, _, _ in outboxes))
     worker.run()
+
+
+@click.command()
+def follow() -> None:
+    """Apply the log's new entries to the measures and the webhook messages, each
+    follower from its own stored position, and hand the messages to the broker."""
+    from services.ledger import followers
+    from services.ledger.webhooks import service as subscribers
+    from services.ledger.webhooks.tasks import enqueue
+    from services.ledger.worker import build
+
+    app, celery_app = build()
+    config = app.config
+    state = {"running": True}
+
+    def _stop(*_: Any) -> None:
+        state["running"] = False
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("following the log: %s", ", ".join(followers.FOLLOWERS))
+    with app.app_context():
+        followers.run(app.extensions["db"], subscribers.Settings.from_config(config),
+                      lambda messages: enqueue(celery_app, messages),
+                      limit=config["FOLLOW_BATCH_SIZE"], interval=config["FOLLOW_INTERVAL"],
+                      running=lambda: state["running"], on_pass=heartbeat.beat)

@@ -13,18 +13,30 @@ from shared.errors import LadderApi
 
 
 def _register(app: Flask, api: LadderApi) -> None:
-    from services.ledger import access, dashboard, log_api, releases_api, service, tasks  # noqa: F401
+    from services.ledger import (  # noqa: F401
+        access,
+        dashboard,
+        followers,
+        log_api,
+        releases_api,
+        service,
+        tasks,
+    )
     from services.ledger import api as routes
     from services.ledger.disclosure import Control
     from services.ledger.models import ApiToken
     from services.ledger.signing import load_signer
     from services.ledger.webhooks import api as subscriptions
+    from shared.health import readiness
     from shared.metrics import gauges
 
     app.extensions["token_model"] = ApiToken
     app.extensions["signer"] = load_signer(app.config)
     app.extensions["disclosure"] = Control.from_config(app.config)
     gauges(app, service.gauges)
+    gauges(app, followers.gauges)
+    readiness(app, "followers", lambda: followers.readiness(
+        app.extensions["db"], app.config["FOLLOW_STUCK_AFTER"]))
     access.init_app(app)
     api.register_blueprint(routes.blp)
     api.register_blueprint(log_api.blp)

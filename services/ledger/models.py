@@ -27,6 +27,17 @@ class Head(Base):
     compact_range: Mapped[str] = mapped_column(sa.Text, default="")
 
 
+class FollowerPosition(Base):
+    """How far one follower of the log has applied it: the seq of the last entry whose
+    effect it has committed, moved in the same transaction as that effect."""
+
+    __tablename__ = "follower_positions"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
 class Entry(Base):
     """One accepted event. ``seq`` is gapless and never reused; rows are never updated."""
 

@@ -23,10 +23,8 @@ from services.ledger.domain import (
     key_digest,
 )
 from services.ledger.models import Entry, Head, Rejected
-from services.ledger.projection import Projector
 from services.ledger.signing import Signer
 from services.ledger.tree import leaf_bytes
-from services.ledger.webhooks import service as subscribers
 from shared import text
 from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import KEYS, Database, executemany
@@ -45,34 +43,28 @@ class BatchResult:
     # Events newly kept in `rejected`.
     rejected: int
     size: int
-    # Webhook messages recorded with the batch, for the broker once it has committed.
-    messages: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, int]:
         return {"appended": self.appended, "duplicates": self.duplicates,
-                "rejected": self.rejected, "size": self.size, "messages": len(self.messages)}
+                "rejected": self.rejected, "size": self.size}
 
     def __add__(self, later: BatchResult) -> BatchResult:
         return BatchResult(self.appended + later.appended, self.duplicates + later.duplicates,
-                           self.rejected + later.rejected, max(self.size, later.size),
-                           self.messages + later.messages)
+                           self.rejected + later.rejected, max(self.size, later.size))
 
 
-def append_batch(db: Database, raw_events: Any, signer: Signer,
-                 webhooks: subscribers.Settings | None = None) -> BatchResult:
+def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
     """Validate, dedupe on (source, id), sequence, append and sign, in one transaction.
 
     The locked head row makes this the single writer: batches integrate one after
-    another, whatever number of workers run, into one tree with no gaps. What the
-    webhook subscribers are owed is recorded in the same transaction.
+    another, whatever number of workers run, into one tree with no gaps. Nothing else
+    runs here: the measures and the webhooks follow the log (services/ledger/followers.py).
     """
-    webhooks = webhooks or subscribers.Settings.defaults()
     now = naive_utcnow()
     if not isinstance(raw_events, list):
         raw_events = [raw_events]
     accepted: list[AcceptedEvent] = []
     rejected: list[Rejected] = []
-    messages: list[str] = []
     for raw in raw_events:
         try:
             accepted.append(accept(raw, now))
@@ -99,22 +91,17 @@ def append_batch(db: Database, raw_events: Any, signer: Signer,
                                    strict=True):
                 entry["leaf_hash"] = leaf
             executemany(session.connection(), sa.insert(ENTRIES), entries)
-            projector = Projector(session)
-            projector.apply(fresh)
             head.size = seq
             head.updated_at = now
-            sth = tree.sign_head(session, head, signer, int(time.time() * 1000))
-            messages = subscribers.record_deliveries(session, entries, projector.touched, sth,
-                                                     now, webhooks)
+            tree.sign_head(session, head, signer, int(time.time() * 1000))
         kept = _unrecorded(session, rejected)
         session.add_all(kept)
     # A refusal `rejected` already held is an event sent again, as a duplicate is.
     return BatchResult(len(entries), len(accepted) - len(fresh) + len(rejected) - len(kept),
-                       len(kept), seq, tuple(messages))
+                       len(kept), seq)
 
 
 def append_in_parts(db: Database, raw_events: Any, signer: Signer,
-                    webhooks: subscribers.Settings | None,
                     transient: tuple[type[BaseException], ...]
                     ) -> BatchResult:
     """:func:`append_batch`; a batch that fails for a reason not ``transient`` is split.
@@ -127,7 +114,7 @@ def append_in_parts(db: Database, raw_events: Any, signer: Signer,
     """
     events = raw_events if isinstance(raw_events, list) else [raw_events]
     try:
-        return append_batch(db, events, signer, webhooks)
+        return append_batch(db, events, signer)
     except transient:
         raise
     except Exception as exc:
@@ -135,8 +122,8 @@ def append_in_parts(db: Database, raw_events: Any, signer: Signer,
             log.warning("a batch of %d events failed to append (%r); appending it in halves",
                         len(events), exc)
             middle = len(events) // 2
-            return (append_in_parts(db, events[:middle], signer, webhooks, transient)
-                    + append_in_parts(db, events[middle:], signer, webhooks, transient))
+            return (append_in_parts(db, events[:middle], signer, transient)
+                    + append_in_parts(db, events[middle:], signer, transient))
         log.exception("an event failed to append; it is kept as rejected")
         kept = reject_batch(db, events, f"append failed: {exc!r}")
         return BatchResult(0, 1 - kept, kept, -1)

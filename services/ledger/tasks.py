@@ -1,5 +1,6 @@
-"""The ledger's Celery tasks: append a batch of CloudEvents (then hand the webhook
-messages it recorded to the broker), and tell the relay which events it has settled.
+"""The ledger's Celery tasks: append a batch of CloudEvents, and tell the relay which
+events it has settled. What follows from an entry (the measures, webhook messages) is
+the followers' (services/ledger/followers.py).
 
 These two are how the relay reaches the ledger (shared/outbox/ledger.py); it never
 opens the ledger's database."""
@@ -15,8 +16,6 @@ from celery import Task, shared_task
 from flask import current_app
 
 from services.ledger import service
-from services.ledger.webhooks import service as subscribers
-from services.ledger.webhooks import tasks as webhook_tasks
 from shared import logs, metrics
 from shared.db import current_db
 from shared.outbox import APPEND_BATCH_TASK, SETTLED_TASK, request_ids
@@ -51,9 +50,8 @@ def _append(task: Task, events: Any, size: int) -> dict[str, int]:
     name = current_app.config["SERVICE_NAME"]
     started = time.perf_counter()
     try:
-        result = service.append_in_parts(
-            db, events, current_app.extensions["signer"],
-            subscribers.Settings.from_config(current_app.config), TRANSIENT)
+        result = service.append_in_parts(db, events, current_app.extensions["signer"],
+                                         TRANSIENT)
     except TRANSIENT as exc:
         log.warning("ledger append failed (try %d); Celery retries the batch: %s",
                     task.request.retries + 1, exc)
@@ -67,8 +65,6 @@ def _append(task: Task, events: Any, size: int) -> dict[str, int]:
     log.info("ledger appended a batch: %d new, %d duplicates, %d rejected; size %d",
              result.appended, result.duplicates, result.rejected, result.size,
              extra=result.as_dict())
-    # After the commit: the subscribers' messages exist, so the broker may have them.
-    webhook_tasks.enqueue(current_app.extensions["celery"], result.messages)
     return result.as_dict()
 
 

@@ -20,7 +20,7 @@ import pytest
 from bench import chaos
 
 ROOT = Path(__file__).resolve().parents[2]
-FAULTS = list("123456")
+FAULTS = list("1234567")
 
 
 @dataclass
@@ -64,4 +64,5 @@ def test_the_fault_runs_and_loses_nothing_in_smoke_mode(fault: str, run: Run) ->
     assert not row["not_run"], (row, run.output)
     assert row["passed"], (row, run.output)
     assert row["lost"] == 0 and row["duplicates"] == 0 and row["verify"] == "passes", row
+    assert row["measures"] == "exact", row
     assert row["accepted"] == row["in_ledger"] > 0, row

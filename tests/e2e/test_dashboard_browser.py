@@ -15,12 +15,12 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from services.ledger import service
 from services.ledger.models import ApiToken
 from services.ledger.signing import load_signer
 from shared.auth import create_token, revoke_token
 from shared.config import load
 from shared.db import Database
+from tests.support import appending
 from tests.support.browser import chromium
 from tests.support.databases import BACKENDS, migrated
 from tests.support.scenario import events as scenario
@@ -51,7 +51,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         config = load("ledger", stack.env)
         db = Database(url)
         # The same key file the ledger process will sign with.
-        result = service.append_batch(db, scenario(), load_signer(config))
+        result = appending.append(db, scenario(), load_signer(config))
         assert result.appended == 26
         admin = create_token(db, ApiToken, config["TOKEN_PEPPER"], "ops", ["ledger:admin"])
         try:

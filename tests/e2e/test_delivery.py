@@ -17,14 +17,18 @@ import redis
 import requests
 import sqlalchemy as sa
 
-from services.ledger.models import Entry
+from services.ledger import followers
+from services.ledger.models import Entry, FollowerPosition
 from services.recruitment.models import Outbox
 from shared.db import Database
 from tests.e2e.conftest import WRITE_PATH, Stack, module_stack
+from tests.support import appending
 from tests.support.client import record_involvements, record_vacancy
 
-# One event per task, so that a kill lands while the worker holds unacknowledged work.
-shared = module_stack("shared", "recruitment", *WRITE_PATH, LADDER_RELAY_BATCH_SIZE="1")
+# One event per task, so that a kill lands while the worker holds unacknowledged work; one
+# entry per step of a follower, so that a kill lands part-way through the log.
+shared = module_stack("shared", "recruitment", *WRITE_PATH, LADDER_RELAY_BATCH_SIZE="1",
+                      LADDER_FOLLOW_BATCH_SIZE="1")
 
 
 @pytest.fixture
@@ -182,3 +186,39 @@ def test_events_the_broker_lost_are_published_again(stack: Stack) -> None:
     assert broker.delete("ledger") == 1
     stack.start("ledger-worker")
     _assert_exactly_once(stack, expected)
+
+
+def _position(ledger: Database, follower: str) -> int:
+    with ledger.reading() as session:
+        return int(session.scalar(sa.select(FollowerPosition.position).where(
+            FollowerPosition.name == follower)) or 0)
+
+
+def test_a_killed_follower_applies_every_entry_once(stack: Stack) -> None:
+    base, auth = stack.url("recruitment"), stack.auth("recruitment")
+    ledger = Database(stack.env["LEDGER_DATABASE_URL"])
+    stack.kill("ledger-follower")
+    record_involvements(base, auth, record_vacancy(base, auth), 150)
+    size = len(stack.wait_for_entries(len(_outbox_ids(stack)), timeout=120))
+    measured = [_position(ledger, followers.MEASURES)]
+    assert size - measured[0] >= 151
+    for _ in range(3):
+        # Start it, wait until it has applied a few entries, one a transaction, and
+        # SIGKILL it.
+        stack.start("ledger-follower")
+        _wait_until(lambda: _position(ledger, followers.MEASURES) >= measured[-1] + 5,
+                    "the follower applies entries")
+        stack.kill("ledger-follower")
+        measured.append(_position(ledger, followers.MEASURES))
+    # Each kill landed part-way through the log.
+    assert measured == sorted(measured) and measured[-1] < size, (measured, size)
+    stack.start("ledger-follower")
+    _wait_until(stack.followed, "the followers catch up with the log", timeout=120)
+    assert _position(ledger, followers.WEBHOOKS) == size
+    # Held against a clean replay of the whole log, with no follower running beside it.
+    stack.kill("ledger-follower")
+    try:
+        assert appending.measures(ledger) == appending.replayed(ledger)
+    finally:
+        ledger.dispose()
+        stack.start("ledger-follower")

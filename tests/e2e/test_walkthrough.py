@@ -50,7 +50,8 @@ def test_every_service_reports_health_readiness_and_openapi(walk: Stack) -> None
         assert requests.get(base + "/healthz", timeout=5).json()["status"] == "ok"
         ready = requests.get(base + "/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        own = {"followers": "ok"} if service == "ledger" else {}
+        assert ready.json()["checks"] == {"database": "ok", "broker": "ok", **own}
         spec = requests.get(base + "/openapi.json", timeout=5).json()
         assert spec["info"]["title"] == f"Ladder {service}"
 

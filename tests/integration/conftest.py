@@ -28,6 +28,7 @@ from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.networks import parse_networks
 from shared.times import naive_utcnow
+from tests.support import appending
 from tests.support.areas import ACTIVITIES, AREAS, PATHS, SETUP
 from tests.support.databases import BACKENDS, contents, migrated
 from tests.support.receiver import Receiver
@@ -239,12 +240,13 @@ class Hooks:
         self.receiver.trust(path, response.json["secret"])
         return dict(response.json)
 
-    def append(self, events: list[dict[str, Any]]) -> ledger_service.BatchResult:
-        result = ledger_service.append_batch(self.db, events, self.app.extensions["signer"],
-                                             self.settings)
+    def append(self, events: list[dict[str, Any]]) -> appending.Appended:
+        """Append, then let the followers catch up: the result and the webhook messages."""
+        result = ledger_service.append_batch(self.db, events, self.app.extensions["signer"])
         assert result.rejected == 0
+        appended = appending.Appended(result, appending.follow(self.db, self.settings))
         self.clock.catch_up()
-        return result
+        return appended
 
     def deliver(self, message_id: str) -> subscribers.Delivery:
         return subscribers.deliver(self.db, self.settings, message_id, now=self.clock,

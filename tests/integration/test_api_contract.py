@@ -19,11 +19,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.ledger import releases
-from services.ledger import service as ledger_service
 from services.ledger.models import ApiToken as LedgerToken
 from shared.area.models import ApiToken as AreaToken
 from shared.auth import SCOPE_VERBS, create_token
 from tests.integration.conftest import LOCAL, Hooks, MakeApp
+from tests.support import appending
 from tests.support import events as ev
 from tests.support.areas import ACTIVITIES, AREAS, COURSE, PATHS, SETUP, involvement
 from tests.support.receiver import Receiver
@@ -299,8 +299,8 @@ def test_the_ledger_answers_every_time_as_its_leaves_write_them(
     sub = hooks.subscribe()
     hooks.append([ev.activity(time="2026-01-05T09:00:00+01:00"),
                   ev.involvement(time="2026-01-06T09:00:00.5Z")])
-    ledger_service.append_batch(hooks.db, [{"specversion": "1.0"}],
-                                hooks.app.extensions["signer"], hooks.settings)
+    appending.append(hooks.db, [{"specversion": "1.0"}],
+                     hooks.app.extensions["signer"], hooks.settings)
     hooks.deliver_due()
     made = live.call("post", "/v1/tokens", json={"name": "cqc", "scopes": ["ledger:read"]})
     live.call("post", "/v1/tokens/{token_id}/revocation", f"/v1/tokens/{made['id']}/revocation")

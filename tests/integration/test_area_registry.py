@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
-from services.ledger import service as ledger_service
 from services.ledger.metrics import MetricsQuery, metrics
 from services.ledger.webhooks import service as subscribers
 from shared import areas
@@ -29,6 +28,7 @@ from shared.area.models import Outbox
 from shared.config import database_url
 from shared.migrations import create_database
 from tests.integration.conftest import MakeApp
+from tests.support import appending
 from tests.support.databases import url_template
 
 PACKAGE = "ladder_fifth_area"
@@ -123,9 +123,9 @@ def test_a_fifth_area_in_a_temporary_registry_reaches_the_ledgers_metrics(
     assert {e["source"] for e in events} == {"/ladder/fifth"}
 
     ledger = make_app("ledger")
-    result = ledger_service.append_batch(ledger.extensions["db"], events,
-                                         ledger.extensions["signer"],
-                                         subscribers.Settings.from_config(ledger.config))
+    result = appending.append(ledger.extensions["db"], events,
+                              ledger.extensions["signer"],
+                              subscribers.Settings.from_config(ledger.config))
     assert (result.appended, result.rejected) == (2, 0)
     year = datetime.now(UTC).date().replace(month=1, day=1)
     figures = metrics(ledger.extensions["db"], MetricsQuery(
@@ -143,8 +143,8 @@ def test_an_area_out_of_the_registry_is_refused_by_the_ledger(
     event = {"specversion": "1.0", "id": "e-1", "source": "/ladder/fifth", "type":
              "org.ladder.activity.recorded", "subject": "V-1", "time": "2026-01-05T09:00:00Z",
              "data": {"area": "fifth", "activity_id": "V-1", "org_unit": "east"}}
-    result = ledger_service.append_batch(ledger.extensions["db"], [event],
-                                         ledger.extensions["signer"])
+    result = appending.append(ledger.extensions["db"], [event],
+                              ledger.extensions["signer"])
     assert (result.appended, result.rejected) == (0, 1)
 
 

@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import make_url
 
-from services.ledger import service, tree
+from services.ledger import tree
 from services.ledger.models import Entry
 from services.ledger.signing import Signer
 from services.recruitment.domain import AREA
 from shared.area import service as area_service
 from shared.db import Database
 from shared.migrations import upgrade
+from tests.support import appending
 from tests.support import events as ev
 from tests.support.areas import ACTIVITIES
 from tests.support.databases import database
@@ -85,10 +86,10 @@ def test_a_restored_ledger_verifies_against_a_tree_head_saved_before_the_backup(
     with ExitStack() as stack:
         url, restored, live = _databases(stack, tmp_path, "ledger")
         for _ in range(2):
-            service.append_batch(live, [ev.activity(), ev.involvement()], signer)
+            appending.append(live, [ev.activity(), ev.involvement()], signer)
         # Step 1 of the procedure: save the signed tree head, then dump.
         (tmp_path / "sth-at-backup.json").write_text(_sth(live))
-        service.append_batch(live, [ev.activity()], signer)  # appended while dumping
+        appending.append(live, [ev.activity()], signer)  # appended while dumping
         _backup_and_restore(url, restored, tmp_path / "ledger.dump")
 
         # Check the restored ledger: its export holds what the saved head signed...

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from services.ledger import service as ledger_service
 from services.ledger.models import ApiToken
 from shared.auth import create_token
 from shared.impact import commitment
 from shared.webhooks import signature_headers
 from tests.integration.conftest import AreaClient, MakeApp, new_id, set_up_area
+from tests.support import appending
 from tests.support import events as ev
 from tests.support.areas import ACTIVITIES, AREAS, PATHS, involvement
 
@@ -163,8 +163,8 @@ class Ledger:
         self.board = create_token(db, ApiToken, pepper, "board", ["ledger:read"])
 
     def append(self, events: list[dict[str, Any]]) -> None:
-        result = ledger_service.append_batch(self.app.extensions["db"], events,
-                                             self.app.extensions["signer"])
+        result = appending.append(self.app.extensions["db"], events,
+                                  self.app.extensions["signer"])
         assert result.rejected == 0
 
     def year(self, token: str, **params: str) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.ledger import service
 from services.ledger.models import ApiToken
 from shared.auth import create_token
 from tests.integration.conftest import MakeApp
+from tests.support import appending
 from tests.support.events import activity
 
 # What an event's data may hold beyond what the measures read: any JSON a service can
@@ -52,7 +52,7 @@ def test_every_leaf_is_rebuilt_from_its_entry(make_app: MakeApp, extras: list[An
     auth = {"Authorization": f"Bearer {token}"}
     events = [activity("training", f"unit-{n % 3}", extra=value, note=f"n{n}")
               for n, value in enumerate(extras)]
-    result = service.append_batch(db, events, app.extensions["signer"])
+    result = appending.append(db, events, app.extensions["signer"])
     assert (result.appended, result.rejected) == (len(events), 0)
 
     entries: list[dict[str, Any]] = []

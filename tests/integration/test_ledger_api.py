@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from services.ledger import service
 from services.ledger.models import AccessLog, ApiToken
 from shared.auth import create_token
 from shared.times import naive_utcnow
 from tests.integration import test_metrics
 from tests.integration.conftest import PURPOSE, MakeApp, new_id
 from tests.integration.test_metrics import YEAR
+from tests.support import appending
 from tests.support import events as ev
 
 
@@ -298,7 +298,7 @@ def test_the_access_log_pages_and_takes_a_plain_date(ledger: Ledger) -> None:
 def test_rejected_events_page_in_the_envelope(own_ledger: Ledger) -> None:
     ledger = own_ledger
     db, signer = ledger.app.extensions["db"], ledger.app.extensions["signer"]
-    assert service.append_batch(db, [{"specversion": "1.0"}] * 3, signer).rejected == 3
+    assert appending.append(db, [{"specversion": "1.0"}] * 3, signer).rejected == 3
     page = ledger.get("/v1/rejected", ledger.admin, limit="2").json
     assert len(page["items"]) == 2 and page["next_after"] == page["items"][-1]["id"]
     rest = ledger.get("/v1/rejected", ledger.admin, after=str(page["next_after"])).json

@@ -15,6 +15,7 @@ from services.ledger.models import CitizenPeriod, Entry, Rejected
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import Signer
 from shared.db import Database
+from tests.support import appending
 from tests.support.events import activity, involvement, withdrawn
 
 SIGNER = Signer(Ed25519PrivateKey.generate())
@@ -45,15 +46,15 @@ def test_citizen_counters_match_the_involvements_over_many_units_and_batches(
                 for n in range(400)]
 
     first = involvements(4)
-    service.append_batch(ledger_db, list(activities.values()) + first, SIGNER)
+    appending.append(ledger_db, list(activities.values()) + first, SIGNER)
     # The second batch records the same citizens again, moving every counter the first
     # created; the third withdraws half of the first batch's involvements.
     again = involvements(5)
-    service.append_batch(ledger_db, again, SIGNER)
+    appending.append(ledger_db, again, SIGNER)
     gone = first[::2]
-    service.append_batch(ledger_db, [withdrawn("training", e["data"]["activity_id"],
-                                               e["data"]["involvement_id"]) for e in gone],
-                         SIGNER)
+    appending.append(ledger_db, [withdrawn("training", e["data"]["activity_id"],
+                     e["data"]["involvement_id"]) for e in gone],
+                     SIGNER)
 
     expected: Counter[tuple[str, ...]] = Counter()
     for e in first[1::2] + again:
@@ -71,8 +72,8 @@ def test_citizen_counters_match_the_involvements_over_many_units_and_batches(
 def test_batches_get_gapless_sequence_numbers_in_order(ledger_db: Database) -> None:
     first = [activity() for _ in range(3)]
     second = [involvement() for _ in range(4)]
-    assert service.append_batch(ledger_db, first, SIGNER).size == 3
-    result = service.append_batch(ledger_db, second, SIGNER)
+    assert appending.append(ledger_db, first, SIGNER).size == 3
+    result = appending.append(ledger_db, second, SIGNER)
     assert (result.appended, result.size) == (4, 7)
     entries = _entries(ledger_db)
     assert [e.seq for e in entries] == list(range(1, 8))
@@ -81,22 +82,22 @@ def test_batches_get_gapless_sequence_numbers_in_order(ledger_db: Database) -> N
 
 def test_an_event_already_held_is_ignored(ledger_db: Database) -> None:
     batch = [activity(), involvement()]
-    service.append_batch(ledger_db, batch, SIGNER)
-    again = service.append_batch(ledger_db, batch + [involvement()], SIGNER)
+    appending.append(ledger_db, batch, SIGNER)
+    again = appending.append(ledger_db, batch + [involvement()], SIGNER)
     assert (again.appended, again.duplicates, again.size) == (1, 2, 3)
     assert len(_entries(ledger_db)) == 3
 
 
 def test_a_repeat_within_one_batch_is_appended_once(ledger_db: Database) -> None:
     event = involvement()
-    result = service.append_batch(ledger_db, [event, event, dict(event)], SIGNER)
+    result = appending.append(ledger_db, [event, event, dict(event)], SIGNER)
     assert (result.appended, result.duplicates) == (1, 2)
 
 
 def test_same_id_from_another_source_is_a_different_event(ledger_db: Database) -> None:
     one = involvement(area="recruitment")
     other = {**involvement(area="training"), "id": one["id"]}
-    assert service.append_batch(ledger_db, [one, other], SIGNER).appended == 2
+    assert appending.append(ledger_db, [one, other], SIGNER).appended == 2
 
 
 def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Database) -> None:
@@ -106,7 +107,7 @@ def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Da
     unknown_type = {**involvement(), "type": "org.example.nothing"}
     bad_area = involvement(area="recruitment")
     bad_area["data"]["area"] = "gardening"
-    result = service.append_batch(
+    result = appending.append(
         ledger_db, [no_source, good, wrong_version, "not an object", unknown_type, bad_area],
         SIGNER)
     assert (result.appended, result.rejected) == (1, 5)
@@ -121,7 +122,7 @@ def test_invalid_events_are_kept_with_a_reason_and_the_rest_append(ledger_db: Da
 
 
 def test_a_payload_that_is_not_a_list_is_rejected_not_dropped(ledger_db: Database) -> None:
-    result = service.append_batch(ledger_db, {"just": "a dict"}, SIGNER)
+    result = appending.append(ledger_db, {"just": "a dict"}, SIGNER)
     assert result.rejected == 1
     assert len(_rejected(ledger_db)) == 1
 
@@ -132,7 +133,7 @@ def test_entries_filter_by_area_type_and_time_after_a_cursor(ledger_db: Database
     events[0]["time"] = "2026-01-10T09:00:00Z"
     events[1]["time"] = "2026-02-10T09:00:00+01:00"
     events[2]["time"] = "2026-03-10T09:00:00Z"
-    service.append_batch(ledger_db, events, SIGNER)
+    appending.append(ledger_db, events, SIGNER)
 
     def seqs(**kw: object) -> list[int]:
         return [e["seq"] for e in service.list_entries(ledger_db, service.EntryQuery(**kw))]

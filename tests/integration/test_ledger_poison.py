@@ -14,6 +14,7 @@ from services.ledger import service
 from services.ledger.models import Entry, Rejected
 from services.ledger.signing import Signer
 from shared.db import Database
+from tests.support import appending
 from tests.support.events import activity, involvement
 
 SIGNER = Signer(Ed25519PrivateKey.generate())
@@ -54,7 +55,7 @@ def test_poison_is_kept_storable_and_the_rest_of_the_batch_appended(ledger_db: D
                                                                      kind: str) -> None:
     good = [activity("inspection", "north-region", location=f"L{n}") for n in range(3)]
     poison = _poison(kind)
-    result = service.append_batch(ledger_db, [good[0], poison, *good[1:]], SIGNER)
+    result = appending.append(ledger_db, [good[0], poison, *good[1:]], SIGNER)
     assert (result.appended, result.rejected) == (3, 1)
     with ledger_db.reading() as session:
         assert list(session.scalars(sa.select(Entry.event_id).order_by(Entry.seq))) == [
@@ -73,7 +74,7 @@ def test_poison_is_kept_storable_and_the_rest_of_the_batch_appended(ledger_db: D
 def test_the_relay_is_told_that_refused_events_are_settled(ledger_db: Database) -> None:
     refused = [_poison("surrogate in id"), _poison("surrogate in data"), _poison("year 1")]
     good = activity("inspection", "north-region", location="L")
-    service.append_batch(ledger_db, [*refused, good], SIGNER)
+    appending.append(ledger_db, [*refused, good], SIGNER)
     keys = [(e["source"], e["id"]) for e in [*refused, good]]
     unknown = ("/ladder/inspection", "never-sent")
     assert service.held(ledger_db, [*keys, unknown]) == set(keys)
@@ -85,8 +86,8 @@ def test_a_refused_event_sent_again_is_kept_once(ledger_db: Database, kind: str)
     the same event more than once: `rejected` keeps it once, as the log keeps an entry
     once. Only an event with no (source, id) to know it by is kept each time."""
     poison = _poison(kind)
-    first = service.append_batch(ledger_db, [poison, poison], SIGNER)
-    again = service.append_batch(ledger_db, [poison], SIGNER)
+    first = appending.append(ledger_db, [poison, poison], SIGNER)
+    again = appending.append(ledger_db, [poison], SIGNER)
     kept = service.reject_batch(ledger_db, [poison], "append failed: refused by the database")
     once = service.claimed_key(poison) is not None
     assert kept == (0 if once else 1)
@@ -100,7 +101,7 @@ def test_a_pair_that_differs_only_in_escaping_is_not_taken_for_a_refused_one(
     ledger_db: Database,
 ) -> None:
     refused = _poison("surrogate in id")
-    service.append_batch(ledger_db, [refused], SIGNER)
+    appending.append(ledger_db, [refused], SIGNER)
     lookalike = (refused["source"], refused["id"].encode("utf-8", "backslashreplace").decode())
     assert service.held(ledger_db, [lookalike]) == set()
 
@@ -109,6 +110,6 @@ def test_an_involvement_with_a_lone_surrogate_in_its_pseudonym_is_refused(
     ledger_db: Database,
 ) -> None:
     event = involvement("recruitment", 5, pseudonym="p\ud800")
-    result = service.append_batch(ledger_db, [event], SIGNER)
+    result = appending.append(ledger_db, [event], SIGNER)
     assert result.rejected == 1
     assert "data.pseudonym" in _rejected(ledger_db)[0].reason

@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from services.cli import main
-from services.ledger import merkle, service, tree
+from services.ledger import merkle, tree
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import TreeHead, load_public_key
 from shared.fields import INT64_MAX
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger
+from tests.support import appending, serving
 from tests.support import events as ev
-from tests.support import serving
 
 
 @pytest.fixture
@@ -108,8 +108,8 @@ def test_two_writers_at_once_leave_no_gaps_and_no_forks(ledger: Ledger) -> None:
     def write(worker: int) -> None:
         try:
             for batch in range(6):
-                service.append_batch(db, [ev.involvement("inspection", pseudonym=f"w{worker}")
-                                          for _ in range(batch + 1)], signer)
+                appending.append(db, [ev.involvement("inspection", pseudonym=f"w{worker}")
+                                 for _ in range(batch + 1)], signer)
         except BaseException as exc:  # noqa: BLE001  (reported by the assertion below)
             errors.append(exc)
 

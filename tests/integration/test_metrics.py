@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.ledger import service
 from services.ledger.disclosure import citizen_key
 from services.ledger.metrics import CITIZEN_RECORD_KEY, Rounded
 from services.ledger.models import ApiToken, CitizenPeriod
 from shared.auth import create_token
 from tests.integration.conftest import MakeApp
+from tests.support import appending
 from tests.support import events as ev
 from tests.support.scenario import events as scenario
 
@@ -38,8 +38,8 @@ class Ledger:
         return self.http.get(path, query_string=params, headers=headers)
 
     def append(self, events: list[dict[str, Any]]) -> None:
-        result = service.append_batch(self.app.extensions["db"], events,
-                                      self.app.extensions["signer"])
+        result = appending.append(self.app.extensions["db"], events,
+                                  self.app.extensions["signer"])
         assert result.rejected == 0
 
 

@@ -16,12 +16,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask
 
 from services.cli import main
-from services.ledger import releases, service
+from services.ledger import releases
 from services.ledger.models import ApiToken, Release
 from services.ledger.signing import TreeHead
 from shared.auth import create_token
 from shared.errors import Conflict, Invalid
 from tests.integration.conftest import MakeApp
+from tests.support import appending
 from tests.support.scenario import events as scenario
 
 NOW = datetime(2027, 1, 15, 12, 0)
@@ -31,8 +32,8 @@ NOW = datetime(2027, 1, 15, 12, 0)
 def ledger(make_app: MakeApp) -> Flask:
     """The ledger with the worked example of docs/metrics.md appended (all of it in 2026)."""
     app = make_app("ledger")
-    assert service.append_batch(app.extensions["db"], scenario(),
-                                app.extensions["signer"]).rejected == 0
+    assert appending.append(app.extensions["db"], scenario(),
+                            app.extensions["signer"]).rejected == 0
     return app
 
 

@@ -1,10 +1,12 @@
-"""Webhooks out, the use cases: subscriptions, recording what to deliver as a batch is
-appended, delivering one message, the sweep, resend and recover, the delivery log.
+"""Webhooks out, the use cases: subscriptions, recording what to deliver as the log's
+followers pass new entries, delivering one message, the sweep, resend and recover, the
+delivery log.
 
 The database is the truth about every delivery. A message row is written in the same
-transaction as the batch it tells of; Celery only carries "try message X now". A
-broker that loses that, or a worker killed in the middle of an attempt, costs a
-delay, never a message: the sweep hands a due message to the broker again.
+transaction as the follower's position that moves past the entries it tells of; Celery
+only carries "try message X now". A broker that loses that, or a worker killed in the
+middle of an attempt, costs a delay, never a message: the sweep hands a due message to
+the broker again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from services.ledger.metrics import MetricsQuery, report_in
 from services.ledger.models import (
     AlertState,
     Entry,
-    Head,
+    FollowerPosition,
     Subscription,
     SubscriptionAlert,
     TreeHeadRow,
@@ -141,14 +143,16 @@ def _subscription_json(session: Session, sub: Subscription) -> dict[str, Any]:
             "alerts": [_alert_json(a) for a in alerts]}
 
 
-def _hold_appends(session: Session) -> None:
-    """Wait for the ledger's single writer, and keep it waiting until this commits.
+def _hold_followers(session: Session) -> None:
+    """Wait for the followers of the log, and keep them waiting until this commits.
 
-    An append writes messages and alert states that refer to subscriptions and alerts;
-    deleting one of those under a running append would break its transaction (on
-    PostgreSQL; SQLite has one writer anyway). The head row is the writer's lock.
+    The followers write messages and alert states that refer to subscriptions and
+    alerts; deleting one of those under a running follower would break its transaction
+    (on PostgreSQL; SQLite has one writer anyway). Each follower's position row is its
+    lock.
     """
-    session.execute(sa.select(Head.id).where(Head.id == 1).with_for_update())
+    session.execute(sa.select(FollowerPosition.name).order_by(FollowerPosition.name)
+                    .with_for_update())
 
 
 def _set_alerts(session: Session, sub_id: str, specs: list[dict[str, Any]],
@@ -159,7 +163,7 @@ def _set_alerts(session: Session, sub_id: str, specs: list[dict[str, Any]],
     wanted = {_alert_key(spec) for spec in specs}
     gone = [a.id for key, a in current.items() if key not in wanted]
     if gone:
-        _hold_appends(session)
+        _hold_followers(session)
         session.execute(sa.delete(AlertState).where(AlertState.alert_id.in_(gone)))
         session.execute(sa.delete(SubscriptionAlert).where(SubscriptionAlert.id.in_(gone)))
     for key in sorted(wanted - current.keys(), key=repr):
@@ -286,7 +290,7 @@ def delete_subscription(db: Database, sub_id: str) -> None:
     """The subscription, its alerts, its messages and their delivery log."""
     with db.writing() as session:
         _get(session, sub_id)
-        _hold_appends(session)
+        _hold_followers(session)
         alerts = sa.select(SubscriptionAlert.id).where(SubscriptionAlert.subscription_id == sub_id)
         session.execute(sa.delete(AlertState).where(AlertState.alert_id.in_(alerts)))
         session.execute(sa.delete(SubscriptionAlert)
@@ -308,20 +312,19 @@ def _message(sub_id: str, event_type: str, now: datetime, **values: Any) -> dict
             "last_seq": None, "tree_size": None, "payload": None, **values}
 
 
-def record_deliveries(session: Session, entries: list[dict[str, Any]], touched: set[Touched],
-                      tree_head: TreeHead, now: datetime, settings: Settings) -> list[str]:
-    """Inside the append's transaction: for each subscriber of an inspect grant, one
-    message per chunk of matching entries; of a read grant, one notice of the batch if
-    it wants entries at all; and one per alert whose measure crossed its threshold.
-    Returns their ids.
+def entry_messages(session: Session, entries: list[dict[str, Any]], tree_head: TreeHead,
+                   now: datetime, settings: Settings) -> list[str]:
+    """The webhook follower's effect, for entries it has not fanned out yet: for each
+    subscriber of an inspect grant, one message per chunk of matching entries; of a
+    read grant, one notice of the entries if it wants entries at all. Returns their ids.
 
     Only small rows are written here; an entries message's body is built at its first
-    attempt, outside the single writer's lock.
+    attempt.
     """
     subs = session.execute(sa.select(Subscription.id, Subscription.event_types,
                                      Subscription.areas, Subscription.grant)
                            .where(Subscription.enabled)).all()
-    if not subs:
+    if not subs or not entries:
         return []
     first, last = entries[0]["seq"], entries[-1]["seq"]
     rows: list[dict[str, Any]] = []
@@ -342,7 +345,18 @@ def record_deliveries(session: Session, entries: list[dict[str, Any]], touched: 
             rows.append(_message(sub_id, domain.ENTRIES_APPENDED, now,
                                  seqs=",".join(map(str, chunk)), first_seq=chunk[0],
                                  last_seq=chunk[-1], tree_size=tree_head.size))
-    rows += _alerts(session, touched, tree_head, now, settings)
+    return _insert(session, rows)
+
+
+def alert_messages(session: Session, touched: set[Touched], tree_head: TreeHead,
+                   now: datetime, settings: Settings) -> list[str]:
+    """The measures follower's second effect, in its transaction, so that an alert reads
+    the figures exactly as the entries it has just applied left them: one message per
+    alert whose condition started or stopped holding in a touched period."""
+    return _insert(session, _alerts(session, touched, tree_head, now, settings))
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[str]:
     if rows:
         session.execute(sa.insert(WebhookMessage), rows)
     return [row["id"] for row in rows]

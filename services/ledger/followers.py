@@ -1,0 +1,186 @@
+"""The followers of the log: what follows from an entry, done after it is appended.
+
+The append (services/ledger/service.py) only sequences: entries, tree nodes and the
+signed head, under the head's lock. Each follower reads the entries after its own
+stored position and writes its effect and its new position in one transaction, so an
+effect happens exactly once, and a follower that is killed resumes where it stopped.
+
+- ``measures``: the projection (services/ledger/projection.py), and the alerts, whose
+  conditions read the figures exactly as the entries just applied left them.
+- ``webhooks``: the webhook messages that tell subscribers of new entries.
+
+A follower's row in ``follower_positions`` is its lock: two copies of one follower
+never apply the same entries, and a subscription's change waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.ledger import tree
+from services.ledger.domain import AcceptedEvent
+from services.ledger.models import Entry, FollowerPosition, Head
+from services.ledger.projection import Projector
+from services.ledger.signing import TreeHead
+from services.ledger.webhooks import service as subscribers
+from shared.db import Database
+from shared.times import naive_utcnow
+
+log = logging.getLogger(__name__)
+
+MEASURES, WEBHOOKS = "measures", "webhooks"
+ENTRIES = cast(sa.Table, Entry.__table__)
+COLUMNS = (ENTRIES.c.seq, ENTRIES.c.source, ENTRIES.c.event_id, ENTRIES.c.type,
+           ENTRIES.c.subject, ENTRIES.c.area, ENTRIES.c.org_unit, ENTRIES.c.pseudonym,
+           ENTRIES.c.time, ENTRIES.c.event)
+
+# (session, entries as rows, the newest signed head, now, settings) -> webhook message ids
+Effect = Callable[[Session, list[Any], TreeHead, datetime, subscribers.Settings], list[str]]
+
+
+def _event(row: sa.Row[Any]) -> AcceptedEvent:
+    """An entry as the projection reads it: the columns the append wrote from it, and
+    its data from the canonical event the log holds."""
+    return AcceptedEvent(source=row.source, id=row.event_id, type=row.type,
+                         subject=row.subject, area=row.area, org_unit=row.org_unit,
+                         pseudonym=row.pseudonym, time=row.time, canonical=row.event,
+                         data=json.loads(row.event)["data"])
+
+
+def _measures(session: Session, rows: list[Any], head: TreeHead, now: datetime,
+              settings: subscribers.Settings) -> list[str]:
+    projector = Projector(session)
+    projector.apply([_event(row) for row in rows])
+    return subscribers.alert_messages(session, projector.touched, head, now, settings)
+
+
+def _webhooks(session: Session, rows: list[Any], head: TreeHead, now: datetime,
+              settings: subscribers.Settings) -> list[str]:
+    entries = [{"seq": row.seq, "type": row.type, "area": row.area} for row in rows]
+    return subscribers.entry_messages(session, entries, head, now, settings)
+
+
+FOLLOWERS: dict[str, Effect] = {MEASURES: _measures, WEBHOOKS: _webhooks}
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one follower did in one transaction."""
+
+    follower: str
+    applied: int
+    position: int
+    # Webhook messages written with the effect, for the broker once it has committed.
+    messages: tuple[str, ...] = ()
+
+
+def step(db: Database, follower: str, settings: subscribers.Settings,
+         limit: int = 2000) -> Step:
+    """Apply up to ``limit`` entries after ``follower``'s position, and move it past them,
+    in one transaction."""
+    effect = FOLLOWERS[follower]
+    # Only the follower's own tables and its position: not the writers' lock on
+    # PostgreSQL, so that it runs beside the append. Its position row serialises it.
+    with db.writing(exclusive=False) as session:
+        mark = session.execute(sa.select(FollowerPosition).where(
+            FollowerPosition.name == follower).with_for_update()).scalar_one_or_none()
+        if mark is None:
+            raise LookupError(f"no position for the follower {follower!r}: run `ladder "
+                              "migrate`")
+        rows = list(session.execute(sa.select(*COLUMNS).where(ENTRIES.c.seq > mark.position)
+                                    .order_by(ENTRIES.c.seq).limit(limit)))
+        if not rows:
+            return Step(follower, 0, mark.position)
+        # Entries commit with the signed head that covers them, so this one covers rows.
+        head = cast(TreeHead, tree.latest_head(session))
+        now = naive_utcnow()
+        messages = effect(session, rows, head, now, settings)
+        mark.position, mark.updated_at = rows[-1].seq, now
+        return Step(follower, len(rows), mark.position, tuple(messages))
+
+
+def catch_up(db: Database, settings: subscribers.Settings, limit: int = 2000,
+             followers: tuple[str, ...] = tuple(FOLLOWERS)) -> Iterator[Step]:
+    """Every follower's steps until none has anything left to apply."""
+    busy = True
+    while busy:
+        busy = False
+        for follower in followers:
+            done = step(db, follower, settings, limit)
+            if done.applied:
+                busy = True
+                yield done
+
+
+@dataclass(frozen=True)
+class Position:
+    follower: str
+    position: int
+    # The log's size when the position was read.
+    size: int
+    updated_at: datetime
+
+    @property
+    def lag(self) -> int:
+        return max(self.size - self.position, 0)
+
+    def stuck(self, now: datetime, after: float) -> bool:
+        """Behind the log, and not moved for ``after`` seconds."""
+        return self.lag > 0 and now - self.updated_at > timedelta(seconds=after)
+
+
+def positions(db: Database) -> list[Position]:
+    with db.reading() as session:
+        size = session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0
+        rows = session.execute(sa.select(FollowerPosition).order_by(FollowerPosition.name))
+        return [Position(mark.name, mark.position, int(size), mark.updated_at)
+                for mark in rows.scalars()]
+
+
+def gauges(db: Database) -> list[tuple[str, str, float, dict[str, str]]]:
+    """Each follower's lag behind the log, as metrics read at each scrape."""
+    return [("ladder_ledger_follower_lag_entries", "Entries the log holds that a follower "
+             "(the measures, the webhook fan-out) has not applied yet", p.lag,
+             {"follower": p.follower}) for p in positions(db)]
+
+
+def readiness(db: Database, after: float) -> str:
+    """"ok", or which followers are behind the log and have not moved for ``after``
+    seconds: the ledger's /readyz check."""
+    now = naive_utcnow()
+    stuck = [f"{p.follower} ({p.lag} behind)" for p in positions(db) if p.stuck(now, after)]
+    return f"stuck: {', '.join(stuck)}" if stuck else "ok"
+
+
+def run(db: Database, settings: subscribers.Settings, handed: Callable[[list[str]], Any],
+        limit: int, interval: float, running: Callable[[], bool],
+        on_pass: Callable[[], Any] = lambda: None) -> None:
+    """The follower process's loop: each follower catches up, handing its new messages to
+    the broker; when none had anything to do, look again after ``interval`` seconds.
+
+    A follower that fails is logged and tried again at the next pass: its effect did
+    not commit, so nothing is lost or doubled, and the others go on. One that keeps
+    failing stays behind, which its lag and the ledger's /readyz show.
+    """
+    while running():
+        worked = False
+        for follower in FOLLOWERS:
+            try:
+                while running() and (done := step(db, follower, settings, limit)).applied:
+                    worked = True
+                    handed(list(done.messages))
+            except Exception:
+                log.exception("the %s follower of the log failed; it tries again", follower)
+                time.sleep(max(interval, 1.0))
+        on_pass()
+        if not worked:
+            time.sleep(interval)

@@ -1,0 +1,193 @@
+"""The followers of the log, on a real database: the append only sequences; each follower
+applies the entries after its position and moves it in the same transaction, so its
+effect happens once, whatever its steps, failures or rivals."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.ledger import followers, service
+from services.ledger.models import WebhookMessage
+from services.ledger.signing import Signer
+from services.ledger.webhooks import service as subscribers
+from shared.db import Database, make_engine
+from shared.migrations import upgrade
+from tests.integration.conftest import INSPECT_GRANT, Hooks, MakeApp
+from tests.support import events as ev
+from tests.support.appending import measures, replayed
+from tests.support.databases import contents, database
+from tests.support.scenario import events as scenario
+
+SIGNER = Signer(Ed25519PrivateKey.generate())
+SETTINGS = subscribers.Settings.defaults()
+def _events(seed: int = 3) -> list[dict[str, Any]]:
+    """The demo scenario (records, corrections, withdrawals, a unit moved, a cancellation,
+    impacts), then involvements spread over units, months and citizens seen again."""
+    rng = random.Random(seed)
+    events = scenario()
+    activities = [ev.activity("inspection", f"unit-{n}", time=f"2026-0{n + 1}-02T09:00:00Z")
+                  for n in range(4)]
+    events += activities
+    for _ in range(60):
+        a = rng.choice(activities)
+        events.append(ev.involvement("inspection", rng.randint(1, 7),
+                                     activity_id=a["data"]["activity_id"],
+                                     org_unit=a["data"]["org_unit"],
+                                     pseudonym=f"p_{rng.randint(0, 20):06x}",
+                                     time=f"2026-{rng.randint(5, 9):02d}-11T09:00:00Z"))
+    return events
+
+
+def _lags(db: Database) -> dict[str, int]:
+    return {p.follower: p.lag for p in followers.positions(db)}
+
+
+def _seqs_messaged(db: Database, sub_id: str) -> Counter[int]:
+    """How many entries messages name each seq, for one subscription."""
+    with db.reading() as session:
+        rows = session.scalars(sa.select(WebhookMessage.seqs).where(
+            WebhookMessage.subscription_id == sub_id))
+        return Counter(int(seq) for seqs in rows for seq in (seqs or "").split(",") if seq)
+
+
+def test_the_append_only_sequences_and_the_followers_apply_what_follows(
+        make_app: MakeApp) -> None:
+    db: Database = make_app("ledger").extensions["db"]
+    before = measures(db)
+    result = service.append_batch(db, _events(), SIGNER)
+    assert result.appended == len(_events())
+    # Signed and in the log, but nothing has followed yet.
+    assert measures(db) == before
+    assert _lags(db) == {followers.MEASURES: result.size, followers.WEBHOOKS: result.size}
+    steps = list(followers.catch_up(db, SETTINGS, limit=40))
+    assert {s.follower for s in steps} == set(followers.FOLLOWERS)
+    assert sum(s.applied for s in steps if s.follower == followers.MEASURES) == result.size
+    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert measures(db)["aggregates"]
+
+
+@pytest.mark.parametrize("limit", [1, 7, 1000])
+def test_the_figures_do_not_depend_on_how_the_follower_steps_through_the_log(
+        make_app: MakeApp, limit: int) -> None:
+    db: Database = make_app("ledger").extensions["db"]
+    events = _events()
+    # Appended in batches of other sizes than the follower's steps.
+    for start in range(0, len(events), 13):
+        service.append_batch(db, events[start:start + 13], SIGNER)
+    while followers.step(db, followers.MEASURES, SETTINGS, limit).applied:
+        pass
+    stepped = measures(db)
+    assert stepped == replayed(db)
+
+
+def test_a_follower_that_fails_part_way_writes_nothing_and_then_applies_each_entry_once(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = hooks.subscribe("/all", **INSPECT_GRANT)
+    db = hooks.db
+    result = service.append_batch(db, _events(), SIGNER)
+    effects = dict(followers.FOLLOWERS)
+    calls = Counter[str]()
+
+    def failing(name: str) -> followers.Effect:
+        def effect(*args: Any) -> list[str]:
+            calls[name] += 1
+            written = effects[name](*args)  # the effect is written, then the step fails
+            if calls[name] == 3:
+                raise RuntimeError(f"the {name} follower dies part-way")
+            return written
+        return effect
+
+    for name in followers.FOLLOWERS:
+        monkeypatch.setitem(followers.FOLLOWERS, name, failing(name))
+    for name in followers.FOLLOWERS:
+        for _ in range(2):
+            followers.step(db, name, SETTINGS, limit=5)
+    before = contents(db)
+    for name in followers.FOLLOWERS:
+        with pytest.raises(RuntimeError, match="dies part-way"):
+            followers.step(db, name, SETTINGS, limit=5)
+    # Nothing of the failed steps stayed: not their effect, not their position.
+    assert contents(db) == before
+    assert _lags(db) == {name: result.size - 10 for name in followers.FOLLOWERS}
+    monkeypatch.undo()
+    list(followers.catch_up(db, SETTINGS, limit=5))
+    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    # Every entry in exactly one message, and the figures as one clean run makes them.
+    assert _seqs_messaged(db, sub["id"]) == Counter(range(1, result.size + 1))
+    assert measures(db) == replayed(db)
+
+
+def test_two_copies_of_the_followers_at_once_apply_each_entry_once(hooks: Hooks) -> None:
+    sub = hooks.subscribe("/all", **INSPECT_GRANT)
+    db = hooks.db
+    result = service.append_batch(db, _events() + _events(seed=4), SIGNER)
+    failures: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            list(followers.catch_up(db, SETTINGS, limit=3))
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=copy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _seqs_messaged(db, sub["id"]) == Counter(range(1, result.size + 1))
+    assert measures(db) == replayed(db)
+
+
+def test_the_followers_lag_is_a_metric_and_a_stuck_one_makes_the_ledger_unready(
+        make_app: MakeApp) -> None:
+    app = make_app("ledger", FOLLOW_STUCK_AFTER=0.0)
+    db: Database = app.extensions["db"]
+    http = app.test_client()
+    assert http.get("/readyz").json["checks"]["followers"] == "ok"
+    size = service.append_batch(db, _events(), SIGNER).size
+    text = http.get("/metrics").get_data(as_text=True)
+    for name in followers.FOLLOWERS:
+        assert (f'ladder_ledger_follower_lag_entries{{follower="{name}",service="ledger"}} '
+                f"{float(size)}") in text
+    ready = http.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["errors"]["checks"]["followers"] == (
+        f"stuck: measures ({size} behind), webhooks ({size} behind)")
+    list(followers.catch_up(db, SETTINGS))
+    assert http.get("/readyz").status_code == 200
+    text = http.get("/metrics").get_data(as_text=True)
+    assert 'follower="measures",service="ledger"} 0.0' in text
+
+
+def test_a_follower_that_is_behind_but_moving_is_not_stuck(make_app: MakeApp) -> None:
+    app = make_app("ledger", FOLLOW_STUCK_AFTER=3600.0)
+    service.append_batch(app.extensions["db"], _events(), SIGNER)
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 200, ready.json
+
+
+def test_the_migration_starts_every_follower_at_the_logs_size(backend: str,
+                                                              tmp_path: Path) -> None:
+    # Before it, the measures and the webhook messages were written with each append:
+    # every entry already had its effect.
+    with database(backend, tmp_path, "ledger") as url:
+        upgrade("ledger", url, "0010")
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE ledger_head SET size = 41 WHERE id = 1"))
+        upgrade("ledger", url)
+        with engine.connect() as connection:
+            found = dict(connection.execute(sa.text(
+                "SELECT name, position FROM follower_positions")).all())
+        engine.dispose()
+    assert found == {followers.MEASURES: 41, followers.WEBHOOKS: 41}
