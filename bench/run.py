@@ -39,7 +39,8 @@ from standardwebhooks import Webhook
 from bench.support.areas import ACTIVITIES, AREAS, involvement
 from bench.support.stack import WRITE_PATH, Stack, prepare
 from services.ledger import followers, merkle, service
-from services.ledger.models import Entry, TreeHeadRow
+from services.ledger.models import Entry, FollowerPosition, TreeHeadRow
+from services.ledger.models import Head as LedgerHead
 from shared import procfile
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
@@ -294,6 +295,50 @@ def _ledger_size(db: Database) -> int:
         return int(session.scalar(sa.select(sa.func.max(TreeHeadRow.size))) or 0)
 
 
+class FollowerLag(threading.Thread):
+    """Samples the log's size and the followers' least position every 20 ms: how long
+    after an entry was appended the followers had applied it."""
+
+    def __init__(self, ledger: Database) -> None:
+        super().__init__(daemon=True)
+        self.ledger = ledger
+        self.samples: list[tuple[float, int, int]] = []
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            with self.ledger.reading() as session:
+                size = session.scalar(sa.select(LedgerHead.size)) or 0
+                position = session.scalar(sa.select(sa.func.min(FollowerPosition.position)))
+            self.samples.append((time.monotonic(), int(size), int(position or 0)))
+            time.sleep(0.02)
+
+    def wait_followed(self, size: int, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.samples or self.samples[-1][2] < size:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the followers are still behind: {self.samples[-1:]}")
+            time.sleep(0.05)
+        self.running = False
+        self.join()
+        if os.environ.get("BENCH_LAG_DUMP"):
+            Path(os.environ["BENCH_LAG_DUMP"]).write_text(json.dumps(self.samples))
+
+    def lags_ms(self) -> list[float]:
+        """For each entry appended while sampling, from the first sample that held it in
+        the log to the first in which every follower had applied it."""
+        appended: dict[int, float] = {}
+        followed: dict[int, float] = {}
+        seen_size = seen_position = self.samples[0][1]
+        for at, size, position in self.samples:
+            for seq in range(seen_size + 1, size + 1):
+                appended[seq] = at
+            for seq in range(seen_position + 1, position + 1):
+                followed[seq] = at
+            seen_size, seen_position = max(seen_size, size), max(seen_position, position)
+        return [1000 * (followed[seq] - at) for seq, at in appended.items() if seq in followed]
+
+
 def bench_end_to_end(workdir: Path) -> None:
     print("b, c, e: HTTP batches to a signed tree head, against one no-op task per event",
           flush=True)
@@ -321,6 +366,8 @@ def bench_end_to_end(workdir: Path) -> None:
             response.read()
             assert response.status == 202, response.status
 
+    lag = FollowerLag(ledger)
+    lag.start()
     cpu_before = cpu_of(stack)
     start = time.monotonic()
     threads = [threading.Thread(target=post, args=(batches[i::2],)) for i in range(2)]
@@ -332,6 +379,9 @@ def bench_end_to_end(workdir: Path) -> None:
     while _ledger_size(ledger) < INGEST_EVENTS + UNITS:
         time.sleep(0.05)
     elapsed = time.monotonic() - start
+    lag.wait_followed(INGEST_EVENTS + UNITS)
+    followed = time.monotonic() - start
+    lags = lag.lags_ms()
     cpu_after = cpu_of(stack)
     ours = INGEST_EVENTS / elapsed
     peak = rss_peak_mb(worker)
@@ -341,7 +391,7 @@ def bench_end_to_end(workdir: Path) -> None:
         f"{name} {used:.1f}" for name, used in CPU["b"].items() if used >= 0.05)
         + f"; {2 * elapsed:.1f} available on 2 cores", flush=True)
     print(f"  {INGEST_EVENTS} events accepted in {accepted:.1f}s, under a signed tree head "
-          f"in {elapsed:.1f}s", flush=True)
+          f"in {elapsed:.1f}s, applied by the followers in {followed:.1f}s", flush=True)
 
     # Latency at half the rate just measured, one event per request.
     rate = max(1.0, ours / 2)
@@ -380,6 +430,8 @@ def bench_end_to_end(workdir: Path) -> None:
         "ms", None, "", "", None)
     row("c99", f"p99 latency, 202 to signed tree head, at {rate:.0f}/s", percentile(latencies, 99),
         "ms", None, "", "p99 <= 300 ms", percentile(latencies, 99) <= 300)
+    row("f99", "p99 follower lag during b, appended to applied by every follower",
+        percentile(lags, 99), "ms", None, "", "p99 <= 1,000 ms", percentile(lags, 99) <= 1000)
     row("e", "peak RSS of the ledger worker during the ingest", peak, "MB", None, "",
         "<= 300 MB", peak <= 300)
 

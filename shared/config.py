@@ -193,7 +193,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RELAY_BATCH_SIZE": _int(env, "LADDER_RELAY_BATCH_SIZE", 2000),
         "RELAY_INTERVAL": _float(env, "LADDER_RELAY_INTERVAL", 0.2),
         "REPUBLISH_AFTER": _float(env, "LADDER_REPUBLISH_AFTER", 600.0),
-        "FOLLOW_BATCH_SIZE": max(1, _int(env, "LADDER_FOLLOW_BATCH_SIZE", 5000)),
+        "FOLLOW_BATCH_SIZE": max(1, _int(env, "LADDER_FOLLOW_BATCH_SIZE", 2000)),
         "FOLLOW_INTERVAL": _float(env, "LADDER_FOLLOW_INTERVAL", 0.05),
         "FOLLOW_STUCK_AFTER": _float(env, "LADDER_FOLLOW_STUCK_AFTER", 60.0),
         **disclosure_settings(env),

@@ -156,6 +156,7 @@ def counts(values: list[float]) -> Counts:
 HEX = "0123456789abcdef"
 
 
+@lru_cache(maxsize=1 << 16)
 def citizen_key(pseudonym: str) -> int:
     """A citizen's record key: the first 24 bits of their pseudonym, an HMAC, so uniform.
 

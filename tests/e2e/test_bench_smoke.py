@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = {"a": ["a"], "b": ["b", "c50", "c99", "e"], "d": ["d1", "d1r", "d2", "d3", "d3m", "d4"]}
+ROWS = {"a": ["a"], "b": ["b", "c50", "c99", "f99", "e"],
+        "d": ["d1", "d1r", "d2", "d3", "d3m", "d4"]}
 
 
 def test_the_groups_are_every_row() -> None:
     assert [r for rows in ROWS.values() for r in rows] == [
-        "a", "b", "c50", "c99", "e", "d1", "d1r", "d2", "d3", "d3m", "d4"]
+        "a", "b", "c50", "c99", "f99", "e", "d1", "d1r", "d2", "d3", "d3m", "d4"]
 
 
 @pytest.mark.parametrize("group", ROWS)
@@ -34,4 +35,5 @@ def test_the_benchmark_runs_every_row_in_smoke_mode(group: str, tmp_path: Path) 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
     assert [r["row"] for r in rows] == ROWS[group]
-    assert all(r["value"] > 0 for r in rows)
+    # A follower lag shorter than the sampling's 20 ms reads 0.
+    assert all(r["value"] > 0 or r["row"] == "f99" and r["value"] == 0 for r in rows)

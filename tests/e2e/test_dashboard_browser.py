@@ -165,8 +165,9 @@ def test_the_dashboard_works_from_the_keyboard_and_prints_as_a_report(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     # The link's navigation moves where the next Tab starts from; on a busy machine it
-    # lands after the key press returns.
+    # lands after the key press returns. It ends with <main> (tabindex -1) focused.
     expect(page).to_have_url(re.compile("#main$"))
+    expect(page.locator("main#main")).to_be_focused()
     # Past the navigation: the next stop is the first filter, the unit.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.name") == "org_unit"
