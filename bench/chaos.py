@@ -80,7 +80,7 @@ import sqlalchemy as sa
 
 from bench.support.areas import ACTIVITIES, involvement
 from bench.support.stack import ROOT, WRITE_PATH, Stack, prepare
-from services.ledger.models import Aggregate, Entry
+from services.ledger.models import Aggregate, Entry, FollowerPosition
 from services.ledger.models import Head as LedgerHead
 from shared import procfile
 from shared.area.models import Outbox
@@ -537,19 +537,31 @@ def kill_worker(stack: Stack, load: Load) -> str:
             "worker holding unacknowledged batches")
 
 
+def follower_positions(stack: Stack) -> dict[str, int]:
+    db = Database(stack.env["LEDGER_DATABASE_URL"])
+    try:
+        with db.reading() as session:
+            return {p.name: p.position for p in session.scalars(sa.select(FollowerPosition))}
+    finally:
+        db.dispose()
+
+
 def kill_follower(stack: Stack, load: Load) -> str:
     """SIGKILL the followers of the log and start them again, many times, each time once
-    they have moved: the measures must still count every entry, once."""
-    during_load = 0
+    the new process has moved a follower: the measures must still count every entry,
+    once."""
+    during_load = moved = 0
     for _ in range(KILLS):
-        before = stack.lag()
+        before = follower_positions(stack)
         deadline = time.monotonic() + 15
-        while stack.lag() == before and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while follower_positions(stack) == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        moved += follower_positions(stack) != before
         during_load += load.running()
         stack.kill("ledger-follower")
         stack.start("ledger-follower")
-    return f"{KILLS} SIGKILLs of the followers ({during_load} while the load ran)"
+    return (f"{KILLS} SIGKILLs of the followers ({during_load} while the load ran), "
+            f"{moved} after the new process had moved a follower")
 
 
 def stop_redis(stack: Stack, load: Load) -> str:

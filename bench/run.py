@@ -3,8 +3,9 @@
 BENCH_SMOKE=1 runs everything at tiny sizes so that CI keeps it working; the
 figures it prints then mean nothing. Sizes: BENCH_READ_ENTRIES (default 1,000,000),
 BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10). BENCH_ONLY picks
-the row groups (default "abd": a; b, c and e; d), BENCH_RESULTS where the results go
-(default bench/results/latest.json).
+the row groups (default "abd": a; b, c, f99 and e; d), BENCH_RESULTS where the results go
+(default bench/results/latest.json), BENCH_LAG_DUMP a file for row b's samples of the
+log's size and the followers' least position ([seconds, size, position], every 20 ms).
 
 The load generator's HTTP client is the standard library's http.client, not requests,
 the project's client elsewhere: a request costs the generator 63-89 µs of CPU with it

@@ -66,6 +66,12 @@ def demo(seed: int, scale: float, host: str, wait: bool) -> None:
         if held < sent:
             raise click.ClickException(f"the ledger holds {held} of the {sent} events so far: "
                                        "are the relay and the ledger worker running?")
+        # The figures count them once the followers of the log have applied them.
+        while _lagging(ledger) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _lagging(ledger):
+            raise click.ClickException("the ledger holds every event, but the figures do not "
+                                       "count them all yet: is the ledger-follower running?")
         click.echo(f"the ledger holds all {sent} events")
     auditor = create_token(ledger, LedgerToken, load("ledger")["TOKEN_PEPPER"],
                            f"demo-auditor-{seed}", ["ledger:read"])
@@ -111,6 +117,13 @@ def _set_up(plan: Plan, sender: Sender) -> None:
                     raise click.ClickException(f"{area} answered {status}: {answer[:300]!r}")
         finally:
             revoke_token(db, ApiToken, name="demo")
+
+
+def _lagging(ledger: Database) -> bool:
+    """Whether a follower of the log has entries yet to apply."""
+    from services.ledger.followers import positions
+
+    return any(p.lag for p in positions(ledger))
 
 
 def _size(ledger: Database) -> int:
