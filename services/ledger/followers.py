@@ -32,6 +32,7 @@ from services.ledger.domain import AcceptedEvent
 from services.ledger.models import Entry, FollowerPosition, Head
 from services.ledger.projection import Projector
 from services.ledger.signing import TreeHead
+from services.ledger.webhooks import fanout
 from services.ledger.webhooks import service as subscribers
 from shared.db import Database
 from shared.times import naive_utcnow
@@ -61,13 +62,13 @@ def _measures(session: Session, rows: list[Any], head: TreeHead, now: datetime,
               settings: subscribers.Settings) -> list[str]:
     projector = Projector(session)
     projector.apply([_event(row) for row in rows])
-    return subscribers.alert_messages(session, projector.touched, head, now, settings)
+    return fanout.alert_messages(session, projector.touched, head, now, settings)
 
 
 def _webhooks(session: Session, rows: list[Any], head: TreeHead, now: datetime,
               settings: subscribers.Settings) -> list[str]:
     entries = [{"seq": row.seq, "type": row.type, "area": row.area} for row in rows]
-    return subscribers.entry_messages(session, entries, head, now, settings)
+    return fanout.entry_messages(session, entries, head, now, settings)
 
 
 FOLLOWERS: dict[str, Effect] = {MEASURES: _measures, WEBHOOKS: _webhooks}

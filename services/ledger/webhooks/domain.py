@@ -57,6 +57,15 @@ def new_subscription_id() -> str:
     return "sub_" + secrets.token_hex(12)
 
 
+def message_row(sub_id: str, event_type: str, now: datetime, **values: Any) -> dict[str, Any]:
+    """A new ``webhook_messages`` row, due now. Marked enqueued: whoever writes it hands
+    it to the broker right after the commit, and the sweep does if that never happens."""
+    return {"id": new_message_id(), "subscription_id": sub_id, "event_type": event_type,
+            "created_at": now, "status": PENDING, "attempts": 0, "schedule_step": 0,
+            "next_attempt_at": now, "enqueued_at": now, "seqs": None, "first_seq": None,
+            "last_seq": None, "tree_size": None, "payload": None, **values}
+
+
 def new_message_id(now: float | None = None) -> str:
     """``msg_`` + milliseconds in hex + randomness: ids sort in the order they were made."""
     ms = int((time.time() if now is None else now) * 1000)

@@ -1,6 +1,6 @@
-"""Webhooks out, the use cases: subscriptions, recording what to deliver as the log's
-followers pass new entries, delivering one message, the sweep, resend and recover, the
-delivery log.
+"""Webhooks out, the use cases: subscriptions, delivering one message, the sweep, resend
+and recover, the delivery log. What each subscription is owed as entries are appended is
+written by the followers of the log (services/ledger/webhooks/fanout.py).
 
 The database is the truth about every delivery. A message row is written in the same
 transaction as the follower's position that moves past the entries it tells of; Celery
@@ -25,8 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.ledger.disclosure import Control
-from services.ledger.measures import period_start
-from services.ledger.metrics import MetricsQuery, report_in
 from services.ledger.models import (
     AlertState,
     Entry,
@@ -43,7 +41,6 @@ from services.ledger.webhooks import domain
 from services.ledger.webhooks.domain import FAILED, PENDING, SUCCEEDED
 from shared import outbound
 from shared.auth import purpose_problem
-from shared.chunks import chunks
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
 from shared.times import naive_utcnow, rfc3339_of_naive_utc
@@ -53,8 +50,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Send = Callable[..., outbound.Response]
-# (area, org unit or '*', period kind, period): an aggregate a batch moved
-Touched = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,7 @@ def _check_grant(grant: str, purpose: str | None) -> None:
         raise Invalid(f"Some fields are invalid: purpose. {why}", {"json": {"purpose": [why]}})
 
 
-def _alert_json(alert: SubscriptionAlert) -> dict[str, Any]:
+def alert_json(alert: SubscriptionAlert) -> dict[str, Any]:
     return {"id": alert.id, "area": alert.area,
             "org_unit": None if alert.org_unit == ALL_UNITS else alert.org_unit,
             "measure": alert.measure, "period": alert.period, "operator": alert.operator,
@@ -140,7 +135,7 @@ def _subscription_json(session: Session, sub: Subscription) -> dict[str, Any]:
             "previous_secret_expires_at": sub.previous_secret_expires_at,
             "created_at": sub.created_at, "updated_at": sub.updated_at,
             "last_success_at": sub.last_success_at,
-            "alerts": [_alert_json(a) for a in alerts]}
+            "alerts": [alert_json(a) for a in alerts]}
 
 
 def _hold_followers(session: Session) -> None:
@@ -158,7 +153,7 @@ def _hold_followers(session: Session) -> None:
 def _set_alerts(session: Session, sub_id: str, specs: list[dict[str, Any]],
                 now: datetime) -> None:
     """Make the subscription's alerts these: unchanged ones keep their state."""
-    current = {_alert_key(_alert_json(a)): a for a in session.scalars(
+    current = {_alert_key(alert_json(a)): a for a in session.scalars(
         sa.select(SubscriptionAlert).where(SubscriptionAlert.subscription_id == sub_id))}
     wanted = {_alert_key(spec) for spec in specs}
     gone = [a.id for key, a in current.items() if key not in wanted]
@@ -298,127 +293,6 @@ def delete_subscription(db: Database, sub_id: str) -> None:
         session.execute(sa.delete(WebhookAttempt).where(WebhookAttempt.subscription_id == sub_id))
         session.execute(sa.delete(WebhookMessage).where(WebhookMessage.subscription_id == sub_id))
         session.execute(sa.delete(Subscription).where(Subscription.id == sub_id))
-
-
-# -- recording, in the append's transaction -------------------------------------------------
-
-
-def _message(sub_id: str, event_type: str, now: datetime, **values: Any) -> dict[str, Any]:
-    # Marked enqueued: the append's task hands it to the broker right after the commit,
-    # and the sweep does if that never happens.
-    return {"id": domain.new_message_id(), "subscription_id": sub_id, "event_type": event_type,
-            "created_at": now, "status": PENDING, "attempts": 0, "schedule_step": 0,
-            "next_attempt_at": now, "enqueued_at": now, "seqs": None, "first_seq": None,
-            "last_seq": None, "tree_size": None, "payload": None, **values}
-
-
-def entry_messages(session: Session, entries: list[dict[str, Any]], tree_head: TreeHead,
-                   now: datetime, settings: Settings) -> list[str]:
-    """The webhook follower's effect, for entries it has not fanned out yet: for each
-    subscriber of an inspect grant, one message per chunk of matching entries; of a
-    read grant, one notice of the entries if it wants entries at all. Returns their ids.
-
-    Only small rows are written here; an entries message's body is built at its first
-    attempt.
-    """
-    subs = session.execute(sa.select(Subscription.id, Subscription.event_types,
-                                     Subscription.areas, Subscription.grant)
-                           .where(Subscription.enabled)).all()
-    if not subs or not entries:
-        return []
-    first, last = entries[0]["seq"], entries[-1]["seq"]
-    rows: list[dict[str, Any]] = []
-    for sub_id, types_text, areas_text, grant in subs:
-        types, areas = domain.split(types_text), domain.split(areas_text)
-        if grant != domain.INSPECT:
-            if domain.wants_entries(types):
-                row = _message(sub_id, domain.ENTRIES_APPENDED, now, first_seq=first,
-                               last_seq=last, tree_size=tree_head.size)
-                row["payload"] = domain.batch_event(row["id"], sub_id, first, last,
-                                                    tree_head.as_json(), now)
-                rows.append(row)
-            continue
-        matching = [e["seq"] for e in entries
-                    if domain.wants_entry(types, areas, e["type"], e["area"])]
-        # A message names at most max_entries entries: a subscriber's batch size.
-        for chunk in chunks(matching, settings.max_entries):
-            rows.append(_message(sub_id, domain.ENTRIES_APPENDED, now,
-                                 seqs=",".join(map(str, chunk)), first_seq=chunk[0],
-                                 last_seq=chunk[-1], tree_size=tree_head.size))
-    return _insert(session, rows)
-
-
-def alert_messages(session: Session, touched: set[Touched], tree_head: TreeHead,
-                   now: datetime, settings: Settings) -> list[str]:
-    """The measures follower's second effect, in its transaction, so that an alert reads
-    the figures exactly as the entries it has just applied left them: one message per
-    alert whose condition started or stopped holding in a touched period."""
-    return _insert(session, _alerts(session, touched, tree_head, now, settings))
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> list[str]:
-    if rows:
-        session.execute(sa.insert(WebhookMessage), rows)
-    return [row["id"] for row in rows]
-
-
-def _alerts(session: Session, touched: set[Touched], tree_head: TreeHead, now: datetime,
-            settings: Settings) -> list[dict[str, Any]]:
-    """Messages for alerts whose condition started or stopped holding in a touched period."""
-    areas = sorted({key[0] for key in touched})
-    if not areas:
-        return []
-    found = session.execute(
-        sa.select(SubscriptionAlert, Subscription.event_types)
-        .join(Subscription, Subscription.id == SubscriptionAlert.subscription_id)
-        .where(Subscription.enabled, SubscriptionAlert.area.in_(areas))
-        .order_by(SubscriptionAlert.id)).all()
-    rows: list[dict[str, Any]] = []
-    for alert, types_text in found:
-        periods = sorted(period for area, unit, kind, period in touched
-                         if (area, unit, kind) == (alert.area, alert.org_unit, alert.period))
-        for period in periods:
-            row = _evaluate(session, alert, period, domain.split(types_text), tree_head, now,
-                            settings)
-            if row:
-                rows.append(row)
-    return rows
-
-
-def _evaluate(session: Session, alert: SubscriptionAlert, period: str, types: set[str],
-              tree_head: TreeHead, now: datetime, settings: Settings) -> dict[str, Any] | None:
-    """Once per crossing: a message only when the condition flips for this period.
-
-    The measure is the one a reader below admin sees: disclosure-controlled, so that
-    neither its value nor the moment it crosses reveals a small count. While it is
-    hidden (too few under it) or has nothing to divide by, it is on neither side.
-    """
-    starts = period_start(alert.period, period)
-    query = MetricsQuery(start=starts, end=starts, area=alert.area, period=alert.period,
-                         org_unit=None if alert.org_unit == ALL_UNITS else alert.org_unit)
-    value = report_in(session, query, settings.disclosure)["rows"][0][alert.measure]
-    if value is None:
-        return None
-    holds = domain.breached(alert.operator, float(value), alert.threshold)
-    state = session.get(AlertState, (alert.id, period))
-    previous = state.value if state else None
-    if state is None:
-        state = AlertState(alert_id=alert.id, period=period, breached=False, value=None,
-                           changed_at=now)
-        session.add(state)
-    was = state.breached
-    state.value = float(value)
-    if holds == was:
-        return None
-    state.breached, state.changed_at = holds, now
-    event_type = domain.ALERT_TRIGGERED if holds else domain.ALERT_RESOLVED
-    if not domain.wants_type(types, event_type):
-        return None
-    message = _message(alert.subscription_id, event_type, now)
-    message["payload"] = domain.alert_event(
-        message["id"], alert.subscription_id, _alert_json(alert), period,
-        starts.isoformat(), float(value), previous, holds, tree_head.as_json(), now)
-    return message
 
 
 # -- delivering -----------------------------------------------------------------------------
@@ -590,7 +464,7 @@ def _disable(session: Session, sub: Subscription, reason: str, now: datetime,
     rows = []
     for watcher_id, types_text in watchers:
         if domain.wants_type(domain.split(types_text), domain.SUBSCRIPTION_DISABLED):
-            row = _message(watcher_id, domain.SUBSCRIPTION_DISABLED, now)
+            row = domain.message_row(watcher_id, domain.SUBSCRIPTION_DISABLED, now)
             row["payload"] = domain.disabled_event(row["id"], about, reason, cause, now)
             rows.append(row)
     if rows:
