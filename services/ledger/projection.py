@@ -1,10 +1,11 @@
-"""Keep the measures up to date as entries are appended, in the same transaction.
+"""Keep the measures up to date: the measures follower of the log applies each step of
+entries here, in that step's transaction (services/ledger/followers.py).
 
 Each appended event moves a few counters: the aggregates of its area, org unit
 (and all units, ``*``) and period (month, quarter and year), and the per-citizen
 counts behind distinct and returning citizens. Corrections take the old facts
 out and put the new ones in; withdrawals take them out. Nothing here reads the
-entries table.
+entries table: the follower hands the entries in.
 """
 
 from __future__ import annotations
