@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -72,6 +72,8 @@ def _webhooks(session: Session, rows: list[Any], head: TreeHead, now: datetime,
 
 
 FOLLOWERS: dict[str, Effect] = {MEASURES: _measures, WEBHOOKS: _webhooks}
+# What each reads of an entry: the fan-out needs no event text.
+READS = {MEASURES: COLUMNS, WEBHOOKS: (ENTRIES.c.seq, ENTRIES.c.type, ENTRIES.c.area)}
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def step(db: Database, follower: str, settings: subscribers.Settings,
         # on both sides, PostgreSQL reads it through the index even while its statistics
         # of a fast-growing table are stale (with only a lower bound it chose a parallel
         # scan of the whole table).
-        rows = list(session.execute(sa.select(*COLUMNS).where(
+        rows = list(session.execute(sa.select(*READS[follower]).where(
             ENTRIES.c.seq > mark.position, ENTRIES.c.seq <= mark.position + limit)
             .order_by(ENTRIES.c.seq)))
         if not rows:
@@ -134,35 +136,55 @@ class Position:
     position: int
     # The log's size when the position was read.
     size: int
-    updated_at: datetime
+    # When the oldest entry the follower has not applied was appended; None if none.
+    waiting_since: datetime | None
 
     @property
     def lag(self) -> int:
         return max(self.size - self.position, 0)
 
+    def lag_seconds(self, now: datetime) -> float:
+        """How long the oldest entry it has not applied has waited for it."""
+        if self.waiting_since is None:
+            return 0.0
+        return max((now - self.waiting_since).total_seconds(), 0.0)
+
     def stuck(self, now: datetime, after: float) -> bool:
-        """Behind the log, and not moved for ``after`` seconds."""
-        return self.lag > 0 and now - self.updated_at > timedelta(seconds=after)
+        """An entry has waited more than ``after`` seconds for it. (Not "its position
+        has not moved for that long": one idle for an hour is not stuck the moment an
+        entry arrives.)"""
+        return self.lag_seconds(now) > after
 
 
 def positions(db: Database) -> list[Position]:
     with db.reading() as session:
-        size = session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0
-        rows = session.execute(sa.select(FollowerPosition).order_by(FollowerPosition.name))
-        return [Position(mark.name, mark.position, int(size), mark.updated_at)
-                for mark in rows.scalars()]
+        size = int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
+        marks = dict(session.execute(sa.select(FollowerPosition.name,
+                                               FollowerPosition.position)).all())
+        waiting = dict(session.execute(
+            sa.select(Entry.seq, Entry.received_at)
+            .where(Entry.seq.in_(sorted({p + 1 for p in marks.values() if p < size}))))
+            .all())
+    return [Position(name, position, size, waiting.get(position + 1))
+            for name, position in sorted(marks.items())]
 
 
 def gauges(db: Database) -> list[tuple[str, str, float, dict[str, str]]]:
-    """Each follower's lag behind the log, as metrics read at each scrape."""
-    return [("ladder_ledger_follower_lag_entries", "Entries the log holds that a follower "
-             "(the measures, the webhook fan-out) has not applied yet", p.lag,
-             {"follower": p.follower}) for p in positions(db)]
+    """Each follower's lag behind the log, in entries and in seconds, as metrics read at
+    each scrape."""
+    now = naive_utcnow()
+    found = positions(db)
+    return [*(("ladder_ledger_follower_lag_entries", "Entries the log holds that a follower "
+               "(the measures, the webhook fan-out) has not applied yet", p.lag,
+               {"follower": p.follower}) for p in found),
+            *(("ladder_ledger_follower_lag_seconds", "How long the oldest entry a follower "
+               "has not applied yet has waited for it", p.lag_seconds(now),
+               {"follower": p.follower}) for p in found)]
 
 
 def readiness(db: Database, after: float) -> str:
-    """"ok", or which followers are behind the log and have not moved for ``after``
-    seconds: the ledger's /readyz check."""
+    """"ok", or which followers have left an entry waiting more than ``after`` seconds:
+    the ledger's /readyz check."""
     now = naive_utcnow()
     stuck = [f"{p.follower} ({p.lag} behind)" for p in positions(db) if p.stuck(now, after)]
     return f"stuck: {', '.join(stuck)}" if stuck else "ok"

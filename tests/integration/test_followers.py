@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.ledger import followers, service
-from services.ledger.models import WebhookMessage
+from services.ledger.models import FollowerPosition, WebhookMessage
 from services.ledger.signing import Signer
 from services.ledger.webhooks import service as subscribers
 from shared.db import Database, make_engine
 from shared.migrations import upgrade
+from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, Hooks, MakeApp
 from tests.support import events as ev
 from tests.support.appending import measures, replayed
@@ -191,3 +193,21 @@ def test_the_migration_starts_every_follower_at_the_logs_size(backend: str,
                 "SELECT name, position FROM follower_positions")).all())
         engine.dispose()
     assert found == {followers.MEASURES: 41, followers.WEBHOOKS: 41}
+
+
+def test_a_follower_idle_for_long_is_not_stuck_when_an_entry_arrives(make_app: MakeApp) -> None:
+    # Stuck means an entry has waited too long, not that the position is old: a
+    # follower idle for two hours has an old position the moment a new entry comes.
+    app = make_app("ledger", FOLLOW_STUCK_AFTER=60.0)
+    db: Database = app.extensions["db"]
+    with db.writing() as session:
+        session.execute(sa.update(FollowerPosition).values(
+            updated_at=naive_utcnow() - timedelta(hours=2)))
+    service.append_batch(db, _events(), SIGNER)
+    http = app.test_client()
+    ready = http.get("/readyz")
+    assert ready.status_code == 200, ready.json
+    text = http.get("/metrics").get_data(as_text=True)
+    waited = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith('ladder_ledger_follower_lag_seconds{follower="measures"')]
+    assert len(waited) == 1 and 0 <= waited[0] < 60
