@@ -6,6 +6,7 @@ figure from an export of entries.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -20,6 +21,34 @@ def period_of(day: date, kind: str) -> str:
     if kind == "quarter":
         return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
     return f"{day.year:04d}"
+
+
+def citizen_moves(year: str, before: Sequence[int], after: Sequence[int]
+                  ) -> Iterator[tuple[str, str, int, int]]:
+    """How a citizen's involvements in each month of ``year`` (January first), from
+    ``before`` to ``after``, move the distinct and the returning citizens of each
+    month, quarter and year: ``(kind, period, joined, returned)`` where either moves.
+
+    A citizen counts in a period with one involvement there, and returns with two.
+    """
+    quarters: set[int] = set()
+    for m in range(12):
+        if before[m] != after[m]:
+            quarters.add(m // 3)
+            yield from _moved("month", f"{year}-{m + 1:02d}", before[m], after[m])
+    if not quarters:
+        return
+    for q in sorted(quarters):
+        yield from _moved("quarter", f"{year}-Q{q + 1}", sum(before[3 * q:3 * q + 3]),
+                          sum(after[3 * q:3 * q + 3]))
+    yield from _moved("year", year, sum(before), sum(after))
+
+
+def _moved(kind: str, period: str, before: int, after: int
+           ) -> Iterator[tuple[str, str, int, int]]:
+    joined, returned = (after > 0) - (before > 0), (after > 1) - (before > 1)
+    if joined or returned:
+        yield kind, period, joined, returned
 
 
 def period_start(kind: str, period: str) -> date:

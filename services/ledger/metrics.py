@@ -6,7 +6,8 @@ request scans the entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from services.ledger import disclosure
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import Counts, measures, period_of, period_start
-from services.ledger.models import Aggregate, CellHistogram, CitizenPeriod
+from services.ledger.models import Aggregate, CellHistogram, CitizenYear
 from services.ledger.projection import ALL_UNITS
 from shared.db import Database
 
@@ -147,11 +148,13 @@ class Reader:
                     totals[row.org_unit].citizens = row.citizens
                     totals[row.org_unit].returning = row.returning_citizens
             return totals
+        years, n = citizens_in(months_of(self.kind, self.periods))
         per_citizen = (
-            sa.select(CitizenPeriod.org_unit, sa.func.sum(CitizenPeriod.n).label("n"))
-            .where(CitizenPeriod.area == area, CitizenPeriod.org_unit.in_(list(series)),
-                   CitizenPeriod.kind == self.kind, CitizenPeriod.period.in_(self.periods))
-            .group_by(CitizenPeriod.org_unit, CitizenPeriod.pseudonym).subquery())
+            sa.select(CitizenYear.org_unit, sa.func.sum(n).label("n"))
+            .where(CitizenYear.area == area, CitizenYear.org_unit.in_(list(series)),
+                   CitizenYear.year.in_(years))
+            .group_by(CitizenYear.org_unit, CitizenYear.pseudonym)
+            .having(sa.func.sum(n) > 0).subquery())
         counted = self.session.execute(sa.select(
             per_citizen.c.org_unit, sa.func.count(),
             sa.func.sum(sa.case((per_citizen.c.n >= 2, 1), else_=0)))
@@ -263,10 +266,22 @@ def _hex_digit_postgresql(element: _HexDigit, compiler: Any, **kw: Any) -> str:
     return f"(strpos('0123456789abcdef', {compiler.process(element.clauses, **kw)}) - 1)"
 
 
+def citizens_in(months: Iterable[str]) -> tuple[list[str], sa.ColumnElement[int]]:
+    """The years of these months (YYYY-MM), and a ``citizen_years`` row's involvements
+    in those of its year: what a range's counts of citizens add up per citizen."""
+    by_year: dict[str, list[sa.ColumnElement[int]]] = defaultdict(list)
+    table = CitizenYear.__table__
+    for month in months:
+        by_year[month[:4]].append(table.c[f"m{int(month[5:7])}"])
+    n = sa.case(*((CitizenYear.year == year, sum(columns, sa.literal(0)))
+                  for year, columns in by_year.items()), else_=0)
+    return sorted(by_year), n
+
+
 # A citizen's record key in SQL, as services.ledger.disclosure.citizen_key computes it; a
 # figure's cell key is the sum of its citizens' keys.
 CITIZEN_RECORD_KEY = sum(
-    (_HexDigit(sa.func.substr(CitizenPeriod.pseudonym, 3 + i, 1)) * 16 ** (5 - i)
+    (_HexDigit(sa.func.substr(CitizenYear.pseudonym, 3 + i, 1)) * 16 ** (5 - i)
      for i in range(6)), sa.literal(0))
 
 
@@ -352,15 +367,16 @@ class Rounded:
 
     def _counted_reach(self, area: str, unit: str | None,
                        by: str | None) -> dict[str, disclosure.Reach]:
-        group = CitizenPeriod.__table__.c[by] if by else sa.literal(area)
-        stmt = sa.select(group.label("g"), CitizenPeriod.pseudonym,
-                         sa.func.sum(CitizenPeriod.n).label("n"),
+        group = CitizenYear.__table__.c[by] if by else sa.literal(area)
+        years, n = citizens_in(self.months)
+        stmt = sa.select(group.label("g"), CitizenYear.pseudonym,
+                         sa.func.sum(n).label("n"),
                          sa.func.min(CITIZEN_RECORD_KEY).label("k")).where(
-            CitizenPeriod.area == area, CitizenPeriod.kind == self.kind,
-            CitizenPeriod.period.in_(self.periods))
-        stmt = stmt.where(CitizenPeriod.org_unit == unit if unit
-                          else CitizenPeriod.org_unit != ALL_UNITS)
-        per = stmt.group_by(group, CitizenPeriod.pseudonym).subquery()
+            CitizenYear.area == area, CitizenYear.year.in_(years))
+        stmt = stmt.where(CitizenYear.org_unit == unit if unit
+                          else CitizenYear.org_unit != ALL_UNITS)
+        per = (stmt.group_by(group, CitizenYear.pseudonym)
+               .having(sa.func.sum(n) > 0).subquery())
         returning = per.c.n >= 2
         counted = self.session.execute(sa.select(
             per.c.g, sa.func.count(), sa.func.sum(sa.case((returning, 1), else_=0)),

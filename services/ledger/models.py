@@ -148,17 +148,29 @@ class Aggregate(Base):
     non_financial: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
-class CitizenPeriod(Base):
-    """How many active involvements a pseudonym has in an area, unit and period."""
+class CitizenYear(Base):
+    """How many active involvements a pseudonym has in an area and unit, in each month
+    of a year (``m1`` January to ``m12`` December): a quarter's or a year's count is
+    the sum of its months."""
 
-    __tablename__ = "citizen_periods"
+    __tablename__ = "citizen_years"
 
     area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     org_unit: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
-    period: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    year: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
     pseudonym: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    n: Mapped[int] = mapped_column(sa.Integer)
+    m1: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m2: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m3: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m4: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m5: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m6: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m7: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m8: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m9: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m10: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m11: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    m12: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
 
 class ActivityState(Base):

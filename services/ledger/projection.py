@@ -6,6 +6,12 @@ Each appended event moves a few counters: the aggregates of its area, org unit
 counts behind distinct and returning citizens. Corrections take the old facts
 out and put the new ones in; withdrawals take them out. Nothing here reads the
 entries table: the follower hands the entries in.
+
+An event moves one cell, its area, unit and month, while a batch is applied: the
+quarter, the year and all units are added up from the cells once, when it is
+written. A citizen's counts are a row a year with a column a month, in its unit
+and in all units; the moves of distinct and returning citizens in each month,
+quarter and year follow from that row before and after (measures.citizen_moves).
 """
 
 from __future__ import annotations
@@ -24,12 +30,12 @@ from sqlalchemy.orm import Session
 
 from services.ledger.disclosure import citizen_key
 from services.ledger.domain import AcceptedEvent, told_on
-from services.ledger.measures import PERIODS, period_of
+from services.ledger.measures import PERIODS, citizen_moves, period_of
 from services.ledger.models import (
     ActivityState,
     Aggregate,
     CellHistogram,
-    CitizenPeriod,
+    CitizenYear,
     InvolvementState,
 )
 from shared.chunks import KEYS_PER_STATEMENT, chunks
@@ -80,8 +86,11 @@ class InvolvementRow:
 State = ActivityRow | InvolvementRow
 TABLES: dict[type, sa.Table] = {ActivityRow: cast(sa.Table, ActivityState.__table__),
                                 InvolvementRow: cast(sa.Table, InvolvementState.__table__)}
-CITIZEN_PERIODS = cast(sa.Table, CitizenPeriod.__table__)
-CITIZEN_KEY = ("area", "org_unit", "kind", "period", "pseudonym")
+CITIZEN_YEARS = cast(sa.Table, CitizenYear.__table__)
+CITIZEN_KEY = ("area", "org_unit", "year", "pseudonym")
+MONTHS = tuple(f"m{m}" for m in range(1, 13))
+# (area, org unit or '*', year, pseudonym): the citizen's involvements in each month.
+CitizenKey = tuple[str, str, str, str]
 KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvement_id")}
 FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in TABLES}
 COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
@@ -92,7 +101,10 @@ CELL_HISTOGRAMS = cast(sa.Table, CellHistogram.__table__)
 HISTOGRAM_KEY = ("area", "org_unit", "month", "measure", "value")
 # (area, org unit or '*', month, measure, value): a histogram's count.
 HistogramKey = tuple[str, str, str, str, str]
+# (area, org unit or '*', kind, period): an aggregate row.
 Key = tuple[str, str, str, str]
+# (area, org unit, month): a cell, as a batch moves it.
+Cell = tuple[str, str, str]
 
 
 def _row(state: State) -> dict[str, Any]:
@@ -101,10 +113,23 @@ def _row(state: State) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4096)
-def _keys(area: str, org_unit: str, day: date) -> tuple[Key, ...]:
-    """The aggregates an event of this area, unit and day counts in (asked per event)."""
-    return tuple((area, unit, kind, period_of(day, kind))
+def _keys(area: str, org_unit: str, month: str) -> tuple[Key, ...]:
+    """The aggregates a cell of this area, unit and month (YYYY-MM) adds up into."""
+    first = date(int(month[:4]), int(month[5:7]), 1)
+    return tuple((area, unit, kind, period_of(first, kind))
                  for unit in (org_unit, ALL_UNITS) for kind in PERIODS)
+
+
+def _cell(area: str, org_unit: str, day: date) -> Cell:
+    return area, org_unit, f"{day.year:04d}-{day.month:02d}"
+
+
+def _counters() -> dict[str, float]:
+    return defaultdict(float)
+
+
+def _months() -> list[int]:
+    return [0] * 12
 
 
 def by_keys(session: Session, stmt: sa.Select[Any], columns: list[Any],
@@ -131,8 +156,11 @@ class Projector:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.agg: dict[Key, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        self.citizens: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+        self.cells: dict[Cell, dict[str, float]] = defaultdict(_counters)
+        # The aggregates' moves, added up from the cells and the citizens when written.
+        self.agg: dict[Key, dict[str, float]] = defaultdict(_counters)
+        # Each citizen's moves in its unit, by month of the year.
+        self.citizens: dict[CitizenKey, list[int]] = defaultdict(_months)
         self.histograms: dict[HistogramKey, int] = defaultdict(int)
         self.activities: dict[tuple[str, str], ActivityRow] = {}
         self.involvements: dict[tuple[str, str], InvolvementRow] = {}
@@ -163,27 +191,27 @@ class Projector:
 
     def _activity(self, a: ActivityRow, sign: int) -> None:
         """Add (or take out) an active activity's part in coverage."""
-        for key in _keys(a.area, a.org_unit, a.day):
-            self.agg[key]["activities"] += sign
-            if a.involved:
-                self.agg[key]["activities_involved"] += sign
+        counters = self.cells[_cell(a.area, a.org_unit, a.day)]
+        counters["activities"] += sign
+        if a.involved:
+            counters["activities_involved"] += sign
 
     def _involvement(self, i: InvolvementRow, sign: int, citizen: bool = True) -> None:
         told, outcome = self._impact(i)
-        for key in _keys(i.area, i.org_unit, i.day):
-            counters = self.agg[key]
-            counters["involvements"] += sign
-            counters[f"step_{i.step}"] += sign
-            counters["hours"] += sign * i.hours
-            counters["recognised"] += sign * int(i.recognised)
-            counters["votes"] += sign * int(i.vote)
-            counters["feedback"] += sign * int(i.feedback)
-            counters["non_financial"] += sign * int(i.recognition == "time_credit")
-            counters["told"] += sign * int(told is not None)
-            counters["changed"] += sign * int(outcome in CHANGED)
-            if citizen:
-                self.citizens[(*key, i.pseudonym)] += sign
-        month = period_of(i.day, "month")
+        cell = _cell(i.area, i.org_unit, i.day)
+        counters = self.cells[cell]
+        counters["involvements"] += sign
+        counters[f"step_{i.step}"] += sign
+        counters["hours"] += sign * i.hours
+        counters["recognised"] += sign * int(i.recognised)
+        counters["votes"] += sign * int(i.vote)
+        counters["feedback"] += sign * int(i.feedback)
+        counters["non_financial"] += sign * int(i.recognition == "time_credit")
+        counters["told"] += sign * int(told is not None)
+        counters["changed"] += sign * int(outcome in CHANGED)
+        if citizen:
+            self.citizens[(i.area, i.org_unit, cell[2][:4], i.pseudonym)][i.day.month - 1] += sign
+        month = cell[2]
         for unit in (i.org_unit, ALL_UNITS):
             self.histograms[(i.area, unit, month, "rubric", i.rubric)] += sign
             if told is not None:
@@ -295,8 +323,7 @@ class Projector:
         a.involved += sign
         self._touch(a)
         if a.status == "active" and (before == 0) != (a.involved == 0):
-            for key in _keys(a.area, a.org_unit, a.day):
-                self.agg[key]["activities_involved"] += sign
+            self.cells[_cell(a.area, a.org_unit, a.day)]["activities_involved"] += sign
 
     def _on_involvement_corrected(self, e: AcceptedEvent) -> None:
         i = self.involvements.get((e.area, e.data["involvement_id"]))
@@ -364,6 +391,11 @@ class Projector:
                 executemany(self.session.connection(),
                             sa.update(table).where(*(table.c[k] == sa.bindparam(f"k_{k}")
                                                      for k in keys)), updates)
+        for (area, org_unit, month), moved in self.cells.items():
+            for key in _keys(area, org_unit, month):
+                counters = self.agg[key]
+                for name, n in moved.items():
+                    counters[name] += n
         self._flush_citizens()
         rows = [{"area": k[0], "org_unit": k[1], "kind": k[2], "period": k[3],
                  **{c: counters.get(c, 0) for c in COUNTERS}}
@@ -376,90 +408,108 @@ class Projector:
             _upsert_add(self.session, CELL_HISTOGRAMS, histogram, HISTOGRAM_KEY, ("n",))
 
     def _flush_citizens(self) -> None:
-        """Move each changed citizen counter; distinct and returning citizens follow.
+        """Move each changed citizen's counts, in its unit and in all units; distinct
+        and returning citizens follow.
 
-        ``_upsert_citizens`` gives each counter after the change; the counter before
-        is that minus the change, and from both the distinct and returning citizens
-        move. A counter back at zero is deleted.
+        ``_upsert_citizens`` gives each row's months after the change; before is that
+        minus the change, and from both the distinct and returning citizens move. A
+        row back at zero in every month is deleted.
         """
-        changed = {k: d for k, d in self.citizens.items() if d}
+        changed: dict[CitizenKey, list[int]] = defaultdict(_months)
+        for (area, org_unit, year, pseudonym), moved in self.citizens.items():
+            for key in ((area, org_unit, year, pseudonym), (area, ALL_UNITS, year, pseudonym)):
+                months = changed[key]
+                for m, n in enumerate(moved):
+                    months[m] += n
+        changed = {key: months for key, months in changed.items() if any(months)}
         if not changed:
             return
-        table = CITIZEN_PERIODS
         gone = []
-        for area, org_unit, kind, period, pseudonym, after in _upsert_citizens(
-                self.session, changed):
-            key = (area, org_unit, kind, period, pseudonym)
-            before = after - changed[key]
-            counters = self.agg[key[:4]]
-            joined, returned = (after > 0) - (before > 0), (after > 1) - (before > 1)
-            counters["citizens"] += joined
-            counters["returning_citizens"] += returned
-            if joined or returned:
-                record_key = citizen_key(pseudonym)
+        for key, after in _upsert_citizens(self.session, changed):
+            area, org_unit, year, pseudonym = key
+            before = [a - d for a, d in zip(after, changed[key], strict=True)]
+            record_key = None
+            for kind, period, joined, returned in citizen_moves(year, before, after):
+                if record_key is None:
+                    record_key = citizen_key(pseudonym)
+                counters = self.agg[(area, org_unit, kind, period)]
+                counters["citizens"] += joined
+                counters["returning_citizens"] += returned
                 counters["citizens_key"] += joined * record_key
                 counters["returning_key"] += returned * record_key
-            if after <= 0:
+            if not any(after):
                 gone.append({f"k_{n}": v for n, v in zip(CITIZEN_KEY, key, strict=True)})
+        table = CITIZEN_YEARS
         executemany(self.session.connection(), sa.delete(table).where(
             *(table.c[n] == sa.bindparam(f"k_{n}") for n in CITIZEN_KEY)), gone)
 
 
-# PostgreSQL takes the whole batch as one array per column: one short statement,
-# where a multi-row VALUES list would be a long text for the driver to parse on
-# every batch.
-CITIZENS_UPSERT_PG = sa.text(
-    "INSERT INTO citizen_periods (area, org_unit, kind, period, pseudonym, n) "
-    "SELECT * FROM unnest(CAST(:area AS text[]), CAST(:org_unit AS text[]), "
-    "CAST(:kind AS text[]), CAST(:period AS text[]), CAST(:pseudonym AS text[]), "
-    "CAST(:n AS integer[])) "
-    "ON CONFLICT (area, org_unit, kind, period, pseudonym) "
-    "DO UPDATE SET n = citizen_periods.n + excluded.n "
-    "RETURNING area, org_unit, kind, period, pseudonym, n")
+def _citizens_upsert_pg() -> sa.TextClause:
+    """PostgreSQL: add each row's months to the row there (created at 0) and return the
+    months after; the whole batch as one array per column, one short statement where a
+    multi-row VALUES list would be a long text for the driver to parse every batch."""
+    columns = (*CITIZEN_KEY, *MONTHS)
+    arrays = ", ".join([f"CAST(:{n} AS text[])" for n in CITIZEN_KEY]
+                       + [f"CAST(:{m} AS integer[])" for m in MONTHS])
+    adds = ", ".join(f"{m} = citizen_years.{m} + excluded.{m}" for m in MONTHS)
+    return sa.text(f"INSERT INTO citizen_years ({', '.join(columns)}) SELECT * FROM "
+                   f"unnest({arrays}) ON CONFLICT ({', '.join(CITIZEN_KEY)}) DO UPDATE "
+                   f"SET {adds} RETURNING {', '.join(columns)}")
 
 
-def _upsert_citizens(session: Session, changed: dict[tuple[str, str, str, str, str], int]
-                     ) -> Iterable[tuple[str, str, str, str, str, int]]:
-    """Add each change to its counter (creating it at 0); yield the key and the count after."""
+CITIZENS_UPSERT_PG = _citizens_upsert_pg()
+
+
+def _upsert_citizens(session: Session, changed: dict[CitizenKey, list[int]]
+                     ) -> Iterable[tuple[CitizenKey, list[int]]]:
+    """Add each row's changes to its months (creating it at 0); yield the key and the
+    months after."""
     if session.get_bind().dialect.name == "postgresql":
-        columns = list(zip(*changed, strict=True))
-        params = {name: list(values) for name, values in zip(CITIZEN_KEY, columns, strict=True)}
-        return session.execute(CITIZENS_UPSERT_PG,
-                               {**params, "n": list(changed.values())}).all()
-    # SQLite: read the counters before (through the primary key), then write the
-    # counts after in one executemany; the head row's lock keeps other writers out.
-    table = CITIZEN_PERIODS
-    before = dict(_citizen_counts(session, list(changed)))
-    after = [(*key, before.get(key, 0) + delta) for key, delta in changed.items()]
+        keys = list(zip(*changed, strict=True))
+        months = list(zip(*changed.values(), strict=True))
+        params = {**{n: list(v) for n, v in zip(CITIZEN_KEY, keys, strict=True)},
+                  **{m: list(v) for m, v in zip(MONTHS, months, strict=True)}}
+        return [(tuple(row[:4]), list(row[4:]))
+                for row in session.execute(CITIZENS_UPSERT_PG, params)]
+    # SQLite: read the rows before (through the primary key), then write the months
+    # after in one executemany; the follower's position row keeps other writers out.
+    before = dict(_citizen_rows(session, list(changed)))
+    after = []
+    for key, moved in changed.items():
+        was = before.get(key) or _months()
+        after.append((key, [w + d for w, d in zip(was, moved, strict=True)]))
+    table = CITIZEN_YEARS
     stmt = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=list(CITIZEN_KEY),
-                                      set_={"n": stmt.excluded.n})
+                                      set_={m: stmt.excluded[m] for m in MONTHS})
     executemany(session.connection(), stmt,
-                [dict(zip((*CITIZEN_KEY, "n"), row, strict=True)) for row in after])
+                [{**dict(zip(CITIZEN_KEY, key, strict=True)),
+                  **dict(zip(MONTHS, months, strict=True))} for key, months in after])
     return after
 
 
-def _citizen_counts(session: Session, keys: list[tuple[str, str, str, str, str]]
-                    ) -> Iterable[tuple[tuple[str, str, str, str, str], int]]:
-    """SQLite: the counters of these keys that exist, a thousand keys per statement.
+def _citizen_rows(session: Session, keys: list[CitizenKey]
+                  ) -> Iterable[tuple[CitizenKey, list[int]]]:
+    """SQLite: the rows of these keys that exist, with their months, a thousand keys per
+    statement.
 
     The keys are a VALUES list that drives the loop (CROSS JOIN keeps it outermost),
     and each is looked up through the primary key. Grouping the keys by their first
-    four columns instead would cost a statement per area, unit and period.
+    three columns instead would cost a statement per area, unit and year.
     """
     names = ", ".join(CITIZEN_KEY)
     on = " AND ".join(f"c.{n} = k.{n}" for n in CITIZEN_KEY)
     connection = session.connection()
-    # Five parameters a key: 5,000 a statement, within the 32,766 SQLite allows since 3.32,
+    # Four parameters a key: 4,000 a statement, within the 32,766 SQLite allows since 3.32,
     # as every SQLite this runs on is (the 999 of older builds would refuse it).
     for chunk in chunks(keys, 1000):
-        rows = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        rows = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
         found = connection.exec_driver_sql(
-            f"WITH k({names}) AS (VALUES {rows}) SELECT c.{', c.'.join(CITIZEN_KEY)}, c.n "
-            f"FROM k CROSS JOIN citizen_periods AS c ON {on}",
+            f"WITH k({names}) AS (VALUES {rows}) SELECT c.{', c.'.join(CITIZEN_KEY)}, "
+            f"c.{', c.'.join(MONTHS)} FROM k CROSS JOIN citizen_years AS c ON {on}",
             tuple(v for key in chunk for v in key))
         for row in found:
-            yield tuple(row[:5]), row[5]
+            yield tuple(row[:4]), list(row[4:])
 
 
 def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]],

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from services.ledger.disclosure import citizen_key
 from services.ledger.metrics import CITIZEN_RECORD_KEY, Rounded
-from services.ledger.models import ApiToken, CitizenPeriod
+from services.ledger.models import ApiToken, CitizenYear
 from shared.auth import create_token
 from tests.integration.conftest import MakeApp
 from tests.support import appending
@@ -342,8 +342,8 @@ def test_citizens_are_keyed_alike_from_the_aggregates_and_from_the_citizens(
                         area, unit, by)
                     assert kept == counted, (area, kind, unit)
                     assert kept, (area, kind, unit)
-            pseudonyms = session.scalars(sa.select(CitizenPeriod.pseudonym).distinct()).all()
-            in_sql = dict(session.execute(sa.select(CitizenPeriod.pseudonym, CITIZEN_RECORD_KEY)
+            pseudonyms = session.scalars(sa.select(CitizenYear.pseudonym).distinct()).all()
+            in_sql = dict(session.execute(sa.select(CitizenYear.pseudonym, CITIZEN_RECORD_KEY)
                                           .distinct()).all())
             assert {p: citizen_key(p) for p in pseudonyms} == in_sql
     # Real pseudonyms are p_ and 32 hex digits; the key reads the first six.

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
+from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Connection
 
 import shared
 from services import area_packages
 from services.ledger import merkle, models, tree
+from services.ledger.measures import period_of
+from services.ledger.signing import Signer
 from shared import areas
 from shared.area.models import Base as AreaBase
-from shared.db import make_engine
+from shared.db import Database, make_engine
 from shared.migrations import alembic_config, upgrade
+from tests.support import appending
 from tests.support.databases import database
+from tests.support.events import activity, involvement, withdrawn
 
 SERVICES = ["ledger", *areas.names()]
 ROOT = Path(shared.__file__).parent.parent
@@ -245,3 +251,47 @@ def test_entries_held_before_the_merkle_log_are_hashed_in_as_the_sequencer_hashe
             assert connection.scalar(sa.text("SELECT compact_range FROM ledger_head")) == \
                 ",".join(h.hex() for h in tree_.hashes)
         engine.dispose()
+
+
+def test_citizens_counted_by_period_and_by_year_rows_convert_both_ways(
+        backend: str, tmp_path: Path) -> None:
+    """Revision 0012 keeps a citizen's counts a row a year; its downgrade builds the
+    month, quarter and year rows back. Both must hold what the active involvements say."""
+    signer = Signer(Ed25519PrivateKey.from_private_bytes(bytes(32)))
+    units = ("ward-1", "ward-2", "ward-3")
+    activities = {u: activity("training", u, time="2025-11-02T09:00:00Z") for u in units}
+    involvements = [involvement("training", 4, org_unit=units[n % 3], pseudonym=f"p{n % 7}",
+                                activity_id=activities[units[n % 3]]["data"]["activity_id"],
+                                time=f"{2025 + n % 2}-{n % 12 + 1:02d}-10T09:00:00Z")
+                    for n in range(60)]
+    gone = [withdrawn("training", e["data"]["activity_id"], e["data"]["involvement_id"])
+            for e in involvements[::5]]
+    with database(backend, tmp_path, "ledger") as url:
+        upgrade("ledger", url)
+        db = Database(url)
+        appending.append(db, [*activities.values(), *involvements], signer)
+        appending.append(db, gone, signer)
+        expected: Counter[tuple[str, ...]] = Counter()
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            years = sorted(tuple(row) for row in connection.execute(sa.text(
+                "SELECT * FROM citizen_years")))
+            for area, unit, day, pseudonym in connection.execute(sa.text(
+                    "SELECT area, org_unit, day, pseudonym FROM involvement_states "
+                    "WHERE status = 'active'")):
+                day = day if isinstance(day, date) else date.fromisoformat(day)
+                for kind in ("month", "quarter", "year"):
+                    for u in (unit, "*"):
+                        expected[area, u, kind, period_of(day, kind), pseudonym] += 1
+        assert len(years) > 20
+        command.downgrade(alembic_config("ledger", url), "0011")
+        with engine.connect() as connection:
+            periods = {tuple(row[:5]): row[5] for row in connection.execute(sa.text(
+                "SELECT area, org_unit, kind, period, pseudonym, n FROM citizen_periods"))}
+        assert periods == dict(expected)
+        upgrade("ledger", url)
+        with engine.connect() as connection:
+            assert sorted(tuple(row) for row in connection.execute(sa.text(
+                "SELECT * FROM citizen_years"))) == years
+        engine.dispose()
+        db.dispose()

@@ -39,11 +39,11 @@ def append(db: Database, events: Any, signer: Signer,
 
 
 # What the measures follower writes.
-MEASURES = ("aggregates", "citizen_periods", "activity_states", "involvement_states",
+MEASURES = ("aggregates", "citizen_years", "activity_states", "involvement_states",
             "cell_histograms", "alert_states")
 # Counters a step can leave at 0 (a unit an activity moved from), where one step over the
 # same entries writes no row: the same figures.
-COUNTERS = ("aggregates", "citizen_periods", "cell_histograms")
+COUNTERS = ("aggregates", "citizen_years", "cell_histograms")
 
 
 def measures(db: Database) -> dict[str, list[tuple[Any, ...]]]:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from services.ledger.measures import (
     Counts,
+    citizen_moves,
     involvement_index,
     median_step,
     period_of,
@@ -54,3 +55,29 @@ def test_median_step_from_the_histogram_is_the_median_of_every_involvement(
 ])
 def test_involvement_index(counts: Counts, index: float | None) -> None:
     assert involvement_index(counts) == index
+
+
+MONTH_COUNTS = st.lists(st.integers(0, 3), min_size=12, max_size=12)
+
+
+@given(MONTH_COUNTS, MONTH_COUNTS)
+def test_a_citizens_year_row_moves_every_period_as_counting_it_afresh_would(
+        before: list[int], after: list[int]) -> None:
+    """Distinct and returning citizens of every month, quarter and year of the row, each
+    counted from the months' sums before and after, move as citizen_moves says."""
+    def counted(months: list[int]) -> dict[tuple[str, str], tuple[int, int]]:
+        found = {}
+        for m in range(12):
+            day = date(2026, m + 1, 1)
+            for kind in ("month", "quarter", "year"):
+                period = period_of(day, kind)
+                n = sum(months[k] for k in range(12)
+                        if period_of(date(2026, k + 1, 1), kind) == period)
+                found[kind, period] = (int(n > 0), int(n > 1))
+        return found
+
+    was, now = counted(before), counted(after)
+    expected = {key: (now[key][0] - was[key][0], now[key][1] - was[key][1]) for key in now}
+    moves = {(kind, period): (joined, returned)
+             for kind, period, joined, returned in citizen_moves("2026", before, after)}
+    assert moves == {key: move for key, move in expected.items() if move != (0, 0)}
