@@ -79,6 +79,13 @@ def _one_period(start: date, end: date) -> tuple[str, str] | None:
     return None
 
 
+def _whole(kind: str, periods: list[str]) -> tuple[str, str] | None:
+    """The single calendar period that the periods of a query make up together, if any:
+    quarters 1 to 4 are a year, whatever dates within them the query named."""
+    return _one_period(period_start(kind, periods[0]),
+                       next_start(kind, periods[-1]) - timedelta(days=1))
+
+
 def next_start(kind: str, period: str) -> date:
     first = period_start(kind, period)
     months = {"month": 1, "quarter": 3, "year": 12}[kind]
@@ -87,12 +94,12 @@ def next_start(kind: str, period: str) -> date:
 
 
 class Reader:
-    def __init__(self, session: sa.orm.Session, kind: str, periods: list[str],
-                 start: date, end: date) -> None:
+    def __init__(self, session: sa.orm.Session, kind: str, periods: list[str]) -> None:
         self.session = session
         self.kind = kind
         self.periods = periods
-        self.exact = _one_period(start, end)
+        # Its aggregate rows count each citizen once: none need counting per query.
+        self.exact = _whole(kind, periods)
 
     def _rows(self, area: str, kind: str, periods: list[str],
               unit: str | None) -> sa.Result[Any]:
@@ -169,7 +176,7 @@ def _exact(session: sa.orm.Session, q: MetricsQuery,
            periods: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Rows and total, as they are: for admins."""
     unit = q.org_unit or ALL_UNITS
-    reader = Reader(session, q.period, periods, q.start, q.end)
+    reader = Reader(session, q.period, periods)
     months = months_of(q.period, periods)
     total: Counts | None = None
     if q.group_by == "period":
@@ -344,8 +351,7 @@ class Rounded:
         A figure of one calendar period reads its aggregate row, which keeps the sums of
         its citizens' keys; any other range counts the citizens of its periods once.
         """
-        whole = _one_period(period_start(self.kind, self.periods[0]),
-                            next_start(self.kind, self.periods[-1]) - timedelta(days=1))
+        whole = _whole(self.kind, self.periods)
         if by == "period":
             found = self._aggregate_reach(area, unit, self.kind, self.periods, by)
         elif whole is not None:

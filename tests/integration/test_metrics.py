@@ -145,6 +145,20 @@ def test_a_calendar_year_and_a_ragged_range_around_it_agree(ledger: Ledger,
     assert ragged["total"] == exact["total"]
 
 
+@pytest.mark.parametrize("who", ["admin", "reader"])
+def test_quarters_that_make_up_a_year_total_as_the_year_does(ledger: Ledger,
+                                                              who: str) -> None:
+    # February to November overlaps all four quarters: their total is the year's, and its
+    # citizens are read off the year's row, as a query of the whole year reads them.
+    token = ledger.admin if who == "admin" else ledger.auditor
+    year = ledger.get("/v1/metrics", token, area="recruitment", period="year", **YEAR).json
+    quarters = ledger.get("/v1/metrics", token, area="recruitment", period="quarter",
+                          **{"from": "2026-02-10", "to": "2026-11-20"}).json
+    assert [row["period"] for row in quarters["rows"]] == [f"2026-Q{q}" for q in range(1, 5)]
+    assert quarters["total"] == year["total"]
+    assert who == "reader" or year["total"]["citizens"] > 0
+
+
 def test_one_unit_by_month(ledger: Ledger) -> None:
     body = ledger.get("/v1/metrics", ledger.admin, area="recruitment", org_unit="west",
                       period="month", **{"from": "2026-02-01", "to": "2026-03-31"}).json
