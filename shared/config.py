@@ -196,6 +196,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FOLLOW_BATCH_SIZE": max(1, _int(env, "LADDER_FOLLOW_BATCH_SIZE", 2000)),
         "FOLLOW_INTERVAL": _float(env, "LADDER_FOLLOW_INTERVAL", 0.05),
         "FOLLOW_STUCK_AFTER": _float(env, "LADDER_FOLLOW_STUCK_AFTER", 60.0),
+        "FOLLOW_SKIP_AFTER": max(0, _int(env, "LADDER_FOLLOW_SKIP_AFTER", 3)),
         **disclosure_settings(env),
         "PAGE_LIMIT_MAX": _int(env, "LADDER_PAGE_LIMIT_MAX", 1000),
         "SESSION_HOURS": _float(env, "LADDER_SESSION_HOURS", 8.0),

@@ -17,6 +17,9 @@ PARTS = ("required_to_attend", "shown_how_it_works", "told", "asked_for_views",
          "contributed_experience", "designed", "decided", "led")
 # Did their contribution demonstrably change the outcome?
 INFLUENCE = ("no", "unknown", "yes")
+# The most hours one involvement can record: the areas accept no more, and the ledger
+# refuses more from anyone, so that no sum of them leaves the range of a float.
+MAX_HOURS = 1000
 
 # TLAP / National Co-production Advisory Group (2016).
 LADDER = {

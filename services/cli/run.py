@@ -210,10 +210,22 @@ def relay(services: tuple[str, ...]) -> None:
 
 
 @click.command()
-def follow() -> None:
+@click.option("--skipped", is_flag=True,
+              help="Print the entries a follower went past without their effect, and why, "
+                   "then exit.")
+def follow(skipped: bool) -> None:
     """Apply the log's new entries to the measures and the webhook messages, each
     follower from its own stored position, and hand the messages to the broker."""
     from services.ledger import followers
+    from shared.db import Database
+
+    if skipped:
+        found = followers.skipped(Database(database_url("ledger")))
+        for gone in found:
+            click.echo(f"{gone.skipped_at:%Y-%m-%dT%H:%M:%SZ}  {gone.follower:9} "
+                       f"seq {gone.seq}  {gone.reason}")
+        click.echo(f"{len(found)} entries skipped", err=True)
+        return
     from services.ledger.webhooks import service as subscribers
     from services.ledger.webhooks.tasks import enqueue
     from services.ledger.worker import build
@@ -232,4 +244,5 @@ def follow() -> None:
         followers.run(app.extensions["db"], subscribers.Settings.from_config(config),
                       lambda messages: enqueue(celery_app, messages),
                       limit=config["FOLLOW_BATCH_SIZE"], interval=config["FOLLOW_INTERVAL"],
-                      running=lambda: state["running"], on_pass=heartbeat.beat)
+                      running=lambda: state["running"], on_pass=heartbeat.beat,
+                      skip_after=config["FOLLOW_SKIP_AFTER"])

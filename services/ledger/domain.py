@@ -25,7 +25,7 @@ from shared.envelope import (
     parse_time,
 )
 from shared.impact import CHANGE_KINDS, OUTCOMES
-from shared.involvement import DECISION_POWER, RECOGNITION
+from shared.involvement import DECISION_POWER, MAX_HOURS, RECOGNITION
 from shared.times import rfc3339
 
 # The areas the ledger lists and compares: metrics, dashboard, releases, API filters.
@@ -203,8 +203,10 @@ def _check_data(type_: str, data: dict[str, Any]) -> None:
     if not (isinstance(step, int) and not isinstance(step, bool) and 1 <= step <= 7):
         raise EventRejected("data.step must be an integer from 1 to 7")
     hours = data.get("hours")
-    if not (isinstance(hours, int | float) and not isinstance(hours, bool) and hours >= 0):
-        raise EventRejected("data.hours must be a number, 0 or more")
+    # Compared as it came: float() of a 400-digit integer would raise, not refuse it.
+    if not (isinstance(hours, int | float) and not isinstance(hours, bool)
+            and 0 <= hours <= MAX_HOURS):
+        raise EventRejected(f"data.hours must be a number from 0 to {MAX_HOURS}")
     if data.get("recognition") not in RECOGNITION:
         raise EventRejected(f"data.recognition must be one of {', '.join(RECOGNITION)}")
     if data.get("decision_power") not in DECISION_POWER:

@@ -11,6 +11,12 @@ effect happens exactly once, and a follower that is killed resumes where it stop
 
 A follower's row in ``follower_positions`` is its lock: two copies of one follower
 never apply the same entries, and a subscription's change waits for it.
+
+An entry a follower cannot apply (one an earlier version of the append let in) would
+hold it, and every entry after, for good. After a step fails, the follower applies its
+entries one at a time; one that fails alone ``LADDER_FOLLOW_SKIP_AFTER`` times in a row
+while the database answers is gone past without its effect, and ``follower_skips``
+records which and why.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from services.ledger import tree
 from services.ledger.domain import AcceptedEvent
-from services.ledger.models import Entry, FollowerPosition, Head
+from services.ledger.models import Entry, FollowerPosition, FollowerSkip, Head
 from services.ledger.projection import Projector
 from services.ledger.signing import TreeHead
 from services.ledger.webhooks import fanout
@@ -40,6 +46,8 @@ from shared.times import naive_utcnow
 log = logging.getLogger(__name__)
 
 MEASURES, WEBHOOKS = "measures", "webhooks"
+# Seconds a follower waits after a failure before it tries again.
+RETRY_AFTER = 1.0
 ENTRIES = cast(sa.Table, Entry.__table__)
 COLUMNS = (ENTRIES.c.seq, ENTRIES.c.source, ENTRIES.c.event_id, ENTRIES.c.type,
            ENTRIES.c.subject, ENTRIES.c.area, ENTRIES.c.org_unit, ENTRIES.c.pseudonym,
@@ -117,6 +125,32 @@ def step(db: Database, follower: str, settings: subscribers.Settings,
         return Step(follower, len(rows), mark.position, tuple(messages))
 
 
+def skip(db: Database, follower: str, seq: int, reason: str) -> bool:
+    """Move ``follower`` past the entry ``seq`` without its effect, and record why, in one
+    transaction; False if ``seq`` is not the next entry it would apply."""
+    with db.writing(exclusive=False) as session:
+        mark = session.execute(sa.select(FollowerPosition).where(
+            FollowerPosition.name == follower).with_for_update()).scalar_one()
+        if mark.position != seq - 1:
+            return False
+        now = naive_utcnow()
+        session.add(FollowerSkip(follower=follower, seq=seq, reason=reason[:2000],
+                                 skipped_at=now))
+        mark.position, mark.updated_at = seq, now
+    log.error("the %s follower of the log went past entry %d without its effect: %s",
+              follower, seq, reason)
+    return True
+
+
+def skipped(db: Database) -> list[FollowerSkip]:
+    """Every entry a follower went past without its effect, oldest first."""
+    with db.reading() as session:
+        found = list(session.scalars(sa.select(FollowerSkip).order_by(
+            FollowerSkip.skipped_at, FollowerSkip.follower, FollowerSkip.seq)))
+        session.expunge_all()
+        return found
+
+
 def catch_up(db: Database, settings: subscribers.Settings, limit: int = 2000,
              followers: tuple[str, ...] = tuple(FOLLOWERS)) -> Iterator[Step]:
     """Every follower's steps until none has anything left to apply."""
@@ -174,7 +208,14 @@ def gauges(db: Database) -> list[tuple[str, str, float, dict[str, str]]]:
     each scrape."""
     now = naive_utcnow()
     found = positions(db)
-    return [*(("ladder_ledger_follower_lag_entries", "Entries the log holds that a follower "
+    with db.reading() as session:
+        skips = dict(session.execute(sa.select(FollowerSkip.follower, sa.func.count())
+                                     .group_by(FollowerSkip.follower)).all())
+    return [*(("ladder_ledger_follower_skipped_entries", "Entries a follower went past "
+               "without their effect, because applying each failed again and again "
+               "(follower_skips says why)", skips.get(p.follower, 0),
+               {"follower": p.follower}) for p in found),
+            *(("ladder_ledger_follower_lag_entries", "Entries the log holds that a follower "
                "(the measures, the webhook fan-out) has not applied yet", p.lag,
                {"follower": p.follower}) for p in found),
             *(("ladder_ledger_follower_lag_seconds", "How long the oldest entry a follower "
@@ -192,12 +233,13 @@ def readiness(db: Database, after: float) -> str:
 
 def run(db: Database, settings: subscribers.Settings, handed: Callable[[list[str]], Any],
         limit: int, interval: float, running: Callable[[], bool],
-        on_pass: Callable[[], Any] = lambda: None) -> None:
+        on_pass: Callable[[], Any] = lambda: None, skip_after: int = 3) -> None:
     """The follower process: each follower in a thread of its own, so that neither waits
     for the other's steps, until ``running()`` turns false; ``on_pass`` beats while every
     thread lives."""
     threads = [threading.Thread(target=_follow, name=f"follow-{follower}", daemon=True,
-                                args=(db, follower, settings, handed, limit, interval, running))
+                                args=(db, follower, settings, handed, limit, interval, running,
+                                      skip_after))
                for follower in FOLLOWERS]
     for thread in threads:
         thread.start()
@@ -221,25 +263,69 @@ def _behind(db: Database, follower: str) -> bool:
 
 def _follow(db: Database, follower: str, settings: subscribers.Settings,
             handed: Callable[[list[str]], Any], limit: int, interval: float,
-            running: Callable[[], bool]) -> None:
+            running: Callable[[], bool], skip_after: int) -> None:
     """One follower's loop: a step, its messages handed to the broker, and again at once
     while there were entries to apply, else after ``interval`` seconds.
 
     A step that fails is logged and tried again: its effect did not commit, so nothing
-    is lost or doubled. A follower that keeps failing stays behind, which its lag and
-    the ledger's /readyz show.
+    is lost or doubled. Until the follower is past the entries of the step that failed,
+    it steps one entry at a time; an entry that fails alone ``skip_after`` times in a
+    row, the same way each time, while the database answers, is gone past (``skip``).
+    A follower whose database does not answer waits, and its lag and the ledger's
+    /readyz show it.
     """
+    careful_until = 0
+    # The same failure of the same entry, applied alone, in a row.
+    failed: tuple[int, str] | None = None
+    failures = 0
     while running():
         try:
             if not _behind(db, follower):
                 time.sleep(interval)
                 continue
-            done = step(db, follower, settings, limit)
+            position = _position(db, follower)
         except Exception:
-            log.exception("the %s follower of the log failed; it tries again", follower)
-            time.sleep(max(interval, 1.0))
+            log.exception("the %s follower of the log cannot read its position; it tries "
+                          "again", follower)
+            time.sleep(max(interval, RETRY_AFTER))
             continue
+        alone = position < careful_until
+        try:
+            done = step(db, follower, settings, 1 if alone else limit)
+        except Exception as error:
+            log.exception("the %s follower of the log failed after entry %d; it tries "
+                          "again", follower, position)
+            careful_until = max(careful_until, position + limit)
+            reason = f"{type(error).__name__}: {error}"
+            # A lock that timed out or a connection that dropped says nothing of the entry.
+            counted = alone and not _transient(error)
+            failures = failures + 1 if counted and failed == (position, reason) else int(counted)
+            failed = (position, reason)
+            if skip_after and failures >= skip_after:
+                try:
+                    skip(db, follower, position + 1, reason)
+                except Exception:
+                    log.exception("the %s follower of the log could not go past entry %d",
+                                  follower, position + 1)
+                failures, failed = 0, None
+            time.sleep(max(interval, RETRY_AFTER))
+            continue
+        failures, failed = 0, None
         if done.messages:
             handed(list(done.messages))
         if not done.applied:
             time.sleep(interval)
+
+
+def _transient(error: Exception) -> bool:
+    """An error of the database's state, not of what was asked of it: a lock or a statement
+    that timed out, a connection lost, a serialisation failure."""
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError
+                      | sa.exc.TimeoutError) or (isinstance(error, sa.exc.DBAPIError)
+                                                  and error.connection_invalidated)
+
+
+def _position(db: Database, follower: str) -> int:
+    with db.engine.connect() as connection:
+        return int(connection.execute(sa.select(FollowerPosition.position).where(
+            FollowerPosition.name == follower)).scalar_one())

@@ -38,6 +38,18 @@ class FollowerPosition(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
 
 
+class FollowerSkip(Base):
+    """An entry a follower of the log could not apply, tried alone again and again, and
+    went past without its effect: why, and when. The entry itself stays in the log."""
+
+    __tablename__ = "follower_skips"
+
+    follower: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    skipped_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
 class Entry(Base):
     """One accepted event. ``seq`` is gapless and never reused; rows are never updated."""
 

@@ -11,7 +11,7 @@ from shared import impact
 from shared.area import WITHDRAWAL_REASONS, Area, references
 from shared.envelope import EARLIEST
 from shared.fields import Date, Flag, Number, UtcDateTime, cursor, page
-from shared.involvement import DECISION_POWER, INFLUENCE, PARTS, RECOGNITION
+from shared.involvement import DECISION_POWER, INFLUENCE, MAX_HOURS, PARTS, RECOGNITION
 from shared.times import rfc3339
 from shared.validation import Loader, fast_loader
 
@@ -121,7 +121,7 @@ def _facts(area: Area) -> dict[str, fields.Field]:
     return {
         "stage": fields.String(required=True, validate=validate.OneOf(area.stages)),
         "role": fields.String(required=True, validate=validate.OneOf(area.roles)),
-        "hours": Number(required=True, validate=validate.Range(min=0, max=1000)),
+        "hours": Number(required=True, validate=validate.Range(min=0, max=MAX_HOURS)),
         "recognition": fields.String(required=True, validate=validate.OneOf(RECOGNITION)),
         "decision_power": fields.String(required=True,
                                         validate=validate.OneOf(DECISION_POWER)),

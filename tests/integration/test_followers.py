@@ -13,16 +13,21 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from services.cli.run import follow
 from services.ledger import followers, service
-from services.ledger.models import FollowerPosition, WebhookMessage
+from services.ledger.models import Aggregate, Entry, FollowerPosition, WebhookMessage
 from services.ledger.signing import Signer
 from services.ledger.webhooks import service as subscribers
 from shared.db import Database, make_engine
 from shared.migrations import upgrade
 from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, Hooks, MakeApp
+from tests.support import appending
 from tests.support import events as ev
 from tests.support.appending import measures, replayed
 from tests.support.databases import contents, database
@@ -211,3 +216,181 @@ def test_a_follower_idle_for_long_is_not_stuck_when_an_entry_arrives(make_app: M
     waited = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
               if line.startswith('ladder_ledger_follower_lag_seconds{follower="measures"')]
     assert len(waited) == 1 and 0 <= waited[0] < 60
+
+
+HOSTILE = st.one_of(
+    st.sampled_from([10 ** 400, -(10 ** 400), 2 ** 63, -(2 ** 63) - 1, 2 ** 31, 1e308, -0.0,
+                     5e-324, "", "\x00", "\ud800", "9" * 500]),
+    st.integers(min_value=-(10 ** 400), max_value=10 ** 400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40), st.booleans(), st.none(),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                         max_size=2))
+
+
+def _hostile_events(draw: Any) -> list[dict[str, Any]]:
+    """An activity and an involvement in it, and an event of any type about them whose
+    data has a field or two replaced, or added, with a value of any kind."""
+    first = ev.activity("training", "ward-1", time="2026-03-02T09:00:00Z")
+    activity_id = first["data"]["activity_id"]
+    joined = ev.involvement("training", activity_id=activity_id, org_unit="ward-1",
+                            time="2026-03-03T09:00:00Z")
+    involvement_id = joined["data"]["involvement_id"]
+    kinds = {
+        "activity": lambda: ev.activity("training", "ward-1", time="2026-03-02T09:00:00Z"),
+        "updated": lambda: ev.activity_updated("training", activity_id, "ward-2"),
+        "cancelled": lambda: ev.activity_cancelled("training", activity_id, "ward-1"),
+        "involvement": lambda: ev.involvement("training", activity_id=activity_id,
+                                              org_unit="ward-1"),
+        "corrected": lambda: ev.involvement("training", activity_id=activity_id,
+                                            involvement_id=involvement_id, corrected=True),
+        "withdrawn": lambda: ev.withdrawn("training", activity_id, involvement_id),
+        "impact": lambda: ev.impact("training", activity_id, involvement_id=involvement_id,
+                                    told_on="2026-04-01"),
+        "activity impact": lambda: ev.impact("training", activity_id, told_on="2026-04-01"),
+    }
+    hostile = kinds[draw(st.sampled_from(sorted(kinds)))]()
+    names = sorted(hostile["data"]) + ["extra"]
+    for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)):
+        hostile["data"][name] = draw(HOSTILE)
+    return [first, joined, hostile]
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_what_the_sequencer_accepts_every_follower_can_apply(ledger_db: Database,
+                                                             data: st.DataObject) -> None:
+    """An entry a follower cannot apply would hold it, and every entry after, for good:
+    the sequencer must refuse it. (An involvement of 10**400 hours once got in: float()
+    of it raised in the measures, on every try.)"""
+    batch = _hostile_events(data.draw)
+    result = appending.append(ledger_db, batch, SIGNER)
+    assert result.appended + result.rejected == len(batch)
+    assert {p.follower: p.lag for p in followers.positions(ledger_db)} == {
+        "measures": 0, "webhooks": 0}
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A follower tries again after a failure at once, not after a second."""
+    monkeypatch.setattr(followers, "RETRY_AFTER", 0.01)
+
+
+def _run_followers(db: Database, until: Any, skip_after: int, messages: list[str]) -> None:
+    """The follower process's loop in a thread, until ``until()`` holds (at most 20 s)."""
+    deadline = naive_utcnow() + timedelta(seconds=20)
+    thread = threading.Thread(target=followers.run, kwargs={
+        "db": db, "settings": SETTINGS, "handed": messages.extend, "limit": 50,
+        "interval": 0.01, "skip_after": skip_after,
+        "running": lambda: not until() and naive_utcnow() < deadline})
+    thread.start()
+    thread.join()
+
+
+def _poisoned(db: Database) -> tuple[int, int]:
+    """Three involvements appended; the middle one's entry then holds 10**400 hours, as an
+    earlier version of the append let in. Its seq and the log's size."""
+    first = ev.activity("training", "ward-1", time="2026-03-02T09:00:00Z")
+    joined = [ev.involvement("training", activity_id=first["data"]["activity_id"],
+                             org_unit="ward-1", pseudonym=f"p{n}", hours=2,
+                             time="2026-03-03T09:00:00Z") for n in range(3)]
+    result = service.append_batch(db, [first, *joined], SIGNER)
+    with db.writing() as session:
+        seq = session.scalar(sa.select(Entry.seq).where(
+            Entry.event_id == joined[1]["id"]))
+        session.execute(sa.update(Entry).where(Entry.seq == seq).values(
+            event=sa.func.replace(Entry.event, '"hours":2,', f'"hours":{10 ** 400},')))
+    return int(seq), result.size
+
+
+def test_an_entry_a_follower_cannot_apply_is_gone_past_and_recorded(hooks: Hooks) -> None:
+    db = hooks.db
+    sub = hooks.subscribe("/all", **INSPECT_GRANT)
+    seq, size = _poisoned(db)
+    messages: list[str] = []
+    _run_followers(db, lambda: set(_lags(db).values()) == {0}, 2, messages)
+    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    [gone] = followers.skipped(db)
+    assert (gone.follower, gone.seq) == (followers.MEASURES, seq)
+    assert gone.reason.startswith("ValueError") or gone.reason.startswith("OverflowError")
+    # The other entries' figures are there; the webhook follower, which reads no event
+    # text, applied every entry, the poisoned one too.
+    with db.reading() as session:
+        involvements = session.scalar(sa.select(Aggregate.involvements).where(
+            Aggregate.area == "training", Aggregate.org_unit == "*",
+            Aggregate.kind == "year", Aggregate.period == "2026"))
+    assert involvements == 2
+    assert _seqs_messaged(db, sub["id"]) == Counter(range(1, size + 1))
+    gauges = {(name, labels["follower"]): value
+              for name, _, value, labels in followers.gauges(db)}
+    assert gauges[("ladder_ledger_follower_skipped_entries", followers.MEASURES)] == 1
+    assert gauges[("ladder_ledger_follower_skipped_entries", followers.WEBHOOKS)] == 0
+    listed = CliRunner().invoke(follow, ["--skipped"], env={
+        "LEDGER_DATABASE_URL": db.engine.url.render_as_string(hide_password=False)})
+    assert listed.exit_code == 0
+    assert f"measures  seq {seq}  {gone.reason}" in listed.stdout
+
+
+def test_a_follower_told_never_to_skip_waits_at_the_entry(ledger_db: Database) -> None:
+    seq, _ = _poisoned(ledger_db)
+    started = naive_utcnow()
+    _run_followers(ledger_db, lambda: naive_utcnow() - started > timedelta(seconds=0.8), 0,
+                   [])
+    assert followers.skipped(ledger_db) == []
+    assert _lags(ledger_db)[followers.MEASURES] == 2
+    assert {p.follower: p.position for p in followers.positions(ledger_db)}[
+        followers.MEASURES] == seq - 1
+
+
+def test_a_step_that_fails_now_and_then_is_never_skipped(
+        hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each entry's first try fails, as a database that drops a connection might make it;
+    # the next succeeds. Nothing is gone past, and each entry is applied once.
+    db = hooks.db
+    sub = hooks.subscribe("/all", **INSPECT_GRANT)
+    result = service.append_batch(db, _events()[:40], SIGNER)
+    effects = dict(followers.FOLLOWERS)
+    tried: set[tuple[str, int]] = set()
+
+    def flaky(name: str) -> followers.Effect:
+        def effect(session: Any, rows: list[Any], *args: Any) -> list[str]:
+            if (name, rows[0].seq) not in tried:
+                tried.add((name, rows[0].seq))
+                raise RuntimeError("the connection dropped")
+            return effects[name](session, rows, *args)
+        return effect
+
+    for name in followers.FOLLOWERS:
+        monkeypatch.setitem(followers.FOLLOWERS, name, flaky(name))
+    # Skipped after two failures in a row, of which there are none.
+    _run_followers(db, lambda: set(_lags(db).values()) == {0}, 2, [])
+    monkeypatch.undo()
+    assert followers.skipped(db) == []
+    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _seqs_messaged(db, sub["id"]) == Counter(range(1, result.size + 1))
+    assert measures(db) == replayed(db)
+
+
+def test_a_database_that_stays_locked_never_makes_a_follower_skip(
+        ledger_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same "database is locked" four times in a row, applied alone: that is the
+    # database's state, not the entry's fault. The follower waits it out.
+    result = service.append_batch(ledger_db, _events()[:10], SIGNER)
+    effect = followers.FOLLOWERS[followers.MEASURES]
+    tries = Counter[int]()
+
+    def locked(session: Any, rows: list[Any], *args: Any) -> list[str]:
+        if any(row.seq == 5 for row in rows):
+            tries[5] += 1
+        if tries[5] <= 4 and any(row.seq == 5 for row in rows):
+            raise sa.exc.OperationalError("UPDATE ...", {}, Exception("database is locked"))
+        return effect(session, rows, *args)
+
+    monkeypatch.setitem(followers.FOLLOWERS, followers.MEASURES, locked)
+    _run_followers(ledger_db, lambda: _lags(ledger_db)[followers.MEASURES] == 0, 2, [])
+    monkeypatch.undo()
+    assert followers.skipped(ledger_db) == []
+    assert _lags(ledger_db)[followers.MEASURES] == 0
+    assert tries[5] == 5
+    assert result.size == 10

@@ -113,3 +113,16 @@ def test_an_involvement_with_a_lone_surrogate_in_its_pseudonym_is_refused(
     result = appending.append(ledger_db, [event], SIGNER)
     assert result.rejected == 1
     assert "data.pseudonym" in _rejected(ledger_db)[0].reason
+
+
+@pytest.mark.parametrize("hours", [1001, 1000.5, 1e308, 10 ** 400, -1])
+def test_an_involvement_of_more_hours_than_an_area_accepts_is_refused(
+        ledger_db: Database, hours: Any) -> None:
+    # Two of 1e308 would add up to infinity in the figures, and a withdrawal then leaves
+    # not-a-number there for good: the ledger bounds what the areas bound.
+    first = activity("training", "ward-1")
+    events = [first, *(involvement("training", activity_id=first["data"]["activity_id"],
+                                   org_unit="ward-1", hours=hours) for _ in range(2))]
+    result = appending.append(ledger_db, events, SIGNER)
+    assert (result.appended, result.rejected) == (1, 2)
+    assert all("hours" in kept.reason for kept in _rejected(ledger_db))
