@@ -525,8 +525,11 @@ def kill_worker(stack: Stack, load: Load) -> str:
     for _ in range(KILLS):
         size = ledger_size(stack)
         deadline = time.monotonic() + 15
-        # Let the new worker get going: kill it once it has appended something.
-        while ledger_size(stack) == size and time.monotonic() < deadline:
+        # Let the new worker get going: kill it once it has appended something, or at
+        # once when there is nothing left for it to append (the load has ended and the
+        # broker holds nothing), which waiting would not change.
+        while (ledger_size(stack) == size and time.monotonic() < deadline
+               and (load.running() or broker.llen("ledger") or broker.hlen("unacked"))):
             time.sleep(0.1)
         time.sleep(0.3)
         holding += bool(broker.hlen("unacked"))

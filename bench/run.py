@@ -6,6 +6,8 @@ BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10). BENCH_ONLY pic
 the row groups (default "abd": a; b, c, f99 and e; d), BENCH_RESULTS where the results go
 (default bench/results/latest.json), BENCH_LAG_DUMP a file for row b's samples of the
 log's size and the followers' least position ([seconds, size, position], every 20 ms).
+A run removes its files and PostgreSQL databases at the end; BENCH_KEEP=1 keeps them,
+and BENCH_REUSE_DIR=<its d directory> then measures the reads again without building.
 
 The load generator's HTTP client is the standard library's http.client, not requests,
 the project's client elsewhere: a request costs the generator 63-89 µs of CPU with it
@@ -22,6 +24,7 @@ import multiprocessing
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,7 +129,11 @@ def cpu_of(stack: Stack) -> dict[str, float]:
 def stack_in(directory: Path, **env: str) -> Stack:
     urls = {s: f"sqlite:///{directory / (s + '.db')}" for s in SERVICES}
     if os.environ.get("BENCH_DATABASE") == "postgresql":
-        urls = pg_databases(directory.name)
+        # Kept beside the stack's files, so that BENCH_REUSE_DIR finds them again.
+        kept = directory / "databases.json"
+        urls = json.loads(kept.read_text()) if kept.exists() else pg_databases(directory.name)
+        directory.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(urls))
     # The load generators send far more than any one integration would: limits stay in
     # the path, counting, but high enough never to refuse.
     limits = {f"LADDER_RATE_LIMIT_{kind}": "1000000 per minute"
@@ -141,6 +148,10 @@ def stack_in(directory: Path, **env: str) -> Stack:
                    LADDER_VISIBILITY_TIMEOUT="300", **{**limits, **relay, **env})
 
 
+# The PostgreSQL databases this run created: dropped at its end unless BENCH_KEEP=1.
+CREATED: list[str] = []
+
+
 def pg_databases(tag: str) -> dict[str, str]:
     admin_url = os.environ["TEST_DATABASE_URL"]
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -149,9 +160,25 @@ def pg_databases(tag: str) -> dict[str, str]:
         for s in SERVICES:
             name = f"ladder_bench_{s}_{uuid.uuid4().hex[:6]}"
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            CREATED.append(name)
             urls[s] = sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
     admin.dispose()
     return urls
+
+
+def clean_up(workdir: Path) -> None:
+    """Remove what the run made (1.5 GB for a 1M-entry ledger on SQLite), unless
+    BENCH_KEEP=1 keeps it for BENCH_REUSE_DIR."""
+    if os.environ.get("BENCH_KEEP") == "1":
+        print(f"kept: {workdir} (reads again with BENCH_REUSE_DIR={workdir / 'd'})")
+        return
+    shutil.rmtree(workdir, ignore_errors=True)
+    if CREATED:
+        admin = sa.create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in CREATED:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 # -- a: webhook ingest --------------------------------------------------------------------
@@ -677,9 +704,12 @@ def main() -> int:
     steps: dict[str, Callable[[Path], None]] = {"a": bench_webhooks, "b": bench_end_to_end,
                                                 "d": bench_reads}
     only = os.environ.get("BENCH_ONLY", "abd")
-    for key, step in steps.items():
-        if key in only:
-            step(workdir)
+    try:
+        for key, step in steps.items():
+            if key in only:
+                step(workdir)
+    finally:
+        clean_up(workdir)
     result = {"date": started.isoformat(), "smoke": SMOKE, "machine": {
         "cpus": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version()},

@@ -148,8 +148,11 @@ class GetProof(MethodView):
                           {"query": {"hash": ["Not 32 bytes of base64."]}})
         with current_db().reading() as session:
             _beyond(session, args["tree_size"], "tree_size")
-            seq = session.scalar(sa.select(Entry.seq).where(Entry.leaf_hash == leaf)
-                                 .order_by(Entry.seq).limit(1))
+            # Through the hash's index, then the first in Python: with ``ORDER BY seq
+            # LIMIT 1`` (or ``min(seq)``) PostgreSQL may walk the primary key instead,
+            # filtering every entry before it: 342 ms for the 777,777th of 1M.
+            seq = min(session.scalars(sa.select(Entry.seq).where(Entry.leaf_hash == leaf)),
+                      default=None)
             if seq is None or seq > args["tree_size"]:
                 raise NotFound(f"No leaf with that hash in the tree of size {args['tree_size']}.")
             path = _prove(session, merkle.inclusion_ranges(seq - 1, args["tree_size"]))
