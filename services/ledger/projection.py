@@ -5,7 +5,8 @@ Each appended event moves a few counters: the aggregates of its area, org unit
 (and all units, ``*``) and period (month, quarter and year), and the per-citizen
 counts behind distinct and returning citizens. Corrections take the old facts
 out and put the new ones in; withdrawals take them out. Nothing here reads the
-entries table: the follower hands the entries in.
+entries table: the follower hands the entries in. The counters' rows are written by
+services/ledger/upserts.py, in each database's own SQL.
 
 An event moves one cell, its area, unit and month, while a batch is applied: the
 quarter, the year and all units are added up from the cells once, when it is
@@ -25,7 +26,6 @@ from functools import lru_cache
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.ledger.disclosure import citizen_key
@@ -35,8 +35,15 @@ from services.ledger.models import (
     ActivityState,
     Aggregate,
     CellHistogram,
-    CitizenYear,
     InvolvementState,
+)
+from services.ledger.upserts import (
+    CITIZEN_KEY,
+    CITIZEN_YEARS,
+    CitizenKey,
+    add_to_citizens,
+    add_to_counters,
+    empty_months,
 )
 from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import executemany
@@ -86,11 +93,6 @@ class InvolvementRow:
 State = ActivityRow | InvolvementRow
 TABLES: dict[type, sa.Table] = {ActivityRow: cast(sa.Table, ActivityState.__table__),
                                 InvolvementRow: cast(sa.Table, InvolvementState.__table__)}
-CITIZEN_YEARS = cast(sa.Table, CitizenYear.__table__)
-CITIZEN_KEY = ("area", "org_unit", "year", "pseudonym")
-MONTHS = tuple(f"m{m}" for m in range(1, 13))
-# (area, org unit or '*', year, pseudonym): the citizen's involvements in each month.
-CitizenKey = tuple[str, str, str, str]
 KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvement_id")}
 FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in TABLES}
 COUNTERS = ("activities", "activities_involved", "involvements", "step_1", "step_2",
@@ -128,10 +130,6 @@ def _counters() -> dict[str, float]:
     return defaultdict(float)
 
 
-def _months() -> list[int]:
-    return [0] * 12
-
-
 def by_keys(session: Session, stmt: sa.Select[Any], columns: list[Any],
             keys: Iterable[tuple[Any, ...]]) -> Iterable[Any]:
     """Rows of ``stmt`` whose ``columns`` equal one of ``keys``, through their index.
@@ -160,7 +158,7 @@ class Projector:
         # The aggregates' moves, added up from the cells and the citizens when written.
         self.agg: dict[Key, dict[str, float]] = defaultdict(_counters)
         # Each citizen's moves in its unit, by month of the year.
-        self.citizens: dict[CitizenKey, list[int]] = defaultdict(_months)
+        self.citizens: dict[CitizenKey, list[int]] = defaultdict(empty_months)
         self.histograms: dict[HistogramKey, int] = defaultdict(int)
         self.activities: dict[tuple[str, str], ActivityRow] = {}
         self.involvements: dict[tuple[str, str], InvolvementRow] = {}
@@ -401,21 +399,21 @@ class Projector:
                  **{c: counters.get(c, 0) for c in COUNTERS}}
                 for k, counters in self.agg.items() if any(counters.values())]
         if rows:
-            _upsert_add(self.session, cast(sa.Table, Aggregate.__table__), rows)
+            add_to_counters(self.session, cast(sa.Table, Aggregate.__table__), rows, COUNTERS)
         histogram = [dict(zip(HISTOGRAM_KEY, key, strict=True), n=n)
                      for key, n in self.histograms.items() if n]
         if histogram:
-            _upsert_add(self.session, CELL_HISTOGRAMS, histogram, HISTOGRAM_KEY, ("n",))
+            add_to_counters(self.session, CELL_HISTOGRAMS, histogram, ("n",), HISTOGRAM_KEY)
 
     def _flush_citizens(self) -> None:
         """Move each changed citizen's counts, in its unit and in all units; distinct
         and returning citizens follow.
 
-        ``_upsert_citizens`` gives each row's months after the change; before is that
+        ``add_to_citizens`` gives each row's months after the change; before is that
         minus the change, and from both the distinct and returning citizens move. A
         row back at zero in every month is deleted.
         """
-        changed: dict[CitizenKey, list[int]] = defaultdict(_months)
+        changed: dict[CitizenKey, list[int]] = defaultdict(empty_months)
         for (area, org_unit, year, pseudonym), moved in self.citizens.items():
             for key in ((area, org_unit, year, pseudonym), (area, ALL_UNITS, year, pseudonym)):
                 months = changed[key]
@@ -425,7 +423,7 @@ class Projector:
         if not changed:
             return
         gone = []
-        for key, after in _upsert_citizens(self.session, changed):
+        for key, after in add_to_citizens(self.session, changed):
             area, org_unit, year, pseudonym = key
             before = [a - d for a, d in zip(after, changed[key], strict=True)]
             record_key = None
@@ -442,107 +440,3 @@ class Projector:
         table = CITIZEN_YEARS
         executemany(self.session.connection(), sa.delete(table).where(
             *(table.c[n] == sa.bindparam(f"k_{n}") for n in CITIZEN_KEY)), gone)
-
-
-def _citizens_upsert_pg() -> sa.TextClause:
-    """PostgreSQL: add each row's months to the row there (created at 0) and return the
-    months after; the whole batch as one array per column, one short statement where a
-    multi-row VALUES list would be a long text for the driver to parse every batch."""
-    columns = (*CITIZEN_KEY, *MONTHS)
-    arrays = ", ".join([f"CAST(:{n} AS text[])" for n in CITIZEN_KEY]
-                       + [f"CAST(:{m} AS integer[])" for m in MONTHS])
-    adds = ", ".join(f"{m} = citizen_years.{m} + excluded.{m}" for m in MONTHS)
-    return sa.text(f"INSERT INTO citizen_years ({', '.join(columns)}) SELECT * FROM "
-                   f"unnest({arrays}) ON CONFLICT ({', '.join(CITIZEN_KEY)}) DO UPDATE "
-                   f"SET {adds} RETURNING {', '.join(columns)}")
-
-
-CITIZENS_UPSERT_PG = _citizens_upsert_pg()
-
-
-def _upsert_citizens(session: Session, changed: dict[CitizenKey, list[int]]
-                     ) -> Iterable[tuple[CitizenKey, list[int]]]:
-    """Add each row's changes to its months (creating it at 0); yield the key and the
-    months after."""
-    if session.get_bind().dialect.name == "postgresql":
-        keys = list(zip(*changed, strict=True))
-        months = list(zip(*changed.values(), strict=True))
-        params = {**{n: list(v) for n, v in zip(CITIZEN_KEY, keys, strict=True)},
-                  **{m: list(v) for m, v in zip(MONTHS, months, strict=True)}}
-        return [(tuple(row[:4]), list(row[4:]))
-                for row in session.execute(CITIZENS_UPSERT_PG, params)]
-    # SQLite: read the rows before (through the primary key), then write the months
-    # after in one executemany; the follower's position row keeps other writers out.
-    before = dict(_citizen_rows(session, list(changed)))
-    after = []
-    for key, moved in changed.items():
-        was = before.get(key) or _months()
-        after.append((key, [w + d for w, d in zip(was, moved, strict=True)]))
-    table = CITIZEN_YEARS
-    stmt = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(CITIZEN_KEY),
-                                      set_={m: stmt.excluded[m] for m in MONTHS})
-    executemany(session.connection(), stmt,
-                [{**dict(zip(CITIZEN_KEY, key, strict=True)),
-                  **dict(zip(MONTHS, months, strict=True))} for key, months in after])
-    return after
-
-
-def _citizen_rows(session: Session, keys: list[CitizenKey]
-                  ) -> Iterable[tuple[CitizenKey, list[int]]]:
-    """SQLite: the rows of these keys that exist, with their months, a thousand keys per
-    statement.
-
-    The keys are a VALUES list that drives the loop (CROSS JOIN keeps it outermost),
-    and each is looked up through the primary key. Grouping the keys by their first
-    three columns instead would cost a statement per area, unit and year.
-    """
-    names = ", ".join(CITIZEN_KEY)
-    on = " AND ".join(f"c.{n} = k.{n}" for n in CITIZEN_KEY)
-    connection = session.connection()
-    # Four parameters a key: 4,000 a statement, within the 32,766 SQLite allows since 3.32,
-    # as every SQLite this runs on is (the 999 of older builds would refuse it).
-    for chunk in chunks(keys, 1000):
-        rows = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
-        found = connection.exec_driver_sql(
-            f"WITH k({names}) AS (VALUES {rows}) SELECT c.{', c.'.join(CITIZEN_KEY)}, "
-            f"c.{', c.'.join(MONTHS)} FROM k CROSS JOIN citizen_years AS c ON {on}",
-            tuple(v for key in chunk for v in key))
-        for row in found:
-            yield tuple(row[:4]), list(row[4:])
-
-
-def _upsert_add(session: Session, table: sa.Table, rows: list[dict[str, Any]],
-                keys: tuple[str, ...] = ("area", "org_unit", "kind", "period"),
-                counters: tuple[str, ...] = COUNTERS) -> None:
-    """Insert rows, or add their counters to the rows already there."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement with an array a column, as the citizen counters: psycopg's
-        # executemany sent a statement a row, and the server ran each.
-        params = {name: [row[name] for row in rows] for name in keys}
-        for name in counters:
-            # An array holds one type: the column's (the counters add up as floats).
-            kind = table.c[name].type.python_type
-            params[name] = [kind(row[name]) for row in rows]
-        session.execute(_unnest_upsert(table, keys, counters), params)
-        return
-    stmt: Any = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={c: table.c[c] + stmt.excluded[c] for c in counters},
-    )
-    executemany(session.connection(), stmt, rows)
-
-
-@lru_cache(maxsize=8)
-def _unnest_upsert(table: sa.Table, keys: tuple[str, ...],
-                   counters: tuple[str, ...]) -> sa.TextClause:
-    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(:column arrays) ON CONFLICT ... DO
-    UPDATE`` adding each counter to the row already there."""
-    columns = (*keys, *counters)
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())}[])"
-        for name in columns)
-    adds = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in counters)
-    return sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM "
-                   f"unnest({arrays}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}")
