@@ -426,10 +426,8 @@ class Projector:
         for key, after in add_to_citizens(self.session, changed):
             area, org_unit, year, pseudonym = key
             before = [a - d for a, d in zip(after, changed[key], strict=True)]
-            record_key = None
+            record_key = citizen_key(pseudonym)  # cached per process
             for kind, period, joined, returned in citizen_moves(year, before, after):
-                if record_key is None:
-                    record_key = citizen_key(pseudonym)
                 counters = self.agg[(area, org_unit, kind, period)]
                 counters["citizens"] += joined
                 counters["returning_citizens"] += returned
