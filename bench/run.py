@@ -531,7 +531,7 @@ def build_ledger(url: str, n: int, env: dict[str, str]) -> tuple[Database, float
     and let the followers apply each batch."""
     from bench.support import events as ev
     from services.ledger.signing import load_signer
-    from services.ledger.webhooks.service import Settings
+    from services.ledger.webhooks.settings import Settings
     from shared.config import load
 
     db = Database(url)

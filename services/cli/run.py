@@ -226,7 +226,7 @@ def follow(skipped: bool) -> None:
                        f"seq {gone.seq}  {gone.reason}")
         click.echo(f"{len(found)} entries skipped", err=True)
         return
-    from services.ledger.webhooks import service as subscribers
+    from services.ledger.webhooks.settings import Settings
     from services.ledger.webhooks.tasks import enqueue
     from services.ledger.worker import build
 
@@ -241,7 +241,7 @@ def follow(skipped: bool) -> None:
     signal.signal(signal.SIGINT, _stop)
     log.info("following the log: %s", ", ".join(followers.FOLLOWERS))
     with app.app_context():
-        followers.run(app.extensions["db"], subscribers.Settings.from_config(config),
+        followers.run(app.extensions["db"], Settings.from_config(config),
                       lambda messages: enqueue(celery_app, messages),
                       limit=config["FOLLOW_BATCH_SIZE"], interval=config["FOLLOW_INTERVAL"],
                       running=lambda: state["running"], on_pass=heartbeat.beat,

@@ -39,7 +39,7 @@ from services.ledger.models import Entry, FollowerPosition, FollowerSkip, Head
 from services.ledger.projection import Projector
 from services.ledger.signing import TreeHead
 from services.ledger.webhooks import fanout
-from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks.settings import Settings
 from shared.db import Database
 from shared.times import naive_utcnow
 
@@ -54,7 +54,7 @@ COLUMNS = (ENTRIES.c.seq, ENTRIES.c.source, ENTRIES.c.event_id, ENTRIES.c.type,
            ENTRIES.c.time, ENTRIES.c.event)
 
 # (session, entries as rows, the newest signed head, now, settings) -> webhook message ids
-Effect = Callable[[Session, list[Any], TreeHead, datetime, subscribers.Settings], list[str]]
+Effect = Callable[[Session, list[Any], TreeHead, datetime, Settings], list[str]]
 
 
 def _event(row: sa.Row[Any]) -> AcceptedEvent:
@@ -67,14 +67,14 @@ def _event(row: sa.Row[Any]) -> AcceptedEvent:
 
 
 def _measures(session: Session, rows: list[Any], head: TreeHead, now: datetime,
-              settings: subscribers.Settings) -> list[str]:
+              settings: Settings) -> list[str]:
     projector = Projector(session)
     projector.apply([_event(row) for row in rows])
     return fanout.alert_messages(session, projector.touched, head, now, settings)
 
 
 def _webhooks(session: Session, rows: list[Any], head: TreeHead, now: datetime,
-              settings: subscribers.Settings) -> list[str]:
+              settings: Settings) -> list[str]:
     entries = [{"seq": row.seq, "type": row.type, "area": row.area} for row in rows]
     return fanout.entry_messages(session, entries, head, now, settings)
 
@@ -95,7 +95,7 @@ class Step:
     messages: tuple[str, ...] = ()
 
 
-def step(db: Database, follower: str, settings: subscribers.Settings,
+def step(db: Database, follower: str, settings: Settings,
          limit: int = 2000) -> Step:
     """Apply up to ``limit`` entries after ``follower``'s position, and move it past them,
     in one transaction."""
@@ -151,7 +151,7 @@ def skipped(db: Database) -> list[FollowerSkip]:
         return found
 
 
-def catch_up(db: Database, settings: subscribers.Settings, limit: int = 2000,
+def catch_up(db: Database, settings: Settings, limit: int = 2000,
              followers: tuple[str, ...] = tuple(FOLLOWERS)) -> Iterator[Step]:
     """Every follower's steps until none has anything left to apply."""
     busy = True
@@ -231,7 +231,7 @@ def readiness(db: Database, after: float) -> str:
     return f"stuck: {', '.join(stuck)}" if stuck else "ok"
 
 
-def run(db: Database, settings: subscribers.Settings, handed: Callable[[list[str]], Any],
+def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
         limit: int, interval: float, running: Callable[[], bool],
         on_pass: Callable[[], Any] = lambda: None, skip_after: int = 3) -> None:
     """The follower process: each follower in a thread of its own, so that neither waits

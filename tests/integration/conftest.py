@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 from services.ledger import service as ledger_service
 from services.ledger.models import ApiToken as LedgerToken
 from services.ledger.models import WebhookMessage
-from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks import delivery
+from services.ledger.webhooks.settings import Settings
 from shared import areas
 from shared.area.integrations import create_integration
 from shared.area.models import ApiToken, Outbox
@@ -225,8 +226,8 @@ class Hooks:
         self.rand = lambda: 0.5  # no jitter, unless a test says otherwise
 
     @property
-    def settings(self) -> subscribers.Settings:
-        return subscribers.Settings.from_config(self.app.config)
+    def settings(self) -> Settings:
+        return Settings.from_config(self.app.config)
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {token or self.admin}"}
@@ -248,9 +249,9 @@ class Hooks:
         self.clock.catch_up()
         return appended
 
-    def deliver(self, message_id: str) -> subscribers.Delivery:
-        return subscribers.deliver(self.db, self.settings, message_id, now=self.clock,
-                                   rand=self.rand)
+    def deliver(self, message_id: str) -> delivery.Delivery:
+        return delivery.deliver(self.db, self.settings, message_id, now=self.clock,
+                                rand=self.rand)
 
     def due(self) -> list[str]:
         """Pending messages whose time has come by the test's clock."""
@@ -261,7 +262,7 @@ class Hooks:
                        WebhookMessage.next_attempt_at <= self.clock())
                 .order_by(WebhookMessage.id)))
 
-    def deliver_due(self) -> list[subscribers.Delivery]:
+    def deliver_due(self) -> list[delivery.Delivery]:
         self.clock.catch_up()
         return [self.deliver(message_id) for message_id in self.due()]
 

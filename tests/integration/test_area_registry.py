@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
 from services.ledger.metrics import MetricsQuery, metrics
-from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks.settings import Settings
 from shared import areas
 from shared.area.integrations import create_integration
 from shared.area.models import Outbox
@@ -125,7 +125,7 @@ def test_a_fifth_area_in_a_temporary_registry_reaches_the_ledgers_metrics(
     ledger = make_app("ledger")
     result = appending.append(ledger.extensions["db"], events,
                               ledger.extensions["signer"],
-                              subscribers.Settings.from_config(ledger.config))
+                              Settings.from_config(ledger.config))
     assert (result.appended, result.rejected) == (2, 0)
     year = datetime.now(UTC).date().replace(month=1, day=1)
     figures = metrics(ledger.extensions["db"], MetricsQuery(

@@ -22,7 +22,7 @@ from services.cli.run import follow
 from services.ledger import followers, service
 from services.ledger.models import Aggregate, Entry, FollowerPosition, WebhookMessage
 from services.ledger.signing import Signer
-from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks.settings import Settings
 from shared.db import Database, make_engine
 from shared.migrations import upgrade
 from shared.times import naive_utcnow
@@ -34,7 +34,7 @@ from tests.support.databases import contents, database
 from tests.support.scenario import events as scenario
 
 SIGNER = Signer(Ed25519PrivateKey.generate())
-SETTINGS = subscribers.Settings.defaults()
+SETTINGS = Settings.defaults()
 def _events(seed: int = 3) -> list[dict[str, Any]]:
     """The demo scenario (records, corrections, withdrawals, a unit moved, a cancellation,
     impacts), then involvements spread over units, months and citizens seen again."""

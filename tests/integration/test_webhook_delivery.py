@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.ledger import merkle, tree
 from services.ledger.models import Subscription, WebhookMessage
 from services.ledger.signing import TreeHead, load_public_key
-from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks import delivery
 from shared.envelope import ACTIVITY_RECORDED, INVOLVEMENT_RECORDED
 from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, LOCAL, Hooks, MakeApp
@@ -477,17 +477,17 @@ def test_the_sweep_hands_over_what_no_worker_took_and_nothing_held(hooks: Hooks)
     [message_id] = hooks.append([ev.activity()]).messages
     now = hooks.clock()
     # Handed to the broker at the commit: the sweep leaves it alone for a while...
-    assert subscribers.due(hooks.db, now, requeue_after=60) == []
+    assert delivery.due(hooks.db, now, requeue_after=60) == []
     # ...and hands it over again if no worker has taken it by then.
-    assert subscribers.due(hooks.db, now + timedelta(seconds=61), 60) == [message_id]
-    assert subscribers.due(hooks.db, now + timedelta(seconds=62), 60) == []
+    assert delivery.due(hooks.db, now + timedelta(seconds=61), 60) == [message_id]
+    assert delivery.due(hooks.db, now + timedelta(seconds=62), 60) == []
     # A message in a worker's hands is neither swept nor taken by another worker.
     with hooks.db.writing() as session:
         session.execute(sa.update(WebhookMessage).values(
             locked_until=now + timedelta(seconds=31), enqueued_at=None))
-    assert subscribers.due(hooks.db, now + timedelta(seconds=30), 60) == []
+    assert delivery.due(hooks.db, now + timedelta(seconds=30), 60) == []
     assert hooks.deliver(message_id).outcome == "skipped"
-    assert subscribers.due(hooks.db, now + timedelta(seconds=32), 60) == [message_id]
+    assert delivery.due(hooks.db, now + timedelta(seconds=32), 60) == [message_id]
     hooks.clock.advance(32)
     assert hooks.deliver(message_id).outcome == "succeeded"
 
@@ -516,7 +516,7 @@ def test_finished_messages_past_the_retention_are_purged_with_their_log(hooks: H
             created_at=naive_utcnow() - timedelta(days=100)))
     [recent] = hooks.append([ev.activity()]).messages
     hooks.deliver(recent)
-    assert subscribers.purge(hooks.db, naive_utcnow() - timedelta(days=90)) == 1
+    assert delivery.purge(hooks.db, naive_utcnow() - timedelta(days=90)) == 1
     assert [m["id"] for m in hooks.messages(sub["id"])] == [pending, recent]
     log = hooks.attempts(sub["id"])
     assert {a["message_id"] for a in log} == {pending, recent}

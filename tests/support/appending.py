@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from services.ledger import followers, service
 from services.ledger.models import FollowerPosition
 from services.ledger.signing import Signer
-from services.ledger.webhooks import service as subscribers
+from services.ledger.webhooks.settings import Settings
 from shared.db import Database
 
 
@@ -24,14 +24,14 @@ class Appended:
     messages: tuple[str, ...]
 
 
-def follow(db: Database, settings: subscribers.Settings | None = None) -> tuple[str, ...]:
+def follow(db: Database, settings: Settings | None = None) -> tuple[str, ...]:
     """Every follower caught up; the webhook messages they wrote."""
-    steps = followers.catch_up(db, settings or subscribers.Settings.defaults())
+    steps = followers.catch_up(db, settings or Settings.defaults())
     return tuple(message for step in steps for message in step.messages)
 
 
 def append(db: Database, events: Any, signer: Signer,
-           settings: subscribers.Settings | None = None) -> service.BatchResult:
+           settings: Settings | None = None) -> service.BatchResult:
     """The append, then the followers."""
     result = service.append_batch(db, events, signer)
     follow(db, settings)
@@ -68,6 +68,6 @@ def replayed(db: Database) -> dict[str, list[tuple[Any, ...]]]:
             session.execute(sa.text(f"DELETE FROM {table}"))
         session.execute(sa.update(FollowerPosition).where(
             FollowerPosition.name == followers.MEASURES).values(position=0))
-    assert followers.step(db, followers.MEASURES, subscribers.Settings.defaults(),
+    assert followers.step(db, followers.MEASURES, Settings.defaults(),
                           limit=1_000_000).applied
     return measures(db)

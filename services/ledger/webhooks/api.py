@@ -10,7 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS
-from services.ledger.webhooks import domain, service
+from services.ledger.webhooks import domain, messages, subscriptions
+from services.ledger.webhooks.settings import Settings
 from shared.auth import PURPOSE_MAX, require
 from shared.blueprint import Blueprint
 from shared.db import current_db
@@ -23,8 +24,8 @@ blp = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions",
                 description="Webhooks out: subscriptions, their messages and delivery log")
 
 
-def _settings() -> service.Settings:
-    return service.Settings.from_config(current_app.config)
+def _settings() -> Settings:
+    return Settings.from_config(current_app.config)
 
 
 def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -203,14 +204,14 @@ class Subscriptions(MethodView):
     @blp.response(200, page(SubscriptionSchema, "SubscriptionPage"))
     def get(self) -> dict[str, Any]:
         """List subscriptions (never their secrets), all on one page."""
-        return {"items": service.list_subscriptions(current_db()), "next_after": None}
+        return {"items": subscriptions.list_subscriptions(current_db()), "next_after": None}
 
     @require("admin")
     @blp.arguments(SubscriptionInSchema)
     @blp.response(201, SubscriptionSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Subscribe a URL; the answer carries its whsec_ secret, the only time it is shown."""
-        return service.create_subscription(current_db(), _settings(), body, naive_utcnow())
+        return subscriptions.create_subscription(current_db(), _settings(), body, naive_utcnow())
 
 
 @blp.route("/<sub_id>")
@@ -219,7 +220,7 @@ class SubscriptionView(MethodView):
     @blp.response(200, SubscriptionSchema)
     def get(self, sub_id: str) -> dict[str, Any]:
         """One subscription."""
-        return service.get_subscription(current_db(), sub_id)
+        return subscriptions.get_subscription(current_db(), sub_id)
 
     @require("admin")
     @blp.arguments(SubscriptionPatchSchema)
@@ -229,13 +230,14 @@ class SubscriptionView(MethodView):
 
         ``grant: inspect`` needs a ``purpose``, given with it or stated before.
         """
-        return service.update_subscription(current_db(), _settings(), sub_id, body, naive_utcnow())
+        return subscriptions.update_subscription(current_db(), _settings(), sub_id, body,
+                                                 naive_utcnow())
 
     @require("admin")
     @blp.response(204)
     def delete(self, sub_id: str) -> None:
         """Delete a subscription with its messages and delivery log."""
-        service.delete_subscription(current_db(), sub_id)
+        subscriptions.delete_subscription(current_db(), sub_id)
 
 
 @blp.route("/<sub_id>/secret/rotation")
@@ -256,7 +258,7 @@ class Rotation(MethodView):
             fail(422, message="Some fields are invalid: overlap_seconds", errors={"json": {
                 "overlap_seconds": ["Differs from the query's overlap_seconds; give it once."]}})
         overlap = given[0] if given else current_app.config["WEBHOOK_SECRET_OVERLAP"]
-        return service.rotate_secret(current_db(), sub_id, float(overlap), naive_utcnow())
+        return subscriptions.rotate_secret(current_db(), sub_id, float(overlap), naive_utcnow())
 
 
 @blp.route("/<sub_id>/messages")
@@ -267,9 +269,9 @@ class Messages(MethodView):
         required=True, allow_none=True, metadata={"description": NEXT_AFTER + " (a message id)"})))
     def get(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
         """The subscription's messages, oldest first, and where each delivery stands."""
-        items = service.list_messages(current_db(), sub_id, args.get("status"),
-                                      args.get("after"), as_naive_utc(args.get("since")),
-                                      args["limit"])
+        items = messages.list_messages(current_db(), sub_id, args.get("status"),
+                                       args.get("after"), as_naive_utc(args.get("since")),
+                                       args["limit"])
         return _page(items, args["limit"])
 
 
@@ -279,7 +281,7 @@ class MessageView(MethodView):
     @blp.response(200, WebhookMessageDetailSchema)
     def get(self, sub_id: str, message_id: str) -> dict[str, Any]:
         """One message: the CloudEvent sent and every attempt at it."""
-        return service.get_message(current_db(), sub_id, message_id)
+        return messages.get_message(current_db(), sub_id, message_id)
 
 
 @blp.route("/<sub_id>/messages/<message_id>/resend")
@@ -288,7 +290,7 @@ class Resend(MethodView):
     @blp.response(202, WebhookMessageSchema)
     def post(self, sub_id: str, message_id: str) -> dict[str, Any]:
         """Deliver this message again, with the same webhook-id; 409 if disabled."""
-        return service.resend(current_db(), sub_id, message_id, naive_utcnow())
+        return messages.resend(current_db(), sub_id, message_id, naive_utcnow())
 
 
 @blp.route("/<sub_id>/attempts")
@@ -298,8 +300,8 @@ class Attempts(MethodView):
     @blp.response(200, page(DeliveryAttemptSchema, "DeliveryAttemptPage"))
     def get(self, args: dict[str, Any], sub_id: str) -> dict[str, Any]:
         """The delivery log: every attempt, its time, status, latency and first bytes."""
-        return _page(service.list_attempts(current_db(), sub_id, args["after"], args["limit"],
-                                           args.get("outcome")), args["limit"])
+        return _page(messages.list_attempts(current_db(), sub_id, args["after"], args["limit"],
+                                            args.get("outcome")), args["limit"])
 
 
 @blp.route("/<sub_id>/recovery")
@@ -311,8 +313,8 @@ class Recovery(MethodView):
         """Deliver again every message that failed, made since ``since``; 409 if disabled."""
         since = as_naive_utc(body["since"])
         assert since is not None
-        return {"messages": service.recover(current_db(), sub_id, since,
-                                            as_naive_utc(body.get("until")), naive_utcnow())}
+        return {"messages": messages.recover(current_db(), sub_id, since,
+                                             as_naive_utc(body.get("until")), naive_utcnow())}
 
 
 # A rotation takes a JSON body, or none at all (``curl -X POST`` sends no Content-Type).

@@ -4,7 +4,7 @@ whose condition started or stopped holding (the measures follower, in its own tr
 so that an alert reads the figures exactly as the entries left them).
 
 Only small rows are written here; an entries message's body is built at its first attempt
-(services/ledger/webhooks/service.py: deliver).
+(services/ledger/webhooks/delivery.py: deliver).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from services.ledger.models import AlertState, Subscription, SubscriptionAlert, 
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import TreeHead
 from services.ledger.webhooks import domain
-from services.ledger.webhooks.service import Settings, alert_json
+from services.ledger.webhooks.settings import Settings
+from services.ledger.webhooks.subscriptions import alert_json
 from shared.chunks import chunks
 
 # (area, org unit or '*', period kind, period): an aggregate a step of entries moved

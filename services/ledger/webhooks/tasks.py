@@ -17,7 +17,8 @@ from datetime import timedelta
 from celery import Celery, bootsteps, shared_task
 from flask import Flask, current_app
 
-from services.ledger.webhooks import service
+from services.ledger.webhooks import delivery
+from services.ledger.webhooks.settings import Settings
 from shared.celery_app import DELIVER_WEBHOOK_TASK, WEBHOOK_QUEUE, every
 from shared.db import current_db
 from shared.times import naive_utcnow
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 @shared_task(name=DELIVER_WEBHOOK_TASK, acks_late=True, ignore_result=True)
 def deliver(message_id: str) -> str:
     """One attempt at one webhook message, if it is due."""
-    settings = service.Settings.from_config(current_app.config)
-    result = service.deliver(current_db(), settings, message_id)
+    settings = Settings.from_config(current_app.config)
+    result = delivery.deliver(current_db(), settings, message_id)
     if result.outcome != "skipped":
         log.info("webhook %s: %s (HTTP %s)%s", message_id, result.outcome, result.status,
                  f", next attempt at {result.next_attempt_at}Z" if result.next_attempt_at
@@ -61,8 +62,8 @@ PURGE_EVERY = 3600.0
 def sweep(app: Flask) -> int:
     """Hand every due message that nobody holds to the broker; how many were handed."""
     with app.app_context():
-        settings = service.Settings.from_config(app.config)
-        ids = service.due(app.extensions["db"], naive_utcnow(), settings.requeue_after)
+        settings = Settings.from_config(app.config)
+        ids = delivery.due(app.extensions["db"], naive_utcnow(), settings.requeue_after)
         return enqueue(app.extensions["celery"], ids)
 
 
@@ -73,7 +74,7 @@ def purge(app: Flask) -> int:
         return 0
     before = naive_utcnow() - timedelta(days=days)
     total = 0
-    while (purged := service.purge(app.extensions["db"], before)) > 0:
+    while (purged := delivery.purge(app.extensions["db"], before)) > 0:
         total += purged
     return total
 
