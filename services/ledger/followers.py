@@ -250,18 +250,20 @@ def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
         thread.join()
 
 
-BEHIND = sa.text("SELECT h.size > p.position FROM ledger_head AS h, follower_positions AS p "
-                 "WHERE h.id = 1 AND p.name = :name")
+WHERE = sa.text("SELECT h.size, p.position FROM ledger_head AS h, follower_positions AS p "
+                "WHERE h.id = 1 AND p.name = :name")
 
 
-def _behind(db: Database, follower: str) -> bool:
-    """Whether the log holds entries the follower has not applied: one read, no write
-    lock, which is what an idle follower does 1/LADDER_FOLLOW_INTERVAL times a second."""
+def _behind(db: Database, follower: str) -> int | None:
+    """The follower's position if the log holds entries it has not applied, else None:
+    one read, no write lock, which is what an idle follower does
+    1/LADDER_FOLLOW_INTERVAL times a second."""
     with db.engine.connect() as connection:
-        return bool(connection.execute(BEHIND, {"name": follower}).scalar())
+        size, position = connection.execute(WHERE, {"name": follower}).one()
+    return int(position) if size > position else None
 
 
-def _follow(db: Database, follower: str, settings: subscribers.Settings,
+def _follow(db: Database, follower: str, settings: Settings,
             handed: Callable[[list[str]], Any], limit: int, interval: float,
             running: Callable[[], bool], skip_after: int) -> None:
     """One follower's loop: a step, its messages handed to the broker, and again at once
@@ -280,10 +282,10 @@ def _follow(db: Database, follower: str, settings: subscribers.Settings,
     failures = 0
     while running():
         try:
-            if not _behind(db, follower):
+            position = _behind(db, follower)
+            if position is None:
                 time.sleep(interval)
                 continue
-            position = _position(db, follower)
         except Exception:
             log.exception("the %s follower of the log cannot read its position; it tries "
                           "again", follower)
@@ -324,8 +326,3 @@ def _transient(error: Exception) -> bool:
                       | sa.exc.TimeoutError) or (isinstance(error, sa.exc.DBAPIError)
                                                   and error.connection_invalidated)
 
-
-def _position(db: Database, follower: str) -> int:
-    with db.engine.connect() as connection:
-        return int(connection.execute(sa.select(FollowerPosition.position).where(
-            FollowerPosition.name == follower)).scalar_one())
