@@ -6,21 +6,18 @@ request scans the entries.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
-from services.ledger import disclosure
+from services.ledger import citizen_sets, disclosure
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import Counts, measures, period_of, period_start
-from services.ledger.models import Aggregate, CellHistogram, CitizenYear
+from services.ledger.models import Aggregate, CellHistogram
 from services.ledger.projection import ALL_UNITS
 from shared.db import Database
 
@@ -155,20 +152,12 @@ class Reader:
                     totals[row.org_unit].citizens = row.citizens
                     totals[row.org_unit].returning = row.returning_citizens
             return totals
-        years, n = citizens_in(months_of(self.kind, self.periods))
-        per_citizen = (
-            sa.select(CitizenYear.org_unit, sa.func.sum(n).label("n"))
-            .where(CitizenYear.area == area, CitizenYear.org_unit.in_(list(series)),
-                   CitizenYear.year.in_(years))
-            .group_by(CitizenYear.org_unit, CitizenYear.pseudonym)
-            .having(sa.func.sum(n) > 0).subquery())
-        counted = self.session.execute(sa.select(
-            per_citizen.c.org_unit, sa.func.count(),
-            sa.func.sum(sa.case((per_citizen.c.n >= 2, 1), else_=0)))
-            .group_by(per_citizen.c.org_unit)).all()
-        for org_unit, citizens, returning in counted:
-            totals[org_unit].citizens = int(citizens)
-            totals[org_unit].returning = int(returning or 0)
+        counted = citizen_sets.reach(self.session, area, list(series),
+                                     months_of(self.kind, self.periods), by_unit=True,
+                                     keyed=False)
+        for unit, total in totals.items():
+            found = counted.get(unit, disclosure.Reach())
+            total.citizens, total.returning = found.citizens, found.returning
         return totals
 
 
@@ -255,43 +244,6 @@ def months_of(kind: str, periods: list[str]) -> dict[str, str]:
     return found
 
 
-class _HexDigit(FunctionElement[int]):
-    """The value of one lower-case hex digit (0-15), or -1 for anything else."""
-
-    type = sa.Integer()
-    name = "hex_digit"
-    inherit_cache = True
-
-
-@compiles(_HexDigit)
-def _hex_digit_sqlite(element: _HexDigit, compiler: Any, **kw: Any) -> str:
-    return f"(instr('0123456789abcdef', {compiler.process(element.clauses, **kw)}) - 1)"
-
-
-@compiles(_HexDigit, "postgresql")
-def _hex_digit_postgresql(element: _HexDigit, compiler: Any, **kw: Any) -> str:
-    return f"(strpos('0123456789abcdef', {compiler.process(element.clauses, **kw)}) - 1)"
-
-
-def citizens_in(months: Iterable[str]) -> tuple[list[str], sa.ColumnElement[int]]:
-    """The years of these months (YYYY-MM), and a ``citizen_years`` row's involvements
-    in those of its year: what a range's counts of citizens add up per citizen."""
-    by_year: dict[str, list[sa.ColumnElement[int]]] = defaultdict(list)
-    table = CitizenYear.__table__
-    for month in months:
-        by_year[month[:4]].append(table.c[f"m{int(month[5:7])}"])
-    n = sa.case(*((CitizenYear.year == year, sum(columns, sa.literal(0)))
-                  for year, columns in by_year.items()), else_=0)
-    return sorted(by_year), n
-
-
-# A citizen's record key in SQL, as services.ledger.disclosure.citizen_key computes it; a
-# figure's cell key is the sum of its citizens' keys.
-CITIZEN_RECORD_KEY = sum(
-    (_HexDigit(sa.func.substr(CitizenYear.pseudonym, 3 + i, 1)) * 16 ** (5 - i)
-     for i in range(6)), sa.literal(0))
-
-
 # The additive counter columns, in the order disclosure.cell takes them.
 ADDITIVE = tuple(Aggregate.__table__.c[name] for name in disclosure.ADDITIVE)
 
@@ -373,23 +325,8 @@ class Rounded:
 
     def _counted_reach(self, area: str, unit: str | None,
                        by: str | None) -> dict[str, disclosure.Reach]:
-        group = CitizenYear.__table__.c[by] if by else sa.literal(area)
-        years, n = citizens_in(self.months)
-        stmt = sa.select(group.label("g"), CitizenYear.pseudonym,
-                         sa.func.sum(n).label("n"),
-                         sa.func.min(CITIZEN_RECORD_KEY).label("k")).where(
-            CitizenYear.area == area, CitizenYear.year.in_(years))
-        stmt = stmt.where(CitizenYear.org_unit == unit if unit
-                          else CitizenYear.org_unit != ALL_UNITS)
-        per = (stmt.group_by(group, CitizenYear.pseudonym)
-               .having(sa.func.sum(n) > 0).subquery())
-        returning = per.c.n >= 2
-        counted = self.session.execute(sa.select(
-            per.c.g, sa.func.count(), sa.func.sum(sa.case((returning, 1), else_=0)),
-            sa.func.sum(per.c.k), sa.func.sum(sa.case((returning, per.c.k), else_=0)))
-            .group_by(per.c.g))
-        return {g: disclosure.Reach(int(n), int(r or 0), int(k or 0), int(rk or 0))
-                for g, n, r, k, rk in counted}
+        return citizen_sets.reach(self.session, area, [unit] if unit else None, self.months,
+                                  by_unit=by == "org_unit")
 
     def figures(self, counts: Counts, reach: tuple[int, int] | None) -> dict[str, Any]:
         # No more citizens than involvements shown: rounded on their own, citizens could

@@ -185,6 +185,42 @@ class CitizenYear(Base):
     m12: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
 
+class CitizenId(Base):
+    """A dense number for each pseudonym the measures have seen, for the bitmaps below.
+    Numbers are never reused."""
+
+    __tablename__ = "citizen_ids"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    pseudonym: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class CitizenMonth(Base):
+    """The citizens (by ``citizen_ids`` number) of an area and unit ('*' for all) in a
+    month, as serialised Roaring bitmaps: those with one involvement or more there
+    (``once``), and those with two or more (``twice``)."""
+
+    __tablename__ = "citizen_months"
+
+    area: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    org_unit: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    once: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    twice: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class CitizenKeyBit(Base):
+    """Bit ``bit`` of each citizen's record key (offset to be positive), as a Roaring
+    bitmap of the citizen numbers from ``chunk`` * 65,536 on that have it: a set's sum of
+    keys is a sum of its intersections' sizes."""
+
+    __tablename__ = "citizen_key_bits"
+
+    chunk: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    bit: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    members: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
 class ActivityState(Base):
     """An activity as the ledger's events leave it: for coverage."""
 

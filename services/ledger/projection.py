@@ -28,6 +28,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services.ledger import citizen_sets
 from services.ledger.disclosure import citizen_key
 from services.ledger.domain import AcceptedEvent, told_on
 from services.ledger.measures import PERIODS, citizen_moves, period_of
@@ -43,6 +44,7 @@ from services.ledger.upserts import (
     CitizenKey,
     add_to_citizens,
     add_to_counters,
+    delete_rows,
     empty_months,
 )
 from shared.chunks import KEYS_PER_STATEMENT, chunks
@@ -411,7 +413,8 @@ class Projector:
 
         ``add_to_citizens`` gives each row's months after the change; before is that
         minus the change, and from both the distinct and returning citizens move. A
-        row back at zero in every month is deleted.
+        row back at zero in every month is deleted. Where a month's count crosses 1 or 2,
+        the citizen joins or leaves that month's sets (services.ledger.citizen_sets).
         """
         changed: dict[CitizenKey, list[int]] = defaultdict(empty_months)
         for (area, org_unit, year, pseudonym), moved in self.citizens.items():
@@ -423,9 +426,17 @@ class Projector:
         if not changed:
             return
         gone = []
+        moves: dict[citizen_sets.Cell, list[tuple[str, str, bool]]] = defaultdict(list)
         for key, after in add_to_citizens(self.session, changed):
             area, org_unit, year, pseudonym = key
             before = [a - d for a, d in zip(after, changed[key], strict=True)]
+            for m, (b, a) in enumerate(zip(before, after, strict=True)):
+                if b == a:
+                    continue
+                for name, least in (("once", 1), ("twice", 2)):
+                    if (b >= least) != (a >= least):
+                        moves[(area, org_unit, f"{year}-{m + 1:02d}")].append(
+                            (pseudonym, name, a >= least))
             record_key = citizen_key(pseudonym)  # cached per process
             for kind, period, joined, returned in citizen_moves(year, before, after):
                 counters = self.agg[(area, org_unit, kind, period)]
@@ -434,7 +445,13 @@ class Projector:
                 counters["citizens_key"] += joined * record_key
                 counters["returning_key"] += returned * record_key
             if not any(after):
-                gone.append({f"k_{n}": v for n, v in zip(CITIZEN_KEY, key, strict=True)})
-        table = CITIZEN_YEARS
-        executemany(self.session.connection(), sa.delete(table).where(
-            *(table.c[n] == sa.bindparam(f"k_{n}") for n in CITIZEN_KEY)), gone)
+                gone.append(key)
+        delete_rows(self.session, CITIZEN_YEARS, CITIZEN_KEY, gone)
+        numbers = citizen_sets.numbers(
+            self.session, {p for flips in moves.values() for p, _, _ in flips})
+        cells: dict[citizen_sets.Cell, citizen_sets.Moves] = {}
+        for cell, flips in moves.items():
+            sets = cells[cell] = citizen_sets.Moves()
+            for pseudonym, name, joined in flips:
+                getattr(sets, f"{name}_{'in' if joined else 'out'}").add(numbers[pseudonym])
+        citizen_sets.move(self.session, cells)

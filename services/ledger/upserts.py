@@ -1,5 +1,6 @@
-"""Adding to counter rows, in SQLite's and in PostgreSQL's own SQL: how the projection
-(services/ledger/projection.py) writes what a step of entries moved.
+"""Reading, adding to and setting rows by their keys, in SQLite's and in PostgreSQL's own
+SQL: how the projection (services/ledger/projection.py) writes what a step of entries
+moved.
 
 Each database gets what it does best: PostgreSQL one statement with an array a column
 (``INSERT ... SELECT * FROM unnest(...) ON CONFLICT DO UPDATE``), SQLite an
@@ -8,7 +9,7 @@ Each database gets what it does best: PostgreSQL one statement with an array a c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, cast
 
@@ -17,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.ledger.models import CitizenYear
-from shared.chunks import chunks
+from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import executemany
 
 CITIZEN_YEARS = cast(sa.Table, CitizenYear.__table__)
@@ -60,7 +61,8 @@ def add_to_citizens(session: Session, changed: dict[CitizenKey, list[int]]
                 for row in session.execute(CITIZENS_UPSERT_PG, params)]
     # SQLite: read the rows before (through the primary key), then write the months
     # after in one executemany; the follower's position row keeps other writers out.
-    before = dict(_citizen_rows(session, list(changed)))
+    before = {tuple(row[:4]): list(row[4:]) for row in rows_with_keys(
+        session, CITIZEN_YEARS, CITIZEN_KEY, list(changed), MONTHS)}
     after = []
     for key, moved in changed.items():
         was = before.get(key) or empty_months()
@@ -73,30 +75,6 @@ def add_to_citizens(session: Session, changed: dict[CitizenKey, list[int]]
                 [{**dict(zip(CITIZEN_KEY, key, strict=True)),
                   **dict(zip(MONTHS, months, strict=True))} for key, months in after])
     return after
-
-
-def _citizen_rows(session: Session, keys: list[CitizenKey]
-                  ) -> Iterable[tuple[CitizenKey, list[int]]]:
-    """SQLite: the rows of these keys that exist, with their months, a thousand keys per
-    statement.
-
-    The keys are a VALUES list that drives the loop (CROSS JOIN keeps it outermost),
-    and each is looked up through the primary key. Grouping the keys by their first
-    three columns instead would cost a statement per area, unit and year.
-    """
-    names = ", ".join(CITIZEN_KEY)
-    on = " AND ".join(f"c.{n} = k.{n}" for n in CITIZEN_KEY)
-    connection = session.connection()
-    # Four parameters a key: 4,000 a statement, within the 32,766 SQLite allows since 3.32,
-    # as every SQLite this runs on is (the 999 of older builds would refuse it).
-    for chunk in chunks(keys, 1000):
-        rows = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
-        found = connection.exec_driver_sql(
-            f"WITH k({names}) AS (VALUES {rows}) SELECT c.{', c.'.join(CITIZEN_KEY)}, "
-            f"c.{', c.'.join(MONTHS)} FROM k CROSS JOIN citizen_years AS c ON {on}",
-            tuple(v for key in chunk for v in key))
-        for row in found:
-            yield tuple(row[:4]), list(row[4:])
 
 
 def add_to_counters(session: Session, table: sa.Table, rows: list[dict[str, Any]],
@@ -121,15 +99,74 @@ def add_to_counters(session: Session, table: sa.Table, rows: list[dict[str, Any]
     executemany(session.connection(), stmt, rows)
 
 
-@lru_cache(maxsize=8)
-def _unnest_upsert(table: sa.Table, keys: tuple[str, ...],
-                   counters: tuple[str, ...]) -> sa.TextClause:
-    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(:column arrays) ON CONFLICT ... DO
-    UPDATE`` adding each counter to the row already there."""
-    columns = (*keys, *counters)
-    arrays = ", ".join(
+def put_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]],
+             values: tuple[str, ...], keys: tuple[str, ...]) -> None:
+    """Insert rows, or set their ``values`` in the rows already there."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_unnest_upsert(table, keys, values, add=False),
+                        {name: [row[name] for row in rows] for name in (*keys, *values)})
+        return
+    stmt: Any = sqlite.insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: stmt.excluded[c] for c in values})
+    executemany(session.connection(), stmt, rows)
+
+
+def rows_with_keys(session: Session, table: sa.Table, keys: tuple[str, ...],
+                   wanted: list[tuple[Any, ...]], columns: tuple[str, ...]
+                   ) -> Iterator[tuple[Any, ...]]:
+    """The rows there of these keys: their keys, then ``columns``; each looked up through
+    the primary key, the keys an array a column on PostgreSQL, a VALUES list on SQLite."""
+    selected = ", ".join(f"t.{name}" for name in (*keys, *columns))
+    on = " AND ".join(f"t.{name} = k.{name}" for name in keys)
+    if session.get_bind().dialect.name == "postgresql":
+        if wanted:
+            yield from session.execute(sa.text(
+                f"SELECT {selected} FROM unnest({_arrays(table, keys)}) AS k({', '.join(keys)}) "
+                f"JOIN {table.name} AS t ON {on}"),
+                dict(zip(keys, map(list, zip(*wanted, strict=True)), strict=True)))
+        return
+    # CROSS JOIN keeps the VALUES list the outer loop, so that each key is one lookup.
+    for chunk in chunks(wanted, KEYS_PER_STATEMENT):
+        values = ", ".join(["(" + ", ".join("?" * len(keys)) + ")"] * len(chunk))
+        yield from session.connection().exec_driver_sql(
+            f"WITH k({', '.join(keys)}) AS (VALUES {values}) SELECT {selected} "
+            f"FROM k CROSS JOIN {table.name} AS t ON {on}",
+            tuple(v for key in chunk for v in key))
+
+
+def delete_rows(session: Session, table: sa.Table, keys: tuple[str, ...],
+                gone: list[tuple[Any, ...]]) -> None:
+    if not gone:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(
+            f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN "
+            f"(SELECT * FROM unnest({_arrays(table, keys)}))"),
+            dict(zip(keys, map(list, zip(*gone, strict=True)), strict=True)))
+        return
+    executemany(session.connection(), sa.delete(table).where(
+        *(table.c[n] == sa.bindparam(f"k_{n}") for n in keys)),
+        [{f"k_{n}": v for n, v in zip(keys, key, strict=True)} for key in gone])
+
+
+def _arrays(table: sa.Table, columns: tuple[str, ...]) -> str:
+    """PostgreSQL: a bound array of each column's type, for ``unnest``."""
+    return ", ".join(
         f"CAST(:{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())}[])"
         for name in columns)
-    adds = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" for name in counters)
+
+
+@lru_cache(maxsize=8)
+def _unnest_upsert(table: sa.Table, keys: tuple[str, ...],
+                   values: tuple[str, ...], add: bool = True) -> sa.TextClause:
+    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(:column arrays) ON CONFLICT ... DO
+    UPDATE`` adding each value to the row already there, or (not ``add``) setting it."""
+    columns = (*keys, *values)
+    sets = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" if add
+                     else f"{name} = excluded.{name}" for name in values)
     return sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM "
-                   f"unnest({arrays}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}")
+                   f"unnest({_arrays(table, columns)}) ON CONFLICT ({', '.join(keys)}) "
+                   f"DO UPDATE SET {sets}")

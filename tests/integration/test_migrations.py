@@ -19,11 +19,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyroaring import BitMap
 from sqlalchemy.engine import Connection
 
 import shared
 from services import area_packages
-from services.ledger import merkle, models, tree
+from services.ledger import citizen_sets, merkle, models, tree
+from services.ledger.disclosure import citizen_key
 from services.ledger.measures import period_of
 from services.ledger.signing import Signer
 from shared import areas
@@ -283,7 +285,8 @@ def test_citizens_counted_by_period_and_by_year_rows_convert_both_ways(
                 for kind in ("month", "quarter", "year"):
                     for u in (unit, "*"):
                         expected[area, u, kind, period_of(day, kind), pseudonym] += 1
-        assert len(years) > 20
+            sets = citizen_sets_of(connection)
+        assert len(years) > 20 and len(sets) > 20
         command.downgrade(alembic_config("ledger", url), "0011")
         with engine.connect() as connection:
             periods = {tuple(row[:5]): row[5] for row in connection.execute(sa.text(
@@ -293,5 +296,25 @@ def test_citizens_counted_by_period_and_by_year_rows_convert_both_ways(
         with engine.connect() as connection:
             assert sorted(tuple(row) for row in connection.execute(sa.text(
                 "SELECT * FROM citizen_years"))) == years
+            # Revision 0014 builds the citizens' sets again from citizen_years: numbered
+            # in another order, they hold the same citizens the projection put there.
+            assert citizen_sets_of(connection) == sets
         engine.dispose()
         db.dispose()
+
+
+def citizen_sets_of(connection: Connection) -> dict[Any, Any]:
+    """The citizens' sets by pseudonym, and each citizen's record key from its bits."""
+    names = dict(connection.execute(sa.text("SELECT id, pseudonym FROM citizen_ids")).all())
+    keys: Counter[str] = Counter()
+    for bit, members in connection.execute(sa.text(
+            "SELECT bit, members FROM citizen_key_bits")):
+        for n in BitMap.deserialize(members):
+            keys[names[n]] += 1 << bit
+    cells = {(a, u, m): tuple(frozenset(names[n] for n in BitMap.deserialize(s))
+                              for s in (once, twice))
+             for a, u, m, once, twice in connection.execute(sa.text(
+                 "SELECT area, org_unit, month, once, twice FROM citizen_months"))}
+    assert {p: k - citizen_sets.OFFSET for p, k in keys.items()} == {
+        p: citizen_key(p) for p in names.values()}
+    return cells
