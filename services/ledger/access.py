@@ -42,8 +42,10 @@ def init_app(app: Flask) -> None:
 def record(db: Database, token_name: str | None, scopes: str | None, method: str, path: str,
            status: int, remote_addr: str | None, user_agent: str | None,
            purpose: str | None) -> None:
-    # Not fsynced per read: a record survives the process, if not a power cut.
-    with db.writing(durable=False) as session:
+    # Not fsynced per read: a record survives the process, if not a power cut. Only
+    # reads insert here, and nothing is looked up first, so a read never waits for the
+    # writers' lock on PostgreSQL (the sequencer holds it through each append).
+    with db.writing(durable=False, exclusive=False) as session:
         session.add(AccessLog(at=naive_utcnow(), token_name=token_name, scopes=scopes,
                               method=method, path=path[:2000], status=status,
                               remote_addr=remote_addr, user_agent=(user_agent or "")[:300] or None,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask import Flask
 
 from services.ledger.models import AccessLog, ApiToken
 from shared.auth import create_token
+from shared.db import WRITER_LOCK
 from shared.times import naive_utcnow
 from tests.integration import test_metrics
 from tests.integration.conftest import PURPOSE, MakeApp, new_id
@@ -133,6 +135,43 @@ def test_every_read_is_in_the_access_log_with_its_purpose(own_ledger: Ledger) ->
     everything = ledger.get("/v1/access-log", ledger.admin).json["items"]
     refused = [e for e in everything if e["status"] == 401]
     assert refused and refused[0]["token_name"] is None and refused[0]["purpose"] is None
+
+
+def test_a_read_and_its_access_log_do_not_wait_for_the_writers(own_ledger: Ledger) -> None:
+    """The sequencer holds the writers' lock through each append (PostgreSQL's advisory
+    lock; SQLite's one write lock). On PostgreSQL a read answers, and is logged, while
+    another holds it; on SQLite, where every write waits for the one writer, the read's
+    access log waits for it and is written once it is free, not lost."""
+    db = own_ledger.app.extensions["db"]
+    postgresql = db.engine.dialect.name == "postgresql"
+    before = _logged(db)
+    answered: list[int] = []
+    reader = threading.Thread(target=lambda: answered.append(
+        own_ledger.get("/v1/entries", area="recruitment").status_code), daemon=True)
+    holder = db.engine.raw_connection()
+    try:
+        cursor = holder.cursor()
+        if postgresql:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+        else:
+            cursor.execute("BEGIN IMMEDIATE")
+        reader.start()
+        reader.join(timeout=10 if postgresql else 0.5)
+        assert answered == ([200] if postgresql else []), "the read waited for the writers"
+    finally:
+        if postgresql:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
+        else:
+            cursor.execute("ROLLBACK")
+        holder.close()
+    reader.join(timeout=10)
+    assert answered == [200]
+    assert _logged(db) == before + 1
+
+
+def _logged(db: Any) -> int:
+    with db.reading() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(AccessLog)) or 0)
 
 
 def test_a_read_token_sees_the_access_log_redacted(own_ledger: Ledger) -> None:
