@@ -19,11 +19,19 @@ ENTRY_COLUMNS = ("seq", "time", "received_at", "area", "type", "source", "id", "
 CHUNK = 2000
 
 
+def _text(db: Database, column: Any) -> Any:
+    """A time column as the text SQLite stores it, 'YYYY-MM-DD HH:MM:SS.ffffff' (which
+    ``time_text`` takes as it is): read raw on SQLite, written so by PostgreSQL's server.
+    Parsing a datetime per row, and formatting it again, would slow the export."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM-DD HH24:MI:SS.US")
+    return sa.type_coerce(column, sa.String)
+
+
 def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[*tuple[Any, ...]]]:
-    # Times are read raw (type_coerce): parsing a datetime per row would halve the rate.
     stmt = entries_statement(query, columns=(
-        Entry.seq, sa.type_coerce(Entry.time, sa.String).label("time"),
-        sa.type_coerce(Entry.received_at, sa.String).label("received_at"), Entry.area,
+        Entry.seq, _text(db, Entry.time).label("time"),
+        _text(db, Entry.received_at).label("received_at"), Entry.area,
         Entry.type, Entry.source, Entry.event_id, Entry.subject, Entry.org_unit,
         Entry.pseudonym, Entry.event))
     with db.reading() as session:

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from services.ledger.models import AccessLog, ApiToken
+from services.ledger.models import AccessLog, ApiToken, Entry
 from shared.auth import create_token
 from shared.db import WRITER_LOCK
-from shared.times import naive_utcnow
+from shared.times import naive_utcnow, rfc3339_of_naive_utc
 from tests.integration import test_metrics
 from tests.integration.conftest import PURPOSE, MakeApp, new_id
 from tests.integration.test_metrics import YEAR
@@ -279,6 +279,12 @@ def test_exports_hold_every_entry_exactly_as_stored(ledger: Ledger) -> None:
     assert [int(r["seq"]) for r in rows] == [1, 2, 4]
     assert json.loads(rows[1]["event"]) == entries[1]["event"]
     assert rows[1]["pseudonym"] == "pA"
+    # The times as stored, to the microsecond, whichever database wrote the text.
+    with ledger.app.extensions["db"].reading() as session:
+        stored = {seq: (rfc3339_of_naive_utc(t), rfc3339_of_naive_utc(r)) for seq, t, r in
+                  session.execute(sa.select(Entry.seq, Entry.time, Entry.received_at))}
+    assert [(r["time"], r["received_at"]) for r in rows] == [stored[1], stored[2], stored[4]]
+    assert [line["received_at"] for line in lines] == [stored[n][1] for n in (1, 2, 3, 4)]
 
 
 @pytest.mark.parametrize(("params", "seqs"), [
