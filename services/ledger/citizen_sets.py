@@ -45,12 +45,17 @@ CELL_KEY = ("area", "org_unit", "month")
 
 @dataclass
 class Moves:
-    """The citizens joining and leaving a cell's two sets."""
+    """The citizens (pseudonyms) joining and leaving a cell's two sets."""
 
-    once_in: set[int] = field(default_factory=set)
-    once_out: set[int] = field(default_factory=set)
-    twice_in: set[int] = field(default_factory=set)
-    twice_out: set[int] = field(default_factory=set)
+    once_in: set[str] = field(default_factory=set)
+    once_out: set[str] = field(default_factory=set)
+    twice_in: set[str] = field(default_factory=set)
+    twice_out: set[str] = field(default_factory=set)
+
+    def flip(self, pseudonym: str, least: int, joined: bool) -> None:
+        """The citizen's count crossed ``least`` (1 or 2), up if ``joined``."""
+        name = "once" if least == 1 else "twice"
+        getattr(self, f"{name}_{'in' if joined else 'out'}").add(pseudonym)
 
 
 def numbers(session: Session, pseudonyms: Iterable[str]) -> dict[str, int]:
@@ -88,17 +93,25 @@ def _add_keys(session: Session, keys: Mapping[int, int]) -> None:
 
 
 def move(session: Session, moves: Mapping[Cell, Moves]) -> None:
-    """Apply each cell's moves to its sets; a cell left with no citizen is deleted."""
+    """Apply each cell's moves to its sets, numbering citizens never seen; a cell left
+    with no citizen is deleted."""
     if not moves:
         return
+    number = numbers(session, {p for moved in moves.values()
+                               for part in (moved.once_in, moved.once_out,
+                                            moved.twice_in, moved.twice_out) for p in part})
+
+    def of(pseudonyms: set[str]) -> BitMap:
+        return BitMap(number[p] for p in pseudonyms)
+
     have = {(a, u, m): (BitMap.deserialize(once), BitMap.deserialize(twice))
             for a, u, m, once, twice in rows_with_keys(
                 session, MONTHS_TABLE, CELL_KEY, list(moves), ("once", "twice"))}
     kept, gone = [], []
     for cell, moved in moves.items():
         once, twice = have.get(cell) or (BitMap(), BitMap())
-        once = (once | BitMap(moved.once_in)) - BitMap(moved.once_out)
-        twice = (twice | BitMap(moved.twice_in)) - BitMap(moved.twice_out)
+        once = (once | of(moved.once_in)) - of(moved.once_out)
+        twice = (twice | of(moved.twice_in)) - of(moved.twice_out)
         if once:
             kept.append({**dict(zip(CELL_KEY, cell, strict=True)),
                          "once": once.serialize(), "twice": twice.serialize()})

@@ -426,17 +426,17 @@ class Projector:
         if not changed:
             return
         gone = []
-        moves: dict[citizen_sets.Cell, list[tuple[str, str, bool]]] = defaultdict(list)
+        moves: dict[citizen_sets.Cell, citizen_sets.Moves] = defaultdict(citizen_sets.Moves)
         for key, after in add_to_citizens(self.session, changed):
             area, org_unit, year, pseudonym = key
             before = [a - d for a, d in zip(after, changed[key], strict=True)]
             for m, (b, a) in enumerate(zip(before, after, strict=True)):
                 if b == a:
                     continue
-                for name, least in (("once", 1), ("twice", 2)):
+                for least in (1, 2):
                     if (b >= least) != (a >= least):
-                        moves[(area, org_unit, f"{year}-{m + 1:02d}")].append(
-                            (pseudonym, name, a >= least))
+                        moves[(area, org_unit, f"{year}-{m + 1:02d}")].flip(
+                            pseudonym, least, a >= least)
             record_key = citizen_key(pseudonym)  # cached per process
             for kind, period, joined, returned in citizen_moves(year, before, after):
                 counters = self.agg[(area, org_unit, kind, period)]
@@ -447,11 +447,4 @@ class Projector:
             if not any(after):
                 gone.append(key)
         delete_rows(self.session, CITIZEN_YEARS, CITIZEN_KEY, gone)
-        numbers = citizen_sets.numbers(
-            self.session, {p for flips in moves.values() for p, _, _ in flips})
-        cells: dict[citizen_sets.Cell, citizen_sets.Moves] = {}
-        for cell, flips in moves.items():
-            sets = cells[cell] = citizen_sets.Moves()
-            for pseudonym, name, joined in flips:
-                getattr(sets, f"{name}_{'in' if joined else 'out'}").add(numbers[pseudonym])
-        citizen_sets.move(self.session, cells)
+        citizen_sets.move(self.session, moves)

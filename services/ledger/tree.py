@@ -29,7 +29,8 @@ def time_text(value: datetime | str) -> str:
     """``rfc3339_of_naive_utc`` of a value read raw: a datetime, or SQLite's stored text.
 
     SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff', always with
-    microseconds; reading that text raw skips parsing it, which exports feel.
+    microseconds; reading that text raw skips parsing it, which exports feel (on
+    PostgreSQL the export has the server write the same text, services.ledger.exports).
     """
     if isinstance(value, datetime):
         return rfc3339_of_naive_utc(value)

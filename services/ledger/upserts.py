@@ -32,20 +32,6 @@ def empty_months() -> list[int]:
     return [0] * 12
 
 
-def _citizens_upsert_pg() -> sa.TextClause:
-    """PostgreSQL: add each row's months to the row there (created at 0) and return the
-    months after; the whole batch as one array per column, one short statement where a
-    multi-row VALUES list would be a long text for the driver to parse every batch."""
-    columns = (*CITIZEN_KEY, *MONTHS)
-    arrays = ", ".join([f"CAST(:{n} AS text[])" for n in CITIZEN_KEY]
-                       + [f"CAST(:{m} AS integer[])" for m in MONTHS])
-    adds = ", ".join(f"{m} = citizen_years.{m} + excluded.{m}" for m in MONTHS)
-    return sa.text(f"INSERT INTO citizen_years ({', '.join(columns)}) SELECT * FROM "
-                   f"unnest({arrays}) ON CONFLICT ({', '.join(CITIZEN_KEY)}) DO UPDATE "
-                   f"SET {adds} RETURNING {', '.join(columns)}")
-
-
-CITIZENS_UPSERT_PG = _citizens_upsert_pg()
 
 
 def add_to_citizens(session: Session, changed: dict[CitizenKey, list[int]]
@@ -57,8 +43,9 @@ def add_to_citizens(session: Session, changed: dict[CitizenKey, list[int]]
         months = list(zip(*changed.values(), strict=True))
         params = {**{n: list(v) for n, v in zip(CITIZEN_KEY, keys, strict=True)},
                   **{m: list(v) for m, v in zip(MONTHS, months, strict=True)}}
-        return [(tuple(row[:4]), list(row[4:]))
-                for row in session.execute(CITIZENS_UPSERT_PG, params)]
+        # One statement, the batch an array a column, returning the months after.
+        upsert = _unnest_upsert(CITIZEN_YEARS, CITIZEN_KEY, MONTHS, returning=True)
+        return [(tuple(row[:4]), list(row[4:])) for row in session.execute(upsert, params)]
     # SQLite: read the rows before (through the primary key), then write the months
     # after in one executemany; the follower's position row keeps other writers out.
     before = {tuple(row[:4]): list(row[4:]) for row in rows_with_keys(
@@ -160,13 +147,16 @@ def _arrays(table: sa.Table, columns: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=8)
-def _unnest_upsert(table: sa.Table, keys: tuple[str, ...],
-                   values: tuple[str, ...], add: bool = True) -> sa.TextClause:
+def _unnest_upsert(table: sa.Table, keys: tuple[str, ...], values: tuple[str, ...],
+                   add: bool = True, returning: bool = False) -> sa.TextClause:
     """PostgreSQL: ``INSERT ... SELECT * FROM unnest(:column arrays) ON CONFLICT ... DO
-    UPDATE`` adding each value to the row already there, or (not ``add``) setting it."""
+    UPDATE`` adding each value to the row already there, or (not ``add``) setting it; the
+    rows after, when ``returning``. One short statement, where a multi-row VALUES list
+    would be a long text for the driver to parse every batch."""
     columns = (*keys, *values)
     sets = ", ".join(f"{name} = {table.name}.{name} + excluded.{name}" if add
                      else f"{name} = excluded.{name}" for name in values)
+    back = f" RETURNING {', '.join(columns)}" if returning else ""
     return sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM "
                    f"unnest({_arrays(table, columns)}) ON CONFLICT ({', '.join(keys)}) "
-                   f"DO UPDATE SET {sets}")
+                   f"DO UPDATE SET {sets}{back}")

@@ -60,15 +60,13 @@ def test_sets_count_as_citizens_counted_one_by_one(
             key = (people[who], unit, month)
             if counts[key] + sign >= 0:
                 counts[key] += sign
+        for (pseudonym, unit, month), n in counts.items():
+            was = before[(pseudonym, unit, month)]
+            sets = moves.setdefault(("recruitment", unit, month), citizen_sets.Moves())
+            for least in (1, 2):
+                if (was >= least) != (n >= least):
+                    sets.flip(pseudonym, least, n >= least)
         with ledger_db.writing() as session:
-            numbers = citizen_sets.numbers(session, {p for p, _, _ in counts})
-            for (pseudonym, unit, month), n in counts.items():
-                was = before[(pseudonym, unit, month)]
-                sets = moves.setdefault(("recruitment", unit, month), citizen_sets.Moves())
-                for name, least in (("once", 1), ("twice", 2)):
-                    if (was >= least) != (n >= least):
-                        getattr(sets, f"{name}_{'in' if n >= least else 'out'}").add(
-                            numbers[pseudonym])
             citizen_sets.move(session, moves)
     months = list(MONTHS[min(first, last):max(first, last) + 1])
     with ledger_db.reading() as session:
