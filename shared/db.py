@@ -2,7 +2,9 @@
 
 SQLite is the embedded default and PostgreSQL the deployed one; the same code
 runs on both. Writes to SQLite begin with ``BEGIN IMMEDIATE`` so that two
-writers queue on the lock instead of failing half-way through a transaction.
+writers queue on the lock instead of failing half-way through a transaction, and
+before it take the database's writer lock (shared/writer_lock.py), so that the next
+writer goes as soon as one commits rather than when SQLite's busy handler wakes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
 
+from shared.writer_lock import WRITER, WRITER_LOCK_SUFFIX, writer_lock
+from shared.writer_lock import release as _release
+
 STAGED = "staged"
 # ``column.in_(KEYS)``, with {"keys": [...]} given at execution: a statement that
 # compiles once and is cached, whatever the list, instead of a bound parameter
@@ -66,8 +71,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # stays as the ledger grows. Each statement is planned with its values.
         args = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
         return create_engine(url, pool_pre_ping=True, connect_args=args, **kwargs)
+    lock_path = None
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        lock_path = Path(parsed.database + WRITER_LOCK_SUFFIX)
     engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -88,7 +95,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         options = conn.get_execution_options()
         # Each transaction states its durability: FULL syncs the WAL on every commit.
         conn.exec_driver_sql(f"PRAGMA synchronous={options.get('sqlite_synchronous', 'FULL')}")
-        conn.exec_driver_sql("BEGIN " + options.get("sqlite_begin", ""))
+        begin = options.get("sqlite_begin", "")
+        if begin == "IMMEDIATE" and lock_path is not None:
+            writer_lock(conn.connection.info, lock_path).take()
+        conn.exec_driver_sql("BEGIN " + begin)
+
+    if lock_path is not None:
+        # The writer lock goes back with the connection: at its return to the pool, just
+        # after the commit or rollback; or with the connection itself, if it is discarded.
+        @event.listens_for(engine, "reset")
+        def _reset(_dbapi: Any, record: Any, _state: Any) -> None:
+            _release(record.info)
+
+        @event.listens_for(engine, "invalidate")
+        def _invalidate(_dbapi: Any, record: Any, _error: Any) -> None:
+            _release(record.info)
+
+        @event.listens_for(engine, "close")
+        def _close(_dbapi: Any, record: Any) -> None:
+            lock = record.info.pop(WRITER, None)
+            if lock is not None:
+                lock.close()
 
     return engine
 
