@@ -308,7 +308,15 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # On PostgreSQL a read runs its statements without BEGIN and ROLLBACK around them
+        # (autocommit): at READ COMMITTED each statement sees its own snapshot in a
+        # transaction too, so the transaction bought a read two round trips and nothing
+        # else. A server-side cursor lives only in a transaction: ``streaming`` keeps one.
+        postgresql = self.engine.dialect.name == "postgresql"
+        self._read = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql
+            else self.engine, expire_on_commit=False)
+        self._stream = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
@@ -317,7 +325,7 @@ class Database:
         self._write_relaxed = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_synchronous="NORMAL"),
             expire_on_commit=False)
-        for factory in (self._read, self._write, self._write_relaxed):
+        for factory in (self._read, self._stream, self._write, self._write_relaxed):
             event.listen(factory, "do_orm_execute", _before_query)
             event.listen(factory, "before_commit", _insert_staged)
         self._active: ContextVar[Session | None] = ContextVar(f"uow_{id(self)}", default=None)
@@ -326,6 +334,26 @@ class Database:
     def reading(self) -> Iterator[Session]:
         with self._read() as session:
             yield session
+
+    @contextmanager
+    def streaming(self) -> Iterator[Session]:
+        """A read that streams its rows through a server-side cursor (``yield_per``)."""
+        with self._stream() as session:
+            yield session
+
+    def log_row(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert one row of a log that only grows (the access log), committed on its own,
+        waiting for no writers' lock: nothing is looked up first. On PostgreSQL, one
+        statement in autocommit, one round trip; on SQLite a transaction that does not
+        wait for the disk (``synchronous=NORMAL``): it survives the process, if not a
+        power cut."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(insert(table), row)
+            return
+        with self.writing(durable=False, exclusive=False) as session:
+            session.execute(insert(table), row)
 
     @contextmanager
     def writing(self, durable: bool = True, exclusive: bool = True) -> Iterator[Session]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
@@ -19,6 +19,7 @@ from shared.db import Database, current_db
 from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
+ACCESS_LOG = cast(sa.Table, AccessLog.__table__)
 
 
 def init_app(app: Flask) -> None:
@@ -42,14 +43,13 @@ def init_app(app: Flask) -> None:
 def record(db: Database, token_name: str | None, scopes: str | None, method: str, path: str,
            status: int, remote_addr: str | None, user_agent: str | None,
            purpose: str | None) -> None:
-    # Not fsynced per read: a record survives the process, if not a power cut. Only
-    # reads insert here, and nothing is looked up first, so a read never waits for the
-    # writers' lock on PostgreSQL (the sequencer holds it through each append).
-    with db.writing(durable=False, exclusive=False) as session:
-        session.add(AccessLog(at=naive_utcnow(), token_name=token_name, scopes=scopes,
-                              method=method, path=path[:2000], status=status,
-                              remote_addr=remote_addr, user_agent=(user_agent or "")[:300] or None,
-                              purpose=purpose))
+    # Only reads insert here, and nothing is looked up first, so a read never waits for
+    # the writers' lock (the sequencer holds it through each append): on PostgreSQL one
+    # statement, on SQLite a transaction that survives the process (Database.log_row).
+    db.log_row(ACCESS_LOG, {
+        "at": naive_utcnow(), "token_name": token_name, "scopes": scopes, "method": method,
+        "path": path[:2000], "status": status, "remote_addr": remote_addr,
+        "user_agent": (user_agent or "")[:300] or None, "purpose": purpose})
 
 
 def _row(r: AccessLog, redacted: bool) -> dict[str, Any]:

@@ -102,8 +102,7 @@ class ConsistencySchema(Schema):
     consistency = fields.List(fields.String(), required=True)
 
 
-def _beyond(session: sa.orm.Session, size: int, name: str) -> None:
-    current = _size(session)
+def _beyond(current: int, size: int, name: str) -> None:
     if size > current:
         raise Invalid(f"{name} {size} is beyond the current tree size {current}.",
                       {"query": {name: [f"Must be at most {current}."]}})
@@ -117,7 +116,7 @@ class GetConsistency(MethodView):
         """A proof that the tree of size ``second`` extends the tree of size ``first``;
         no token needed."""
         with current_db().reading() as session:
-            _beyond(session, args["second"], "second")
+            _beyond(_size(session), args["second"], "second")
             path = _prove(session, merkle.consistency_ranges(args["first"], args["second"]))
         return {"consistency": [_b64(h) for h in path]}
 
@@ -147,12 +146,15 @@ class GetProof(MethodView):
             raise Invalid("hash must be a base64 SHA-256 leaf hash.",
                           {"query": {"hash": ["Not 32 bytes of base64."]}})
         with current_db().reading() as session:
-            _beyond(session, args["tree_size"], "tree_size")
-            # Through the hash's index, then the first in Python: with ``ORDER BY seq
+            # The tree's size and the entries with this leaf hash, in one statement;
+            # through the hash's index, then the first in Python: with ``ORDER BY seq
             # LIMIT 1`` (or ``min(seq)``) PostgreSQL may walk the primary key instead,
             # filtering every entry before it: 342 ms for the 777,777th of 1M.
-            seq = min(session.scalars(sa.select(Entry.seq).where(Entry.leaf_hash == leaf)),
-                      default=None)
+            rows = session.execute(
+                sa.select(Head.size, Entry.seq).select_from(Head)
+                .outerjoin(Entry, Entry.leaf_hash == leaf).where(Head.id == 1)).all()
+            _beyond(rows[0].size if rows else 0, args["tree_size"], "tree_size")
+            seq = min((r.seq for r in rows if r.seq is not None), default=None)
             if seq is None or seq > args["tree_size"]:
                 raise NotFound(f"No leaf with that hash in the tree of size {args['tree_size']}.")
             path = _prove(session, merkle.inclusion_ranges(seq - 1, args["tree_size"]))

@@ -79,18 +79,23 @@ def fetcher(session: Session) -> merkle.Fetch:
     """Read the nodes a proof needs: leaves from entries, the rest from merkle_nodes."""
 
     def fetch(wanted: set[merkle.Node]) -> Mapping[merkle.Node, bytes]:
-        found: dict[merkle.Node, bytes] = {}
+        # One statement for both kinds, a round trip fewer on PostgreSQL: a leaf's node id
+        # is its index (level 0), seq - 1.
+        parts: list[sa.Select[int, bytes | None]] = []
         leaves = sorted(index + 1 for level, index in wanted if level == 0)
         if leaves:
-            rows = session.execute(sa.select(Entry.seq, Entry.leaf_hash)
-                                   .where(Entry.seq.in_(leaves)))
-            found.update(((0, r.seq - 1), r.leaf_hash) for r in rows)
+            parts.append(sa.select((Entry.seq - 1).label("id"), Entry.leaf_hash.label("hash"))
+                         .where(Entry.seq.in_(leaves)))
         inner = sorted(node_id(*n) for n in wanted if n[0] > 0)
         if inner:
-            rows = session.execute(sa.select(MerkleNode.id, MerkleNode.hash)
-                                   .where(MerkleNode.id.in_(inner)))
+            parts.append(sa.select(MerkleNode.id, MerkleNode.hash)
+                         .where(MerkleNode.id.in_(inner)))
+        found: dict[merkle.Node, bytes] = {}
+        if parts:
             mask = (1 << LEVEL_SHIFT) - 1
-            found.update(((r.id >> LEVEL_SHIFT, r.id & mask), r.hash) for r in rows)
+            statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+            found.update(((id_ >> LEVEL_SHIFT, id_ & mask), hash_)
+                         for id_, hash_ in session.execute(statement) if hash_ is not None)
         missing = wanted - found.keys()
         if missing:
             raise LookupError(f"the tree is missing {len(missing)} node(s), e.g. "

@@ -77,6 +77,51 @@ def test_proofs_verify_against_the_signed_heads(ledger: Ledger) -> None:
                                 [base64.b64decode(p) for p in body["audit_path"]], latest.root)
 
 
+def test_a_proof_takes_three_reads_and_one_insert_and_no_transaction_on_postgresql(
+        ledger: Ledger) -> None:
+    """A request's round trips, counted (docs/performance.md, d2): the token; the tree's
+    size with the leaf's entries; the nodes, leaves and inner ones at once; and the
+    access log's row. On PostgreSQL each runs in autocommit: no BEGIN, COMMIT or
+    ROLLBACK round trip around them."""
+    db = ledger.app.extensions["db"]
+    ran: list[tuple[str, bool]] = []
+
+    def seen(conn: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
+        word = statement.split()[0].upper()
+        if word in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            ran.append((word, bool(getattr(conn.connection.dbapi_connection, "autocommit",
+                                           True))))
+
+    h = merkle.leaf_hash(_leaves(ledger, 12, 12)[0])
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        body = ledger.get("/ct/v1/get-proof-by-hash", hash=base64.b64encode(h).decode(),
+                          tree_size=13).json
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert body["leaf_index"] == 12
+    assert [word for word, _ in ran] == ["SELECT", "SELECT", "SELECT", "INSERT"]
+    if db.engine.dialect.name == "postgresql":
+        assert all(autocommit for _, autocommit in ran), ran
+
+
+def test_exports_stream_through_a_transaction_and_reads_take_none(ledger: Ledger) -> None:
+    """A server-side cursor (``streaming``) lives only in a transaction; a plain read on
+    PostgreSQL runs in autocommit."""
+    db = ledger.app.extensions["db"]
+    with db.streaming() as session:
+        seqs = [seq for partition in session.connection().execution_options(yield_per=5)
+                .execute(sa.select(Entry.seq).order_by(Entry.seq)).partitions()
+                for seq in partition]
+        assert seqs == [(n,) for n in range(1, 14)]
+    with db.reading() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Entry)) == 13
+        if db.engine.dialect.name == "postgresql":
+            assert session.connection().connection.dbapi_connection.autocommit
+    text = ledger.get("/v1/exports/entries", token=ledger.admin, format="csv").get_data(True)
+    assert len(text.strip().splitlines()) == 14  # the header and every entry
+
+
 @pytest.mark.parametrize(("path", "params", "status"), [
     ("/ct/v1/get-sth-consistency", {"first": 5, "second": 14}, 422),
     ("/ct/v1/get-sth-consistency", {"first": 6, "second": 5}, 422),
