@@ -342,11 +342,11 @@ class Database:
             yield session
 
     def log_row(self, table: Table, row: dict[str, Any]) -> None:
-        """Insert one row of a log that only grows (the access log), committed on its own,
-        waiting for no writers' lock: nothing is looked up first. On PostgreSQL, one
-        statement in autocommit, one round trip; on SQLite a transaction that does not
-        wait for the disk (``synchronous=NORMAL``): it survives the process, if not a
-        power cut."""
+        """Insert one row of a log that only grows (the access log), committed on its own.
+        Nothing is looked up first, so on PostgreSQL it takes no writers' lock: one
+        statement in autocommit, one round trip. On SQLite, which has one writer, a
+        transaction that does not wait for the disk (``synchronous=NORMAL``): it survives
+        the process, if not a power cut."""
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect().execution_options(
                     isolation_level="AUTOCOMMIT") as connection:
