@@ -42,7 +42,7 @@ from standardwebhooks import Webhook
 
 from bench.support.areas import ACTIVITIES, AREAS, involvement
 from bench.support.stack import WRITE_PATH, Stack, prepare
-from services.ledger import followers, merkle, service
+from services.ledger import followers, merkle, service, tiles
 from services.ledger.models import Entry, FollowerPosition, TreeHeadRow
 from services.ledger.models import Head as LedgerHead
 from shared import procfile
@@ -186,14 +186,17 @@ def clean_up(workdir: Path) -> None:
 # -- a: webhook ingest --------------------------------------------------------------------
 
 
-def _hammer(port: int, requests_: list[tuple[bytes, dict[str, str]]], path: str,
-            seconds: float, out: Any) -> None:
+WEBHOOK_PATH = "/v1/webhooks/bench"
+
+
+def _hammer(port: int, requests_: list[tuple[bytes, dict[str, str]]], seconds: float,
+            out: Any) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     done = ok = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and done < len(requests_):
         body, headers = requests_[done]
-        conn.request("POST", path, body=body, headers=headers)
+        conn.request("POST", WEBHOOK_PATH, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
         ok += response.status == 202
@@ -201,10 +204,24 @@ def _hammer(port: int, requests_: list[tuple[bytes, dict[str, str]]], path: str,
     out.put(ok)
 
 
-def _load(port: int, path: str, batches: list[list[tuple[bytes, dict[str, str]]]],
-          seconds: float) -> float:
+def _gets(port: int, paths: list[str], seconds: float, out: Any) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    ok = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn.request("GET", paths[ok % len(paths)])
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, (paths[ok % len(paths)], response.status)
+        ok += 1
+    out.put(ok)
+
+
+def _load(port: int, batches: list[list[Any]], seconds: float,
+          work: Callable[[int, list[Any], float, Any], None] = _hammer) -> float:
+    """Requests/s of one process per batch, each on its own connection."""
     queue: Any = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_hammer, args=(port, b, path, seconds, queue))
+    procs = [multiprocessing.Process(target=work, args=(port, b, seconds, queue))
              for b in batches]
     start = time.monotonic()
     for p in procs:
@@ -234,13 +251,13 @@ def bench_webhooks(workdir: Path) -> None:
     activity = signed({"type": "activity.recorded",
                        "data": {**ACTIVITIES["recruitment"], "id": "BENCH-1"}})
     conn = http.client.HTTPConnection("127.0.0.1", int(stack.env["RECRUITMENT_PORT"]))
-    conn.request("POST", "/v1/webhooks/bench", body=activity[0], headers=activity[1])
+    conn.request("POST", WEBHOOK_PATH, body=activity[0], headers=activity[1])
     assert conn.getresponse().status == 202
     per_process = int(4000 * SECONDS)
     batches = [[signed({"type": "involvement.recorded", "data": {
         "activity_id": "BENCH-1", **involvement("recruitment", f"C-{p}-{i}")}})
         for i in range(per_process)] for p in range(2)]
-    ours = _load(int(stack.env["RECRUITMENT_PORT"]), "/v1/webhooks/bench", batches, SECONDS)
+    ours = _load(int(stack.env["RECRUITMENT_PORT"]), batches, SECONDS)
     stack.stop()
     port = free_port()
     bare = subprocess.Popen(
@@ -250,7 +267,7 @@ def bench_webhooks(workdir: Path) -> None:
         stderr=subprocess.DEVNULL)
     try:
         _wait_port(port)
-        base = _load(port, "/v1/webhooks/bench", batches, SECONDS)
+        base = _load(port, batches, SECONDS)
     finally:
         bare.terminate()
         bare.wait()
@@ -655,6 +672,7 @@ def bench_reads(workdir: Path) -> None:
     p95 = percentile(proof_ms, 95)
     row("d2", "inclusion proof p95", p95, "ms", rebuild_ms,
         "recomputing the root from every leaf", "<= 5 ms", p95 <= 5)
+    _tiles(port, workdir, rng, p95)
 
     export = workdir / "entries.ndjson"
     csv_rate, csv_rss = _export(port, admin, "csv", workdir / "entries.csv", stack)
@@ -687,6 +705,53 @@ def bench_reads(workdir: Path) -> None:
     row("d4", "ladder verify of the whole export", verify_s, "s", sha_s,
         "sha256sum of the same file", "<= 15 s", verify_s <= 15)
     stack.stop()
+
+
+def _tiles(port: int, workdir: Path, rng: random.Random, server_proof_p95: float) -> None:
+    """d5, an inclusion proof as a C2SP client makes it, from the hash tiles it fetches
+    (no token); d6, hash tiles served per second, against the same bytes as static files."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def get(path: str) -> bytes:
+        conn.request("GET", f"/{path}")
+        response = conn.getresponse()
+        body = response.read()
+        assert response.status == 200, (path, response.status)
+        return body
+
+    proof_ms = []
+    for _ in range(SAMPLES):
+        index = rng.randrange(READ_ENTRIES)
+        t = time.perf_counter()
+        merkle.prove(merkle.inclusion_ranges(index, READ_ENTRIES),
+                     tiles.fetcher(READ_ENTRIES, get))
+        proof_ms.append((time.perf_counter() - t) * 1000)
+    p95 = percentile(proof_ms, 95)
+    row("d5", "inclusion proof from the tiles p95 (a client fetches and folds them)", p95,
+        "ms", server_proof_p95, "d2: the server's proof", "<= 5 ms", p95 <= 5)
+
+    full = READ_ENTRIES // tiles.WIDTH
+    paths = [tiles.Tile(0, rng.randrange(full), tiles.WIDTH).path() for _ in range(200)]
+    paths += [tiles.Tile(1, i, tiles.width_at(1, i, READ_ENTRIES)).path()
+              for i in range(-(-(READ_ENTRIES // tiles.WIDTH) // tiles.WIDTH))]
+    static = workdir / "static"
+    for path in paths:
+        (static / path).parent.mkdir(parents=True, exist_ok=True)
+        (static / path).write_bytes(get(path))
+    batches = [[f"/{p}" for p in rng.sample(paths, len(paths))] for _ in range(2)]
+    ours = _load(port, batches, SECONDS, _gets)
+    static_port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+         str(static), str(static_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(static_port)
+        base = _load(static_port, batches, SECONDS, _gets)
+    finally:
+        server.terminate()
+        server.wait()
+    row("d6", "hash tiles served per second, two clients", ours, "req/s", base,
+        "the same tiles as static files (python -m http.server)", "reported", None)
 
 
 def _export(port: int, token: str, fmt: str, out: Path, stack: Stack) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import dotenv
 
-from shared import areas
+from shared import areas, notes
 from shared.networks import parse_networks
 
 # One service per area (shared/areas.py), and the ledger.
@@ -209,6 +209,7 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     config["METRICS_DIR"] = str(metrics_dir(env))
     config["STOP_GRACE_PERIOD"] = stop_grace_period(env)
     config["SIGNING_KEY"] = env.get("LADDER_SIGNING_KEY", "")
+    config["LOG_ORIGIN"] = _origin(env.get("LADDER_LOG_ORIGIN", ""))
     config["SIGNING_KEY_FILE"] = env.get("LADDER_SIGNING_KEY_FILE") or str(
         var_dir(env) / "ledger-signing-key.pem")
     if config["SIGNING_KEY"]:
@@ -247,6 +248,17 @@ def _check_secret(key: str, value: str, dev_value: str) -> None:
     if len(value) < MIN_SECRET_LENGTH:
         raise ConfigError(f"{key} is too short for production: use at least "
                           f"{MIN_SECRET_LENGTH} characters (`openssl rand -base64 32`)")
+
+
+def _origin(value: str) -> str:
+    """The log's name in its checkpoints (c2sp.org/tlog-checkpoint): its public URL
+    without the scheme, e.g. ``ledger.example.org``; empty for one derived from the key."""
+    if not value:
+        return ""
+    try:
+        return notes.check_name(value)
+    except notes.NoteError as exc:
+        raise ConfigError(f"LADDER_LOG_ORIGIN: {exc}") from exc
 
 
 def _check_seed(value: str) -> None:

@@ -54,3 +54,41 @@ def verify(export_file: str, tree_head: str, public_key: str, url: str | None,
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(1)
 
+
+
+@click.command("verify-log")
+@click.argument("url")
+@click.option("--vkey", required=True, help="The log's verifier key (\"vkey\" of GET "
+              "/v1/public-key), or a file that holds it.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False),
+              help="A checkpoint saved before (GET /checkpoint): also prove the log "
+              "extends it.")
+@click.option("--save-checkpoint", type=click.Path(dir_okay=False, writable=True),
+              help="Save the live checkpoint, once verified, for next time.")
+def verify_log(url: str, vkey: str, checkpoint: str | None,
+               save_checkpoint: str | None) -> None:
+    """Check the live log at URL from its C2SP checkpoint and hash tiles, with no token.
+
+    The checkpoint's signature must verify under the verifier key, the tiles must hash to
+    its root, and, given a saved checkpoint, the tiles must prove the log extends it.
+    Exits 0 when everything verifies, 1 with the reason when anything does not.
+    """
+    from services.ledger import verify as check
+    from shared import notes
+
+    text = Path(vkey).read_text() if Path(vkey).is_file() else vkey
+    try:
+        verifier = notes.Verifier.parse(text)
+    except notes.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--vkey") from exc
+    saved = Path(checkpoint).read_text(encoding="utf-8") if checkpoint else None
+    try:
+        note, current, before = check.check_tiles(url, verifier, saved)
+    except check.VerifyError as exc:
+        click.echo(f"FAILED: {exc}", err=True)
+        sys.exit(1)
+    extends = f", and extends the saved checkpoint of {before.size}" if before else ""
+    click.echo(f"OK: {current.origin} holds {current.size} entries; its tiles hash to the "
+               f"signed checkpoint's root{extends}")
+    if save_checkpoint:
+        Path(save_checkpoint).write_text(note, encoding="utf-8")

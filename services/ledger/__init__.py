@@ -21,6 +21,7 @@ def _register(app: Flask, api: LadderApi) -> None:
         releases_api,
         service,
         tasks,
+        tiles_api,
     )
     from services.ledger import api as routes
     from services.ledger.disclosure import Control
@@ -41,6 +42,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     api.register_blueprint(routes.blp)
     api.register_blueprint(log_api.blp)
     api.register_blueprint(log_api.keys)
+    api.register_blueprint(tiles_api.blp)
     dashboard.init_app(app)
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(releases_api.blp)

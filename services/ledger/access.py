@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _record(response: Response) -> Response:
         # Dashboard pages are reads too; their stylesheet is not.
-        if request.path.startswith(("/v1/", "/ct/", "/dashboard")) and \
+        if request.path.startswith(("/v1/", "/ct/", "/checkpoint", "/tile/", "/dashboard")) and \
                 request.endpoint != "dashboard.static":
             try:
                 record(current_db(), getattr(g, "token_name", None),

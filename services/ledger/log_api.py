@@ -43,10 +43,6 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
-def _size(session: sa.orm.Session) -> int:
-    return int(session.scalar(sa.select(Head.size).where(Head.id == 1)) or 0)
-
-
 class STHSchema(Schema):
     tree_size = fields.Integer(required=True)
     timestamp = fields.Integer(required=True, metadata={"description": "milliseconds"})
@@ -116,7 +112,7 @@ class GetConsistency(MethodView):
         """A proof that the tree of size ``second`` extends the tree of size ``first``;
         no token needed."""
         with current_db().reading() as session:
-            _beyond(_size(session), args["second"], "second")
+            _beyond(tree.current_size(session), args["second"], "second")
             path = _prove(session, merkle.consistency_ranges(args["first"], args["second"]))
         return {"consistency": [_b64(h) for h in path]}
 
@@ -187,7 +183,7 @@ class GetEntries(MethodView):
         """Leaves ``start`` to ``end`` (0-based, inclusive; at most 1000 at a time, and
         none beyond the tree)."""
         with current_db().reading() as session:
-            size = _size(session)
+            size = tree.current_size(session)
             if args["start"] >= size:
                 raise Invalid(f"start {args['start']} is beyond the last leaf of the tree of "
                               f"size {size}.",
@@ -207,6 +203,10 @@ class PublicKeySchema(Schema):
     public_key = fields.String(metadata={"description": "base64 of the raw 32 bytes"})
     public_key_pem = fields.String()
     key_id = fields.String(metadata={"description": "SHA-256 of the raw key, hex"})
+    origin = fields.String(metadata={"description": "the log's name in its C2SP checkpoints"})
+    vkey = fields.String(metadata={
+        "description": "the C2SP signed-note verifier key of the checkpoints: "
+                       "<origin>+<key ID in hex>+<base64 of 0x01 and the raw key>"})
 
 
 @keys.route("/public-key")

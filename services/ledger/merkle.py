@@ -81,6 +81,13 @@ class CompactRange:
         return root
 
 
+def root_of_perfect(hashes: list[bytes]) -> bytes:
+    """The root of a perfect subtree, from its hashes at one level (a power of two)."""
+    while len(hashes) > 1:
+        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
 def root_of(leaf_hashes: Iterable[bytes]) -> bytes:
     tree = CompactRange()
     for h in leaf_hashes:

@@ -3,6 +3,9 @@
 The signed bytes follow RFC 6962's TreeHeadSignature: version (1 byte, 0),
 signature type (1 byte, 1 = tree hash), timestamp in milliseconds (8 bytes),
 tree size (8 bytes), SHA-256 root hash (32 bytes); integers big-endian.
+
+The same key signs each tree head as a C2SP checkpoint too (shared.notes), under the
+log's origin.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from shared import notes
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +70,41 @@ class TreeHead:
                 f"the signature on the tree head of size {self.size} does not verify") from exc
 
 
+def default_origin(public_key: bytes) -> str:
+    """A log's origin when none is configured: unique to its key, and under ``.invalid``
+    (RFC 2606), so that it is never mistaken for a real address."""
+    return f"ladder.invalid/{hashlib.sha256(public_key).hexdigest()[:16]}"
+
+
 class Signer:
-    def __init__(self, key: Ed25519PrivateKey) -> None:
+    def __init__(self, key: Ed25519PrivateKey, origin: str = "") -> None:
         self.key = key
         self.public_key = key.public_key()
+        self.raw_public_key = notes.raw_public_key(key)
+        self.origin = notes.check_name(origin or default_origin(self.raw_public_key))
 
     def sign(self, size: int, timestamp_ms: int, root: bytes) -> TreeHead:
         signature = self.key.sign(tree_head_bytes(size, timestamp_ms, root))
         return TreeHead(size, timestamp_ms, root, signature)
 
+    def checkpoint(self, size: int, root: bytes) -> str:
+        """The tree head as a C2SP checkpoint, signed under the origin as its key name.
+
+        Ed25519 is deterministic and a checkpoint has no timestamp, so one tree head has
+        exactly one checkpoint, whenever it is signed."""
+        return notes.sign(notes.checkpoint_body(self.origin, size, root), self.origin,
+                          self.key)
+
+    def vkey(self) -> str:
+        return notes.vkey(self.origin, self.raw_public_key)
+
     def public_json(self) -> dict[str, str]:
-        raw = self.public_key.public_bytes(serialization.Encoding.Raw,
-                                           serialization.PublicFormat.Raw)
+        raw = self.raw_public_key
         pem = self.public_key.public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
         return {"algorithm": "Ed25519", "public_key": base64.b64encode(raw).decode(),
-                "public_key_pem": pem.decode(), "key_id": hashlib.sha256(raw).hexdigest()}
+                "public_key_pem": pem.decode(), "key_id": hashlib.sha256(raw).hexdigest(),
+                "origin": self.origin, "vkey": self.vkey()}
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
@@ -106,7 +130,7 @@ def load_signer(config: dict[str, Any]) -> Signer:
     """
     if config.get("SIGNING_KEY"):
         seed = base64.b64decode(config["SIGNING_KEY"], validate=True)
-        return Signer(Ed25519PrivateKey.from_private_bytes(seed))
+        return Signer(Ed25519PrivateKey.from_private_bytes(seed), config.get("LOG_ORIGIN", ""))
     path = Path(config["SIGNING_KEY_FILE"])
     if not path.exists() and config.get("LADDER_ENV") == "production":
         raise ValueError(f"no signing key at {path}; production never makes one up")
@@ -132,4 +156,4 @@ def load_signer(config: dict[str, Any]) -> Signer:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
-    return Signer(key)
+    return Signer(key, config.get("LOG_ORIGIN", ""))

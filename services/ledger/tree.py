@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.ledger import merkle
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import Signer, TreeHead
+from services.ledger.tiles import Tile
 from shared.db import executemany
 from shared.times import rfc3339_of_naive_utc
 
@@ -108,8 +109,54 @@ def fetcher(session: Session) -> merkle.Fetch:
     return fetch
 
 
+_SIZE = sa.select(Head.size).where(Head.id == 1)
+_LATEST = (sa.select(TreeHeadRow.size, TreeHeadRow.timestamp, TreeHeadRow.root_hash,
+                     TreeHeadRow.signature).order_by(TreeHeadRow.size.desc()).limit(1))
+
+
+def current_size(session: Session) -> int:
+    return int(session.connection().scalar(_SIZE) or 0)
+
+
 def latest_head(session: Session) -> TreeHead | None:
-    row = session.scalars(sa.select(TreeHeadRow).order_by(TreeHeadRow.size.desc())
-                          .limit(1)).first()
-    return None if row is None else TreeHead(row.size, row.timestamp, row.root_hash,
-                                             row.signature)
+    row = session.connection().execute(_LATEST).first()
+    return None if row is None else TreeHead(*row)
+
+
+# A tile's hashes, and an entry bundle's leaves: one range of one index each.
+_TILE_LEAVES = (sa.select(Entry.leaf_hash)
+                .where(Entry.seq.between(sa.bindparam("low"), sa.bindparam("high")))
+                .order_by(Entry.seq))
+_TILE_NODES = (sa.select(MerkleNode.hash)
+               .where(MerkleNode.id.between(sa.bindparam("low"), sa.bindparam("high")))
+               .order_by(MerkleNode.id))
+_BUNDLE = (sa.select(Entry.seq, Entry.received_at, Entry.event)
+           .where(Entry.seq.between(sa.bindparam("low"), sa.bindparam("high")))
+           .order_by(Entry.seq))
+
+
+def tile_hashes(session: Session, tile: Tile) -> bytes:
+    """The tile's hashes, concatenated (c2sp.org/tlog-tiles); the caller checks that the
+    tree has them all (``tiles.available``)."""
+    last = tile.first + tile.width - 1
+    if tile.level == 0:
+        stmt, bounds = _TILE_LEAVES, {"low": tile.first + 1, "high": last + 1}
+    else:
+        stmt, bounds = _TILE_NODES, {"low": node_id(tile.tree_level, tile.first),
+                                     "high": node_id(tile.tree_level, last)}
+    hashes = [h for (h,) in session.connection().execute(stmt, bounds)
+              if h is not None and len(h) == 32]
+    if len(hashes) != tile.width:
+        raise LookupError(f"the tree is missing {tile.width - len(hashes)} of the "
+                          f"{tile.width} hashes of {tile.path()}: it has been tampered with")
+    return b"".join(hashes)
+
+
+def bundle_leaves(session: Session, tile: Tile) -> list[bytes]:
+    """The leaves whose hashes level 0's tile of the same index holds."""
+    rows = session.connection().execute(_BUNDLE, {"low": tile.first + 1,
+                                                  "high": tile.first + tile.width}).all()
+    if len(rows) != tile.width:
+        raise LookupError(f"the log is missing {tile.width - len(rows)} of the entries of "
+                          f"{tile.path()}: it has been tampered with")
+    return [leaf_bytes(r.seq, r.received_at, r.event) for r in rows]

@@ -15,8 +15,9 @@ import requests
 import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.ledger import merkle
+from services.ledger import merkle, tiles
 from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
+from shared import notes
 
 Progress = Callable[[int], None]
 
@@ -155,3 +156,53 @@ def check_consistency(base_url: str, token: str | None, saved: TreeHead,
             raise VerifyError(f"reading the live log from {response.url} failed: {exc}"
                               ) from exc
     return current
+
+
+def _bytes(url: str) -> bytes:
+    with _open(url, None) as response:
+        try:
+            return response.content
+        except requests.RequestException as exc:
+            raise VerifyError(f"could not read {response.url}: {exc}") from exc
+
+
+def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None
+                ) -> tuple[str, notes.Checkpoint, notes.Checkpoint | None]:
+    """The live checkpoint, checked without a token: its signature under the verifier key,
+    its root recomputed from the hash tiles, and, given a checkpoint saved before, a
+    consistency proof from the same tiles that the log extends it."""
+    base = base_url.rstrip("/")
+    note = _bytes(f"{base}/checkpoint").decode("utf-8", "replace")
+    try:
+        current = notes.parse_checkpoint(notes.open_note(note, verifier))
+        before = None if saved is None else notes.parse_checkpoint(
+            notes.open_note(saved, verifier))
+    except notes.NoteError as exc:
+        raise VerifyError(f"checkpoint: {exc}") from exc
+    for checkpoint in (current, before):
+        if checkpoint is not None and checkpoint.origin != verifier.name:
+            raise VerifyError(f"the checkpoint is of {checkpoint.origin!r}, not of the log "
+                              f"the verifier key names, {verifier.name!r}")
+    fetch = tiles.fetcher(current.size, lambda path: _bytes(f"{base}/{path}"))
+    try:
+        root = merkle.tree_root(current.size, fetch)
+        if root != current.root:
+            raise VerifyError(
+                f"the tiles of the tree of size {current.size} hash to root "
+                f"{base64.b64encode(root).decode()}, but the signed checkpoint says "
+                f"{base64.b64encode(current.root).decode()}")
+        if before is not None:
+            if before.size > current.size:
+                raise VerifyError(f"the log now holds {current.size} entries, fewer than "
+                                  f"the {before.size} of the saved checkpoint: history "
+                                  f"was truncated")
+            proof = merkle.prove(merkle.consistency_ranges(before.size, current.size), fetch)
+            merkle.verify_consistency(before.size, current.size, proof, before.root,
+                                      current.root)
+    except LookupError as exc:
+        raise VerifyError(f"the log's tiles: {exc}") from exc
+    except merkle.ProofError as exc:
+        raise VerifyError(f"the log of {current.size} entries is not consistent with the "
+                          f"saved checkpoint of {before.size if before else 0}: {exc}"
+                          ) from exc
+    return note, current, before

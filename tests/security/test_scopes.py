@@ -25,6 +25,8 @@ PUBLIC = {
     # Tree heads and consistency proofs are hashes only: anyone may verify the log.
     ("GET", "/ct/v1/get-sth"), ("GET", "/ct/v1/get-sth-history"),
     ("GET", "/ct/v1/get-sth-consistency"),
+    # The same, as C2SP's checkpoint and hash tiles (no entry in them).
+    ("GET", "/checkpoint"), ("GET", "/tile/{level}/{rest}"),
     # Published releases: disclosure-controlled figures, open data by design.
     ("GET", "/v1/releases"), ("GET", "/v1/releases/{release_id}"),
     ("GET", "/v1/releases/{release_id}/figures.csv"),
@@ -51,7 +53,8 @@ ADMIN = {("POST", "/v1/citizens/erasure"), ("GET", "/v1/tokens"), ("POST", "/v1/
 READ = {("POST", "/v1/rubric/explanation")}
 # Entry-level content of the ledger (events, pseudonyms, leaves, per-entry proofs).
 INSPECT = {("GET", "/v1/entries"), ("GET", "/v1/exports/entries"),
-           ("GET", "/ct/v1/get-entries"), ("GET", "/ct/v1/get-proof-by-hash")}
+           ("GET", "/ct/v1/get-entries"), ("GET", "/ct/v1/get-proof-by-hash"),
+           ("GET", "/tile/entries/{rest}")}
 
 
 def policy(method: str, path: str) -> str:

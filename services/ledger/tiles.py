@@ -1,0 +1,131 @@
+"""The Merkle tree as C2SP tiles (c2sp.org/tlog-tiles): addresses, and which tiles exist.
+
+A tile at level ``L`` is 256 consecutive hashes of the tree at height ``8·L``: tile ``N``
+holds the hashes of the perfect subtrees ``(8·L, N·256 + i)``, ``i`` from 0 to 255, which
+the ledger stores already (leaf hashes in ``entries``, the rest in ``merkle_nodes``). The
+rightmost tiles of a level are partial, ``W`` hashes wide, 1 to 255; every width up to
+the tree's is a checkpoint's, since each batch signs one. Entry bundles (``tile/entries``)
+hold the leaves that level 0's tiles hash.
+
+Paths are strict: an index is written in groups of three digits, every group but the
+last after an ``x`` (1234067 is ``x001/x234/067``), and a path that is not the one way to
+write its tile names none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from services.ledger import merkle
+
+WIDTH = 256
+HEIGHT = 8
+MAX_LEVEL = 63
+MAX_PATH = 40  # seven groups and a width: more than any 64-bit index needs
+
+
+@dataclass(frozen=True)
+class Tile:
+    level: int  # -1 for an entry bundle
+    index: int
+    width: int  # WIDTH when full
+
+    @property
+    def entries(self) -> bool:
+        return self.level < 0
+
+    @property
+    def tree_level(self) -> int:
+        """The height in the Merkle tree of the subtrees whose hashes the tile holds."""
+        return HEIGHT * max(self.level, 0)
+
+    @property
+    def first(self) -> int:
+        """The index, at its tree level, of the tile's first hash."""
+        return self.index * WIDTH
+
+    def path(self) -> str:
+        level = "entries" if self.entries else str(self.level)
+        suffix = "" if self.width == WIDTH else f".p/{self.width}"
+        return f"tile/{level}/{index_path(self.index)}{suffix}"
+
+
+def index_path(index: int) -> str:
+    groups = [f"{index % 1000:03d}"]
+    index //= 1000
+    while index:
+        groups.append(f"x{index % 1000:03d}")
+        index //= 1000
+    return "/".join(reversed(groups))
+
+
+def parse(level: str, rest: str) -> Tile | None:
+    """The tile that ``tile/<level>/<rest>`` names, or None if it names none."""
+    if len(rest) > MAX_PATH:
+        return None  # and no int() of thousands of digits
+    parts = rest.split("/")
+    width = WIDTH
+    if len(parts) >= 2 and parts[-2].endswith(".p"):
+        if not parts[-1].isdecimal() or not parts[-1].isascii():
+            return None
+        width = int(parts.pop())
+        parts[-1] = parts[-1].removesuffix(".p")
+        if not 1 <= width < WIDTH:
+            return None
+    digits = "".join(p.removeprefix("x") for p in parts)
+    if not digits.isdecimal() or not digits.isascii():
+        return None
+    if level == "entries":
+        number = -1
+    elif level.isdecimal() and level.isascii() and int(level) <= MAX_LEVEL:
+        number = int(level)
+    else:
+        return None
+    tile = Tile(number, int(digits), width)
+    return tile if tile.path() == f"tile/{level}/{rest}" else None
+
+
+def available(tile: Tile, size: int) -> bool:
+    """Whether a tree of ``size`` leaves has all the tile's hashes (or entries)."""
+    hashes_at_level = size >> tile.tree_level
+    return tile.first + tile.width <= hashes_at_level
+
+
+def width_at(level: int, index: int, size: int) -> int:
+    """How many hashes tile ``index`` of ``level`` has in a tree of ``size`` (0 to 256)."""
+    return max(0, min(WIDTH, (size >> (HEIGHT * level)) - index * WIDTH))
+
+
+def fetcher(size: int, get: Callable[[str], bytes]) -> merkle.Fetch:
+    """A ``merkle.Fetch`` that reads the tree of ``size`` from its tiles, each fetched once
+    with ``get(path)``: a proof or a root from the tiles alone, as any client makes them.
+
+    A node of height ``8·L + r`` is the root of ``2**r`` consecutive hashes of one tile at
+    level ``L``: the nodes proofs need are aligned, so they never straddle two tiles.
+    """
+    cache: dict[tuple[int, int], list[bytes]] = {}
+
+    def hashes(level: int, index: int) -> list[bytes]:
+        if (level, index) not in cache:
+            tile = Tile(level, index, width_at(level, index, size))
+            data = get(tile.path())
+            if tile.width == 0 or len(data) != 32 * tile.width:
+                raise LookupError(f"{tile.path()} is {len(data)} bytes, not "
+                                  f"{32 * tile.width}")
+            cache[level, index] = [data[i:i + 32] for i in range(0, len(data), 32)]
+        return cache[level, index]
+
+    def fetch(wanted: set[merkle.Node]) -> Mapping[merkle.Node, bytes]:
+        found: dict[merkle.Node, bytes] = {}
+        for height, index in wanted:
+            level, rest = divmod(height, HEIGHT)
+            first = index << rest
+            run = hashes(level, first // WIDTH)[first % WIDTH:first % WIDTH + (1 << rest)]
+            if len(run) != 1 << rest:
+                raise LookupError(f"the tiles of a tree of size {size} lack node "
+                                  f"{(height, index)}")
+            found[height, index] = merkle.root_of_perfect(run)
+        return found
+
+    return fetch

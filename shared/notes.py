@@ -1,0 +1,177 @@
+"""Signed notes and checkpoints, as C2SP defines them (c2sp.org/signed-note, tlog-checkpoint).
+
+A note is UTF-8 text ending in a newline, then one empty line, then one or more signature
+lines ``— <name> <base64(key ID ‖ signature)>``. The signature covers the text exactly,
+with its final newline. An Ed25519 key's ID is the first four bytes of
+SHA-256(name ‖ 0x0A ‖ 0x01 ‖ the 32-byte public key), and its verifier key is written
+``<name>+<ID in hex>+<base64(0x01 ‖ public key)>``.
+
+A checkpoint is a note whose text is the log's origin, the tree size in decimal and the
+root hash in base64, one per line. docs/ledger-format.md shows the ledger's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+ED25519 = 0x01
+SIGNATURE_PREFIX = "\u2014 "  # an em dash and one space
+
+
+class NoteError(ValueError):
+    """A name, text or checkpoint the signed-note rules do not allow."""
+
+
+def check_name(name: str) -> str:
+    """A key name (and a log's origin) is non-empty, and has no space, ``+`` or control
+    character: the vkey and the signature line are split on them."""
+    if not name or name != name.strip() or any(
+            c.isspace() or c == "+" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise NoteError(f"{name!r} cannot name a key: it must be non-empty, with no space, "
+                        f"no '+' and no control character")
+    return name
+
+
+def raw_public_key(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+
+
+def key_id(name: str, key_type: int, public_key: bytes) -> bytes:
+    """The four bytes that say which key made a signature."""
+    return hashlib.sha256(check_name(name).encode() + b"\n" + bytes([key_type])
+                          + public_key).digest()[:4]
+
+
+def vkey(name: str, public_key: bytes, key_type: int = ED25519) -> str:
+    """The verifier key as Go's sumdb/note and the C2SP witnesses write it."""
+    return (f"{name}+{key_id(name, key_type, public_key).hex()}+"
+            f"{base64.b64encode(bytes([key_type]) + public_key).decode()}")
+
+
+def signature_line(name: str, key_type: int, public_key: bytes, signature: bytes) -> str:
+    blob = key_id(name, key_type, public_key) + signature
+    return f"{SIGNATURE_PREFIX}{name} {base64.b64encode(blob).decode()}\n"
+
+
+def sign(text: str, name: str, key: Ed25519PrivateKey) -> str:
+    """The note: the text, an empty line, and the Ed25519 signature of the text's bytes."""
+    if not text.endswith("\n") or "\r" in text:
+        raise NoteError("a note's text ends with a newline and has no carriage return")
+    signature = key.sign(text.encode())
+    return text + "\n" + signature_line(name, ED25519, raw_public_key(key), signature)
+
+
+def checkpoint_body(origin: str, size: int, root: bytes) -> str:
+    """A checkpoint's text: origin, size (decimal, no leading zeros), base64 root hash."""
+    if size < 0 or len(root) != 32:
+        raise NoteError("a checkpoint has a size of 0 or more and a 32-byte root hash")
+    return f"{check_name(origin)}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """A verifier key: a name, and the Ed25519 public key its signatures check against."""
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> Verifier:
+        """``<name>+<key ID in hex>+<base64(0x01 ‖ key)>``; the base64 may hold ``+`` too."""
+        name, _, rest = text.strip().partition("+")
+        hex_id, _, blob = rest.partition("+")
+        try:
+            raw = base64.b64decode(blob, validate=True)
+            given = bytes.fromhex(hex_id) if len(hex_id) == 8 else b""
+        except (binascii.Error, ValueError):
+            raw = given = b""
+        if len(raw) != 33 or raw[0] != ED25519 or len(given) != 4:
+            raise NoteError("not an Ed25519 verifier key: <name>+<8 hex digits>+<base64 of "
+                            "0x01 and the 32-byte key>")
+        if key_id(name, ED25519, raw[1:]) != given:
+            raise NoteError(f"the verifier key's ID {hex_id} is not its name's and key's")
+        return cls(name, given, raw[1:])
+
+    def verifies(self, text: str, signature: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, text.encode())
+        except InvalidSignature:
+            return False
+        return True
+
+
+def open_note(note: str, verifier: Verifier) -> str:
+    """The note's text, once the verifier's signature on it checks; NoteError otherwise.
+
+    Signatures by other keys are skipped (a witness's cosignatures, for one). A control
+    character other than the newline, or a line that is not a signature where signatures
+    are, makes the note malformed.
+    """
+    if "\n\n" not in note or not note.endswith("\n"):
+        raise NoteError("not a signed note: no empty line before the signatures, or no "
+                        "final newline")
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise NoteError("a signed note holds no control character but the newline")
+    text, _, signatures = note.rpartition("\n\n")
+    text += "\n"
+    checked = False
+    for line in signatures.removesuffix("\n").split("\n"):
+        name, blob = _signature(line)
+        if name != verifier.name or blob[:4] != verifier.key_id:
+            continue
+        if len(blob) != 68 or not verifier.verifies(text, blob[4:]):
+            raise NoteError(f"the signature of {name} does not verify: the note was "
+                            f"changed, or signed by another key")
+        checked = True
+    if not checked:
+        raise NoteError(f"the note carries no signature by {verifier.name} "
+                        f"({verifier.key_id.hex()})")
+    return text
+
+
+def _signature(line: str) -> tuple[str, bytes]:
+    name, _, blob = line.removeprefix(SIGNATURE_PREFIX).partition(" ")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if not line.startswith(SIGNATURE_PREFIX) or not name or len(raw) < 5:
+        raise NoteError(f"not a signature line: {line[:80]!r}")
+    return name, raw
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    """A checkpoint's text: origin, size and root hash, then extension lines if any."""
+    lines = text.removesuffix("\n").split("\n")
+    size_ok = len(lines) >= 3 and lines[1].isascii() and lines[1].isdecimal() and (
+        lines[1] == "0" or not lines[1].startswith("0")) and len(lines[1]) <= 20
+    try:
+        root = base64.b64decode(lines[2], validate=True) if size_ok else b""
+    except (binascii.Error, ValueError):
+        root = b""
+    if not size_ok or len(root) != 32 or not lines[0]:
+        raise NoteError("not a checkpoint: an origin, a decimal tree size and a base64 "
+                        "SHA-256 root hash, one per line")
+    return Checkpoint(lines[0], int(lines[1]), root)
