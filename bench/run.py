@@ -42,10 +42,10 @@ from standardwebhooks import Webhook
 
 from bench.support.areas import ACTIVITIES, AREAS, involvement
 from bench.support.stack import WRITE_PATH, Stack, prepare
-from services.ledger import followers, merkle, service, tiles
+from services.ledger import followers, service, tiles
 from services.ledger.models import Entry, FollowerPosition, TreeHeadRow
 from services.ledger.models import Head as LedgerHead
-from shared import procfile
+from shared import merkle, procfile
 from shared.area.integrations import create_integration
 from shared.config import SERVICES
 from shared.db import Database

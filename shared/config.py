@@ -216,6 +216,10 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         _check_seed(config["SIGNING_KEY"])
     if mode == "production" and service == "ledger":
         _check_signing_file(env)
+    if service == "witness":
+        config.update(witness_settings(env, mode))
+    if service == "ledger":
+        config.update(witnesses(env))
     for key, dev_value in DEV_SECRETS.items():
         value = env.get(key, "")
         if mode == "production" and key in NEEDED_SECRETS.get(service, ()):
@@ -250,6 +254,52 @@ def _check_secret(key: str, value: str, dev_value: str) -> None:
                           f"{MIN_SECRET_LENGTH} characters (`openssl rand -base64 32`)")
 
 
+def witnesses(env: Mapping[str, str]) -> dict[str, Any]:
+    """The witnesses the ledger asks to cosign its checkpoints: LADDER_WITNESSES, ``<URL>
+    <cosignature vkey>`` pairs separated by commas; and how many must cosign a checkpoint
+    before the ledger serves it (LADDER_WITNESS_QUORUM, every one by default)."""
+    found = []
+    for item in env.get("LADDER_WITNESSES", "").split(","):
+        parts = item.split()
+        if not parts:
+            continue
+        try:
+            if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
+                raise notes.NoteError("not '<URL> <vkey>'")
+            found.append((parts[0].rstrip("/"), notes.Verifier.parse(parts[1],
+                                                                     notes.COSIGNATURE)))
+        except notes.NoteError as exc:
+            raise ConfigError(f"LADDER_WITNESSES: {item.strip()!r}: {exc}") from exc
+    quorum = _int(env, "LADDER_WITNESS_QUORUM", len(found))
+    if found and not 1 <= quorum <= len(found):
+        raise ConfigError(f"LADDER_WITNESS_QUORUM must be between 1 and the {len(found)} "
+                          f"witnesses of LADDER_WITNESSES")
+    return {"WITNESSES": found, "WITNESS_QUORUM": quorum,
+            "WITNESS_INTERVAL": _float(env, "LADDER_WITNESS_INTERVAL", 1.0)}
+
+
+def witness_settings(env: Mapping[str, str], mode: str) -> dict[str, Any]:
+    """A witness's name, key and the logs it follows (LADDER_WITNESS_LOGS: their verifier
+    keys, separated by spaces, commas or newlines)."""
+    name = env.get("LADDER_WITNESS_NAME", "")
+    try:
+        logs = [notes.Verifier.parse(v)
+                for v in env.get("LADDER_WITNESS_LOGS", "").replace(",", " ").split()]
+        if name:
+            notes.check_name(name)
+    except notes.NoteError as exc:
+        raise ConfigError(f"LADDER_WITNESS_NAME or LADDER_WITNESS_LOGS: {exc}") from exc
+    seed = env.get("LADDER_WITNESS_KEY", "")
+    if seed:
+        _check_seed(seed, "LADDER_WITNESS_KEY")
+    path = env.get("LADDER_WITNESS_KEY_FILE") or str(var_dir(env) / "witness-key.pem")
+    if mode == "production" and not seed and not Path(path).is_file():
+        raise ConfigError("LADDER_WITNESS_KEY or LADDER_WITNESS_KEY_FILE must be set in "
+                          "production: the witness signs its cosignatures with it")
+    return {"WITNESS_NAME": name, "WITNESS_LOGS": logs, "WITNESS_KEY": seed,
+            "WITNESS_KEY_FILE": path}
+
+
 def _origin(value: str) -> str:
     """The log's name in its checkpoints (c2sp.org/tlog-checkpoint): its public URL
     without the scheme, e.g. ``ledger.example.org``; empty for one derived from the key."""
@@ -261,14 +311,14 @@ def _origin(value: str) -> str:
         raise ConfigError(f"LADDER_LOG_ORIGIN: {exc}") from exc
 
 
-def _check_seed(value: str) -> None:
+def _check_seed(value: str, key: str = "LADDER_SIGNING_KEY") -> None:
     try:
         seed = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         seed = b""
     if len(seed) != 32:
-        raise ConfigError("LADDER_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed "
-                          "(`openssl rand -base64 32`)")
+        raise ConfigError(f"{key} must be base64 of a 32-byte Ed25519 seed "
+                          f"(`openssl rand -base64 32`)")
 
 
 def _check_signing_file(env: Mapping[str, str]) -> None:

@@ -1,6 +1,7 @@
 """Alembic, driven from code, and the databases it migrates.
 
-The ledger keeps its versions in ``services/ledger/migrations``. The areas (shared/
+The ledger keeps its versions in ``services/ledger/migrations``, a witness in
+``services/witness/migrations``. The areas (shared/
 areas.py) share theirs in ``shared/area/migrations``; an area with tables of its own
 (training's courses) adds ``<its package>/migrations/versions`` after them. Those
 packages are found by name, never imported here: Alembic is pointed at their folders.
@@ -24,8 +25,9 @@ from shared.db import make_engine
 
 # Where a missing PostgreSQL database is created from: every server has it.
 MAINTENANCE_DATABASE = "postgres"
-# The ledger's package; each area's is named in the registry (shared/areas.py).
-LEDGER_PACKAGE = "services.ledger"
+# The ledger's and the witness's packages; each area's is named in the registry
+# (shared/areas.py).
+OWN_HISTORY = {"ledger": "services.ledger", "witness": "services.witness"}
 
 
 def package_folder(name: str) -> Path:
@@ -46,9 +48,9 @@ def package_folder(name: str) -> Path:
 
 def alembic_config(service: str, url: str) -> Config:
     cfg = Config()
-    if service == "ledger":
+    if service in OWN_HISTORY:
         cfg.set_main_option("script_location",
-                            str(package_folder(LEDGER_PACKAGE) / "migrations"))
+                            str(package_folder(OWN_HISTORY[service]) / "migrations"))
     else:
         own = package_folder(areas.get(service).module) / "migrations" / "versions"
         shared_dir = Path(area.__file__).parent / "migrations"

@@ -26,9 +26,10 @@ log = logging.getLogger("ladder")
 
 
 @click.command()
-@click.argument("services", nargs=-1, type=click.Choice(SERVICES))
+@click.argument("services", nargs=-1, type=click.Choice([*SERVICES, "witness"]))
 def migrate(services: tuple[str, ...]) -> None:
-    """Bring each service's database schema up to date (all services by default).
+    """Bring each service's database schema up to date (all of Ladder's by default; a
+    witness, which an independent body runs, only when named).
 
     First it checks every service's settings, so that a deployment with a missing
     or default secret stops here, before anything starts. A PostgreSQL database that

@@ -215,8 +215,9 @@ def relay(services: tuple[str, ...]) -> None:
                    "then exit.")
 def follow(skipped: bool) -> None:
     """Apply the log's new entries to the measures and the webhook messages, each
-    follower from its own stored position, and hand the messages to the broker."""
-    from services.ledger import followers
+    follower from its own stored position, and hand the messages to the broker; and ask
+    the witnesses (LADDER_WITNESSES) to cosign each new checkpoint."""
+    from services.ledger import followers, witnessing
     from shared.db import Database
 
     if skipped:
@@ -241,6 +242,11 @@ def follow(skipped: bool) -> None:
     signal.signal(signal.SIGINT, _stop)
     log.info("following the log: %s", ", ".join(followers.FOLLOWERS))
     with app.app_context():
+        if app.extensions["witnesses"]:
+            # Each new tree head, to the witnesses for their cosignatures.
+            witnessing.run(app.extensions["db"], app.extensions["signer"],
+                           app.extensions["witnesses"], config["WITNESS_INTERVAL"],
+                           running=lambda: state["running"])
         followers.run(app.extensions["db"], Settings.from_config(config),
                       lambda messages: enqueue(celery_app, messages),
                       limit=config["FOLLOW_BATCH_SIZE"], interval=config["FOLLOW_INTERVAL"],

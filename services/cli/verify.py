@@ -65,30 +65,46 @@ def verify(export_file: str, tree_head: str, public_key: str, url: str | None,
               "extends it.")
 @click.option("--save-checkpoint", type=click.Path(dir_okay=False, writable=True),
               help="Save the live checkpoint, once verified, for next time.")
-def verify_log(url: str, vkey: str, checkpoint: str | None,
-               save_checkpoint: str | None) -> None:
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="A witness's cosignature verifier key (\"vkey\" of its GET /v1/witness), "
+              "or a file that holds it; repeat for each witness you trust.")
+@click.option("--quorum", type=click.IntRange(min=0), default=None,
+              help="How many of the --witness keys must have cosigned the checkpoint "
+              "(default: every one).")
+def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str | None,
+               witnesses: tuple[str, ...], quorum: int | None) -> None:
     """Check the live log at URL from its C2SP checkpoint and hash tiles, with no token.
 
-    The checkpoint's signature must verify under the verifier key, the tiles must hash to
-    its root, and, given a saved checkpoint, the tiles must prove the log extends it.
+    The checkpoint's signature must verify under the verifier key, enough of the witnesses
+    you trust must have cosigned it, the tiles must hash to its root, and, given a saved
+    checkpoint, the tiles must prove the log extends it.
     Exits 0 when everything verifies, 1 with the reason when anything does not.
     """
     from services.ledger import verify as check
     from shared import notes
 
-    text = Path(vkey).read_text() if Path(vkey).is_file() else vkey
-    try:
-        verifier = notes.Verifier.parse(text)
-    except notes.NoteError as exc:
-        raise click.BadParameter(str(exc), param_hint="--vkey") from exc
+    def key(value: str, key_type: int, option: str) -> notes.Verifier:
+        text = Path(value).read_text() if Path(value).is_file() else value
+        try:
+            return notes.Verifier.parse(text, key_type)
+        except notes.NoteError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+
+    verifier = key(vkey, notes.ED25519, "--vkey")
+    trusted = [key(w, notes.COSIGNATURE, "--witness") for w in witnesses]
+    needed = len(trusted) if quorum is None else quorum
+    if needed > len(trusted):
+        raise click.BadParameter(f"{needed} is more than the {len(trusted)} witnesses given",
+                                 param_hint="--quorum")
     saved = Path(checkpoint).read_text(encoding="utf-8") if checkpoint else None
     try:
-        note, current, before = check.check_tiles(url, verifier, saved)
+        note, current, before = check.check_tiles(url, verifier, saved, trusted, needed)
     except check.VerifyError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(1)
     extends = f", and extends the saved checkpoint of {before.size}" if before else ""
+    cosigned = f"; at least {needed} of {len(trusted)} witnesses cosigned it" if trusted else ""
     click.echo(f"OK: {current.origin} holds {current.size} entries; its tiles hash to the "
-               f"signed checkpoint's root{extends}")
+               f"signed checkpoint's root{extends}{cosigned}")
     if save_checkpoint:
         Path(save_checkpoint).write_text(note, encoding="utf-8")

@@ -28,11 +28,13 @@ def _register(app: Flask, api: LadderApi) -> None:
     from services.ledger.models import ApiToken
     from services.ledger.signing import load_signer
     from services.ledger.webhooks import api as subscriptions
+    from services.ledger.witnessing import Witness
     from shared.health import readiness
     from shared.metrics import gauges
 
     app.extensions["token_model"] = ApiToken
     app.extensions["signer"] = load_signer(app.config)
+    app.extensions["witnesses"] = [Witness(url, key) for url, key in app.config["WITNESSES"]]
     app.extensions["disclosure"] = Control.from_config(app.config)
     gauges(app, service.gauges)
     gauges(app, followers.gauges)

@@ -28,9 +28,10 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
-from services.ledger import merkle, tree
+from services.ledger import tree
 from services.ledger.models import IntegrityCheck
 from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
+from shared import merkle
 from shared.db import Database
 from shared.times import naive_utcnow
 

@@ -17,8 +17,9 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.ledger import merkle, tree
+from services.ledger import tree
 from services.ledger.models import Entry, Head, TreeHeadRow
+from shared import merkle
 from shared.auth import require
 from shared.blueprint import Blueprint
 from shared.db import current_db

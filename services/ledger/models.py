@@ -298,6 +298,18 @@ class TreeHeadRow(Base):
     signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))
 
 
+class WitnessCosignature(Base):
+    """A witness's cosignature of the checkpoint of one tree size (c2sp.org/tlog-witness),
+    as its signature line, verified before it was kept."""
+
+    __tablename__ = "witness_cosignatures"
+
+    witness: Mapped[str] = mapped_column(sa.String(512), primary_key=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    line: Mapped[str] = mapped_column(sa.Text)
+    cosigned_at: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class DashboardSession(Base):
     """A signed-in dashboard reader. The cookie holds the id; only its hash is kept here."""
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from shared import notes
+from shared.keys import load_ed25519
 
 log = logging.getLogger(__name__)
 
@@ -128,32 +127,6 @@ def load_signer(config: dict[str, Any]) -> Signer:
     In development, with neither set, a key is made on first start and kept under the
     var directory; production refuses to start without one (shared.config).
     """
-    if config.get("SIGNING_KEY"):
-        seed = base64.b64decode(config["SIGNING_KEY"], validate=True)
-        return Signer(Ed25519PrivateKey.from_private_bytes(seed), config.get("LOG_ORIGIN", ""))
-    path = Path(config["SIGNING_KEY_FILE"])
-    if not path.exists() and config.get("LADDER_ENV") == "production":
-        raise ValueError(f"no signing key at {path}; production never makes one up")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
-        # Written whole under another name, then linked into place: a process that
-        # starts at the same moment reads either no file or the complete one.
-        draft = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        else:
-            log.warning("generated a development signing key at %s", path)
-        finally:
-            draft.unlink()
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
+    key = load_ed25519(config.get("SIGNING_KEY", ""), config["SIGNING_KEY_FILE"],
+                       config.get("LADDER_ENV") == "production")
     return Signer(key, config.get("LOG_ORIGIN", ""))

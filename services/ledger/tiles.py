@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from services.ledger import merkle
+from shared import merkle
 
 WIDTH = 256
 HEIGHT = 8

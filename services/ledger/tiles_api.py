@@ -16,8 +16,9 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from sqlalchemy.orm import Session
 
-from services.ledger import merkle, tiles, tree
+from services.ledger import tiles, tree, witnessing
 from services.ledger.tiles import Tile
+from shared import merkle
 from shared.auth import require
 from shared.blueprint import Blueprint
 from shared.db import current_db
@@ -36,11 +37,18 @@ class Checkpoint(MethodView):
     @blp.response(200, description="The latest tree head as a C2SP checkpoint (signed note)",
                   content_type="text/plain")
     def get(self) -> Response:
-        """The latest tree head as a signed C2SP checkpoint; no token needed."""
+        """The latest tree head as a signed C2SP checkpoint; no token needed. With
+        witnesses, the newest one a quorum of them cosigned, with their cosignatures."""
+        signer, witnesses = current_app.extensions["signer"], current_app.extensions["witnesses"]
         with current_db().reading() as session:
-            head = tree.latest_head(session)
-        size, root = (0, merkle.EMPTY_ROOT) if head is None else (head.size, head.root)
-        note = current_app.extensions["signer"].checkpoint(size, root)
+            note = witnessing.cosigned_checkpoint(
+                session, signer, witnesses, current_app.config["WITNESS_QUORUM"]
+            ) if witnesses else None
+            head = tree.latest_head(session) if note is None else None
+        if note is None:
+            # No witnesses, or none has cosigned yet: the latest head, signed by the log.
+            size, root = (0, merkle.EMPTY_ROOT) if head is None else (head.size, head.root)
+            note = signer.checkpoint(size, root)
         # Mutable: no cache may keep it for more than a moment (tlog-tiles).
         return Response(note, content_type="text/plain; charset=utf-8",
                         headers={"Cache-Control": "public, max-age=2"})

@@ -1,6 +1,6 @@
 """The ledger's Merkle log on its tables: leaves, stored nodes, tree heads, proofs.
 
-docs/ledger-format.md defines the leaf bytes; services.ledger.merkle does the hashing.
+docs/ledger-format.md defines the leaf bytes; shared.merkle does the hashing.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.ledger import merkle
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import Signer, TreeHead
 from services.ledger.tiles import Tile
+from shared import merkle
 from shared.db import executemany
 from shared.times import rfc3339_of_naive_utc
 

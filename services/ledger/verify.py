@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ import requests
 import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.ledger import merkle, tiles
+from services.ledger import tiles
 from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
-from shared import notes
+from shared import merkle, notes
 
 Progress = Callable[[int], None]
 
@@ -158,6 +158,16 @@ def check_consistency(base_url: str, token: str | None, saved: TreeHead,
     return current
 
 
+def _cosigned(note: str, witness: notes.Verifier) -> bool:
+    """Whether the witness cosigned the note; a cosignature of its that does not verify
+    fails the check (NoteError), as a bad signature would."""
+    try:
+        notes.cosigned_at(note, witness)
+    except notes.Unsigned:
+        return False
+    return True
+
+
 def _bytes(url: str) -> bytes:
     with _open(url, None) as response:
         try:
@@ -166,19 +176,27 @@ def _bytes(url: str) -> bytes:
             raise VerifyError(f"could not read {response.url}: {exc}") from exc
 
 
-def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None
+def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None,
+                witnesses: Sequence[notes.Verifier] = (), quorum: int = 0
                 ) -> tuple[str, notes.Checkpoint, notes.Checkpoint | None]:
     """The live checkpoint, checked without a token: its signature under the verifier key,
-    its root recomputed from the hash tiles, and, given a checkpoint saved before, a
-    consistency proof from the same tiles that the log extends it."""
+    ``quorum`` cosignatures of the witnesses', its root recomputed from the hash tiles, and,
+    given a checkpoint saved before, a consistency proof from the same tiles that the log
+    extends it."""
     base = base_url.rstrip("/")
     note = _bytes(f"{base}/checkpoint").decode("utf-8", "replace")
     try:
         current = notes.parse_checkpoint(notes.open_note(note, verifier))
+        cosigned = [w.name for w in witnesses if _cosigned(note, w)]
         before = None if saved is None else notes.parse_checkpoint(
             notes.open_note(saved, verifier))
     except notes.NoteError as exc:
         raise VerifyError(f"checkpoint: {exc}") from exc
+    if len(cosigned) < quorum:
+        raise VerifyError(f"the checkpoint of size {current.size} is cosigned by "
+                          f"{len(cosigned)} of the {len(witnesses)} witnesses "
+                          f"({', '.join(cosigned) or 'none'}), fewer than the {quorum} "
+                          f"required")
     for checkpoint in (current, before):
         if checkpoint is not None and checkpoint.origin != verifier.name:
             raise VerifyError(f"the checkpoint is of {checkpoint.origin!r}, not of the log "

@@ -27,6 +27,7 @@ from shared.area.models import ApiToken, Outbox
 from shared.auth import create_token
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
+from shared.migrations import OWN_HISTORY
 from shared.networks import parse_networks
 from shared.times import naive_utcnow
 from tests.support import appending
@@ -53,7 +54,7 @@ def _building(backend: str, directory: Path, redis_server: EmbeddedRedis,
             url = stack.enter_context(migrated(backend, directory, f"{service}{len(apps)}",
                                                service))
             module = importlib.import_module(
-                "services.ledger" if service == "ledger" else areas.get(service).module)
+                OWN_HISTORY.get(service) or areas.get(service).module)
             # Rate-limit counts of one app only: the session's Redis is shared by every test.
             prefix = f"test-{uuid.uuid4().hex}"
             # An erasure erases in the areas given, by default this one's database only (not

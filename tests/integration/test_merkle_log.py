@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from services.cli import main
-from services.ledger import merkle, tree
+from services.ledger import tree
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import TreeHead, load_public_key
+from shared import merkle
 from shared.fields import INT64_MAX
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger

@@ -24,11 +24,12 @@ from sqlalchemy.engine import Connection
 
 import shared
 from services import area_packages
-from services.ledger import citizen_sets, merkle, models, tree
+from services.ledger import citizen_sets, models, tree
 from services.ledger.disclosure import citizen_key
 from services.ledger.measures import period_of
 from services.ledger.signing import Signer
-from shared import areas
+from services.witness import models as witness_models
+from shared import areas, merkle
 from shared.area.models import Base as AreaBase
 from shared.db import Database, make_engine
 from shared.migrations import alembic_config, upgrade
@@ -36,7 +37,7 @@ from tests.support import appending
 from tests.support.databases import database
 from tests.support.events import activity, involvement, withdrawn
 
-SERVICES = ["ledger", *areas.names()]
+SERVICES = ["ledger", "witness", *areas.names()]
 ROOT = Path(shared.__file__).parent.parent
 # The repository's own packages: what a revision must not import.
 PROJECT = {path.parent.name for path in ROOT.glob("*/__init__.py")}
@@ -63,6 +64,8 @@ def metadata(service: str) -> sa.MetaData:
     """
     if service == "ledger":
         return models.Base.metadata
+    if service == "witness":
+        return witness_models.Base.metadata
     area_packages.part(service, "models")
     declared = {AreaBase.__module__, f"{areas.get(service).module}.models"}
     chosen = sa.MetaData()

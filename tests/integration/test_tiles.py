@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from services.cli import main
-from services.ledger import merkle, service, tree
+from services.ledger import service, tree
 from services.ledger.models import AccessLog, Entry, Head, MerkleNode
 from services.ledger.signing import Signer
+from shared import merkle
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger
 from tests.support import c2sp, serving

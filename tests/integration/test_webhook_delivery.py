@@ -10,10 +10,11 @@ from email.utils import format_datetime
 
 import sqlalchemy as sa
 
-from services.ledger import merkle, tree
+from services.ledger import tree
 from services.ledger.models import Subscription, WebhookMessage
 from services.ledger.signing import TreeHead, load_public_key
 from services.ledger.webhooks import delivery
+from shared import merkle
 from shared.envelope import ACTIVITY_RECORDED, INVOLVEMENT_RECORDED
 from shared.times import naive_utcnow
 from tests.integration.conftest import INSPECT_GRANT, LOCAL, Hooks, MakeApp

@@ -91,7 +91,7 @@ def test_checkpoints_are_written_and_read_strictly() -> None:
     root = bytes(range(32))
     body = notes.checkpoint_body("example.org/log", 70000, root)
     assert body == f"example.org/log\n70000\n{base64.b64encode(root).decode()}\n"
-    assert notes.parse_checkpoint(body) == notes.Checkpoint("example.org/log", 70000, root)
+    assert notes.parse_checkpoint(body) == notes.Checkpoint("example.org/log", 70000, root, body)
     assert notes.parse_checkpoint(body + "extension line\n").size == 70000
     b64 = base64.b64encode(root).decode()
     for bad in (f"o\n070000\n{b64}\n", f"o\n-1\n{b64}\n", f"o\n1\n{b64[:-4]}\n", "o\n1\n",

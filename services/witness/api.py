@@ -1,0 +1,135 @@
+"""The witness's HTTP API: ``add-checkpoint`` (c2sp.org/tlog-witness), the checkpoint it
+last cosigned of each log, and the list of the logs it follows.
+
+The protocol's own answers keep the protocol's shapes: a cosignature is text, and a 409
+gives the size it expected as ``text/x.tlog.size``. Every other refusal is in the one
+error shape, with the status tlog-witness gives it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, request
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from services.witness import domain
+from services.witness.models import Cosignature, WitnessedLog
+from shared import notes
+from shared.blueprint import Blueprint
+from shared.db import current_db
+from shared.errors import DomainError, NotFound
+from shared.screening import accepts
+from shared.times import naive_utcnow
+
+blp = Blueprint("witness", __name__, url_prefix="",
+                description="A witness: cosigns the checkpoints of the logs it follows")
+
+MAX_BODY = 64 * 1024  # 63 proof lines and a checkpoint with many signatures fit
+
+
+class RefusedError(DomainError):
+    def __init__(self, refused: domain.Refused) -> None:
+        super().__init__(refused.message)
+        self.status = refused.status
+
+
+@blp.route("/add-checkpoint")
+@accepts()  # the protocol names no content type: its body is read as bytes, whatever it says
+class AddCheckpoint(MethodView):
+    @blp.response(200, description="The witness's cosignature line", content_type="text/plain")
+    @blp.alt_response(409, description="The old size is not the last cosigned size, which "
+                      "the body gives (text/x.tlog.size)")
+    def post(self) -> Response:
+        """Cosign a checkpoint that extends the last one cosigned of its log; no token
+        (the log's signature is the credential)."""
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY:
+            raise DomainError(f"The body is larger than {MAX_BODY} bytes.")
+        logs = current_app.extensions["witness_logs"]
+        try:
+            submission = domain.parse(body)
+            origin = domain.origin_of(submission.note)
+            with current_db().writing() as session:
+                row = session.get(WitnessedLog, origin, with_for_update=True)
+                last = domain.Cosigned(row.size, row.root) if row else domain.Cosigned()
+                checkpoint = domain.check(submission, logs.get(origin), last)
+                timestamp = int(time.time())
+                line = _cosign(checkpoint, timestamp)
+                if row is None:
+                    row = WitnessedLog(origin=origin)
+                    session.add(row)
+                row.size, row.root = checkpoint.size, checkpoint.root
+                row.checkpoint, row.cosigned_at = submission.note + line, naive_utcnow()
+                session.add(Cosignature(origin=origin, size=checkpoint.size,
+                                        root=checkpoint.root, timestamp=timestamp,
+                                        line=line))
+        except domain.Refused as refused:
+            if refused.status == 409 and refused.size is not None:
+                return Response(f"{refused.size}\n", status=409,
+                                content_type="text/x.tlog.size")
+            raise RefusedError(refused) from refused
+        return Response(line, content_type="text/plain; charset=utf-8")
+
+
+def _cosign(checkpoint: notes.Checkpoint, timestamp: int) -> str:
+    """The cosignature line, over the checkpoint's text as the log signed it."""
+    return notes.cosign(checkpoint.text, current_app.config["WITNESS_NAME"],
+                        current_app.extensions["witness_key"], timestamp)
+
+
+@blp.route("/<origin_hash>/checkpoint")
+class LatestCheckpoint(MethodView):
+    @blp.response(200, description="The log's last checkpoint this witness cosigned, with "
+                  "the log's signature and the cosignature", content_type="text/plain")
+    def get(self, origin_hash: str) -> Response:
+        """The checkpoint last cosigned of the log whose origin hashes (SHA-256, lowercase
+        hex) to ``origin_hash``; no token needed."""
+        for origin in current_app.extensions["witness_logs"]:
+            if hashlib.sha256(origin.encode()).hexdigest() == origin_hash:
+                with current_db().reading() as session:
+                    note = session.scalar(sa.select(WitnessedLog.checkpoint)
+                                          .where(WitnessedLog.origin == origin))
+                if note:
+                    return Response(note, content_type="text/plain; charset=utf-8",
+                                    headers={"Cache-Control": "public, max-age=2"})
+                break
+        raise NotFound("This witness has cosigned no checkpoint of that log.")
+
+
+class LogSchema(Schema):
+    origin = fields.String(required=True)
+    vkey = fields.String(required=True, metadata={"description": "the log's verifier key"})
+    size = fields.Integer(required=True, metadata={
+        "description": "the size of the last checkpoint cosigned; 0 for none"})
+    cosigned_at = fields.DateTime(allow_none=True)
+    checkpoint_path = fields.String(required=True)
+
+
+class WitnessSchema(Schema):
+    name = fields.String(required=True)
+    vkey = fields.String(required=True, metadata={
+        "description": "the cosignature verifier key (type 0x04)"})
+    logs = fields.List(fields.Nested(LogSchema), required=True)
+
+
+@blp.route("/v1/witness")
+class Witness(MethodView):
+    @blp.response(200, WitnessSchema)
+    def get(self) -> dict[str, Any]:
+        """Who this witness is, its key, and where it stands with each log; no token."""
+        logs = current_app.extensions["witness_logs"]
+        with current_db().reading() as session:
+            rows = {r.origin: r for r in session.scalars(sa.select(WitnessedLog))}
+        return {"name": current_app.config["WITNESS_NAME"],
+                "vkey": current_app.extensions["witness_vkey"],
+                "logs": [{"origin": origin, "vkey": verifier.text,
+                          "size": rows[origin].size if origin in rows else 0,
+                          "cosigned_at": rows[origin].cosigned_at if origin in rows else None,
+                          "checkpoint_path":
+                              f"/{hashlib.sha256(origin.encode()).hexdigest()}/checkpoint"}
+                         for origin, verifier in logs.items()]}
