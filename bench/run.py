@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import platform
+import queue
 import random
 import shutil
 import statistics
@@ -710,13 +711,19 @@ def bench_reads(workdir: Path) -> None:
 def _tiles(port: int, workdir: Path, rng: random.Random, server_proof_p95: float) -> None:
     """d5, an inclusion proof as a C2SP client makes it, from the hash tiles it fetches
     (no token); d6, hash tiles served per second, against the same bytes as static files."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    # Kept-alive connections, one taken by each tile a proof fetches at the same time.
+    idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
 
     def get(path: str) -> bytes:
+        try:
+            conn = idle.get_nowait()
+        except queue.Empty:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.request("GET", f"/{path}")
         response = conn.getresponse()
         body = response.read()
         assert response.status == 200, (path, response.status)
+        idle.put(conn)
         return body
 
     proof_ms = []

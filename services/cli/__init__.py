@@ -29,5 +29,6 @@ for command in (run.run, run.start, run.relay, run.follow, run.health,
                 operations.migrate, operations.list_areas, operations.token,
                 operations.integration, operations.citizen, operations.publish,
                 operations.rubric, report.report, report.export, verify.verify, verify.verify_log,
+                verify.verify_receipt,
                 demo.demo):
     main.add_command(command)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from shared.notes import Verifier
 
 
 @click.command()
@@ -56,6 +60,26 @@ def verify(export_file: str, tree_head: str, public_key: str, url: str | None,
 
 
 
+def _keys(vkey: str, witnesses: tuple[str, ...], quorum: int | None
+          ) -> tuple[Verifier, list[Verifier], int]:
+    """The log's verifier key, the witnesses' and the quorum, from the options."""
+    from shared import notes
+
+    def key(value: str, key_type: int, option: str) -> notes.Verifier:
+        text = Path(value).read_text() if Path(value).is_file() else value
+        try:
+            return notes.Verifier.parse(text, key_type)
+        except notes.NoteError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+
+    trusted = [key(w, notes.COSIGNATURE, "--witness") for w in witnesses]
+    needed = len(trusted) if quorum is None else quorum
+    if needed > len(trusted):
+        raise click.BadParameter(f"{needed} is more than the {len(trusted)} witnesses given",
+                                 param_hint="--quorum")
+    return key(vkey, notes.ED25519, "--vkey"), trusted, needed
+
+
 @click.command("verify-log")
 @click.argument("url")
 @click.option("--vkey", required=True, help="The log's verifier key (\"vkey\" of GET "
@@ -81,21 +105,8 @@ def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str
     Exits 0 when everything verifies, 1 with the reason when anything does not.
     """
     from services.ledger import verify as check
-    from shared import notes
 
-    def key(value: str, key_type: int, option: str) -> notes.Verifier:
-        text = Path(value).read_text() if Path(value).is_file() else value
-        try:
-            return notes.Verifier.parse(text, key_type)
-        except notes.NoteError as exc:
-            raise click.BadParameter(str(exc), param_hint=option) from exc
-
-    verifier = key(vkey, notes.ED25519, "--vkey")
-    trusted = [key(w, notes.COSIGNATURE, "--witness") for w in witnesses]
-    needed = len(trusted) if quorum is None else quorum
-    if needed > len(trusted):
-        raise click.BadParameter(f"{needed} is more than the {len(trusted)} witnesses given",
-                                 param_hint="--quorum")
+    verifier, trusted, needed = _keys(vkey, witnesses, quorum)
     saved = Path(checkpoint).read_text(encoding="utf-8") if checkpoint else None
     try:
         note, current, before = check.check_tiles(url, verifier, saved, trusted, needed)
@@ -108,3 +119,34 @@ def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str
                f"signed checkpoint's root{extends}{cosigned}")
     if save_checkpoint:
         Path(save_checkpoint).write_text(note, encoding="utf-8")
+
+
+@click.command("verify-receipt")
+@click.argument("receipt_file", metavar="RECEIPT", type=click.Path(exists=True,
+                                                                   dir_okay=False))
+@click.option("--vkey", required=True, help="The log's verifier key (\"vkey\" of GET "
+              "/v1/public-key), or a file that holds it.")
+@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
+              help="A witness's cosignature verifier key, or a file that holds it; repeat "
+              "for each witness you trust.")
+@click.option("--quorum", type=click.IntRange(min=0), default=None,
+              help="How many of the --witness keys must have cosigned the receipt's "
+              "checkpoint (default: every one).")
+def verify_receipt(receipt_file: str, vkey: str, witnesses: tuple[str, ...],
+                   quorum: int | None) -> None:
+    """Check an offline receipt (a .tlog-proof file of GET /v1/receipts) with the public
+    keys alone: the checkpoint's signature, its witnesses' cosignatures, and that the
+    entry is in its tree. Exits 0 when it verifies, 1 with the reason when it does not."""
+    from services.ledger import verify as check
+
+    verifier, trusted, needed = _keys(vkey, witnesses, quorum)
+    try:
+        found = check.check_receipt(Path(receipt_file).read_text(encoding="utf-8"), verifier,
+                                    trusted, needed)
+    except (check.VerifyError, UnicodeDecodeError) as exc:
+        click.echo(f"FAILED: {exc}", err=True)
+        sys.exit(1)
+    cosigned = f"; at least {needed} of {len(trusted)} witnesses cosigned it" if trusted else ""
+    click.echo(f"OK: the entry is number {found.index + 1} of {found.checkpoint.origin}, in "
+               f"its signed checkpoint of {found.checkpoint.size} entries{cosigned}")
+    click.echo(found.leaf.decode("utf-8", "replace"))

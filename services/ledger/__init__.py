@@ -18,9 +18,11 @@ def _register(app: Flask, api: LadderApi) -> None:
         dashboard,
         followers,
         log_api,
+        receipts,
         releases_api,
         service,
         tasks,
+        tiles,
         tiles_api,
     )
     from services.ledger import api as routes
@@ -35,6 +37,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     app.extensions["token_model"] = ApiToken
     app.extensions["signer"] = load_signer(app.config)
     app.extensions["witnesses"] = [Witness(url, key) for url, key in app.config["WITNESSES"]]
+    app.extensions["tiles"] = tiles.Cache()
     app.extensions["disclosure"] = Control.from_config(app.config)
     gauges(app, service.gauges)
     gauges(app, followers.gauges)
@@ -45,6 +48,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     api.register_blueprint(log_api.blp)
     api.register_blueprint(log_api.keys)
     api.register_blueprint(tiles_api.blp)
+    api.register_blueprint(receipts.blp)
     dashboard.init_app(app)
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(releases_api.blp)

@@ -20,14 +20,16 @@ from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 ACCESS_LOG = cast(sa.Table, AccessLog.__table__)
+UNLOGGED = ("dashboard.static", "tlog.HashTile")
 
 
 def init_app(app: Flask) -> None:
     @app.after_request
     def _record(response: Response) -> Response:
-        # Dashboard pages are reads too; their stylesheet is not.
-        if request.path.startswith(("/v1/", "/ct/", "/checkpoint", "/tile/", "/dashboard")) and \
-                request.endpoint != "dashboard.static":
+        # Dashboard pages are reads too; their stylesheet is not, nor the public hash
+        # tiles: static, immutable hashes that a CDN may serve (entry bundles are logged).
+        if request.path.startswith(("/v1/", "/ct/", "/checkpoint", "/tile/", "/dashboard")) \
+                and request.endpoint not in UNLOGGED:
             try:
                 record(current_db(), getattr(g, "token_name", None),
                        " ".join(sorted(getattr(g, "scopes", ()))) or None, request.method,

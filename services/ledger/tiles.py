@@ -14,7 +14,10 @@ write its tile names none.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shared import merkle
@@ -99,33 +102,60 @@ def width_at(level: int, index: int, size: int) -> int:
 
 def fetcher(size: int, get: Callable[[str], bytes]) -> merkle.Fetch:
     """A ``merkle.Fetch`` that reads the tree of ``size`` from its tiles, each fetched once
-    with ``get(path)``: a proof or a root from the tiles alone, as any client makes them.
+    with ``get(path)``, those one proof needs at the same time (``get`` must allow it): a
+    proof or a root from the tiles alone, as any client makes them.
 
     A node of height ``8·L + r`` is the root of ``2**r`` consecutive hashes of one tile at
     level ``L``: the nodes proofs need are aligned, so they never straddle two tiles.
     """
-    cache: dict[tuple[int, int], list[bytes]] = {}
+    loaded: dict[tuple[int, int], list[bytes]] = {}
 
-    def hashes(level: int, index: int) -> list[bytes]:
-        if (level, index) not in cache:
-            tile = Tile(level, index, width_at(level, index, size))
-            data = get(tile.path())
-            if tile.width == 0 or len(data) != 32 * tile.width:
-                raise LookupError(f"{tile.path()} is {len(data)} bytes, not "
-                                  f"{32 * tile.width}")
-            cache[level, index] = [data[i:i + 32] for i in range(0, len(data), 32)]
-        return cache[level, index]
+    def load(key: tuple[int, int]) -> list[bytes]:
+        tile = Tile(key[0], key[1], width_at(key[0], key[1], size))
+        data = get(tile.path())
+        if tile.width == 0 or len(data) != 32 * tile.width:
+            raise LookupError(f"{tile.path()} is {len(data)} bytes, not {32 * tile.width}")
+        return [data[i:i + 32] for i in range(0, len(data), 32)]
 
     def fetch(wanted: set[merkle.Node]) -> Mapping[merkle.Node, bytes]:
-        found: dict[merkle.Node, bytes] = {}
+        runs = {}
         for height, index in wanted:
             level, rest = divmod(height, HEIGHT)
             first = index << rest
-            run = hashes(level, first // WIDTH)[first % WIDTH:first % WIDTH + (1 << rest)]
-            if len(run) != 1 << rest:
-                raise LookupError(f"the tiles of a tree of size {size} lack node "
-                                  f"{(height, index)}")
-            found[height, index] = merkle.root_of_perfect(run)
+            runs[height, index] = ((level, first // WIDTH), first % WIDTH, 1 << rest)
+        missing = sorted({key for key, _, _ in runs.values()} - loaded.keys())
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(missing)))) as pool:
+            loaded.update(zip(missing, pool.map(load, missing), strict=True))
+        found: dict[merkle.Node, bytes] = {}
+        for node, (key, offset, count) in runs.items():
+            run = loaded[key][offset:offset + count]
+            if len(run) != count:
+                raise LookupError(f"the tiles of a tree of size {size} lack node {node}")
+            found[node] = merkle.root_of_perfect(run)
         return found
 
     return fetch
+
+
+class Cache:
+    """The tiles a process has served, most recently used kept: a tile never changes once
+    the tree has all of it, so a tile found here needs no database at all."""
+
+    def __init__(self, capacity: int = 2048) -> None:  # at most 16 MiB of full tiles
+        self.capacity = capacity
+        self._tiles: OrderedDict[Tile, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tile: Tile) -> bytes | None:
+        with self._lock:
+            found = self._tiles.get(tile)
+            if found is not None:
+                self._tiles.move_to_end(tile)
+            return found
+
+    def put(self, tile: Tile, data: bytes) -> None:
+        with self._lock:
+            self._tiles[tile] = data
+            self._tiles.move_to_end(tile)
+            while len(self._tiles) > self.capacity:
+                self._tiles.popitem(last=False)

@@ -77,7 +77,13 @@ class HashTile(MethodView):
         """A tile of the Merkle tree's hashes; no token needed."""
         if level == "entries":  # only without a token: the next route takes the rest
             raise NotFound("Entry bundles need a path under tile/entries/.")
-        _, body = _read(level, rest, tree.tile_hashes)
+        cache: tiles.Cache = current_app.extensions["tiles"]
+        named = tiles.parse(level, rest)
+        body = cache.get(named) if named is not None else None
+        if body is None:
+            tile, read = _read(level, rest, tree.tile_hashes)
+            cache.put(tile, read)
+            body = read
         return Response(body, content_type="application/octet-stream",
                         headers={"Cache-Control": f"public, {IMMUTABLE}"})
 

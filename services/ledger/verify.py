@@ -5,9 +5,11 @@ between a saved tree head and a live log. An auditor needs only the public key.
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import requests
 import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.ledger import tiles
+from services.ledger import receipts, tiles
 from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
 from shared import merkle, notes
 
@@ -224,3 +226,57 @@ def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None,
                           f"saved checkpoint of {before.size if before else 0}: {exc}"
                           ) from exc
     return note, current, before
+
+
+@dataclass(frozen=True)
+class Receipt:
+    index: int
+    leaf: bytes
+    checkpoint: notes.Checkpoint
+
+
+def check_receipt(text: str, verifier: notes.Verifier, witnesses: Sequence[notes.Verifier],
+                  quorum: int) -> Receipt:
+    """An offline receipt (c2sp.org/tlog-proof), checked with the public keys alone: the
+    checkpoint's signature and origin, ``quorum`` cosignatures of the witnesses', and the
+    inclusion proof of the leaf its ``extra`` line holds."""
+    lines = text.split("\n")
+    if lines[:1] != [receipts.FIRST_LINE] or "" not in lines[1:]:
+        raise VerifyError("not a receipt: it must begin with the line "
+                          f"{receipts.FIRST_LINE} and hold a checkpoint after an empty line")
+    blank = lines.index("", 1)
+    head, note = lines[1:blank], "\n".join(lines[blank + 1:])
+    if not head or not head[0].startswith("extra "):
+        raise VerifyError("the receipt has no 'extra' line: its leaf is what a Ladder "
+                          "receipt carries there")
+    if len(head) < 2 or not head[1].startswith("index ") or not _index(head[1][6:]):
+        raise VerifyError("the receipt's 'index' line is missing or not a decimal")
+    try:
+        leaf = base64.b64decode(head[0][6:], validate=True)
+        path = [base64.b64decode(h, validate=True) for h in head[2:]]
+    except (binascii.Error, ValueError) as exc:
+        raise VerifyError(f"the receipt holds something that is not base64: {exc}") from exc
+    index = int(head[1][6:])
+    try:
+        checkpoint = notes.parse_checkpoint(notes.open_note(note, verifier))
+        cosigned = [w.name for w in witnesses if _cosigned(note, w)]
+    except notes.NoteError as exc:
+        raise VerifyError(f"the receipt's checkpoint: {exc}") from exc
+    if checkpoint.origin != verifier.name:
+        raise VerifyError(f"the receipt's checkpoint is of {checkpoint.origin!r}, not of "
+                          f"{verifier.name!r}")
+    if len(cosigned) < quorum:
+        raise VerifyError(f"the receipt's checkpoint is cosigned by {len(cosigned)} of the "
+                          f"{len(witnesses)} witnesses, fewer than the {quorum} required")
+    try:
+        merkle.verify_inclusion(index, checkpoint.size, merkle.leaf_hash(leaf), path,
+                                checkpoint.root)
+    except merkle.ProofError as exc:
+        raise VerifyError(f"the entry is not at index {index} of the tree of size "
+                          f"{checkpoint.size}: {exc}") from exc
+    return Receipt(index, leaf, checkpoint)
+
+
+def _index(text: str) -> bool:
+    return text.isascii() and text.isdecimal() and len(text) <= 20 and (
+        text == "0" or not text.startswith("0"))

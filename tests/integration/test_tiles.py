@@ -178,15 +178,31 @@ def test_entry_bundles_are_for_the_inspect_tier_and_hash_to_level_0(ledger: Tile
         "Authorization": f"Bearer {ledger.inspector}"}).headers
 
 
-def test_every_read_of_the_checkpoint_and_the_tiles_is_in_the_access_log(
+def test_the_checkpoint_and_every_bundle_read_are_in_the_access_log_hash_tiles_not(
         ledger: Tiles) -> None:
+    """Hash tiles are public, immutable hashes that a CDN may serve, as static files are:
+    not logged. Entry bundles are the entries: logged, with who read them."""
     ledger.http.get("/checkpoint")
     ledger.http.get("/tile/1/000.p/2")
     ledger.fetch_bundle("tile/entries/002.p/3")
+    ledger.http.get("/tile/0/001")
     with ledger.app.extensions["db"].reading() as session:
-        paths = session.scalars(sa.select(AccessLog.path).order_by(AccessLog.id.desc())
-                                .limit(3)).all()
-    assert paths == ["/tile/entries/002.p/3", "/tile/1/000.p/2", "/checkpoint"]
+        rows = session.execute(sa.select(AccessLog.path, AccessLog.token_name)
+                               .order_by(AccessLog.id.desc()).limit(2)).all()
+    assert [tuple(r) for r in rows] == [("/tile/entries/002.p/3", "cqc"), ("/checkpoint", None)]
+
+
+def test_a_tile_once_served_is_served_from_memory_and_the_same_bytes(make_app: MakeApp
+                                                                     ) -> None:
+    ledger = Tiles(make_app("ledger"))
+    ledger.append_sized(300)
+    first = ledger.fetch("tile/0/000")
+    with ledger.app.extensions["db"].writing() as session:
+        session.execute(sa.update(Entry).where(Entry.seq == 7).values(leaf_hash=None))
+    # Served before the change, from memory: the tile is immutable once the tree has it.
+    assert ledger.fetch("tile/0/000") == first
+    # Never served: read from the database, which no longer has it all.
+    _refused(ledger.http.get("/tile/0/000.p/100"), 409, "tampered")
 
 
 def test_a_read_whose_access_log_row_fails_still_answers_and_the_failure_is_logged(
@@ -311,6 +327,8 @@ def test_ladder_verify_log_fails_when_a_tile_does_not_hash_to_the_checkpoint(
     vkey = ledger.http.get("/v1/public-key").json["vkey"]
     with serving.served(ledger.app) as url:
         assert _verify_log(url, "--vkey", vkey).exit_code == 0
+        # Tiles it served stay as they were; the next checkpoint needs new ones.
+        ledger.append_sized(300)
         with ledger.app.extensions["db"].writing() as session:
             session.execute(sa.update(MerkleNode).where(MerkleNode.id == tree.node_id(8, 0))
                             .values(hash=merkle.leaf_hash(b"rewritten")))

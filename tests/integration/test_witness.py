@@ -21,10 +21,12 @@ from flask import Flask
 
 from services.cli import main
 from services.ledger import service, witnessing
-from services.ledger.models import WitnessCosignature
+from services.ledger.models import ApiToken as LedgerToken
+from services.ledger.models import Entry, WitnessCosignature
 from services.witness.models import Cosignature
 from shared import notes
-from tests.integration.conftest import MakeApp
+from shared.auth import create_token
+from tests.integration.conftest import PURPOSE, MakeApp
 from tests.support import c2sp, serving
 from tests.support import events as ev
 
@@ -285,3 +287,64 @@ def test_the_ledger_serves_the_newest_checkpoint_a_quorum_of_its_witnesses_cosig
             assert result.exit_code == 1 and "cosigned by 2 of the 3" in result.output
             assert CliRunner().invoke(main, [*args, "--witness", stranger, "--quorum", "2"]
                                       ).exit_code == 0
+
+
+def test_a_receipt_proves_an_entry_offline_with_the_public_keys_alone(
+        make_app: MakeApp, tmp_path: Path) -> None:
+    """GET /v1/receipts gives a c2sp.org/tlog-proof of an entry, in the checkpoint its
+    witness cosigned; ladder verify-receipt and the C2SP verifier both accept it, and
+    refuse it changed."""
+    witness = _witness(make_app, notes.vkey(ORIGIN, notes.raw_public_key(
+        Ed25519PrivateKey.from_private_bytes(base64.b64decode(LOG_SEED)))))
+    witness_vkey = witness.test_client().get("/v1/witness").json["vkey"]
+    with serving.served(witness) as url:
+        ledger = make_app("ledger", LOG_ORIGIN=ORIGIN, SIGNING_KEY=LOG_SEED,
+                          WITNESSES=[(url, notes.Verifier.parse(witness_vkey,
+                                                                notes.COSIGNATURE))])
+        log, http = Log(ledger), ledger.test_client()
+        inspector = create_token(ledger.extensions["db"], LedgerToken,
+                                 ledger.config["TOKEN_PEPPER"], "cqc", ["ledger:inspect"],
+                                 PURPOSE)
+        log.append(7)
+        with ledger.extensions["db"].reading() as session:
+            source, event_id = session.execute(
+                sa.select(Entry.source, Entry.event_id).where(Entry.seq == 4)).one()
+        get = {"query_string": {"source": source, "id": event_id},
+               "headers": {"Authorization": f"Bearer {inspector}"}}
+        # Not cosigned yet: nothing to prove it in.
+        assert http.get("/v1/receipts", **get).status_code == 409
+        witnessing.request_cosignature(ledger.extensions["db"], ledger.extensions["signer"],
+                                       ledger.extensions["witnesses"][0])
+        response = http.get("/v1/receipts", **get)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "ladder-4.tlog-proof" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    proof = c2sp.parse_tlog_proof(text)
+    assert proof.index == 3 and proof.extra is not None
+    c2sp.verify_tlog_proof(text, c2sp.leaf_hash(proof.extra), c2sp.parse_vkey(log.vkey()),
+                           [c2sp.parse_vkey(witness_vkey)], 1)
+    file = tmp_path / "entry.tlog-proof"
+    file.write_text(text, encoding="utf-8")
+    args = ["verify-receipt", str(file), "--vkey", log.vkey(), "--witness", witness_vkey]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"the entry is number 4 of {ORIGIN}" in result.output
+    assert f'"id":"{event_id}"' in result.output
+    assert http.get("/v1/receipts", query_string={"source": source, "id": "nope"},
+                    headers=get["headers"]).status_code == 404
+    assert http.get("/v1/receipts", query_string=get["query_string"]).status_code == 401
+    other = base64.b64encode(c2sp.leaf_hash(b"x")).decode()
+    for changed, words in (
+            (text.replace("index 3\n", "index 2\n"), "not at index 2"),
+            (text.replace(f"extra {base64.b64encode(proof.extra).decode()}",
+                          f"extra {base64.b64encode(proof.extra.replace(b'4', b'5')).decode()}",
+                          1), "not at index 3"),
+            (text.replace(base64.b64encode(proof.path[0]).decode(), other, 1), "not at index"),
+            (text.replace(f"{ORIGIN}\n7\n", f"{ORIGIN}\n8\n", 1), "does not verify"),
+            (text.replace(f"\u2014 {WITNESS_NAME} ", "\u2014 someone.else ", 1),
+             "cosigned by 0 of the 1"),
+            ("c2sp.org/tlog-proof@v1\nindex 3\n\n" + text.split("\n\n", 1)[1], "extra"),
+            (text.replace("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2"), "not a receipt")):
+        file.write_text(changed, encoding="utf-8")
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and words in result.output, (words, result.output)

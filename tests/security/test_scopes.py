@@ -54,7 +54,7 @@ READ = {("POST", "/v1/rubric/explanation")}
 # Entry-level content of the ledger (events, pseudonyms, leaves, per-entry proofs).
 INSPECT = {("GET", "/v1/entries"), ("GET", "/v1/exports/entries"),
            ("GET", "/ct/v1/get-entries"), ("GET", "/ct/v1/get-proof-by-hash"),
-           ("GET", "/tile/entries/{rest}")}
+           ("GET", "/tile/entries/{rest}"), ("GET", "/v1/receipts")}
 
 
 def policy(method: str, path: str) -> str:

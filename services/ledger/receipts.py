@@ -1,0 +1,81 @@
+"""Offline receipts (c2sp.org/tlog-proof): proof that an entry is in the log, which anyone
+holding the log's and the witnesses' public keys can check with no network at all.
+
+A receipt is the line ``c2sp.org/tlog-proof@v1``, ``extra`` and the entry's leaf bytes in
+base64 (what its leaf hash is computed from), ``index`` and the entry's leaf index, its
+inclusion proof one hash a line, an empty line, and the checkpoint it was proved against:
+with witnesses, the newest one a quorum of them cosigned, their cosignatures included.
+``ladder verify-receipt`` checks one.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from services.ledger import tree, witnessing
+from services.ledger.models import Entry
+from shared import merkle, notes
+from shared.auth import require
+from shared.blueprint import Blueprint
+from shared.db import current_db
+from shared.errors import Conflict, NotFound
+
+blp = Blueprint("receipts", __name__, url_prefix="/v1",
+                description="Offline receipts of entries, in the C2SP tlog-proof form")
+
+FIRST_LINE = "c2sp.org/tlog-proof@v1"
+
+
+def receipt(index: int, leaf: bytes, path: list[bytes], checkpoint: str) -> str:
+    hashes = "".join(base64.b64encode(h).decode() + "\n" for h in path)
+    return (f"{FIRST_LINE}\nextra {base64.b64encode(leaf).decode()}\nindex {index}\n"
+            f"{hashes}\n{checkpoint}")
+
+
+class ReceiptArgs(Schema):
+    source = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=512),
+                       metadata={"description": "the CloudEvent id the entry was sent with"})
+
+
+@blp.route("/receipts")
+class Receipt(MethodView):
+    @require("inspect")
+    @blp.arguments(ReceiptArgs, location="query")
+    @blp.response(200, description="A .tlog-proof file", content_type="text/plain")
+    def get(self, args: dict[str, Any]) -> Response:
+        """A receipt of the entry an organisation's system sent with this source and id:
+        its leaf, its inclusion proof and the (cosigned) checkpoint it is proved in."""
+        signer, witnesses = current_app.extensions["signer"], current_app.extensions["witnesses"]
+        with current_db().reading() as session:
+            row = session.execute(
+                sa.select(Entry.seq, Entry.received_at, Entry.event)
+                .where(Entry.source == args["source"], Entry.event_id == args["id"])).first()
+            if row is None:
+                raise NotFound("No entry with that source and id.")
+            checkpoint = witnessing.cosigned_checkpoint(
+                session, signer, witnesses, current_app.config["WITNESS_QUORUM"]
+            ) if witnesses else None
+            if checkpoint is None and witnesses:
+                raise Conflict("No checkpoint is cosigned by a quorum of the witnesses yet: "
+                               "ask again shortly.")
+            if checkpoint is None:
+                head = tree.latest_head(session)
+                assert head is not None  # an entry exists, so a head does
+                checkpoint = signer.checkpoint(head.size, head.root)
+            size = notes.parse_checkpoint(checkpoint.split("\n\n", 1)[0] + "\n").size
+            if row.seq > size:
+                raise Conflict(f"Entry {row.seq} is newer than the checkpoint of size {size} "
+                               f"that the witnesses cosigned: ask again shortly.")
+            path = merkle.prove(merkle.inclusion_ranges(row.seq - 1, size),
+                                tree.fetcher(session))
+        text = receipt(row.seq - 1, tree.leaf_bytes(row.seq, row.received_at, row.event),
+                       path, checkpoint)
+        return Response(text, content_type="text/plain; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="ladder-{row.seq}.tlog-proof"'})
