@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,18 @@ def verify(export_file: str, tree_head: str, public_key: str, url: str | None,
 
 
 
+def _witness_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--witness and --quorum: the witnesses whose cosignatures a checkpoint must carry."""
+    command = click.option(
+        "--quorum", type=click.IntRange(min=0), default=None,
+        help="How many of the --witness keys must have cosigned the checkpoint (default: "
+             "every one).")(command)
+    return click.option(
+        "--witness", "witnesses", multiple=True, metavar="VKEY",
+        help="A witness's cosignature verifier key (\"vkey\" of its GET /v1/witness), or a "
+             "file that holds it; repeat for each witness you trust.")(command)
+
+
 def _keys(vkey: str, witnesses: tuple[str, ...], quorum: int | None
           ) -> tuple[Verifier, list[Verifier], int]:
     """The log's verifier key, the witnesses' and the quorum, from the options."""
@@ -89,12 +102,7 @@ def _keys(vkey: str, witnesses: tuple[str, ...], quorum: int | None
               "extends it.")
 @click.option("--save-checkpoint", type=click.Path(dir_okay=False, writable=True),
               help="Save the live checkpoint, once verified, for next time.")
-@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
-              help="A witness's cosignature verifier key (\"vkey\" of its GET /v1/witness), "
-              "or a file that holds it; repeat for each witness you trust.")
-@click.option("--quorum", type=click.IntRange(min=0), default=None,
-              help="How many of the --witness keys must have cosigned the checkpoint "
-              "(default: every one).")
+@_witness_options
 def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str | None,
                witnesses: tuple[str, ...], quorum: int | None) -> None:
     """Check the live log at URL from its C2SP checkpoint and hash tiles, with no token.
@@ -126,12 +134,7 @@ def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str
                                                                    dir_okay=False))
 @click.option("--vkey", required=True, help="The log's verifier key (\"vkey\" of GET "
               "/v1/public-key), or a file that holds it.")
-@click.option("--witness", "witnesses", multiple=True, metavar="VKEY",
-              help="A witness's cosignature verifier key, or a file that holds it; repeat "
-              "for each witness you trust.")
-@click.option("--quorum", type=click.IntRange(min=0), default=None,
-              help="How many of the --witness keys must have cosigned the receipt's "
-              "checkpoint (default: every one).")
+@_witness_options
 def verify_receipt(receipt_file: str, vkey: str, witnesses: tuple[str, ...],
                    quorum: int | None) -> None:
     """Check an offline receipt (a .tlog-proof file of GET /v1/receipts) with the public

@@ -159,7 +159,9 @@ def overview() -> str:
     filters = _filters(with_unit=False)
     db = current_db()
     page = reports.overview(db, filters, _control())
-    checked = integrity.check(db, current_app.extensions["signer"].public_key)
+    checked = integrity.check(db, current_app.extensions["signer"],
+                              current_app.extensions["witnesses"],
+                              current_app.config["WITNESS_QUORUM"])
     return render_template("dashboard/overview.html", page=page, filters=filters,
                            integrity=checked, title="All areas")
 

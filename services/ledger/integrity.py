@@ -6,7 +6,10 @@ and the stored Merkle tree, that
 1. its signature verifies;
 2. the stored tree, read back from its nodes, hashes to the root it signed;
 3. it is consistent (RFC 9162 2.1.4) with the head the last passing check reached:
-   the proof is built from the stored nodes and verified against both signed roots.
+   the proof is built from the stored nodes and verified against both signed roots;
+4. with witnesses (LADDER_WITNESSES), a quorum of them cosigned a checkpoint of it, each
+   stored cosignature checked again with its witness's key: the panel says which size
+   and how far behind the latest it is.
 
 Each run is recorded with the head it reached, kept whole, so the next run checks
 against that head even if ``tree_heads`` is rewritten. The runs chain: a rewrite of
@@ -21,6 +24,7 @@ auditor keeps elsewhere helps: ``ladder verify --tree-head``.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,10 +32,11 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
-from services.ledger import tree
+from services.ledger import tree, witnessing
 from services.ledger.models import IntegrityCheck
-from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
-from shared import merkle
+from services.ledger.signing import Signer, TreeHead, TreeHeadSignatureInvalid
+from services.ledger.witnessing import Witness
+from shared import merkle, notes
 from shared.db import Database
 from shared.times import naive_utcnow
 
@@ -93,8 +98,32 @@ def _verify(session: Session, latest: TreeHead, base: TreeHead | None,
             "entries checked before")
 
 
-def check(db: Database, public_key: Ed25519PublicKey) -> Integrity:
-    """Check the latest signed tree head against the last one that passed; record it."""
+def _witnessed(session: Session, latest: TreeHead, signer: Signer,
+               witnesses: Sequence[Witness], quorum: int) -> str:
+    """What the witnesses vouch for: the newest checkpoint a quorum of them cosigned, each
+    cosignature checked again with its witness's key; ValueError if one does not verify."""
+    note = witnessing.cosigned_checkpoint(session, signer, list(witnesses), quorum)
+    if note is None:
+        return (f"; no checkpoint is cosigned by {quorum} of its {len(witnesses)} witnesses "
+                "yet")
+    for witness in witnesses:
+        try:
+            notes.cosigned_at(note, witness.key)
+        except notes.Unsigned:
+            continue
+        except notes.NoteError as exc:
+            raise ValueError(f"a stored cosignature of {witness.key.name} does not verify: "
+                             f"{exc}") from exc
+    size = notes.parse_checkpoint(note.split("\n\n", 1)[0] + "\n").size
+    behind = f", {latest.size - size} entries behind" if size < latest.size else ""
+    return (f"; {quorum} of its {len(witnesses)} witnesses cosigned the checkpoint of {size} "
+            f"entries{behind}")
+
+
+def check(db: Database, signer: Signer, witnesses: Sequence[Witness] = (),
+          quorum: int = 0) -> Integrity:
+    """Check the latest signed tree head against the last one that passed, and what its
+    witnesses cosigned; record it."""
     with db.writing() as session:
         latest = tree.latest_head(session)
         if latest is None:
@@ -104,7 +133,9 @@ def check(db: Database, public_key: Ed25519PublicKey) -> Integrity:
                                .order_by(IntegrityCheck.id.desc()).limit(1)).first()
         base = None if last is None else _head(last)
         try:
-            detail, passed = _verify(session, latest, base, public_key), True
+            detail, passed = _verify(session, latest, base, signer.public_key), True
+            if witnesses:
+                detail += _witnessed(session, latest, signer, witnesses, quorum)
         except ValueError as exc:
             detail, passed = str(exc), False
         now = naive_utcnow()

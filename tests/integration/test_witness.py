@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from services.cli import main
-from services.ledger import service, witnessing
+from services.ledger import integrity, service, witnessing
 from services.ledger.models import ApiToken as LedgerToken
 from services.ledger.models import Entry, WitnessCosignature
 from services.witness.models import Cosignature
@@ -348,3 +348,38 @@ def test_a_receipt_proves_an_entry_offline_with_the_public_keys_alone(
         file.write_text(changed, encoding="utf-8")
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 1 and words in result.output, (words, result.output)
+
+
+def test_the_integrity_panel_checks_what_a_quorum_of_witnesses_cosigned(
+        make_app: MakeApp) -> None:
+    log_key = notes.vkey(ORIGIN, notes.raw_public_key(
+        Ed25519PrivateKey.from_private_bytes(base64.b64decode(LOG_SEED))))
+    witness = _witness(make_app, log_key)
+    witness_vkey = witness.test_client().get("/v1/witness").json["vkey"]
+    with serving.served(witness) as url:
+        ledger = make_app("ledger", LOG_ORIGIN=ORIGIN, SIGNING_KEY=LOG_SEED,
+                          WITNESSES=[(url, notes.Verifier.parse(witness_vkey,
+                                                                notes.COSIGNATURE))])
+        log, db = Log(ledger), ledger.extensions["db"]
+        signer, asked = ledger.extensions["signer"], ledger.extensions["witnesses"]
+        log.append(5)
+        checked = integrity.check(db, signer, asked, 1)
+        assert checked.passed and "no checkpoint is cosigned by 1 of its 1" in checked.detail
+        witnessing.request_cosignature(db, signer, asked[0])
+        log.append(3)
+        checked = integrity.check(db, signer, asked, 1)
+        assert checked.passed, checked.detail
+        assert "1 of its 1 witnesses cosigned the checkpoint of 5 entries, 3 entries behind" \
+            in checked.detail
+    # A stored cosignature changed under the ledger: the panel fails, saying whose.
+    with db.writing() as session:
+        line = session.scalar(sa.select(WitnessCosignature.line))
+        assert line is not None
+        name, blob = line.rstrip("\n").rsplit(" ", 1)
+        raw = bytearray(base64.b64decode(blob))
+        raw[-1] ^= 1  # the signature's last byte
+        session.execute(sa.update(WitnessCosignature).values(
+            line=f"{name} {base64.b64encode(bytes(raw)).decode()}\n"))
+    checked = integrity.check(db, signer, asked, 1)
+    assert not checked.passed
+    assert f"a stored cosignature of {WITNESS_NAME} does not verify" in checked.detail
