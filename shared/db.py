@@ -9,6 +9,7 @@ writer goes as soon as one commits rather than when SQLite's busy handler wakes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -70,7 +71,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # generic plan made while a table was still small: a sequential scan that
         # stays as the ledger grows. Each statement is planned with its values.
         args = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
-        return create_engine(url, pool_pre_ping=True, connect_args=args, **kwargs)
+        return _ping_when_idle(create_engine(url, connect_args=args, **kwargs))
     lock_path = None
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +117,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             lock = record.info.pop(WRITER, None)
             if lock is not None:
                 lock.close()
+
+    return engine
+
+
+# A connection taken from the pool within this many seconds of its return is used as it
+# is; one idle for longer is pinged first (a round trip), and replaced if the server has
+# gone. SQLAlchemy's pool_pre_ping pings at every checkout: three times for each request
+# that checks its token, answers and writes the access log.
+PING_AFTER = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> Engine:
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is not None and time.monotonic() - returned < PING_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's
+            # documented pessimistic disconnect handling).
+            raise DisconnectionError(f"the connection did not answer a ping: {exc}") from exc
 
     return engine
 
