@@ -102,19 +102,19 @@ def _witnessed(session: Session, latest: TreeHead, signer: Signer,
                witnesses: Sequence[Witness], quorum: int) -> str:
     """What the witnesses vouch for: the newest checkpoint a quorum of them cosigned, each
     cosignature checked again with its witness's key; ValueError if one does not verify."""
-    note = witnessing.cosigned_checkpoint(session, signer, list(witnesses), quorum)
-    if note is None:
+    served = witnessing.cosigned_checkpoint(session, signer, list(witnesses), quorum)
+    if served is None:
         return (f"; no checkpoint is cosigned by {quorum} of its {len(witnesses)} witnesses "
                 "yet")
     for witness in witnesses:
         try:
-            notes.cosigned_at(note, witness.key)
+            notes.cosigned_at(served.note, witness.key)
         except notes.Unsigned:
             continue
         except notes.NoteError as exc:
             raise ValueError(f"a stored cosignature of {witness.key.name} does not verify: "
                              f"{exc}") from exc
-    size = notes.parse_checkpoint(note.split("\n\n", 1)[0] + "\n").size
+    size = served.size
     behind = f", {latest.size - size} entries behind" if size < latest.size else ""
     return (f"; {quorum} of its {len(witnesses)} witnesses cosigned the checkpoint of {size} "
             f"entries{behind}")

@@ -20,7 +20,7 @@ from marshmallow import Schema, fields, validate
 
 from services.ledger import tree, witnessing
 from services.ledger.models import Entry
-from shared import merkle, notes
+from shared import merkle
 from shared.auth import require
 from shared.blueprint import Blueprint
 from shared.db import current_db
@@ -59,17 +59,12 @@ class Receipt(MethodView):
                 .where(Entry.source == args["source"], Entry.event_id == args["id"])).first()
             if row is None:
                 raise NotFound("No entry with that source and id.")
-            checkpoint = witnessing.cosigned_checkpoint(
-                session, signer, witnesses, current_app.config["WITNESS_QUORUM"]
-            ) if witnesses else None
-            if checkpoint is None and witnesses:
+            served = witnessing.served_checkpoint(session, signer, witnesses,
+                                                  current_app.config["WITNESS_QUORUM"])
+            if served is None:
                 raise Conflict("No checkpoint is cosigned by a quorum of the witnesses yet: "
                                "ask again shortly.")
-            if checkpoint is None:
-                head = tree.latest_head(session)
-                assert head is not None  # an entry exists, so a head does
-                checkpoint = signer.checkpoint(head.size, head.root)
-            size = notes.parse_checkpoint(checkpoint.split("\n\n", 1)[0] + "\n").size
+            size, checkpoint = served.size, served.note
             if row.seq > size:
                 raise Conflict(f"Entry {row.seq} is newer than the checkpoint of size {size} "
                                f"that the witnesses cosigned: ask again shortly.")

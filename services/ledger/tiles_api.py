@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from services.ledger import tiles, tree, witnessing
 from services.ledger.tiles import Tile
-from shared import merkle
 from shared.auth import require
 from shared.blueprint import Blueprint
 from shared.db import current_db
@@ -40,15 +39,12 @@ class Checkpoint(MethodView):
         """The latest tree head as a signed C2SP checkpoint; no token needed. With
         witnesses, the newest one a quorum of them cosigned, with their cosignatures."""
         signer, witnesses = current_app.extensions["signer"], current_app.extensions["witnesses"]
+        quorum = current_app.config["WITNESS_QUORUM"]
         with current_db().reading() as session:
-            note = witnessing.cosigned_checkpoint(
-                session, signer, witnesses, current_app.config["WITNESS_QUORUM"]
-            ) if witnesses else None
-            head = tree.latest_head(session) if note is None else None
-        if note is None:
-            # No witnesses, or none has cosigned yet: the latest head, signed by the log.
-            size, root = (0, merkle.EMPTY_ROOT) if head is None else (head.size, head.root)
-            note = signer.checkpoint(size, root)
+            served = witnessing.served_checkpoint(session, signer, witnesses, quorum) or \
+                witnessing.served_checkpoint(session, signer, [], quorum)
+        assert served is not None  # without witnesses there is always one
+        note = served.note
         # Mutable: no cache may keep it for more than a moment (tlog-tiles).
         return Response(note, content_type="text/plain; charset=utf-8",
                         headers={"Cache-Control": "public, max-age=2"})

@@ -99,8 +99,16 @@ def _keep(db: Database, witness: Witness, size: int, note: str, answer: str) -> 
     return None
 
 
+@dataclass(frozen=True)
+class Served:
+    """A checkpoint the ledger serves: its tree size, and the note with its signatures."""
+
+    size: int
+    note: str
+
+
 def cosigned_checkpoint(session: Session, signer: Signer, witnesses: list[Witness],
-                        quorum: int) -> str | None:
+                        quorum: int) -> Served | None:
     """The newest checkpoint that ``quorum`` of the witnesses cosigned, with their lines;
     None if there is none yet."""
     names = [w.key.name for w in witnesses]
@@ -116,8 +124,21 @@ def cosigned_checkpoint(session: Session, signer: Signer, witnesses: list[Witnes
         roots[size] = root
     for size in sorted(by_size, reverse=True):
         if len(by_size[size]) >= quorum:
-            return signer.checkpoint(size, roots[size]) + "".join(sorted(by_size[size]))
+            return Served(size, signer.checkpoint(size, roots[size])
+                          + "".join(sorted(by_size[size])))
     return None
+
+
+def served_checkpoint(session: Session, signer: Signer, witnesses: list[Witness],
+                      quorum: int) -> Served | None:
+    """What ``/checkpoint`` serves and receipts are proved in: with witnesses, the newest
+    checkpoint a quorum of them cosigned (None until there is one); without, the latest
+    tree head signed by the log (the empty tree's before the first)."""
+    if witnesses:
+        return cosigned_checkpoint(session, signer, witnesses, quorum)
+    head = tree.latest_head(session)
+    size, root = (0, merkle.EMPTY_ROOT) if head is None else (head.size, head.root)
+    return Served(size, signer.checkpoint(size, root))
 
 
 def run(db: Database, signer: Signer, witnesses: list[Witness], interval: float,
