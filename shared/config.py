@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dotenv
 
@@ -22,7 +23,10 @@ from shared.networks import parse_networks
 # One service per area (shared/areas.py), and the ledger.
 DOMAIN_SERVICES = areas.names()
 SERVICES = (*DOMAIN_SERVICES, "ledger")
-DEFAULT_PORTS = {**{entry.name: entry.port for entry in areas.AREAS}, "ledger": 8000}
+# Their ports, and a witness's (services/witness: no service of Ladder's, but `make run`
+# starts one for development).
+DEFAULT_PORTS = {**{entry.name: entry.port for entry in areas.AREAS}, "ledger": 8000,
+                 "witness": 8010}
 
 # Values that are fine on a laptop and refused in production.
 DEV_SECRETS = {
@@ -280,15 +284,21 @@ def witnesses(env: Mapping[str, str]) -> dict[str, Any]:
 
 def witness_settings(env: Mapping[str, str], mode: str) -> dict[str, Any]:
     """A witness's name, key and the logs it follows (LADDER_WITNESS_LOGS: their verifier
-    keys, separated by spaces, commas or newlines)."""
+    keys, separated by spaces, commas or newlines, each followed, if the witness is to
+    monitor its published figures, by the ledger's URL); how often it fetches them, and
+    when its copy is stale (docs/witness.md)."""
     name = env.get("LADDER_WITNESS_NAME", "")
     try:
-        logs = [notes.Verifier.parse(v)
-                for v in env.get("LADDER_WITNESS_LOGS", "").replace(",", " ").split()]
+        logs, urls = _witness_logs(env.get("LADDER_WITNESS_LOGS", ""))
         if name:
             notes.check_name(name)
     except notes.NoteError as exc:
         raise ConfigError(f"LADDER_WITNESS_NAME or LADDER_WITNESS_LOGS: {exc}") from exc
+    interval = _float(env, "LADDER_WITNESS_MONITOR_INTERVAL", 300.0)
+    stale_after = _float(env, "LADDER_WITNESS_MONITOR_STALE_AFTER", 3 * interval)
+    if interval <= 0 or stale_after <= 0:
+        raise ConfigError("LADDER_WITNESS_MONITOR_INTERVAL and _STALE_AFTER must be more "
+                          "than 0 seconds")
     seed = env.get("LADDER_WITNESS_KEY", "")
     if seed:
         _check_seed(seed, "LADDER_WITNESS_KEY")
@@ -297,7 +307,23 @@ def witness_settings(env: Mapping[str, str], mode: str) -> dict[str, Any]:
         raise ConfigError("LADDER_WITNESS_KEY or LADDER_WITNESS_KEY_FILE must be set in "
                           "production: the witness signs its cosignatures with it")
     return {"WITNESS_NAME": name, "WITNESS_LOGS": logs, "WITNESS_KEY": seed,
-            "WITNESS_KEY_FILE": path}
+            "WITNESS_KEY_FILE": path, "WITNESS_LOG_URLS": urls,
+            "WITNESS_MONITOR_INTERVAL": interval, "WITNESS_MONITOR_STALE_AFTER": stale_after}
+
+
+def _witness_logs(value: str) -> tuple[list[notes.Verifier], dict[str, str]]:
+    """The verifier keys of LADDER_WITNESS_LOGS, and the URL that follows a key, by the
+    log's origin: where that ledger publishes its releases."""
+    logs: list[notes.Verifier] = []
+    urls: dict[str, str] = {}
+    for item in value.replace(",", " ").split():
+        if not item.startswith(("http://", "https://")):
+            logs.append(notes.Verifier.parse(item))
+        elif not logs or logs[-1].name in urls or not urlsplit(item).hostname:
+            raise notes.NoteError(f"{item!r}: a ledger's URL follows its verifier key, once")
+        else:
+            urls[logs[-1].name] = item.rstrip("/")
+    return logs, urls
 
 
 def _origin(value: str) -> str:

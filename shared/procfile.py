@@ -8,6 +8,12 @@ Heroku's Procfile: it runs to completion (:func:`release`) before any other proc
 starts. The e2e tests and the benchmarks, which kill and restart single processes,
 start them with :func:`start_all`.
 
+Some processes are optional (:data:`OPTIONAL`): they start only where they are asked
+for, after their release step (:func:`release_steps`), which several may share. The
+witness and its monitor are two, on one database: a body independent of the ledger's
+operator runs them, so a deployment of Ladder does not, unless it asks (docker-compose's
+``witness`` profile); ``ladder run`` starts them for development.
+
 One line stands for every area: its name is ``{area}``, and it becomes one process per
 area of the registry (shared/areas.py), named after the area, with ``{area}`` in its
 command replaced by the area's name, ``{port}`` by its port variable
@@ -31,7 +37,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -50,6 +56,9 @@ PROCESS_DEFAULTS = {
     "REMAP_SIGTERM": "SIGQUIT",
 }
 RELEASE = "migrate"
+# Each optional process, and its release step (a line of the Procfile too): the witness's
+# monitor uses the witness's database, so it shares the witness's.
+OPTIONAL = {"witness": "witness-migrate", "witness-monitor": "witness-migrate"}
 AREA_LINE = "{area}"
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -71,6 +80,24 @@ def parse(path: Path) -> dict[str, str]:
                                      .replace("{port}", f"${{{entry.name.upper()}_PORT}}")
                                      .replace("{package}", entry.module))
     return processes
+
+
+def is_release(name: str) -> bool:
+    """Whether the process ``name`` is a release step: it runs to completion, once."""
+    return name == RELEASE or name in OPTIONAL.values()
+
+
+def release_steps(optional: Collection[str] = ()) -> list[str]:
+    """The release steps to run, in order, before the long-running processes and the
+    optional ones in ``optional``: ``migrate``, then each of theirs once."""
+    return list(dict.fromkeys((RELEASE, *(OPTIONAL[name] for name in optional))))
+
+
+def long_running(procfile: Path, optional: Collection[str] = ()) -> list[str]:
+    """The processes that run until stopped, in file order: every one but the release
+    steps, and of the optional ones only those in ``optional``."""
+    return [name for name in parse(procfile)
+            if not is_release(name) and (name not in OPTIONAL or name in optional)]
 
 
 def expand(command: str, env: Mapping[str, str]) -> list[str]:
@@ -172,12 +199,14 @@ def _log(log_dir: Path | None, name: str) -> IO[bytes] | None:
     return open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
 
 
-def release(procfile: Path, env: dict[str, str], log_dir: Path | None = None) -> int:
-    """Run the release step (``migrate``) to completion; its exit status."""
-    if RELEASE not in parse(procfile):
+def release(procfile: Path, env: dict[str, str], log_dir: Path | None = None,
+            name: str = RELEASE) -> int:
+    """Run a release step (``migrate``, or an optional process's) to completion; its exit
+    status."""
+    if name not in parse(procfile):
         return 0
-    argv, own = command(procfile, RELEASE, env)
-    process = Process(RELEASE, argv, own, _log(log_dir, RELEASE)).start()
+    argv, own = command(procfile, name, env)
+    process = Process(name, argv, own, _log(log_dir, name)).start()
     assert process.popen is not None
     status = process.popen.wait()
     if process.log:
@@ -187,10 +216,12 @@ def release(procfile: Path, env: dict[str, str], log_dir: Path | None = None) ->
 
 def start_all(procfile: Path, env: dict[str, str], names: list[str] | None = None,
               log_dir: Path | None = None) -> dict[str, Process]:
-    """Start the long-running processes (every one but the release step, by default)."""
+    """Start the processes named, in file order; by default the long-running ones that
+    are not optional (:func:`long_running`)."""
+    chosen = long_running(procfile) if names is None else names
     started: dict[str, Process] = {}
     for name in parse(procfile):
-        if (name not in names) if names is not None else name == RELEASE:
+        if name not in chosen:
             continue
         argv, own = command(procfile, name, env)
         fresh_metrics_dir(own)

@@ -32,6 +32,7 @@ import signal
 import sys
 import xmlrpc.client
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 from shared import procfile
@@ -44,12 +45,14 @@ START_SECONDS = 3
 START_RETRIES = 3
 
 
-def write_config(path: Path, procfile_path: Path, log_dir: Path, grace: float) -> Path:
-    """Write supervisord's configuration for the Procfile's long-running processes, with
-    its socket and pid file beside it. They inherit supervisord's environment."""
+def write_config(path: Path, procfile_path: Path, log_dir: Path, grace: float,
+                 optional: Collection[str] = ()) -> Path:
+    """Write supervisord's configuration for the Procfile's long-running processes (of
+    the optional ones, those in ``optional``), with its socket and pid file beside it. They
+    inherit supervisord's environment."""
     run_dir = path.parent
     ladder = Path(sys.executable).parent / "ladder"
-    names = [name for name in procfile.parse(procfile_path) if name != procfile.RELEASE]
+    names = procfile.long_running(procfile_path, optional)
     socket = run_dir / "supervisor.sock"
     sections: dict[str, dict[str, str]] = {
         "supervisord": {"nodaemon": "true", "silent": "true",

@@ -20,6 +20,7 @@ from shared.config import (
     load,
     stop_grace_period,
 )
+from shared.grounds import GROUNDS
 from shared.involvement import DECISION_POWER, INFLUENCE, PARTS, RECOGNITION
 
 log = logging.getLogger("ladder")
@@ -195,6 +196,40 @@ def citizen_erase(reference: str | None) -> None:
     if not result["scrubbed"]:
         raise click.ClickException("Erased, but not every database could be scrubbed: "
                                    "see above.")
+
+
+@click.group()
+def entry() -> None:
+    """Ledger entries: erase one's content, keeping its leaf hash."""
+
+
+@entry.command("erase")
+@click.argument("seq", type=click.IntRange(1, 2**63 - 1))
+@click.option("--ground", required=True, type=click.Choice(list(GROUNDS)),
+    help="The ground of UK GDPR Article 17(1) the erasure rests on.")
+@click.option("--reference", type=Text(200),
+              help="The data-protection case it answers; never the person's name.")
+def entry_erase(seq: int, ground: str, reference: str | None) -> None:
+    """Erase entry SEQ's content on GROUND, as POST /v1/entries/SEQ/erasure does: its leaf
+    hash, and so every proof, stays (docs/ledger-format.md, "Erasure"). Exits 0 once it is
+    erased and the database scrubbed; otherwise 1, saying what is left. Running it again
+    is safe, and finishes the scrub."""
+    import getpass
+
+    from services.ledger import erasures
+    from shared.db import Database
+    from shared.errors import NotFound
+
+    try:
+        done = erasures.erase(Database(database_url("ledger")), seq, ground, reference,
+                              f"ladder entry erase ({getpass.getuser()})")
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"entry {seq}: erased on {done['ground']} at {done['erased_at']:%Y-%m-%d %H:%M} "
+               f"UTC by {done['erased_by']}; its leaf hash stays")
+    if not done["scrub"]["complete"]:
+        raise click.ClickException("Erased, but the database could not be scrubbed: "
+                                   + "; ".join(done["scrub"]["incomplete_because"]))
 
 
 @click.command()

@@ -1,6 +1,6 @@
-"""Ladder's processes: all of them at once (run), one as docker-compose runs it (start),
-the relay's loop (relay), the followers of the log (follow), and whether one is
-healthy (health)."""
+"""Ladder's processes: all of them at once (run, with a witness in development), one as
+docker-compose runs it (start), the relay's loop (relay), the followers of the log
+(follow), and whether one is healthy (health)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import click
 from services.cli.readiness import ready, wait_ready
 from shared import heartbeat, procfile, supervision
 from shared.config import (
+    DEFAULT_PORTS,
     DOMAIN_SERVICES,
     SERVICES,
     ConfigError,
@@ -41,13 +43,15 @@ READY_SECONDS = 120
 @click.option("--procfile", "procfile_path", default="Procfile", type=click.Path(exists=True))
 def run(procfile_path: str) -> None:
     """Start Redis (if REDIS_URL is unset), migrate, and run every process in the Procfile,
-    restarting any that exits."""
+    restarting any that exits; in development, a witness of the ledger too, which the
+    ledger asks to cosign its checkpoints, and its monitor of the ledger's releases."""
     from shared.embedded_redis import EmbeddedRedis
 
     env = procfile.environment()
     try:
         grace = stop_grace_period(env)
-    except ConfigError as exc:
+        optional = development_witness(env)
+    except (ConfigError, ValueError) as exc:  # a setting, or a key file, it cannot use
         raise click.ClickException(str(exc)) from exc
     redis = None
     if not env.get("REDIS_URL"):
@@ -55,24 +59,73 @@ def run(procfile_path: str) -> None:
         env["REDIS_URL"] = redis.url
         click.echo(f"started embedded Redis at {redis.url}")
     try:
-        _supervise(Path(procfile_path), env, grace)
+        _supervise(Path(procfile_path), env, grace, optional)
     finally:
         if redis:
             redis.stop()
 
 
-def _supervise(procfile_path: Path, env: dict[str, str], grace: float) -> None:
-    """Migrate, then run the Procfile's processes under supervisord until a signal."""
+def development_witness(env: dict[str, str]) -> dict[str, str]:
+    """In development, wire a witness to the ledger in ``env``: it follows the ledger's
+    verifier key and URL (LADDER_WITNESS_LOGS), so that its monitor fetches the ledger's
+    published releases, and the ledger asks it to cosign each checkpoint
+    (LADDER_WITNESSES), each key made under the var directory if missing, as the services
+    make theirs. A setting already given is kept. Production wires nothing: a witness is
+    run by an independent body, and named in LADDER_WITNESSES by hand.
+
+    The optional processes to start, each with what to say of it once the services are
+    ready: the witness, and its monitor unless LADDER_WITNESS_LOGS gives no ledger's URL.
+    """
+    if env.get("LADDER_ENV", "development") != "development":
+        click.echo("witness      not started: in production a witness is run by an "
+                   "independent body, and named in LADDER_WITNESSES (docs/operations.md)")
+        return {}
+    from services import witness
+    from services.ledger.signing import load_signer
+
+    if not env.get("LADDER_WITNESS_LOGS"):
+        ledger_url = _local_url(env["LADDER_BIND"], env["LEDGER_PORT"])
+        env["LADDER_WITNESS_LOGS"] = f"{load_signer(load('ledger', env)).vkey()} {ledger_url}"
+    config = load("witness", env)
+    _, _, vkey = witness.identity(config)
+    if env.get("LADDER_WITNESSES"):
+        said = "LADDER_WITNESSES is set: the ledger asks only the witnesses it names"
+    else:
+        env["LADDER_WITNESSES"] = f"{_local_url(env['LADDER_BIND'], env['WITNESS_PORT'])} {vkey}"
+        said = "cosigns the ledger's checkpoints: /checkpoint carries its cosignature"
+    optional = {"witness": f"{'':12} {said}; vkey {vkey}"}
+    urls = config["WITNESS_LOG_URLS"]
+    if urls:
+        optional["witness-monitor"] = (
+            "witness-monitor  runs: fetches the published releases of "
+            f"{', '.join(urls.values())} every {config['WITNESS_MONITOR_INTERVAL']:g} s")
+    else:
+        # It would exit at once, and be given up after its retries: say why instead.
+        click.echo("witness-monitor  not started: LADDER_WITNESS_LOGS gives no ledger's URL "
+                   "(docs/witness.md)")
+    return optional
+
+
+def _local_url(host: str, port: str) -> str:
+    """The URL of a service of this machine bound to ``host``: 0.0.0.0 on the loopback."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+
+def _supervise(procfile_path: Path, env: dict[str, str], grace: float,
+               optional: Mapping[str, str]) -> None:
+    """Migrate, then run the Procfile's processes (of the optional ones, those named in
+    ``optional``) under supervisord until a signal."""
     os.environ.update(env)
     log_dir = var_dir(env) / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     # Nothing else runs on this var directory: every process's metric files start afresh.
     shutil.rmtree(metrics_dir(env), ignore_errors=True)
-    if procfile.release(procfile_path, env, log_dir) != 0:
-        raise click.ClickException(f"{procfile.RELEASE} failed; see {log_dir}")
+    for release in procfile.release_steps(optional):
+        if procfile.release(procfile_path, env, log_dir, release) != 0:
+            raise click.ClickException(f"{release} failed; see {log_dir / release}.log")
     try:
         config = supervision.write_config(var_dir(env) / "run" / "supervisord.conf",
-                                          procfile_path, log_dir, grace)
+                                          procfile_path, log_dir, grace, optional)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     supervisord: subprocess.Popen[bytes] | None = None
@@ -94,13 +147,18 @@ def _supervise(procfile_path: Path, env: dict[str, str], grace: float) -> None:
         supervisord.terminate()
     host = env["LADDER_BIND"]
     deadline = time.monotonic() + READY_SECONDS
-    for service in SERVICES:
+    for service in (*SERVICES, *optional):
         if stopping or supervisord.poll() is not None:
             break
+        if service not in DEFAULT_PORTS:  # serves no HTTP (the witness's monitor): one line
+            click.echo(optional[service])
+            continue
         url = f"http://{host}:{env[service.upper() + '_PORT']}"
         ready_now = wait_ready(url, max(1.0, deadline - time.monotonic()))
         state = "ready" if ready_now else "NOT READY (see the log)"
         click.echo(f"{service:12} {url}  {state}  openapi: {url}/openapi.json")
+        if service in optional:
+            click.echo(optional[service])
     else:
         _wait_started(var_dir(env) / "run" / "supervisor.sock")
         click.echo(f"logs in {log_dir}; Ctrl-C stops everything")
@@ -147,7 +205,7 @@ def start(name: str, procfile_path: str, print_only: bool) -> None:
     if print_only:
         click.echo(shlex.join(argv))
         return
-    if name != procfile.RELEASE:
+    if not procfile.is_release(name):
         procfile.fresh_metrics_dir(own)
     os.execvpe(argv[0], argv, own)
 
@@ -161,7 +219,8 @@ def health(name: str, procfile_path: str, max_age: float) -> None:
     """Exit 0 if the Procfile's process NAME is healthy: docker-compose's health check.
 
     A web service is healthy when its /readyz answers 200 (its database and Redis
-    are reachable); the relay and Celery workers when their heartbeat is fresh.
+    are reachable); a process that serves no HTTP (the relay, the followers, the Celery
+    workers, the witness's monitor) when its heartbeat is fresh.
     """
     try:
         argv, own = procfile.command(Path(procfile_path), name, procfile.environment())
@@ -169,7 +228,7 @@ def health(name: str, procfile_path: str, max_age: float) -> None:
         raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
     if "--bind" in argv:
         host, _, port = argv[argv.index("--bind") + 1].rpartition(":")
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        url = _local_url(host, port)
         if not ready(url, timeout=5):
             raise click.ClickException(f"{name}: {url}/readyz does not answer 200")
         click.echo(f"{name}: ready")

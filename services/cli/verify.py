@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from shared.notes import Verifier
 
 
+def _seqs(seqs: list[int], shown: int = 20) -> str:
+    more = f" and {len(seqs) - shown} more" if len(seqs) > shown else ""
+    return "entries " + ", ".join(map(str, seqs[:shown])) + more
+
+
 @click.command()
 @click.argument("export_file", metavar="EXPORT", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tree-head", required=True, type=click.Path(exists=True, dir_okay=False),
@@ -44,9 +49,12 @@ def verify(export_file: str, tree_head: str, public_key: str, url: str | None,
     try:
         with click.progressbar(length=path.stat().st_size, label="verifying",
                                file=sys.stderr) as bar:
-            count = check.verify_export(path, saved, key, bar.update)
-        click.echo(f"OK: the export's first {count} entries match the signed tree head "
-                   f"(root {json.loads(Path(tree_head).read_text())['sha256_root_hash']})")
+            verified = check.verify_export(path, saved, key, bar.update)
+        click.echo(f"OK: the export's first {verified.size} entries match the signed tree "
+                   f"head (root {json.loads(Path(tree_head).read_text())['sha256_root_hash']})")
+        if verified.erased:
+            click.echo(f"{len(verified.erased)} of them were erased, their content gone and "
+                       f"their leaf hashes checked: {_seqs(verified.erased)}")
         if url:
             with click.progressbar(length=0, label="checking the live log",
                                    file=sys.stderr) as bar:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.ledger import access, exports, metrics, service
+from services.ledger import access, erasures, exports, metrics, service
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS
 from services.ledger.models import ApiToken
@@ -31,6 +31,7 @@ from shared.db import current_db
 from shared.envelope import EVENT_TYPES
 from shared.errors import NotFound
 from shared.fields import INT64_MAX, INT_ID, TimeBound, UtcDateTime, cursor, page
+from shared.grounds import GROUNDS
 from shared.times import as_naive_utc
 
 blp = Blueprint("ledger", __name__, url_prefix="/v1", description="The involvement ledger")
@@ -73,11 +74,18 @@ class EntrySchema(Schema):
     org_unit = fields.String(allow_none=True)
     pseudonym = fields.String(allow_none=True)
     received_at = UtcDateTime(required=True)
-    event = fields.Dict(required=True, metadata={"description": "The CloudEvent as appended"})
+    event = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "The CloudEvent as appended; null once the entry is erased"})
+    salt = fields.String(required=True, allow_none=True, metadata={
+        "description": "Format 2's salt, hex; null in format 1 and once erased"})
     leaf_hash = fields.String(required=True, metadata={
-        "description": "base64 of the entry's RFC 9162 leaf hash, SHA-256(0x00 || leaf "
-                       "bytes); the leaf bytes are rebuilt from seq, received_at and event "
-                       "as docs/ledger-format.md says"})
+        "description": "base64 of the entry's RFC 9162 leaf hash; the entry's line is "
+                       "rebuilt from seq, received_at, event and salt as "
+                       "docs/ledger-format.md says, and hashes to it"})
+    erased = fields.Nested(Schema.from_dict({"ground": fields.String(),
+                                             "erased_at": UtcDateTime()}, name="Erased"),
+                           required=True, allow_none=True, metadata={
+        "description": "When and on what ground the entry's content was erased; null if not"})
 
 
 EntryPageSchema = page(EntrySchema, "EntryPage")
@@ -358,3 +366,60 @@ class RejectedEvents(MethodView):
         """Events the ledger could not accept, with the reason, oldest first, after a cursor."""
         return _page(service.list_rejected(current_db(), args["after"], args["limit"]),
                      args["limit"])
+
+
+class ErasureInSchema(Schema):
+    ground = fields.String(required=True, validate=validate.OneOf(list(GROUNDS)),
+                           metadata={"description": "The ground of UK GDPR Article 17(1) the "
+                                                    "erasure rests on: " + "; ".join(
+                                         f"{k} = {v}" for k, v in GROUNDS.items())})
+    reference = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "The data-protection case it answers, e.g. the request's reference: "
+                       "never the person's name"})
+
+
+class ErasureSchema(Schema):
+    seq = fields.Integer(required=True)
+    ground = fields.String(required=True)
+    reference = fields.String(required=True, allow_none=True)
+    erased_at = UtcDateTime(required=True)
+    erased_by = fields.String(required=True, metadata={"description": "The admin token's name"})
+    format = fields.Integer(required=True, metadata={
+        "description": "The entry's log format: 2 leaves a commitment that reveals nothing; "
+                       "1 leaves the hash of the content itself (docs/ledger-format.md)"})
+
+
+class ErasureResultSchema(ErasureSchema):
+    scrub = fields.Nested(Schema.from_dict({
+        "complete": fields.Boolean(required=True, metadata={
+            "description": "Nothing of the erased content is left in the database's files"}),
+        "incomplete_because": fields.List(fields.String(), required=True, metadata={
+            "description": "What keeps it from being complete; erasing the same entry again "
+                           "finishes what waited on readers"})}, name="EntryScrub"),
+        required=True)
+
+
+@blp.route("/entries/<int:seq>/erasure")
+class EntryErasure(MethodView):
+    @require("admin")
+    @blp.arguments(ErasureInSchema)
+    @blp.response(200, ErasureResultSchema)
+    def post(self, body: dict[str, Any], seq: int) -> dict[str, Any]:
+        """Erase an entry's content on a recorded ground. Its leaf hash stays, so every
+        proof and signed tree head still verifies; erasing it again changes nothing."""
+        if seq > INT64_MAX:
+            raise NotFound(f"The ledger has no entry {seq}.")
+        return erasures.erase(current_db(), seq, body["ground"], body.get("reference"),
+                              g.token_name)
+
+
+@blp.route("/erasures")
+class Erasures(MethodView):
+    @require("admin")
+    @blp.arguments(AccessQuerySchema(only=("after", "limit")), location="query")
+    @blp.response(200, page(ErasureSchema, "ErasurePage"))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Erased entries, by seq, after a cursor: on what ground, when and by whom."""
+        items = erasures.listed(current_db(), args["after"], args["limit"])
+        return {"items": items,
+                "next_after": items[-1]["seq"] if len(items) == args["limit"] else None}

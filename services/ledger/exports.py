@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -9,13 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from services.ledger.leaves import erased_line, line, time_text
 from services.ledger.models import Entry
 from services.ledger.service import EntryQuery, entries_statement
-from services.ledger.tree import leaf_bytes, time_text
 from shared.db import Database
 
 ENTRY_COLUMNS = ("seq", "time", "received_at", "area", "type", "source", "id", "subject",
-                 "org_unit", "pseudonym", "event")
+                 "org_unit", "pseudonym", "event", "salt", "leaf_hash")
 CHUNK = 2000
 
 
@@ -33,7 +34,7 @@ def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[*tuple[Any, ...]]]
         Entry.seq, _text(db, Entry.time).label("time"),
         _text(db, Entry.received_at).label("received_at"), Entry.area,
         Entry.type, Entry.source, Entry.event_id, Entry.subject, Entry.org_unit,
-        Entry.pseudonym, Entry.event))
+        Entry.pseudonym, Entry.event, Entry.salt, Entry.leaf_hash))
     with db.streaming() as session:
         # Core execution: the ORM's per-row bookkeeping halved the rate, for nothing here.
         result = session.connection().execution_options(yield_per=CHUNK).execute(stmt)
@@ -61,10 +62,11 @@ def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
     q = _quoted
     lines = [",".join(ENTRY_COLUMNS) + "\n"]
     for seq, time, received_at, area, type_, source, event_id, subject, org_unit, pseudonym, \
-            event in _rows(db, query):
+            event, salt, leaf_hash in _rows(db, query):
         lines.append(f"{seq},{_iso(time)},{_iso(received_at)},{q(area)},{q(type_)},"
                      f"{q(source)},{q(event_id)},{q(subject)},{q(org_unit)},{q(pseudonym)},"
-                     f"{q(event)}\n")
+                     f"{q(event)},{salt.hex() if salt else ''},"
+                     f"{base64.b64encode(leaf_hash or b'').decode()}\n")
         if len(lines) == CHUNK:
             yield "".join(lines)
             lines = []
@@ -72,10 +74,13 @@ def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
 
 
 def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
-    """One leaf per line: each line is exactly the bytes the Merkle tree hashed."""
+    """One entry's line per line (services.ledger.leaves): the bytes its leaf is computed
+    from, or, once erased, the leaf hash it keeps."""
     lines: list[str] = []
     for row in _rows(db, query):
-        lines.append(leaf_bytes(row.seq, row.received_at, row.event).decode() + "\n")
+        text = erased_line(row.seq, row.leaf_hash) if row.event is None else line(
+            row.seq, row.received_at, row.event, row.salt)
+        lines.append(text.decode() + "\n")
         if len(lines) == CHUNK:
             yield "".join(lines)
             lines = []

@@ -69,7 +69,8 @@ def _event(row: sa.Row[Any]) -> AcceptedEvent:
 def _measures(session: Session, rows: list[Any], head: TreeHead, now: datetime,
               settings: Settings) -> list[str]:
     projector = Projector(session)
-    projector.apply([_event(row) for row in rows])
+    # An entry erased before the measures reached it counts no more (docs/reliability.md).
+    projector.apply([_event(row) for row in rows if row.event is not None])
     return fanout.alert_messages(session, projector.touched, head, now, settings)
 
 

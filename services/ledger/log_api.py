@@ -191,12 +191,13 @@ class GetEntries(MethodView):
                               {"query": {"start": [f"Must be smaller than {size}."]}})
             # Bounded by the tree, so that start + 1 and end + 1 fit the BIGINT column.
             end = min(args["end"], args["start"] + MAX_ENTRIES - 1, size - 1)
-            rows = session.execute(
-                sa.select(Entry.seq, Entry.received_at, Entry.event)
-                .where(Entry.seq.between(args["start"] + 1, end + 1)).order_by(Entry.seq))
+            found = tree.leaves_between(session, args["start"] + 1, end + 1)
+            # leaf_input hashes to the leaf (RFC 9162 2.1); in format 2 it is a commitment,
+            # and extra_data carries the line it commits to (docs/ledger-format.md).
             return {"entries": [
-                {"leaf_input": _b64(tree.leaf_bytes(r.seq, r.received_at, r.event)),
-                 "extra_data": ""} for r in rows]}
+                {"leaf_input": _b64(leaf.input or b""),
+                 "extra_data": "" if leaf.input == leaf.line else _b64(leaf.line)}
+                for leaf in found]}
 
 
 class PublicKeySchema(Schema):

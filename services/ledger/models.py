@@ -51,7 +51,9 @@ class FollowerSkip(Base):
 
 
 class Entry(Base):
-    """One accepted event. ``seq`` is gapless and never reused; rows are never updated."""
+    """One accepted event. ``seq`` is gapless and never reused. A row is changed only by
+    its erasure, which clears its content (``event``, ``salt``, ``subject``, ``pseudonym``)
+    and keeps its leaf hash (:class:`Erasure`)."""
 
     __tablename__ = "entries"
     __table_args__ = (
@@ -74,8 +76,25 @@ class Entry(Base):
     pseudonym: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     time: Mapped[datetime] = mapped_column(sa.DateTime)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    event: Mapped[str] = mapped_column(sa.Text)
+    event: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     leaf_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
+    # Format 2's per-entry salt (services.ledger.leaves); None in format 1, and once erased.
+    salt: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
+
+
+class Erasure(Base):
+    """An entry whose content was erased: on what ground, when, by which token, and its
+    leaf input when that was a format-2 commitment (which reveals nothing), so that its
+    entry bundle can still be served. The leaf hash stays in ``entries``."""
+
+    __tablename__ = "erasures"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    ground: Mapped[str] = mapped_column(sa.String(64))
+    reference: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    erased_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    erased_by: Mapped[str] = mapped_column(sa.String(200))
+    commitment: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
 
 
 class Rejected(Base):

@@ -1,10 +1,11 @@
 """Offline receipts (c2sp.org/tlog-proof): proof that an entry is in the log, which anyone
 holding the log's and the witnesses' public keys can check with no network at all.
 
-A receipt is the line ``c2sp.org/tlog-proof@v1``, ``extra`` and the entry's leaf bytes in
-base64 (what its leaf hash is computed from), ``index`` and the entry's leaf index, its
-inclusion proof one hash a line, an empty line, and the checkpoint it was proved against:
-with witnesses, the newest one a quorum of them cosigned, their cosignatures included.
+A receipt is the line ``c2sp.org/tlog-proof@v1``, ``extra`` and the entry's line in
+base64 (what its leaf hash is computed from, services.ledger.leaves), ``index`` and the
+entry's leaf index, its inclusion proof one hash a line, an empty line, and the
+checkpoint it was proved against: with witnesses, the newest one a quorum of them
+cosigned, their cosignatures included.
 ``ladder verify-receipt`` checks one.
 """
 
@@ -54,23 +55,25 @@ class Receipt(MethodView):
         its leaf, its inclusion proof and the (cosigned) checkpoint it is proved in."""
         signer, witnesses = current_app.extensions["signer"], current_app.extensions["witnesses"]
         with current_db().reading() as session:
-            row = session.execute(
-                sa.select(Entry.seq, Entry.received_at, Entry.event)
-                .where(Entry.source == args["source"], Entry.event_id == args["id"])).first()
-            if row is None:
+            seq = session.scalar(sa.select(Entry.seq).where(
+                Entry.source == args["source"], Entry.event_id == args["id"]))
+            if seq is None:
                 raise NotFound("No entry with that source and id.")
+            (leaf,) = tree.leaves_between(session, seq, seq)
+            if leaf.erased:
+                raise Conflict(f"Entry {seq} was erased: its content is gone, so there is "
+                               f"nothing for a receipt to prove.")
             served = witnessing.served_checkpoint(session, signer, witnesses,
                                                   current_app.config["WITNESS_QUORUM"])
             if served is None:
                 raise Conflict("No checkpoint is cosigned by a quorum of the witnesses yet: "
                                "ask again shortly.")
             size, checkpoint = served.size, served.note
-            if row.seq > size:
-                raise Conflict(f"Entry {row.seq} is newer than the checkpoint of size {size} "
+            if seq > size:
+                raise Conflict(f"Entry {seq} is newer than the checkpoint of size {size} "
                                f"that the witnesses cosigned: ask again shortly.")
-            path = merkle.prove(merkle.inclusion_ranges(row.seq - 1, size),
+            path = merkle.prove(merkle.inclusion_ranges(seq - 1, size),
                                 tree.fetcher(session))
-        text = receipt(row.seq - 1, tree.leaf_bytes(row.seq, row.received_at, row.event),
-                       path, checkpoint)
+        text = receipt(seq - 1, leaf.line, path, checkpoint)
         return Response(text, content_type="text/plain; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="ladder-{row.seq}.tlog-proof"'})
+            "Content-Disposition": f'attachment; filename="ladder-{seq}.tlog-proof"'})

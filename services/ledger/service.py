@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from services.ledger import tree
+from services.ledger import leaves, tree
 from services.ledger.domain import (
     AcceptedEvent,
     EventRejected,
@@ -22,9 +22,8 @@ from services.ledger.domain import (
     escaped_json,
     key_digest,
 )
-from services.ledger.models import Entry, Head, Rejected
+from services.ledger.models import Entry, Erasure, Head, Rejected
 from services.ledger.signing import Signer
-from services.ledger.tree import leaf_bytes
 from shared import text
 from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import KEYS, Database, executemany
@@ -83,11 +82,12 @@ def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
                 {"seq": seq, "source": event.source, "event_id": event.id, "type": event.type,
                  "subject": event.subject, "area": event.area, "org_unit": event.org_unit,
                  "pseudonym": event.pseudonym, "time": event.time, "received_at": now,
-                 "event": event.canonical}
+                 "event": event.canonical, "salt": leaves.new_salt()}
             )
         if entries:
-            leaves = [leaf_bytes(e["seq"], now, e["event"]) for e in entries]
-            for entry, leaf in zip(entries, tree.append_leaves(session, head, leaves),
+            inputs = [leaves.leaf_input(leaves.line(e["seq"], now, e["event"], e["salt"]))
+                      for e in entries]
+            for entry, leaf in zip(entries, tree.append_leaves(session, head, inputs),
                                    strict=True):
                 entry["leaf_hash"] = leaf
             executemany(session.connection(), sa.insert(ENTRIES), entries)
@@ -245,7 +245,11 @@ def entries_statement(query: EntryQuery, columns: tuple[Any, ...] = (Entry,)) ->
 
 def list_entries(db: Database, query: EntryQuery) -> list[dict[str, Any]]:
     with db.reading() as session:
-        return [_entry(row) for row in session.scalars(entries_statement(query))]
+        rows = list(session.scalars(entries_statement(query)))
+        gone = [row.seq for row in rows if row.event is None]
+        erasures = {e.seq: e for e in session.scalars(
+            sa.select(Erasure).where(Erasure.seq.in_(gone)))} if gone else {}
+        return [_entry(row, erasures.get(row.seq)) for row in rows]
 
 
 def count_entries(db: Database, query: EntryQuery) -> int:
@@ -255,15 +259,18 @@ def count_entries(db: Database, query: EntryQuery) -> int:
         return int(session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
 
 
-def _entry(row: Entry) -> dict[str, Any]:
+def _entry(row: Entry, erasure: Erasure | None) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "area": row.area,
         "org_unit": row.org_unit,
         "pseudonym": row.pseudonym,
         "received_at": row.received_at,
-        "event": json.loads(row.event),
+        "event": None if row.event is None else json.loads(row.event),
+        "salt": None if row.salt is None else row.salt.hex(),
         "leaf_hash": base64.b64encode(row.leaf_hash or b"").decode(),
+        "erased": None if erasure is None else {"ground": erasure.ground,
+                                                "erased_at": erasure.erased_at},
     }
 
 

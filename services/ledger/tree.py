@@ -1,51 +1,29 @@
 """The ledger's Merkle log on its tables: leaves, stored nodes, tree heads, proofs.
 
-docs/ledger-format.md defines the leaf bytes; shared.merkle does the hashing.
+docs/ledger-format.md defines the leaves (services.ledger.leaves); shared.merkle does the hashing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
 from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
+from services.ledger import leaves
+from services.ledger.models import Entry, Erasure, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import Signer, TreeHead
 from services.ledger.tiles import Tile
 from shared import merkle
 from shared.db import executemany
-from shared.times import rfc3339_of_naive_utc
 
 LEVEL_SHIFT = 40
 
 
 def node_id(level: int, index: int) -> int:
     return (level << LEVEL_SHIFT) | index
-
-
-def time_text(value: datetime | str) -> str:
-    """``rfc3339_of_naive_utc`` of a value read raw: a datetime, or SQLite's stored text.
-
-    SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff', always with
-    microseconds; reading that text raw skips parsing it, which exports feel (on
-    PostgreSQL the export has the server write the same text, services.ledger.exports).
-    """
-    if isinstance(value, datetime):
-        return rfc3339_of_naive_utc(value)
-    return value.replace(" ", "T", 1) + "Z"
-
-
-def leaf_bytes(seq: int, received_at: datetime | str, event: str) -> bytes:
-    """The canonical bytes of an entry: sorted keys, no spaces, the event as stored.
-
-    Equal to canonical JSON of {"event": ..., "received_at": ..., "seq": ...}; it is
-    also, byte for byte, one line of the NDJSON export.
-    """
-    return (f'{{"event":{event},"received_at":"{time_text(received_at)}",'
-            f'"seq":{seq}}}').encode()
 
 
 def compact_range(head: Head) -> merkle.CompactRange:
@@ -130,9 +108,38 @@ _TILE_LEAVES = (sa.select(Entry.leaf_hash)
 _TILE_NODES = (sa.select(MerkleNode.hash)
                .where(MerkleNode.id.between(sa.bindparam("low"), sa.bindparam("high")))
                .order_by(MerkleNode.id))
-_BUNDLE = (sa.select(Entry.seq, Entry.received_at, Entry.event)
-           .where(Entry.seq.between(sa.bindparam("low"), sa.bindparam("high")))
-           .order_by(Entry.seq))
+_LINES = (sa.select(Entry.seq, Entry.received_at, Entry.event, Entry.salt, Entry.leaf_hash,
+                  Erasure.commitment)
+          .outerjoin(Erasure, Erasure.seq == Entry.seq)
+          .where(Entry.seq.between(sa.bindparam("low"), sa.bindparam("high")))
+          .order_by(Entry.seq))
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An entry as the log holds it: its line (services.ledger.leaves), and its leaf
+    input, which is None only for an entry erased in format 1 (its input was its content)."""
+
+    seq: int
+    line: bytes
+    input: bytes | None
+
+    @property
+    def erased(self) -> bool:
+        return leaves.erased_hash(self.line) is not None
+
+
+def leaves_between(session: Session, low: int, high: int) -> list[Leaf]:
+    """Entries ``low`` to ``high`` (seqs, inclusive), in order."""
+    found = []
+    for row in session.connection().execute(_LINES, {"low": low, "high": high}):
+        if row.event is None:
+            found.append(Leaf(row.seq, leaves.erased_line(row.seq, row.leaf_hash),
+                              row.commitment))
+        else:
+            line = leaves.line(row.seq, row.received_at, row.event, row.salt)
+            found.append(Leaf(row.seq, line, leaves.leaf_input(line)))
+    return found
 
 
 def tile_hashes(session: Session, tile: Tile) -> bytes:
@@ -153,10 +160,13 @@ def tile_hashes(session: Session, tile: Tile) -> bytes:
 
 
 def bundle_leaves(session: Session, tile: Tile) -> list[bytes]:
-    """The leaves whose hashes level 0's tile of the same index holds."""
-    rows = session.connection().execute(_BUNDLE, {"low": tile.first + 1,
-                                                  "high": tile.first + tile.width}).all()
-    if len(rows) != tile.width:
-        raise LookupError(f"the log is missing {tile.width - len(rows)} of the entries of "
+    """The leaf inputs whose hashes level 0's tile of the same index holds."""
+    found = leaves_between(session, tile.first + 1, tile.first + tile.width)
+    if len(found) != tile.width:
+        raise LookupError(f"the log is missing {tile.width - len(found)} of the entries of "
                           f"{tile.path()}: it has been tampered with")
-    return [leaf_bytes(r.seq, r.received_at, r.event) for r in rows]
+    lost = next((leaf.seq for leaf in found if leaf.input is None), None)
+    if lost is not None:
+        raise LookupError(f"entry {lost} was erased, and its leaf input was its content "
+                          f"(format 1); the hash tile still proves it")
+    return [leaf.input for leaf in found if leaf.input is not None]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import requests
 import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.ledger import receipts, tiles
+from services.ledger import leaves, receipts, tiles
 from services.ledger.signing import TreeHead, TreeHeadSignatureInvalid
 from shared import merkle, notes
 
@@ -28,66 +27,92 @@ class VerifyError(Exception):
     """The export or the log does not match what was signed; the message says where."""
 
 
-def ndjson_leaves(lines: Iterable[bytes], progress: Progress) -> Iterator[tuple[int, bytes]]:
+# An entry as a verifier reads it: its seq, its leaf hash, and whether it was erased.
+Read = tuple[int, bytes, bool]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """How many entries matched the signed tree head, and which of them were erased: an
+    erased entry's content is gone, and its leaf hash, which the root still binds, is
+    all that is checked of it."""
+
+    size: int
+    erased: list[int]
+
+
+def _read(line: bytes) -> Read:
+    seq = leaves.seq_of(line)
+    if seq < 1:
+        raise VerifyError(f"a line of the export is not a ledger entry: {line[:80]!r}")
+    try:
+        kept = leaves.erased_hash(line)
+    except ValueError as exc:
+        raise VerifyError(f"entry {seq}: {exc}") from exc
+    if kept is not None:
+        return seq, kept, True
+    return seq, merkle.leaf_hash(leaves.leaf_input(line)), False
+
+
+def ndjson_leaves(lines: Iterable[bytes], progress: Progress) -> Iterator[Read]:
     for line in lines:
         progress(len(line))
-        leaf = line.rstrip(b"\r\n")
-        if not leaf:
-            continue
-        # Canonical form puts "seq" last: {"event":...,"received_at":"...","seq":N}
-        at = leaf.rfind(b',"seq":')
-        try:
-            seq = int(leaf[at + 7:-1]) if at > 0 and leaf.endswith(b"}") else -1
-        except ValueError:
-            seq = -1
-        if seq < 1:
-            raise VerifyError(f"a line of the export is not a ledger entry: {leaf[:80]!r}")
-        yield seq, leaf
+        line = line.rstrip(b"\r\n")
+        if line:
+            yield _read(line)
 
 
-def _ndjson(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
+def _ndjson(path: Path, progress: Progress) -> Iterator[Read]:
     with path.open("rb") as f:
         yield from ndjson_leaves(f, progress)
 
 
-def _csv(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
+def _csv(path: Path, progress: Progress) -> Iterator[Read]:
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            progress(sum(len(v) for v in row.values()) + len(row))
+            progress(sum(len(v or "") for v in row.values()) + len(row))
             try:
                 seq = int(row["seq"])
-                leaf = (f'{{"event":{row["event"]},"received_at":{json.dumps(row["received_at"])},'
-                        f'"seq":{seq}}}').encode()
-            except (KeyError, TypeError, ValueError) as exc:
-                raise VerifyError(f"a row of the export is not a ledger entry: {exc}") from exc
-            yield seq, leaf
+                if row["event"]:
+                    salt = bytes.fromhex(row["salt"]) if row.get("salt") else None
+                    line = leaves.line(seq, row["received_at"].replace("T", " ", 1)[:-1],
+                                       row["event"], salt)
+                else:  # erased: its leaf hash is all there is
+                    line = leaves.erased_line(seq, base64.b64decode(row["leaf_hash"]))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise VerifyError(f"a row of the export is not a ledger entry: {exc!r}"
+                                  ) from exc
+            yield _read(line)
 
 
-def leaves(path: Path, progress: Progress = lambda _: None) -> Iterator[tuple[int, bytes]]:
+def leaves_of(path: Path, progress: Progress = lambda _: None) -> Iterator[Read]:
     with path.open("rb") as f:
         first = f.read(1)
     return _ndjson(path, progress) if first in (b"{", b"") else _csv(path, progress)
 
 
 def verify_export(path: Path, head: TreeHead, public_key: Ed25519PublicKey,
-                  progress: Progress = lambda _: None) -> int:
+                  progress: Progress = lambda _: None) -> Verified:
     """Recompute the root of the export's first ``head.size`` entries; check the signature."""
     try:
         head.verify(public_key)
     except TreeHeadSignatureInvalid as exc:
         raise VerifyError(f"{exc}: it was not signed by this key") from exc
-    return verify_leaves(leaves(path, progress), head, "the export")
+    return verify_leaves(leaves_of(path, progress), head, "the export")
 
 
-def verify_leaves(entries: Iterable[tuple[int, bytes]], head: TreeHead, what: str) -> int:
+def verify_leaves(entries: Iterable[Read], head: TreeHead, what: str) -> Verified:
     tree = merkle.CompactRange()
-    for seq, leaf in entries:
+    erased: list[int] = []
+    for seq, leaf_hash, gone in entries:
         if tree.size == head.size:
             break
         if seq != tree.size + 1:
             raise VerifyError(f"entry {tree.size + 1} is missing from {what} "
                               f"(the next entry is {seq})")
-        tree.append(merkle.leaf_hash(leaf))
+        tree.append(leaf_hash)
+        if gone:
+            erased.append(seq)
     if tree.size < head.size:
         raise VerifyError(f"{what} ends after {tree.size} entries but the tree head "
                           f"covers {head.size}")
@@ -96,7 +121,7 @@ def verify_leaves(entries: Iterable[tuple[int, bytes]], head: TreeHead, what: st
             f"the first {head.size} entries of {what} hash to root "
             f"{base64.b64encode(tree.root()).decode()}, but the signed tree head says "
             f"{base64.b64encode(head.root).decode()}: {what} is not what was signed")
-    return tree.size
+    return Verified(tree.size, erased)
 
 
 def _open(url: str, token: str | None, params: dict[str, int] | None = None
@@ -268,9 +293,15 @@ def check_receipt(text: str, verifier: notes.Verifier, witnesses: Sequence[notes
     if len(cosigned) < quorum:
         raise VerifyError(f"the receipt's checkpoint is cosigned by {len(cosigned)} of the "
                           f"{len(witnesses)} witnesses, fewer than the {quorum} required")
+    if leaves.seq_of(leaf) != index + 1:
+        raise VerifyError(f"the entry is not at index {index}: the 'extra' line is entry "
+                          f"{leaves.seq_of(leaf)}'s, and index {index} holds entry {index + 1}")
     try:
-        merkle.verify_inclusion(index, checkpoint.size, merkle.leaf_hash(leaf), path,
-                                checkpoint.root)
+        leaf_hash = leaves.leaf_hash(leaf)
+    except ValueError as exc:  # an erased entry's line with no leaf hash in it
+        raise VerifyError(f"the receipt's entry: {exc}") from exc
+    try:
+        merkle.verify_inclusion(index, checkpoint.size, leaf_hash, path, checkpoint.root)
     except merkle.ProofError as exc:
         raise VerifyError(f"the entry is not at index {index} of the tree of size "
                           f"{checkpoint.size}: {exc}") from exc

@@ -5,6 +5,9 @@ A witness remembers, for each log it follows, the last checkpoint it cosigned. I
 new one only with a proof that the new tree extends that one, so a log that shows one
 history to some and another history to others is caught at the first witness that saw
 both: two trees of the same log that neither extends can never both be cosigned.
+
+What it checks of the figures a ledger publishes, as a regional monitor, is in
+published.py.
 """
 
 from __future__ import annotations

@@ -76,9 +76,11 @@ class AreaRoutes:
         return _recorded(lambda blp, schemas: blp.arguments(_schema(schema, schemas),
                                                             **options))
 
-    def response(self, status: int, schema: SchemaRef, **options: Any) -> Callable[[F], F]:
-        return _recorded(lambda blp, schemas: blp.response(status, _schema(schema, schemas),
-                                                           **options))
+    def response(self, status: int, schema: SchemaRef | None = None,
+                 **options: Any) -> Callable[[F], F]:
+        """``schema`` None: the view returns a Response of its own (``content_type``)."""
+        return _recorded(lambda blp, schemas: blp.response(
+            status, None if schema is None else _schema(schema, schemas), **options))
 
     def alt_response(self, status: int, **options: Any) -> Callable[[F], F]:
         return _recorded(lambda blp, _schemas: blp.alt_response(status, **options))

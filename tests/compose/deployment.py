@@ -73,9 +73,11 @@ class Deployment:
             # after a SIGKILL of the ledger worker, in one run of three).
             LADDER_REPUBLISH_AFTER="30",
             **{f"{s.upper()}_PORT": str(self.ports[s]) for s in SERVICES})
-        self.config = compose.resolved(self.env_path)
+        resolved = compose.resolved(self.env_path)
+        # What `up -d` starts: with no profile, no witness.
+        self.config = compose.started(resolved)
         self.override_path = self.directory / "docker-compose.test.yml"
-        self.override_path.write_text(yaml.safe_dump(override(self.config, self.ports)))
+        self.override_path.write_text(yaml.safe_dump(override(resolved, self.ports)))
         # docker-compose merges the two files; then only the published ports go, which host
         # networking has no use for (and docker-compose refuses beside it), and which an
         # override cannot take away.

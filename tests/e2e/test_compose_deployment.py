@@ -115,7 +115,8 @@ def _seconds(duration: str) -> float:
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     """docker-compose.yml's services, running as compose would run them."""
-    config = compose.resolved(compose.env_file(tmp_path))
+    # What `docker compose up` starts: no profile, so no witness.
+    config = compose.started(compose.resolved(compose.env_file(tmp_path)))
     ladder = compose.ladder_services(config)
     admin_url = make_url(os.environ["TEST_DATABASE_URL"])
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")

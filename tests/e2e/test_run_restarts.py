@@ -1,4 +1,6 @@
-"""`ladder run` (`make run`): a process that dies is restarted, and a stop leaves nothing."""
+"""`ladder run` (`make run`): a process that dies is restarted, the development witness
+cosigns the ledger's checkpoints and its monitor reads the ledger's releases, and a stop
+leaves nothing."""
 
 from __future__ import annotations
 
@@ -18,8 +20,13 @@ import pytest
 import requests
 from supervisor import childutils
 
-from shared.config import SERVICES
+from shared.area.models import ApiToken
+from shared.auth import create_token
+from shared.config import SERVICES, database_url, load
+from shared.db import Database
 from shared.embedded_redis import free_port
+from tests.support import c2sp
+from tests.support.client import record_involvements, record_vacancy
 
 ROOT = Path(__file__).resolve().parents[2]
 LADDER = str(Path(sys.executable).parent / "ladder")
@@ -76,14 +83,53 @@ def _left_after(groups: set[int], timeout: float = 15) -> list[str]:
         time.sleep(0.1)
 
 
-def test_a_killed_process_is_restarted_while_the_others_serve_and_a_stop_leaves_nothing(
+def _writer(env: dict[str, str]) -> dict[str, str]:
+    """A recruitment token, as `ladder token create recruitment --scope write` makes one."""
+    db = Database(database_url("recruitment", env))
+    try:
+        token = create_token(db, ApiToken, load("recruitment", env)["TOKEN_PEPPER"], "run",
+                             ["recruitment:write"])
+    finally:
+        db.dispose()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _cosigned(ledger: str, witness: c2sp.Verifier, size: int, timeout: float = 60) -> str:
+    """The ledger's /checkpoint, once it is of ``size`` and carries the witness's line."""
+    deadline = time.monotonic() + timeout
+    while True:
+        note = requests.get(ledger + "/checkpoint", timeout=5).text
+        body, signatures = c2sp.split_note(note)
+        if c2sp.parse_checkpoint(body).size == size and any(map(witness.matches, signatures)):
+            return note
+        assert time.monotonic() < deadline, f"not cosigned at size {size}: {note}"
+        time.sleep(0.5)
+
+
+def _monitored(witness: str, timeout: float = 60) -> dict[str, Any]:
+    """The witness's row of the ledger it follows, once its monitor has read the ledger's
+    releases (none, here) at its last check."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = requests.get(witness + "/v1/figures", timeout=5).json()["rows"]
+        if [row["state"] for row in rows] == ["current"]:
+            return dict(rows[0])
+        assert time.monotonic() < deadline, f"not monitored: {rows}"
+        time.sleep(0.5)
+
+
+def test_a_killed_process_is_restarted_the_witness_cosigns_and_monitors_and_a_stop_leaves_nothing(
         tmp_path: Path) -> None:
-    ports = {f"{s.upper()}_PORT": str(free_port()) for s in SERVICES}
-    urls = {s: f"http://127.0.0.1:{ports[s.upper() + '_PORT']}" for s in SERVICES}
+    web = (*SERVICES, "witness")
+    ports = {f"{s.upper()}_PORT": str(free_port()) for s in web}
+    urls = {s: f"http://127.0.0.1:{ports[s.upper() + '_PORT']}" for s in web}
     # No REDIS_URL: `ladder run` starts the embedded Redis, as `make run` does.
     env = {"PATH": os.environ["PATH"], "LADDER_VAR_DIR": str(tmp_path / "var"),
            "LADDER_WEB_WORKERS": "1", "LADDER_SOFT_SHUTDOWN_TIMEOUT": "2",
-           "LADDER_STOP_GRACE_PERIOD": "10", **ports}
+           "LADDER_STOP_GRACE_PERIOD": "10",
+           # The monitor checks the ledger every second, not every 300 s.
+           "LADDER_WITNESS_MONITOR_INTERVAL": "1", "LADDER_WITNESS_MONITOR_STALE_AFTER": "120",
+           **ports}
     run = subprocess.Popen([LADDER, "run", "--procfile", str(ROOT / "Procfile")], cwd=tmp_path,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert run.stdout is not None and run.stderr is not None
@@ -91,14 +137,25 @@ def test_a_killed_process_is_restarted_while_the_others_serve_and_a_stop_leaves_
     groups: set[int] = set()
     try:
         out.until(lambda line: line.startswith("logs in"), timeout=240)
-        for service in SERVICES:
+        for service in web:
             assert f"{service:12} {urls[service]}  ready  openapi: {urls[service]}/openapi.json" \
                 in out.seen, out.seen
+        # Nothing configured: the ledger asks the development witness, which follows it.
+        witness = c2sp.parse_vkey(requests.get(urls["witness"] + "/v1/witness",
+                                               timeout=5).json()["vkey"])
+        assert [line for line in out.seen if line.endswith(f" vkey {witness.vkey}")], out.seen
+        # And its monitor, which serves no HTTP, runs on the ledger's URL.
+        assert ("witness-monitor  runs: fetches the published releases of "
+                f"{urls['ledger']} every 1 s") in out.seen, out.seen
+        auth = _writer(env)
+        record_involvements(urls["recruitment"], auth, record_vacancy(urls["recruitment"], auth),
+                            1)
         rpc: Any = childutils.getRPCInterface({
             "SUPERVISOR_SERVER_URL": f"unix://{tmp_path / 'var' / 'run' / 'supervisor.sock'}"
         }).supervisor
         before = {p["name"]: p["pid"] for p in rpc.getAllProcessInfo() if p["group"] == "ladder"}
         groups |= set(before.values())
+        assert "witness-monitor" in before, before
         supervisord = int((tmp_path / "var" / "run" / "supervisord.pid").read_text())
 
         os.kill(before["recruitment"], signal.SIGKILL)
@@ -116,7 +173,26 @@ def test_a_killed_process_is_restarted_while_the_others_serve_and_a_stop_leaves_
         assert {n: p for n, p in after.items() if n != "recruitment"} == {
             n: p for n, p in before.items() if n != "recruitment"}
         assert _left_after({before["recruitment"]}) == [], "the killed gunicorn's workers end too"
-        assert all(_serving(urls[s]) for s in SERVICES)
+        assert all(_serving(urls[s]) for s in web)
+
+        # The vacancy and the involvement: a checkpoint of 2, signed by the ledger's key
+        # and cosigned by the witness's, as an independent verifier checks them.
+        note = _cosigned(urls["ledger"], witness, 2)
+        log = c2sp.parse_vkey(requests.get(urls["ledger"] + "/v1/public-key",
+                                           timeout=5).json()["vkey"])
+        assert c2sp.open_checkpoint(note, log).size == 2
+        assert c2sp.count_cosignatures(note, [witness]) == [witness.name]
+        assert c2sp.verify_cosignature(note, witness) <= time.time()
+
+        # The monitor reached the development ledger (it has published no release yet),
+        # and its heartbeat is what docker-compose's health check reads.
+        assert _monitored(urls["witness"])["problem"] is None
+        logs = requests.get(urls["witness"] + "/v1/witness", timeout=5).json()["logs"]
+        assert [entry["ledger_url"] for entry in logs] == [urls["ledger"]]
+        health = subprocess.run([LADDER, "health", "witness-monitor", "--procfile",
+                                 str(ROOT / "Procfile")], cwd=tmp_path, env=env,
+                                capture_output=True, text=True)
+        assert health.returncode == 0, health.stderr
     finally:
         run.send_signal(signal.SIGTERM)
         status = run.wait(timeout=90)

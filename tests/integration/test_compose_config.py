@@ -45,7 +45,9 @@ def _expected(line: str, env: dict[str, str]) -> str:
 
 
 def test_each_service_runs_the_procfile_command_make_run_runs(tmp_path: Path) -> None:
-    config = compose.resolved(compose.env_file(tmp_path))
+    """Every one, the witness's profile too: `ladder start NAME` is the Procfile's NAME."""
+    config = compose.resolved(compose.env_file(tmp_path), *compose.profiles())
+    assert {*procfile.OPTIONAL, *procfile.OPTIONAL.values()} <= set(config["services"])
     lines = procfile.parse(compose.PROCFILE)
     for name, service in compose.ladder_services(config).items():
         # What the container has: the image's ENV, then the service's environment.
@@ -74,7 +76,7 @@ def test_the_container_tests_override_gives_every_service_its_database(
     merged = yaml.safe_load(deployment.resolved_path.read_text())
     for name, service in compose.ladder_services(merged).items():
         env = {k: str(v) for k, v in service["environment"].items()}
-        for each in SERVICES:
+        for each in (*SERVICES, "witness"):
             url = make_url(database_url(each, env))
             assert (url.host, url.port, url.database) == (
                 "127.0.0.1", deployment.ports["postgres"], f"ladder_{each}"), (name, each)

@@ -1,5 +1,6 @@
 """Anyone can hash an entry read from ``GET /v1/entries`` back to its leaf: the answer's
-event, ``received_at`` and ``seq`` give exactly the bytes the log hashed."""
+event, ``received_at``, ``salt`` and ``seq`` give exactly the line the log committed to,
+and its SHA-256 is the leaf input (format 2, docs/ledger-format.md)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ VALUES = st.recursive(st.none() | st.booleans() | NUMBERS | TEXT,
                       | st.dictionaries(TEXT, inner, max_size=3), max_leaves=12)
 
 
-def _leaf(entry: dict[str, Any]) -> bytes:
-    """docs/ledger-format.md, written afresh: canonical JSON of {event, received_at, seq}."""
+def _line(entry: dict[str, Any]) -> bytes:
+    """docs/ledger-format.md, written afresh: canonical JSON of {event, received_at, salt,
+    seq}."""
     return json.dumps({"event": entry["event"], "received_at": entry["received_at"],
-                       "seq": entry["seq"]}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+                       "salt": entry["salt"], "seq": entry["seq"]}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _leaf_hash(data: bytes) -> str:
@@ -66,9 +68,12 @@ def test_every_leaf_is_rebuilt_from_its_entry(make_app: MakeApp, extras: list[An
     served = client.get("/ct/v1/get-entries", headers=auth,
                         query_string={"start": 0, "end": len(entries) - 1}).json["entries"]
     for entry, leaf in zip(entries, served, strict=True):
-        rebuilt = _leaf(entry)
-        assert rebuilt == base64.b64decode(leaf["leaf_input"])
-        assert _leaf_hash(rebuilt) == entry["leaf_hash"]
+        assert len(bytes.fromhex(entry["salt"])) == 32
+        line = _line(entry)
+        assert line == base64.b64decode(leaf["extra_data"])
+        commitment = hashlib.sha256(line).digest()
+        assert commitment == base64.b64decode(leaf["leaf_input"])
+        assert _leaf_hash(commitment) == entry["leaf_hash"]
         proof = client.get("/ct/v1/get-proof-by-hash", headers=auth, query_string={
             "hash": entry["leaf_hash"], "tree_size": len(entries)}).json
         assert proof["leaf_index"] == entry["seq"] - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from services.cli import main
-from services.ledger import tree
+from services.ledger import leaves, tree
 from services.ledger.models import Entry, Head, MerkleNode, TreeHeadRow
 from services.ledger.signing import TreeHead, load_public_key
 from shared import merkle
@@ -58,7 +59,12 @@ def test_every_batch_ends_in_a_signed_tree_head(ledger: Ledger) -> None:
     assert latest == history[0]
     leaves = _leaves(ledger, 0, 12)
     assert merkle.root_of(merkle.leaf_hash(leaf) for leaf in leaves) == latest.root
-    assert json.loads(leaves[0])["seq"] == 1
+    # Format 2: each leaf input is the SHA-256 of the entry's salted line, served beside it.
+    served = ledger.get("/ct/v1/get-entries", start=0, end=12).json["entries"]
+    lines = [base64.b64decode(e["extra_data"]) for e in served]
+    assert [hashlib.sha256(line).digest() for line in lines] == leaves
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, 14))
+    assert all(len(bytes.fromhex(json.loads(line)["salt"])) == 32 for line in lines)
 
 
 def test_proofs_verify_against_the_signed_heads(ledger: Ledger) -> None:
@@ -249,11 +255,12 @@ def _rebuild(ledger: Ledger) -> None:
         session.execute(sa.delete(TreeHeadRow))
         head = session.get(Head, 1)
         assert head is not None
-        rows = session.execute(sa.select(Entry.seq, Entry.received_at, Entry.event)
-                               .order_by(Entry.seq)).all()
+        rows = session.execute(sa.select(Entry.seq, Entry.received_at, Entry.event,
+                                         Entry.salt).order_by(Entry.seq)).all()
         head.compact_range, head.size = "", 0
-        leaves = [tree.leaf_bytes(r.seq, r.received_at, r.event) for r in rows]
-        for r, h in zip(rows, tree.append_leaves(session, head, leaves), strict=True):
+        inputs = [leaves.leaf_input(leaves.line(r.seq, r.received_at, r.event, r.salt))
+                  for r in rows]
+        for r, h in zip(rows, tree.append_leaves(session, head, inputs), strict=True):
             session.execute(sa.update(Entry).where(Entry.seq == r.seq).values(leaf_hash=h))
         head.size = len(rows)
         tree.sign_head(session, head, signer, 1_900_000_000_000)

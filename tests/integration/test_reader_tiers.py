@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from services.cli import main
-from services.ledger import tree
+from services.ledger import leaves
 from services.ledger.models import AccessLog, ApiToken, Entry
 from shared.db import Database
 from shared.migrations import upgrade
@@ -49,7 +49,7 @@ def _entry_content(ledger: Ledger) -> set[str]:
     with ledger.app.extensions["db"].reading() as session:
         for row in session.scalars(sa.select(Entry)):
             data = json.loads(row.event)["data"]
-            leaf = tree.leaf_bytes(row.seq, row.received_at, row.event)
+            leaf = leaves.line(row.seq, row.received_at, row.event, row.salt)
             found |= {row.event_id, base64.b64encode(leaf).decode()}
             found |= {str(v) for k, v in data.items() if k.endswith("_id") or k == "pseudonym"}
     return found

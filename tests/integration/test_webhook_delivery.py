@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import sqlalchemy as sa
 
-from services.ledger import tree
+from services.ledger import leaves
 from services.ledger.models import Subscription, WebhookMessage
 from services.ledger.signing import TreeHead, load_public_key
 from services.ledger.webhooks import delivery
@@ -71,9 +71,10 @@ def test_the_payload_is_a_cloudevent_with_seqs_and_the_signed_tree_head_over_the
     sth.verify(load_public_key(json.dumps(hooks.http.get("/v1/public-key").json)))
     for entry in data["entries"]:
         # The receiver can hash each entry into its leaf and prove it is in the signed tree.
-        leaf = tree.leaf_bytes(entry["seq"], entry["received_at"].rstrip("Z").replace(
+        line = leaves.line(entry["seq"], entry["received_at"].rstrip("Z").replace(
             "T", " "), json.dumps(entry["event"], sort_keys=True, separators=(",", ":"),
-                                  ensure_ascii=False))
+                                  ensure_ascii=False), bytes.fromhex(entry["salt"]))
+        leaf = leaves.leaf_input(line)
         assert base64.b64encode(merkle.leaf_hash(leaf)).decode() == entry["leaf_hash"]
         proof = hooks.call("GET", "/ct/v1/get-proof-by-hash", hooks.inspector, query_string={
             "hash": entry["leaf_hash"], "tree_size": sth.size}).json

@@ -8,6 +8,7 @@ from the C2SP texts (tests/support/c2sp.py).
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -321,7 +322,9 @@ def test_a_receipt_proves_an_entry_offline_with_the_public_keys_alone(
     text = response.get_data(as_text=True)
     proof = c2sp.parse_tlog_proof(text)
     assert proof.index == 3 and proof.extra is not None
-    c2sp.verify_tlog_proof(text, c2sp.leaf_hash(proof.extra), c2sp.parse_vkey(log.vkey()),
+    # The extra line is the entry's salted line; the leaf input is its SHA-256 (format 2).
+    commitment = hashlib.sha256(proof.extra).digest()
+    c2sp.verify_tlog_proof(text, c2sp.leaf_hash(commitment), c2sp.parse_vkey(log.vkey()),
                            [c2sp.parse_vkey(witness_vkey)], 1)
     file = tmp_path / "entry.tlog-proof"
     file.write_text(text, encoding="utf-8")

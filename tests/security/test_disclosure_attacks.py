@@ -761,9 +761,12 @@ def test_a_read_token_reaches_no_entry_content_on_any_route(audit: Audit) -> Non
 
 def test_entry_level_routes_refuse_a_read_token_in_the_error_shape(audit: Audit) -> None:
     size = requests.get(audit.ledger.base + "/ct/v1/get-sth", timeout=20).json()["tree_size"]
-    # A real leaf's hash (RFC 9162: SHA-256 of 0x00 and the leaf, an NDJSON export line).
-    leaf = audit.ledger.get("inspect", "/v1/exports/entries", format="ndjson").content
-    leaf_hash = base64.b64encode(hashlib.sha256(b"\x00" + leaf.split(b"\n")[0]).digest())
+    # A real leaf's hash (RFC 9162: SHA-256 of 0x00 and the leaf input, which in log
+    # format 2 is the SHA-256 of the entry's salted line, an NDJSON export line).
+    line = audit.ledger.get("inspect", "/v1/exports/entries", format="ndjson").content.split(
+        b"\n")[0]
+    leaf = hashlib.sha256(line).digest() if "salt" in json.loads(line) else line
+    leaf_hash = base64.b64encode(hashlib.sha256(b"\x00" + leaf).digest())
     queries = {"/v1/entries": {"after": "0", "limit": "10"},
                "/v1/exports/entries": {"format": "ndjson"},
                "/ct/v1/get-entries": {"start": "0", "end": "9"},

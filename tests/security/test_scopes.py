@@ -48,7 +48,8 @@ INCLUDES = {"admin": {"read", "inspect", "write"}, "inspect": {"read"}}
 # and these need admin. The spec must say the same, and the routes must enforce it.
 ADMIN = {("POST", "/v1/citizens/erasure"), ("GET", "/v1/tokens"), ("POST", "/v1/tokens"),
          ("POST", "/v1/tokens/{token_id}/revocation"), ("GET", "/v1/rejected"),
-         ("GET", "/v1/outbox/held")}
+         ("GET", "/v1/outbox/held"), ("POST", "/v1/entries/{seq}/erasure"),
+         ("GET", "/v1/erasures")}
 # A POST that writes nothing: it explains what facts would give, so reading is enough.
 READ = {("POST", "/v1/rubric/explanation")}
 # Entry-level content of the ledger (events, pseudonyms, leaves, per-entry proofs).

@@ -93,9 +93,16 @@ def run(env_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120)
 
 
-def resolved(env_path: Path) -> dict[str, Any]:
-    """The file as docker-compose resolves it: merged, interpolated, validated."""
-    result = run(env_path, "config")
+def profiles() -> list[str]:
+    """Every profile a service of the file names: what `docker compose --profile` adds."""
+    return sorted({p for service in raw()["services"].values()
+                   for p in service.get("profiles", [])})
+
+
+def resolved(env_path: Path, *profiles: str) -> dict[str, Any]:
+    """The file as docker-compose resolves it: merged, interpolated, validated; with the
+    services of ``profiles`` (Compose v2 leaves out the others', docker-compose 1.29 not)."""
+    result = run(env_path, *(arg for name in profiles for arg in ("--profile", name)), "config")
     assert result.returncode == 0, result.stderr
     loaded: dict[str, Any] = yaml.safe_load(result.stdout)
     return loaded
@@ -110,6 +117,14 @@ def image_env() -> dict[str, str]:
             values[key] = value
     values.pop("PATH", None)
     return values
+
+
+def started(config: dict[str, Any], *profiles: str) -> dict[str, Any]:
+    """``config`` with only the services `docker compose up` starts: those of no profile,
+    and those of ``profiles``."""
+    return {**config, "services": {
+        name: service for name, service in config["services"].items()
+        if not service.get("profiles") or set(service["profiles"]) & set(profiles)}}
 
 
 def ladder_services(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

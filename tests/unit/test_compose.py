@@ -23,7 +23,10 @@ from tests.support import compose
 CONFIG = compose.raw()
 SERVICES_ = CONFIG["services"]
 LADDER = compose.ladder_services(CONFIG)
-LONG_RUNNING = {name: s for name, s in SERVICES_.items() if name != procfile.RELEASE}
+LONG_RUNNING = {name: s for name, s in SERVICES_.items() if not procfile.is_release(name)}
+RELEASES = procfile.release_steps(procfile.OPTIONAL)
+# The optional processes that serve HTTP: the witness, not its monitor.
+OPTIONAL_WEB = [name for name in procfile.OPTIONAL if name in DEFAULT_PORTS]
 
 
 def _default(name: str) -> str:
@@ -34,20 +37,23 @@ def test_every_service_has_a_health_check_and_a_restart_policy() -> None:
     for name, service in LONG_RUNNING.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
         assert service.get("restart") in ("unless-stopped", "always"), name
-    # The release step runs once: it must not restart, and its health is its exit status.
-    release = SERVICES_[procfile.RELEASE]
-    assert release["restart"] == "no"
-    assert "healthcheck" not in release
+    # A release step runs once: it must not restart, and its health is its exit status.
+    for name in RELEASES:
+        assert SERVICES_[name]["restart"] == "no", name
+        assert "healthcheck" not in SERVICES_[name], name
 
 
 def test_every_ladder_service_waits_for_healthy_dependencies_and_the_migrations() -> None:
-    assert SERVICES_[procfile.RELEASE]["depends_on"] == {
-        "postgres": {"condition": "service_healthy"}}
+    """Each waits for its release step: the witness and its monitor for theirs, every other
+    for migrate."""
+    for name in RELEASES:
+        assert SERVICES_[name]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     for name, service in LADDER.items():
-        if name == procfile.RELEASE:
+        if procfile.is_release(name):
             continue
         assert service["depends_on"] == {
-            procfile.RELEASE: {"condition": "service_completed_successfully"},
+            procfile.OPTIONAL.get(name, procfile.RELEASE): {
+                "condition": "service_completed_successfully"},
             "postgres": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"}}, name
 
@@ -60,6 +66,23 @@ def test_the_services_are_the_procfile_processes_and_run_its_commands() -> None:
         assert service["command"] == ["ladder", "start", name]
         assert service["image"] == "ladder:latest" and service["build"] == "."
     assert set(SERVICES_) - set(LADDER) == {"postgres", "redis"}
+
+
+def test_only_the_witness_and_its_monitor_are_optional_and_start_with_their_profile() -> None:
+    """`docker compose up` starts every process but the witness's, which an independent body
+    runs: the witness, its monitor and their release step start only with the `witness`
+    profile."""
+    assert procfile.OPTIONAL == {"witness": "witness-migrate",
+                                 "witness-monitor": "witness-migrate"}
+    profiled = {name: s["profiles"] for name, s in SERVICES_.items() if "profiles" in s}
+    assert profiled == {"witness": ["witness"], "witness-migrate": ["witness"],
+                        "witness-monitor": ["witness"]}
+    assert set(compose.started(CONFIG)["services"]) == set(SERVICES_) - set(profiled)
+    processes = procfile.parse(compose.PROCFILE)
+    assert processes["witness"].endswith(" services.witness:create_app()")
+    assert processes["witness-monitor"] == "ladder witness-monitor"
+    # The monitor uses the witness's database and settings: the same environment.
+    assert SERVICES_["witness-monitor"]["environment"] == SERVICES_["witness"]["environment"]
 
 
 def test_web_services_check_readiness_and_the_others_their_heartbeat() -> None:
@@ -95,7 +118,8 @@ def test_each_process_holds_only_the_secrets_it_needs() -> None:
     def secrets(service: dict[str, Any]) -> set[str]:
         return {key for key in service["environment"] if key.startswith("LADDER_")
                 and key in ("LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
-                            "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY")}
+                            "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY",
+                            "LADDER_WITNESS_KEY")}
 
     for name in DOMAIN_SERVICES:
         assert secrets(SERVICES_[name]) == set(NEEDED_SECRETS[name])
@@ -108,6 +132,11 @@ def test_each_process_holds_only_the_secrets_it_needs() -> None:
     assert secrets(SERVICES_[procfile.RELEASE]) == {
         "LADDER_TOKEN_PEPPER", "LADDER_PSEUDONYM_KEY", "LADDER_SIGNING_KEY",
         "LADDER_SESSION_SECRET", "LADDER_DISCLOSURE_KEY"}
+    # The witness's processes hold its key and no other; nothing else holds it.
+    holders = {name for name, service in LADDER.items() if "LADDER_WITNESS_KEY" in secrets(service)}
+    assert holders == {*procfile.OPTIONAL, *procfile.OPTIONAL.values()}
+    for name in holders:
+        assert secrets(SERVICES_[name]) == {"LADDER_WITNESS_KEY"}, name
     for name, service in LADDER.items():
         assert service["environment"]["LADDER_ENV"] == "production", name
 
@@ -155,6 +184,11 @@ def test_postgres_has_a_named_volume_and_each_service_its_database_by_one_conven
     urls = {service: _database(service, "relay") for service in SERVICES}
     assert {url.rsplit("/", 1)[1] for url in urls.values()} == {f"ladder_{s}" for s in SERVICES}
     assert all("@postgres:5432/" in url for url in urls.values())
+    # The witness's own database, on the same server, which its release step makes and its
+    # monitor uses too.
+    assert _database("witness", "witness") == _database("witness", "witness-migrate") == (
+        _database("witness", "witness-monitor")) == (
+        urls["ledger"].replace("/ladder_ledger", "/ladder_witness"))
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
 
 
@@ -184,7 +218,7 @@ def test_the_ledger_and_its_worker_share_the_metrics_directory() -> None:
     assert compose.image_env()["LADDER_VAR_DIR"] == "/app/var"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", [*SERVICES, *OPTIONAL_WEB])
 def test_web_services_publish_their_port_on_ladder_bind_only(service: str) -> None:
     port = DEFAULT_PORTS[service]
     assert SERVICES_[service]["ports"] == [
@@ -193,7 +227,7 @@ def test_web_services_publish_their_port_on_ladder_bind_only(service: str) -> No
 
 
 def test_nothing_else_publishes_a_port() -> None:
-    assert {name for name, s in SERVICES_.items() if "ports" in s} == set(SERVICES)
+    assert {name for name, s in SERVICES_.items() if "ports" in s} == {*SERVICES, *OPTIONAL_WEB}
 
 
 def test_the_image_is_multi_stage_slim_installs_once_and_runs_as_a_user() -> None:

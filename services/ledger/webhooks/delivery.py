@@ -57,7 +57,7 @@ def _entries_body(session: Session, message: WebhookMessage) -> str:
     seqs = [int(s) for s in message.seqs.split(",")]
     rows = session.execute(
         sa.select(Entry.seq, Entry.area, Entry.org_unit, Entry.pseudonym, Entry.received_at,
-                  Entry.leaf_hash, Entry.event)
+                  Entry.leaf_hash, Entry.event, Entry.salt)
         .where(Entry.seq.in_(seqs)).order_by(Entry.seq)).all()
     head = session.get(TreeHeadRow, message.tree_size)
     if head is None or len(rows) != len(seqs):
@@ -67,7 +67,11 @@ def _entries_body(session: Session, message: WebhookMessage) -> str:
                 # exactly as in the leaf bytes, so that a receiver can hash the leaf
                 "received_at": rfc3339_of_naive_utc(r.received_at),
                 "leaf_hash": base64.b64encode(r.leaf_hash or b"").decode(),
-                "event": json.loads(r.event)} for r in rows]
+                # with the salt, a receiver rebuilds the entry's line and hashes it to the
+                # leaf; an entry erased before delivery goes with neither, and says so
+                "salt": None if r.salt is None else r.salt.hex(),
+                "event": None if r.event is None else json.loads(r.event),
+                "erased": r.event is None} for r in rows]
     return domain.entries_event(message.id, message.subscription_id, entries, sth,
                                 message.created_at)
 
