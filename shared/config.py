@@ -224,6 +224,8 @@ def load(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         config.update(witness_settings(env, mode))
     if service == "ledger":
         config.update(witnesses(env))
+    if service in DOMAIN_SERVICES:
+        config.update(receipt_settings(env))
     for key, dev_value in DEV_SECRETS.items():
         value = env.get(key, "")
         if mode == "production" and key in NEEDED_SECRETS.get(service, ()):
@@ -280,6 +282,32 @@ def witnesses(env: Mapping[str, str]) -> dict[str, Any]:
                           f"witnesses of LADDER_WITNESSES")
     return {"WITNESSES": found, "WITNESS_QUORUM": quorum,
             "WITNESS_INTERVAL": _float(env, "LADDER_WITNESS_INTERVAL", 1.0)}
+
+
+def local_url(host: str, port: str) -> str:
+    """The URL of a service of this machine bound to ``host``: 0.0.0.0 on the loopback."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
+
+def receipt_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where an area asks the ledger for the receipt of an involvement it recorded, and
+    the ledger token it presents (shared/area/receipts.py): LADDER_LEDGER_URL, by default
+    the ledger of this machine (LADDER_BIND, LEDGER_PORT); LADDER_RECEIPTS_TOKEN, an
+    inspect token, without which the area's receipt route answers 503."""
+    url = (env.get("LADDER_LEDGER_URL") or local_url(
+        env.get("LADDER_BIND", ""), env.get("LEDGER_PORT") or str(DEFAULT_PORTS["ledger"]))
+    ).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ConfigError(f"LADDER_LEDGER_URL must be the ledger's http(s) URL, e.g. "
+                          f"http://ledger:8000; got {url!r}")
+    token = env.get("LADDER_RECEIPTS_TOKEN", "")
+    if token and (not token.isprintable() or any(c.isspace() for c in token)):
+        # It goes into a header: say what is wrong here rather than fail at each request.
+        raise ConfigError("LADDER_RECEIPTS_TOKEN must be a ledger token as `ladder token "
+                          "create` shows it, without spaces")
+    return {"LEDGER_URL": url, "RECEIPTS_TOKEN": token}
 
 
 def witness_settings(env: Mapping[str, str], mode: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from shared.config import (
     ConfigError,
     database_url,
     load,
+    local_url,
     metrics_dir,
     stop_grace_period,
     var_dir,
@@ -84,14 +85,14 @@ def development_witness(env: dict[str, str]) -> dict[str, str]:
     from services.ledger.signing import load_signer
 
     if not env.get("LADDER_WITNESS_LOGS"):
-        ledger_url = _local_url(env["LADDER_BIND"], env["LEDGER_PORT"])
+        ledger_url = local_url(env["LADDER_BIND"], env["LEDGER_PORT"])
         env["LADDER_WITNESS_LOGS"] = f"{load_signer(load('ledger', env)).vkey()} {ledger_url}"
     config = load("witness", env)
     _, _, vkey = witness.identity(config)
     if env.get("LADDER_WITNESSES"):
         said = "LADDER_WITNESSES is set: the ledger asks only the witnesses it names"
     else:
-        env["LADDER_WITNESSES"] = f"{_local_url(env['LADDER_BIND'], env['WITNESS_PORT'])} {vkey}"
+        env["LADDER_WITNESSES"] = f"{local_url(env['LADDER_BIND'], env['WITNESS_PORT'])} {vkey}"
         said = "cosigns the ledger's checkpoints: /checkpoint carries its cosignature"
     optional = {"witness": f"{'':12} {said}; vkey {vkey}"}
     urls = config["WITNESS_LOG_URLS"]
@@ -104,11 +105,6 @@ def development_witness(env: dict[str, str]) -> dict[str, str]:
         click.echo("witness-monitor  not started: LADDER_WITNESS_LOGS gives no ledger's URL "
                    "(docs/witness.md)")
     return optional
-
-
-def _local_url(host: str, port: str) -> str:
-    """The URL of a service of this machine bound to ``host``: 0.0.0.0 on the loopback."""
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
 
 def _supervise(procfile_path: Path, env: dict[str, str], grace: float,
@@ -228,7 +224,7 @@ def health(name: str, procfile_path: str, max_age: float) -> None:
         raise click.BadParameter(str(exc.args[0]), param_hint="NAME") from exc
     if "--bind" in argv:
         host, _, port = argv[argv.index("--bind") + 1].rpartition(":")
-        url = _local_url(host, port)
+        url = local_url(host, port)
         if not ready(url, timeout=5):
             raise click.ClickException(f"{name}: {url}/readyz does not answer 200")
         click.echo(f"{name}: ready")

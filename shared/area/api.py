@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from marshmallow import Schema, fields, missing
 
 from shared import metrics, outbox, text
 from shared.app import make_app
-from shared.area import Area, erasure, impacts, inbound, service
+from shared.area import Area, erasure, impacts, inbound, receipts, service
 from shared.area.models import ApiToken, Outbox
 from shared.area.routes import AreaRoutes, AreaView
 from shared.area.schemas import (
@@ -127,6 +127,12 @@ def _events_from_request() -> tuple[list[Any], bool]:
     return [event], False
 
 
+def _ledger() -> receipts.Fetch | None:
+    """How this service asks the ledger for receipts; None without a token to ask with."""
+    token = current_app.config["RECEIPTS_TOKEN"]
+    return receipts.ledger(current_app.config["LEDGER_URL"], token) if token else None
+
+
 def _page(items: list[dict[str, Any]], last: Any, limit: int) -> dict[str, Any]:
     """One page of a list: a cursor after its last item if the page is full."""
     return {"items": items, "next_after": last if len(items) == limit else None}
@@ -226,6 +232,30 @@ class Withdrawal(AreaView):
         """Withdraw an involvement; it stops counting, and the ledger keeps the history."""
         return service.withdraw_involvement(current_db(), self.area, involvement_id,
                                             body["reason"])
+
+
+@routes.route("/involvements/<involvement_id>/receipt")
+class InvolvementReceipt(AreaView):
+    @routes.require("read")
+    @routes.response(200, description="A .tlog-proof file, as the ledger gave it",
+                     content_type="text/plain")
+    @routes.alt_response(409, description="The ledger does not hold the event yet, or no "
+                         "checkpoint it serves covers it: try again shortly. Or the ledger "
+                         "cannot prove it at all (the message says why, e.g. erased).")
+    @routes.alt_response(503, description="Receipts are not configured here "
+                         "(LADDER_RECEIPTS_TOKEN), the ledger refuses the token, or the "
+                         "ledger cannot be reached.")
+    def get(self, involvement_id: str) -> Response:
+        """The ledger's receipt of the event that recorded this involvement.
+
+        Its entry, index, inclusion proof and the (cosigned) checkpoint: a
+        c2sp.org/tlog-proof file that `ladder verify-receipt` checks with the public keys
+        alone, as the ledger gave it.
+        """
+        found = receipts.involvement_receipt(current_db(), self.area, involvement_id,
+                                             _ledger())
+        return Response(found.body, content_type="text/plain; charset=utf-8",
+                        headers={"Content-Disposition": found.disposition})
 
 
 @routes.route("/impacts")

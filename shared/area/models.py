@@ -93,6 +93,10 @@ class Involvement(Base):
     revision: Mapped[int] = mapped_column(sa.Integer)
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    # The id of the CloudEvent that recorded it, by which the ledger's receipt of it is
+    # asked for (shared/area/receipts.py). None only on a row that code older than
+    # migration 0006 wrote after that migration filled in the rows there were.
+    recorded_event_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class Impact(Base):

@@ -50,9 +50,9 @@ class Link(NamedTuple):
 
 
 def _emit(session: Session, area: Area, type_: str, subject: str, data: dict[str, Any],
-          when: datetime) -> None:
+          when: datetime, event_id: str | None = None) -> None:
     event = new_event(type=type_, source=area.source, subject=subject, time=when,
-                      data={"area": area.name, **data})
+                      data={"area": area.name, **data}, id=event_id)
     outbox.add(session, Outbox, [event])
 
 
@@ -319,6 +319,8 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
     body = dict(body)
     chosen = body.pop("id", None)
     involvement_id = chosen or str(uuid.uuid4())
+    # The row names the event that records it: the ledger's receipt is asked by its id.
+    event_id = str(uuid.uuid4())
     citizen_ref = body.pop("citizen_ref")
     now = datetime.now(UTC)
     when = body.pop("occurred_at", None) or now
@@ -330,13 +332,14 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
             raise Conflict(f"An involvement with id {involvement_id} already exists.")
         inv = {"id": involvement_id, "activity_id": activity_id, "status": "active",
                "revision": 1, "pseudonym": pseudonym_for(session, key, citizen_ref),
-               "recorded_at": as_naive_utc(now), "updated_at": as_naive_utc(now)}
+               "recorded_at": as_naive_utc(now), "updated_at": as_naive_utc(now),
+               "recorded_event_id": event_id}
         _apply_facts(inv, area, body)
         stage(session, INVOLVEMENTS, inv)
         known.involvements.add(involvement_id)
         known.free_involvements.discard(involvement_id)
         _emit(session, area, INVOLVEMENT_RECORDED, activity_id,
-              _involvement_data(inv, activity, area), when)
+              _involvement_data(inv, activity, area), when, event_id)
         return involvement_view(inv)
 
 
