@@ -217,11 +217,25 @@ class Checkpoint:
     text: str  # as signed, extension lines and all: what a cosignature covers
 
 
+def add_checkpoint_body(old: int, proof: list[bytes], note: str) -> str:
+    """A tlog-witness add-checkpoint request: ``old <size>``, the consistency proof from
+    that size one base64 hash a line, an empty line, and the signed checkpoint.
+    services/witness/domain.py ``parse`` reads it."""
+    hashes = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+    return f"old {old}\n{hashes}\n{note}"
+
+
+def is_decimal(text: str) -> bool:
+    """A tree size or index as the C2SP formats write one: ASCII decimal digits with no
+    leading zero (unless it is 0), at most 20 of them (a uint64)."""
+    return text.isascii() and text.isdecimal() and len(text) <= 20 and (
+        text == "0" or not text.startswith("0"))
+
+
 def parse_checkpoint(text: str) -> Checkpoint:
     """A checkpoint's text: origin, size and root hash, then extension lines if any."""
     lines = text.removesuffix("\n").split("\n")
-    size_ok = len(lines) >= 3 and lines[1].isascii() and lines[1].isdecimal() and (
-        lines[1] == "0" or not lines[1].startswith("0")) and len(lines[1]) <= 20
+    size_ok = len(lines) >= 3 and is_decimal(lines[1])
     try:
         root = base64.b64decode(lines[2], validate=True) if size_ok else b""
     except (binascii.Error, ValueError):

@@ -89,15 +89,16 @@ def parse(level: str, rest: str) -> Tile | None:
     return tile if tile.path() == f"tile/{level}/{rest}" else None
 
 
-def available(tile: Tile, size: int) -> bool:
-    """Whether a tree of ``size`` leaves has all the tile's hashes (or entries)."""
-    hashes_at_level = size >> tile.tree_level
-    return tile.first + tile.width <= hashes_at_level
-
-
 def width_at(level: int, index: int, size: int) -> int:
-    """How many hashes tile ``index`` of ``level`` has in a tree of ``size`` (0 to 256)."""
-    return max(0, min(WIDTH, (size >> (HEIGHT * level)) - index * WIDTH))
+    """How many hashes tile ``index`` of ``level`` has in a tree of ``size`` (0 to 256);
+    an entry bundle (level -1) as many as level 0's tile."""
+    return max(0, min(WIDTH, (size >> (HEIGHT * max(level, 0))) - index * WIDTH))
+
+
+def available(tile: Tile, size: int) -> bool:
+    """Whether a tree of ``size`` leaves has all the tile's hashes (or entries): a partial
+    tile of an older, smaller tree is there too, and stays as it was."""
+    return tile.width <= width_at(tile.level, tile.index, size)
 
 
 def fetcher(size: int, get: Callable[[str], bytes]) -> merkle.Fetch:

@@ -274,7 +274,7 @@ def check_receipt(text: str, verifier: notes.Verifier, witnesses: Sequence[notes
     if not head or not head[0].startswith("extra "):
         raise VerifyError("the receipt has no 'extra' line: its leaf is what a Ladder "
                           "receipt carries there")
-    if len(head) < 2 or not head[1].startswith("index ") or not _index(head[1][6:]):
+    if len(head) < 2 or not head[1].startswith("index ") or not notes.is_decimal(head[1][6:]):
         raise VerifyError("the receipt's 'index' line is missing or not a decimal")
     try:
         leaf = base64.b64decode(head[0][6:], validate=True)
@@ -306,8 +306,3 @@ def check_receipt(text: str, verifier: notes.Verifier, witnesses: Sequence[notes
         raise VerifyError(f"the entry is not at index {index} of the tree of size "
                           f"{checkpoint.size}: {exc}") from exc
     return Receipt(index, leaf, checkpoint)
-
-
-def _index(text: str) -> bool:
-    return text.isascii() and text.isdecimal() and len(text) <= 20 and (
-        text == "0" or not text.startswith("0"))

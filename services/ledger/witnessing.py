@@ -9,7 +9,6 @@ reader who trusts the witnesses knows that checkpoint is the one everybody was s
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -54,8 +53,7 @@ def request_cosignature(db: Database, signer: Signer, witness: Witness) -> int |
         with db.reading() as session:
             proof = [] if old == 0 else merkle.prove(
                 merkle.consistency_ranges(old, head.size), tree.fetcher(session))
-        body = (f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof)
-                + "\n" + note).encode()
+        body = notes.add_checkpoint_body(old, proof, note).encode()
         try:
             response = requests.post(f"{witness.url}/add-checkpoint", data=body,
                                      headers={"Content-Type": "text/plain"}, timeout=TIMEOUT)

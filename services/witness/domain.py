@@ -48,7 +48,8 @@ class Cosigned:
 
 def parse(body: bytes) -> Submission:
     """``old <size>``, zero to 63 base64 hashes, an empty line, then the signed checkpoint;
-    each line ends in a newline. Anything else is 400."""
+    each line ends in a newline (as ``shared.notes.add_checkpoint_body`` writes it).
+    Anything else is 400."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -56,7 +57,7 @@ def parse(body: bytes) -> Submission:
     head, blank, note = text.partition("\n\n")
     lines = head.split("\n")
     size = lines[0].removeprefix("old ")
-    if not blank or not lines[0].startswith("old ") or not _decimal(size):
+    if not blank or not lines[0].startswith("old ") or not notes.is_decimal(size):
         raise Refused(400, "The body must begin with the line 'old <size>', and the "
                            "proof end with an empty line before the checkpoint.")
     proof = lines[1:]
@@ -72,11 +73,6 @@ def parse(body: bytes) -> Submission:
             raise Refused(400, f"Proof line {number} is not a base64 SHA-256 hash.")
         hashes.append(value)
     return Submission(int(size), hashes, note)
-
-
-def _decimal(text: str) -> bool:
-    return text.isascii() and text.isdecimal() and len(text) <= 20 and (
-        text == "0" or not text.startswith("0"))
 
 
 def origin_of(note: str) -> str:
