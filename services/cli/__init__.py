@@ -1,7 +1,8 @@
 """The ``ladder`` command: one group, its commands in a module per concern.
 
 - ``run``: run, start, relay, follow, health (Ladder's processes);
-- ``operations``: migrate, areas, token, integration, citizen, entry, publish, rubric;
+- ``operations``: migrate, areas, token (create, list, revoke), integration (create, list,
+  rotate, revoke), citizen, entry, publish, rubric;
 - ``report``: report, export;
 - ``verify``: verify;
 - ``witness``: witness-monitor;
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,9 +21,31 @@ from shared import logs
 from shared.config import load_dotenv_file
 
 
-@click.group()
+class _Ladder(click.Group):
+    """The group: a refusal of the use cases' (a name taken, nothing of that name) or a
+    setting it cannot use is one line on standard error and exit status 1, never a
+    traceback (docs/operations.md, "The ladder command")."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from shared.config import ConfigError
+        from shared.errors import DomainError
+
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Ladder, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ladder", prog_name="ladder")
 def main() -> None:
-    """Ladder: the co-production involvement ledger."""
+    """Ladder: the co-production involvement ledger.
+
+    Exit status: 0 done; 1 refused or failed, with one line saying why; 2 a wrong
+    command, option or value.
+    """
     load_dotenv_file(Path(".env"))
     logs.configure()
 

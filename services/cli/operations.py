@@ -123,6 +123,21 @@ def token_revoke(service: str, name: str) -> None:
         sys.exit(1)
 
 
+@token.command("list")
+@click.argument("service", type=click.Choice(SERVICES))
+def token_list(service: str) -> None:
+    """List a service's tokens, live and revoked: id, name, scopes, when made, and the
+    purpose an inspect token states; never a token itself."""
+    from shared.auth import list_tokens
+    from shared.db import Database
+
+    for t in list_tokens(Database(database_url(service)), _token_model(service)):
+        state = f"revoked {t['revoked_at']:%Y-%m-%d %H:%M}" if t["revoked_at"] else "live"
+        purpose = f"  purpose: {t['purpose']}" if t["purpose"] else ""
+        click.echo(f"{t['id']:>4}  {t['name']:<24} {' '.join(t['scopes']):<32} "
+                   f"made {t['created_at']:%Y-%m-%d %H:%M}  {state}{purpose}")
+
+
 @click.group()
 def integration() -> None:
     """Webhook integrations: one whsec_ secret each, rotatable."""
@@ -149,6 +164,30 @@ def integration_rotate(service: str, name: str) -> None:
     from shared.db import Database
 
     click.echo(f"secret: {rotate_integration(Database(database_url(service)), name)}")
+
+
+@integration.command("list")
+@click.argument("service", type=click.Choice(DOMAIN_SERVICES))
+def integration_list(service: str) -> None:
+    """List SERVICE's integrations: name, when made, when last rotated; never a secret."""
+    from shared.area.integrations import list_integrations
+    from shared.db import Database
+
+    for i in list_integrations(Database(database_url(service))):
+        rotated = f"rotated {i['rotated_at']:%Y-%m-%d %H:%M}" if i["rotated_at"] else ""
+        click.echo(f"{i['name']:<40} made {i['created_at']:%Y-%m-%d %H:%M}  {rotated}".rstrip())
+
+
+@integration.command("revoke")
+@click.argument("service", type=click.Choice(DOMAIN_SERVICES))
+@click.argument("name", type=INTEGRATION_NAME)
+def integration_revoke(service: str, name: str) -> None:
+    """Revoke integration NAME: its secrets go, and its webhooks are refused from now on."""
+    from shared.area.integrations import revoke_integration
+    from shared.db import Database
+
+    revoke_integration(Database(database_url(service)), name)
+    click.echo(f"revoked integration {name}")
 
 
 @click.group()

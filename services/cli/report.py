@@ -44,13 +44,19 @@ def report(area: str | None, org_unit: str | None, period: str, start: Any, end:
     click.echo(f"Figures: {disclosure_text(result['disclosure'])}.")
 
 
-REPORT_COLUMNS = (("activities", "activities"), ("involved", "activities_involved"),
-                  ("coverage", "coverage"), ("involvements", "involvements"),
-                  ("median", "median_step"), (">=co-design", "co_design_or_higher"),
-                  ("co-prod", "co_production"), ("citizens", "citizens"),
-                  ("returning", "returning_citizens"), ("hours", "hours"),
-                  ("recognised", "recognition_rate"), ("vote", "decision_vote_share"),
-                  ("feedback", "feedback_rate"), ("index", "index"))
+# Three tables, each within 100 columns: what was done and how far up the ladder, who
+# took part and how, and the involvements at each step.
+REPORT_TABLES = (
+    (("activities", "activities"), ("involved", "activities_involved"),
+     ("coverage", "coverage"), ("involvements", "involvements"), ("median", "median_step"),
+     (">=co-design", "co_design_or_higher"), ("co-prod", "co_production"), ("index", "index")),
+    (("citizens", "citizens"), ("returning", "returning_citizens"), ("hours", "hours"),
+     ("recognised", "recognition_rate"), ("vote", "decision_vote_share"),
+     ("feedback", "feedback_rate")),
+    tuple((f"step {n}", f"step_{n}") for n in range(1, 8)),
+)
+LEGEND = ("* hidden: it rests on a count under the threshold (disclosure control)\n"
+          "- not computable: nothing to divide by, or no involvement to take a median of")
 
 
 def _cell(value: Any, name: str, hidden: list[str]) -> str:
@@ -65,15 +71,20 @@ def _cell(value: Any, name: str, hidden: list[str]) -> str:
 
 
 def _table(rows: list[dict[str, Any]], first: str) -> str:
-    header = [first] + [title for title, _ in REPORT_COLUMNS] + [f"step {n}" for n in range(1, 8)]
-    body = [[str(row[first])]
-            + [_cell(row[name], name, row["suppressed"]) for _, name in REPORT_COLUMNS]
-            + [_cell(row["steps"][str(n)], "n", []) for n in range(1, 8)] for row in rows]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                       enumerate(zip(r, widths, strict=True))) for r in [header, *body]]
-    return "\n".join(lines) + ("\n(* suppressed: it rests on a count under the threshold;"
-                              " - nothing to divide by)")
+    tables = []
+    for columns in REPORT_TABLES:
+        header = [first] + [title for title, _ in columns]
+        body = [[str(row[first])] + [_cell(_value(row, name), name, row["suppressed"])
+                                     for _, name in columns] for row in rows]
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        tables.append("\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                                         enumerate(zip(r, widths, strict=True)))
+                                for r in [header, *body]))
+    return "\n\n".join(tables) + "\n\n" + LEGEND
+
+
+def _value(row: dict[str, Any], name: str) -> Any:
+    return row["steps"][name[5:]] if name.startswith("step_") else row[name]
 
 
 @click.command()

@@ -104,3 +104,36 @@ def test_the_command_line_refuses_text_it_could_not_store(tmp_path: Path) -> Non
     with sqlite3.connect(tmp_path / "var" / "recruitment.db") as db:
         assert db.execute("SELECT count(*) FROM api_tokens").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM integrations").fetchone() == (0,)
+
+
+def test_a_refusal_is_one_line_and_exit_1_and_lists_show_what_there_is(
+        tmp_path: Path) -> None:
+    """A use case's refusal (a name taken, nothing of that name) is one line on standard
+    error with exit status 1, never a traceback; tokens and integrations can be listed
+    and revoked; --version and -h answer."""
+    assert _ladder(tmp_path, "migrate", "recruitment").returncode == 0
+    made = _ladder(tmp_path, "integration", "create", "recruitment", "hr-system")
+    assert made.returncode == 0 and made.stdout.startswith("secret: whsec_")
+    again = _ladder(tmp_path, "integration", "create", "recruitment", "hr-system")
+    assert (again.returncode, again.stdout) == (1, "")
+    assert again.stderr == ("Error: Integration hr-system already exists; rotate its secret "
+                            "instead.\n")
+    listed = _ladder(tmp_path, "integration", "list", "recruitment")
+    assert listed.returncode == 0 and listed.stdout.split()[:2] == ["hr-system", "made"]
+    assert "whsec_" not in listed.stdout
+    assert _ladder(tmp_path, "integration", "revoke", "recruitment", "hr-system").returncode == 0
+    gone = _ladder(tmp_path, "integration", "revoke", "recruitment", "hr-system")
+    assert (gone.returncode, gone.stderr) == (1, "Error: No integration hr-system.\n")
+    assert _ladder(tmp_path, "integration", "list", "recruitment").stdout == ""
+    token = _ladder(tmp_path, "token", "create", "recruitment", "--name", "hr", "--scope",
+                    "write").stdout.strip()
+    assert _ladder(tmp_path, "token", "revoke", "recruitment", "--name", "hr").returncode == 0
+    tokens = _ladder(tmp_path, "token", "list", "recruitment").stdout.splitlines()
+    assert len(tokens) == 1 and tokens[0].split()[1:3] == ["hr", "recruitment:write"]
+    assert "revoked" in tokens[0] and token not in tokens[0]
+    version = _ladder(tmp_path, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("ladder, version ")
+    short = _ladder(tmp_path, "-h")
+    assert short.returncode == 0 and short.stdout == _ladder(tmp_path, "--help").stdout
+    wrong = _ladder(tmp_path, "integration", "frobnicate")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr

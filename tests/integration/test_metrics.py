@@ -314,6 +314,12 @@ def test_ladder_report_prints_the_measures_as_a_table(
     assert q1[:4] == ["2026-Q1", "3", "3", "100.0%"] and "77.9" in q1
     assert lines[5].split()[0] == "total" and "68.6" in lines[5].split()
     assert result.output.splitlines()[-1] == "Figures: exact."
+    # Three tables within 100 columns, and a legend that tells hidden from not computable.
+    assert max(len(line) for line in lines) <= 100
+    assert [line.split()[:2] for line in lines if line.startswith("period")] == [
+        ["period", "activities"], ["period", "citizens"], ["period", "step"]]
+    assert any(line.startswith("* hidden") for line in lines)
+    assert any(line.startswith("- not computable") for line in lines)
     rounded = CliRunner().invoke(main, ["report", "--area", "recruitment", "--from",
                                         "2026-01-01", "--to", "2026-12-31"])
     assert rounded.output.splitlines()[1].split()[1] in ("0", "5")
