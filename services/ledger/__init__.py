@@ -17,6 +17,7 @@ def _register(app: Flask, api: LadderApi) -> None:
         access,
         dashboard,
         followers,
+        home,
         log_api,
         receipts,
         releases_api,
@@ -50,6 +51,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     api.register_blueprint(tiles_api.blp)
     api.register_blueprint(receipts.blp)
     dashboard.init_app(app)
+    home.init_app(app)
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(releases_api.blp)
 

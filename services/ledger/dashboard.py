@@ -172,6 +172,11 @@ def area(area: str) -> str:
     if area not in AREAS:
         raise NotFound(f"No area {area}; the areas are {', '.join(AREAS)}.")
     filters = _filters(with_unit=True)
+    if filters.org_unit is not None:
+        units = reports.units_of(current_db(), area)
+        if filters.org_unit not in units:
+            raise NotFound(f"No unit {filters.org_unit} in {area}; its units are "
+                           f"{', '.join(units) or 'none yet'}.")
     page = reports.area_report(current_db(), area, filters, _control())
     return render_template("dashboard/area.html", page=page, filters=filters,
                            title=area.capitalize())

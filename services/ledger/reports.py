@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
+
 from services.ledger import charts
 from services.ledger.charts import STEP_BANDS, Style, Value, area_styles
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.metrics import MetricsQuery, metrics
+from services.ledger.models import Aggregate
 from services.ledger.projection import ALL_UNITS
 from shared.db import Database
 
@@ -187,3 +190,12 @@ def area_report(db: Database, area: str, filters: Filters,
             "ladder": ladder, "trend": trend, "hours": hours_chart,
             "bands": STEP_BANDS, "index_style": INDEX_STYLE,
             "coverage_style": COVERAGE_STYLE}
+
+
+def units_of(db: Database, area: str) -> list[str]:
+    """The organisational units the area has ever had measures for, by name."""
+    with db.reading() as session:
+        return list(session.scalars(
+            sa.select(Aggregate.org_unit).where(Aggregate.area == area,
+                                                Aggregate.org_unit != ALL_UNITS)
+            .distinct().order_by(Aggregate.org_unit)))

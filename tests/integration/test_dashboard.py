@@ -200,6 +200,10 @@ def test_an_unknown_area_is_404_and_a_foreign_next_is_ignored(ledger: Ledger) ->
     missing = http.get("/dashboard/areas/housing")
     assert missing.status_code == 404
     assert "No area housing" in missing.text
+    # A mistyped unit says so, and names the area's units, instead of an empty page.
+    mistyped = http.get("/dashboard/areas/recruitment?org_unit=eest")
+    assert mistyped.status_code == 404
+    assert "No unit eest in recruitment; its units are east" in mistyped.text
 
 
 def test_every_page_view_is_in_the_access_log_with_who_read_it(ledger: Ledger) -> None:
