@@ -14,6 +14,7 @@ checks it against the published RFC 6962 test vectors of transparency-dev/merkle
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Callable, Iterable, Mapping
 
 Range = tuple[int, int]
@@ -24,6 +25,12 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 class ProofError(ValueError):
     """A proof does not verify; the message says what failed."""
+
+
+def tree_head_bytes(size: int, timestamp_ms: int, root: bytes) -> bytes:
+    """What a log signs of a tree head: RFC 6962's TreeHeadSignature (version 0, type 1
+    tree hash, the time in milliseconds, the size, the root), integers big-endian."""
+    return struct.pack(">BBQQ", 0, 1, timestamp_ms, size) + root
 
 
 def leaf_hash(data: bytes) -> bytes:

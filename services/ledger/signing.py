@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,16 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from shared import notes
 from shared.keys import load_ed25519
+from shared.merkle import tree_head_bytes
 
 log = logging.getLogger(__name__)
 
 
 class TreeHeadSignatureInvalid(ValueError):
     """A tree head's signature does not verify under the public key."""
-
-
-def tree_head_bytes(size: int, timestamp_ms: int, root: bytes) -> bytes:
-    return struct.pack(">BBQQ", 0, 1, timestamp_ms, size) + root
 
 
 @dataclass(frozen=True)

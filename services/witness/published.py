@@ -15,7 +15,6 @@ import io
 import json
 import math
 import re
-import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
@@ -125,12 +124,6 @@ def parse_release(item: Any) -> Release:
                    item["disclosure"], digest)
 
 
-def tree_head_bytes(size: int, timestamp_ms: int, root: bytes) -> bytes:
-    """What a ledger signs of a tree head: RFC 6962's TreeHeadSignature (version 0, type 1
-    tree hash, the time in milliseconds, the size, the root), integers big-endian."""
-    return struct.pack(">BBQQ", 0, 1, timestamp_ms, size) + root
-
-
 def disclosure_base(release: Release) -> int:
     """The base the release's counts are rounded to; FiguresRefused for exact figures, or a
     method without a base and a threshold."""
@@ -147,7 +140,7 @@ def disclosure_base(release: Release) -> int:
 
 def check_signed(release: Release, log: notes.Verifier) -> None:
     """The release's tree head is signed by the log's key."""
-    if not log.verifies(tree_head_bytes(release.size, release.timestamp, release.root),
+    if not log.verifies(merkle.tree_head_bytes(release.size, release.timestamp, release.root),
                         release.signature):
         raise FiguresRefused(f"release {release.id}'s tree head (size {release.size}) is "
                              f"not signed by {log.name}'s key")
