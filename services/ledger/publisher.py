@@ -37,6 +37,8 @@ def publish_due(app: Flask) -> list[dict[str, Any]]:
     for period in releases.due(db, kind, now.date(), app.config["PUBLISH_DELAY_DAYS"]):
         try:
             made.append(releases.publish(db, control, period, now))
+        except releases.MeasuresBehind as exc:
+            log.warning("%s is not released yet: %s", period, exc.message)
         except (Conflict, sa.exc.IntegrityError):
             log.info("%s was released meanwhile, by another worker", period)
     return made

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,15 +22,18 @@ from sqlalchemy.orm import Session
 from services import area_packages
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
+from services.ledger.followers import MEASURES
 from services.ledger.measures import PERIODS, period_start
 from services.ledger.metrics import MetricsQuery, months_of, next_start, report_in
-from services.ledger.models import Aggregate, Head, Release
+from services.ledger.models import Aggregate, FollowerPosition, Head, Release
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import TreeHead
 from services.ledger.tree import latest_head
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
 
+# Seconds a release waits for the measures to cover the latest tree head.
+WAIT_FOR_MEASURES = 30.0
 PATTERNS = {"year": r"\d{4}", "quarter": r"\d{4}-Q[1-4]", "month": r"\d{4}-(0[1-9]|1[0-2])"}
 
 # What each area counts as an activity, from its domain: "vacancies (recruitment), ...".
@@ -145,8 +149,13 @@ def view(release: Release, replaced_by: int | None) -> dict[str, Any]:
 
 
 def publish(db: Database, control: Control, period: str, now: datetime,
-            replaces: int | None = None, reason: str | None = None) -> dict[str, Any]:
+            replaces: int | None = None, reason: str | None = None,
+            wait: float = WAIT_FOR_MEASURES) -> dict[str, Any]:
     """Release ``period``'s figures as they stand now, under the latest signed tree head.
+
+    The figures are the measures follower's; a release names the tree head they were
+    computed from, so it is made only once the follower has applied every entry that head
+    covers. It waits up to ``wait`` seconds for that, then refuses (409).
 
     A period is released once it has ended; again only as a correction that names the
     release it replaces (the latest of that period) and why.
@@ -158,12 +167,37 @@ def publish(db: Database, control: Control, period: str, now: datetime,
         raise Invalid("A correction names the release it replaces and the reason, together.",
                       {"reason" if replaces is not None else "replaces": ["Needed with the "
                                                                             "other."]})
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _publish(db, control, kind, period, now, replaces, reason)
+        except MeasuresBehind:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
+class MeasuresBehind(Conflict):
+    """The measures follower has not applied every entry of the latest tree head yet."""
+
+
+def _publish(db: Database, control: Control, kind: str, period: str, now: datetime,
+             replaces: int | None, reason: str | None) -> dict[str, Any]:
     with db.writing() as session:
         # The head lock: no batch lands between the tree head and the figures read.
         session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
         head = latest_head(session)
         if head is None:
             raise Conflict("The ledger is empty: there is nothing to release.")
+        # Under the head lock the follower cannot pass the head, so figures read with its
+        # position at the head's size are exactly the head's.
+        applied = session.scalar(sa.select(FollowerPosition.position).where(
+            FollowerPosition.name == MEASURES))
+        if applied != head.size:
+            raise MeasuresBehind(
+                f"The figures are {head.size - (applied or 0)} entries behind the log: "
+                "a release is made only from figures that cover its tree head. Try again "
+                "once the ledger's follower has caught up (GET /readyz).")
         latest = _latest(session, kind, period)
         if latest is None and replaces is not None:
             raise Conflict(f"{period} has no release to correct.")

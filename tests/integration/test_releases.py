@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import Flask
 
 from services.cli import main
-from services.ledger import releases
+from services.ledger import releases, service
 from services.ledger.models import ApiToken, Release
 from services.ledger.signing import TreeHead
 from shared.auth import create_token
@@ -113,6 +114,36 @@ def test_a_correction_is_a_new_release_naming_the_one_it_replaces(ledger: Flask)
         first["id"], second["id"]]
     # The first release's figures are still there, byte for byte.
     assert http.get(f"/v1/releases/{first['id']}/figures.csv").status_code == 200
+
+
+def test_a_release_waits_for_figures_that_cover_its_tree_head(make_app: MakeApp) -> None:
+    """A release names the tree head its figures were computed from. With the measures
+    follower behind the log, the latest head covers entries the figures do not: the release
+    waits for the follower, and refuses, writing nothing, if it does not come."""
+    app = make_app("ledger")
+    db, signer = app.extensions["db"], app.extensions["signer"]
+    events = scenario()
+    appending.append(db, events[:10], signer)
+    # The rest lands in the log, and the follower has not applied it.
+    assert service.append_batch(db, events[10:], signer).rejected == 0
+    with pytest.raises(releases.MeasuresBehind, match=r"16 entries behind the log"):
+        _publish(app, "2026", wait=0.3)
+    with db.reading() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Release)) == 0
+    # The follower comes while the release waits: the release covers every entry.
+    later = threading.Timer(0.5, appending.follow, args=(db,))
+    later.start()
+    try:
+        made = _publish(app, "2026", wait=30)
+    finally:
+        later.join()
+    assert made["tree_head"]["tree_size"] == 26
+    # Its figures are those of the whole log: the same as a clean replay of it makes them.
+    before = appending.measures(db)
+    assert before == appending.replayed(db)
+    assert made["figures_sha256"] == releases.publish(
+        db, app.extensions["disclosure"], "2026", NOW, replaces=made["id"],
+        reason="the same figures again")["figures_sha256"]
 
 
 def test_the_database_keeps_one_first_release_per_period(ledger: Flask) -> None:
