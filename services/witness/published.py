@@ -40,10 +40,6 @@ COMPARISON = ("origin", "state", "checked_at", "problem", "checkpoint_size", "co
               "release_id", "release_period", "release_created_at", "release_tree_size",
               "entries_behind", "fetched_at", "disclosure", "area", "org_unit", "period_kind",
               "period")
-# What a spreadsheet reads as the start of a formula: such a text cell gets an apostrophe
-# in front (OWASP, "CSV Injection"), the full-width forms too.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d",
-                  "\uff20")
 
 
 class FiguresRefused(Exception):
@@ -291,9 +287,3 @@ def _figure(cell: str, kind: str, base: int, where: str) -> int | float | None:
     return value
 
 
-def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell as a spreadsheet should show it: text that it would run as a formula
-    gets an apostrophe in front; anything else is as it is."""
-    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_STARTS):
-        return "'" + value
-    return value

@@ -36,6 +36,7 @@ from services.witness.models import (
 )
 from shared import notes
 from shared.db import Database
+from shared.spreadsheets import spreadsheet_safe
 from shared.times import naive_utcnow, rfc3339_of_naive_utc
 
 log = logging.getLogger(__name__)
@@ -393,7 +394,7 @@ def comparison_csv(report: dict[str, Any]) -> str:
     writer.writerow(columns)
     for row in report["rows"]:
         flat = {**row, **row["figures"], published.SUPPRESSED: " ".join(row["suppressed"])}
-        writer.writerow([published.spreadsheet_safe(_cell(flat.get(name))) for name in columns])
+        writer.writerow([spreadsheet_safe(_cell(flat.get(name))) for name in columns])
     return buffer.getvalue()
 
 

@@ -38,6 +38,7 @@ from services.witness import published as checks
 from services.witness import service
 from services.witness.models import MonitoredFigures, MonitoredRelease
 from shared import notes
+from shared.spreadsheets import FORMULA_STARTS
 from tests.integration.conftest import MakeApp
 from tests.support import appending, c2sp, serving
 from tests.support import events as ev
@@ -421,7 +422,7 @@ def test_the_csv_is_well_formed_whatever_the_names_in_it(make_app: MakeApp) -> N
         unit = row["org_unit"]
         assert flat["org_unit"] == (unit if unit in ("all", "a,b\"c\nd") else "'" + unit)
         for cell in cells:
-            assert not cell.lstrip(" ").startswith(checks.FORMULA_STARTS), cell
+            assert not cell.lstrip(" ").startswith(FORMULA_STARTS), cell
 
 
 def _environment(tmp_path: Path, witness: Flask, vkey: str, url: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from services.ledger.releases import DICTIONARY, PATTERNS
 from services.witness import published
 from shared import notes
 from shared.config import ConfigError, load
+from shared.spreadsheets import spreadsheet_safe
 
 TYPES = {"area": "text", "org_unit": "text", "period_kind": "text", "period": "text",
          "activities": "count", "coverage": "share", "index": "number", "suppressed": "text"}
@@ -137,4 +138,4 @@ def test_a_release_described_otherwise_is_refused_naming_its_id() -> None:
     ("\tx", "'\tx"), ("\rx", "'\rx"), ("  =x", "'  =x"), ("\uff1dx", "'\uff1dx"),
     ("east", "east"), ("a=b", "a=b"), (5, 5), (0.5, 0.5), ("", "")])
 def test_text_a_spreadsheet_would_run_gets_an_apostrophe(cell: object, shown: object) -> None:
-    assert published.spreadsheet_safe(cell) == shown
+    assert spreadsheet_safe(cell) == shown
