@@ -8,8 +8,10 @@ every page view is in the access log. Not part of the OpenAPI document: it is a 
 
 from __future__ import annotations
 
+import base64
 import logging
-from datetime import date, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +31,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from services.ledger import integrity, reports, sessions
+from services.ledger import downloads, exports, integrity, reports, sessions, tables
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, last_twelve_months
@@ -108,7 +110,7 @@ def _context() -> dict[str, Any]:
     reader = g.get("reader")
     return {"reader": reader, "areas": AREAS, "shown": reports.shown,
             "period_label": reports.period_label, "labels": reports.LABELS,
-            "step_names": reports.STEP_NAMES, "periods": PERIODS,
+            "step_names": reports.STEP_NAMES, "periods": PERIODS, "columns": tables,
             "disclosure": current_app.extensions["disclosure"]}
 
 
@@ -150,6 +152,17 @@ def _filters(with_unit: bool) -> reports.Filters:
     return reports.Filters(args["period"], start, end, args.get("org_unit"))
 
 
+def _unit_filters(area: str) -> reports.Filters:
+    """An area page's filters; a unit the area has never had is 404, naming its units."""
+    filters = _filters(with_unit=True)
+    if filters.org_unit is not None:
+        units = reports.units_of(current_db(), area)
+        if filters.org_unit not in units:
+            raise NotFound(f"No unit {filters.org_unit} in {area}; its units are "
+                           f"{', '.join(units) or 'none yet'}.")
+    return filters
+
+
 # -- pages --------------------------------------------------------------------------------
 
 
@@ -162,8 +175,10 @@ def overview() -> str:
     checked = integrity.check(db, current_app.extensions["signer"],
                               current_app.extensions["witnesses"],
                               current_app.config["WITNESS_QUORUM"])
-    return render_template("dashboard/overview.html", page=page, filters=filters,
-                           integrity=checked, title="All areas")
+    return render_template(
+        "dashboard/overview.html", page=page, filters=filters, integrity=checked,
+        title="All areas", table_url=lambda name, fmt: url_for(
+            "dashboard.overview_table", **{"name": name, "fmt": fmt, **filters.params()}))
 
 
 @blp.get("/areas/<area>")
@@ -171,15 +186,112 @@ def area(area: str) -> str:
     """One area: headline, ladder, trend, and its organisational units."""
     if area not in AREAS:
         raise NotFound(f"No area {area}; the areas are {', '.join(AREAS)}.")
-    filters = _filters(with_unit=True)
-    if filters.org_unit is not None:
-        units = reports.units_of(current_db(), area)
-        if filters.org_unit not in units:
-            raise NotFound(f"No unit {filters.org_unit} in {area}; its units are "
-                           f"{', '.join(units) or 'none yet'}.")
+    filters = _unit_filters(area)
     page = reports.area_report(current_db(), area, filters, _control())
-    return render_template("dashboard/area.html", page=page, filters=filters,
-                           title=area.capitalize())
+    return render_template(
+        "dashboard/area.html", page=page, filters=filters, title=area.capitalize(),
+        table_url=lambda name, fmt: url_for("dashboard.area_table", **{
+            "area": area, "name": name, "fmt": fmt, **filters.params()}))
+
+
+# -- downloads: every table as CSV, a page's tables as a spreadsheet -------------------
+
+
+@blp.get("/tables/<name>.<fmt>")
+def overview_table(name: str, fmt: str) -> Response:
+    """One table of the page of all areas, as CSV or ODS."""
+    return _download(None, name, fmt)
+
+
+@blp.get("/areas/<area>/tables/<name>.<fmt>")
+def area_table(area: str, name: str, fmt: str) -> Response:
+    """One table of an area's page, as CSV or ODS."""
+    return _download(area, name, fmt)
+
+
+def _download(area: str | None, name: str, fmt: str) -> Response:
+    """``name`` a table of the page, or ``all`` (ODS only): every table of it."""
+    if fmt not in ("csv", "ods") or (name == "all" and fmt == "csv"):
+        raise NotFound("A table downloads as .csv or .ods; every table of a page, "
+                       "all.ods.")
+    db = current_db()
+    before = reports.basis(db)
+    if area is None:
+        filters = _filters(with_unit=False)
+        found = tables.overview_tables(reports.overview(db, filters, _control()), filters)
+    else:
+        if area not in AREAS:
+            raise NotFound(f"No area {area}; the areas are {', '.join(AREAS)}.")
+        filters = _unit_filters(area)
+        found = tables.area_tables(
+            reports.area_report(db, area, filters, _control()), filters)
+    if name != "all" and name not in found:
+        raise NotFound(f"No table {name} on this page; its tables are "
+                       f"{', '.join(found)}, or all of them as all.ods.")
+    chosen = list(found.values()) if name == "all" else [found[name]]
+    stem = "-".join(filter(None, ("ladder", area or "all-areas",
+                                  _slug(filters.org_unit), name,
+                                  filters.start.isoformat(), "to", filters.end.isoformat())))
+    if fmt == "csv":
+        body: str | bytes = downloads.as_csv(chosen[0])
+        mimetype = downloads.CSV_TYPE
+    else:
+        body = downloads.as_ods(_cover(area, filters, before, reports.basis(db)), chosen)
+        mimetype = downloads.ODS_TYPE
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
+
+
+def _slug(text: str | None) -> str:
+    """A unit's name as part of a file name: letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9]+", "-", (text or "").lower()).strip("-")[:40]
+
+
+def _cover(area: str | None, filters: reports.Filters, before: reports.Basis,
+           after: reports.Basis) -> list[tuple[str, str]]:
+    """What a spreadsheet's tables are, how they were made and what from."""
+    control = _control()
+    figures = ("exact, as an admin reads them: do not share them outside the organisation"
+               if control is None else
+               f"disclosure-controlled, {exports.disclosure_text(control.label())}: every "
+               f"count rounded to a multiple of {control.base}, and a share, median, "
+               f"index or total of hours resting on fewer than {control.threshold} "
+               "withheld")
+    lines = [("Ladder", f"How citizens are involved: {(area or 'all areas').capitalize()}"),
+             ("Unit", filters.org_unit or "All units"),
+             ("Range", f"{filters.start.isoformat()} to {filters.end.isoformat()}, by "
+                       f"{filters.period}"),
+             ("Figures", figures)]
+    signer = current_app.extensions["signer"]
+    if before.applied != after.applied:
+        lines.append(("Computed from", f"the log's entries up to {before.applied} to "
+                      f"{after.applied}: entries were being counted while these figures "
+                      "were read; download again for figures of one tree head"))
+    elif after.head is not None:
+        head = after.head
+        newer = (after.latest.size if after.latest else 0) - head.size
+        lines += [("Computed from", f"the {head.size} entries of the signed tree head "
+                   "below, every one of them counted" + (
+                       f"; the log has {newer} newer, not counted yet" if newer else "")),
+                  ("Tree size", str(head.size)),
+                  ("Root hash", base64.b64encode(head.root).decode()),
+                  ("Signed at", datetime.fromtimestamp(head.timestamp / 1000, UTC)
+                   .isoformat(timespec="milliseconds")),
+                  ("Tree head signature", base64.b64encode(head.signature).decode())]
+    else:
+        latest = after.latest.size if after.latest else 0
+        lines.append(("Computed from", f"the log's first {after.applied} entries; the "
+                      f"latest signed tree head, of size {latest}, has "
+                      f"{latest - after.applied} more, not counted yet"))
+    lines += [("Log", signer.vkey()),
+              *((marker, meaning) for marker, meaning in tables.MARKERS.items()),
+              ("Shares", "percentages"),
+              ("Methods", "docs/metrics.md in Ladder's source says how each figure is "
+                          "computed; docs/dashboard.md, these tables"),
+              ("Downloaded by", g.reader.name),
+              ("Downloaded at", datetime.now(UTC).isoformat(timespec="seconds")),
+              ("From", request.url)]
+    return lines
 
 
 # -- signing in and out ---------------------------------------------------------------

@@ -17,9 +17,12 @@ from services.ledger import charts
 from services.ledger.charts import STEP_BANDS, Style, Value, area_styles
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
+from services.ledger.followers import MEASURES
 from services.ledger.metrics import MetricsQuery, metrics
-from services.ledger.models import Aggregate
+from services.ledger.models import Aggregate, FollowerPosition, TreeHeadRow
 from services.ledger.projection import ALL_UNITS
+from services.ledger.signing import TreeHead
+from services.ledger.tree import latest_head
 from shared.db import Database
 
 STEP_NAMES = {1: "Coercion", 2: "Educating", 3: "Informing", 4: "Consultation",
@@ -66,7 +69,7 @@ class Shown:
     suppressed: bool = False
 
 
-def _raw(row: dict[str, Any], name: str) -> Any:
+def raw(row: dict[str, Any], name: str) -> Any:
     """A figure of a metrics row by name; ``steps.7`` is a step's count."""
     return row["steps"][name[6:]] if name.startswith("steps.") else row.get(name)
 
@@ -75,7 +78,7 @@ def shown(row: dict[str, Any] | None, name: str) -> Shown:
     """One figure as the page shows it: formatted, or marked as suppressed."""
     if row is None:
         return Shown("–")
-    value = _raw(row, name)
+    value = raw(row, name)
     if name in row.get("suppressed", []):
         return Shown("suppressed", True)
     if value is None:
@@ -111,9 +114,9 @@ def _count(value: float) -> str:
 
 def _value(row: dict[str, Any], name: str, style: Style, series: str = "",
            scale: Callable[[float], float] = lambda v: v) -> Value:
-    raw = _raw(row, name)
+    value = raw(row, name)
     text = shown(row, name).text
-    return Value(None if raw is None else scale(raw), text, style, series)
+    return Value(None if value is None else scale(value), text, style, series)
 
 
 def _step_share(row: dict[str, Any], step: int, style: Style, series: str) -> Value:
@@ -199,3 +202,28 @@ def units_of(db: Database, area: str) -> list[str]:
             sa.select(Aggregate.org_unit).where(Aggregate.area == area,
                                                 Aggregate.org_unit != ALL_UNITS)
             .distinct().order_by(Aggregate.org_unit)))
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a page's figures were computed from: the entries the measures had applied,
+    and the signed tree head of exactly that size, if the log has one."""
+
+    applied: int
+    head: TreeHead | None
+    latest: TreeHead | None
+
+    @property
+    def exact(self) -> bool:
+        return self.head is not None
+
+
+def basis(db: Database) -> Basis:
+    """The measures follower's position, with the signed head at it and the latest."""
+    with db.reading() as session:
+        applied = int(session.scalar(sa.select(FollowerPosition.position).where(
+            FollowerPosition.name == MEASURES)) or 0)
+        at = session.execute(sa.select(
+            TreeHeadRow.size, TreeHeadRow.timestamp, TreeHeadRow.root_hash,
+            TreeHeadRow.signature).where(TreeHeadRow.size == applied)).first()
+        return Basis(applied, None if at is None else TreeHead(*at), latest_head(session))
