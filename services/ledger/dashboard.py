@@ -31,12 +31,13 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from services.ledger import downloads, exports, integrity, reports, sessions, tables
+from services.ledger import downloads, exports, integrity, releases, reports, sessions, tables
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, last_twelve_months
 from shared.db import current_db
 from shared.errors import DomainError, Invalid, NotFound, error_body
+from shared.involvement import DEFINITIONS
 from shared.screening import accepts
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,16 @@ def area(area: str) -> str:
         "dashboard/area.html", page=page, filters=filters, title=area.capitalize(),
         table_url=lambda name, fmt: url_for("dashboard.area_table", **{
             "area": area, "name": name, "fmt": fmt, **filters.params()}))
+
+
+@blp.get("/methods")
+def methods() -> str:
+    """The ladder's steps in TLAP's words, each figure's formula, the index, and what a
+    rounded or hidden figure means."""
+    return render_template(
+        "dashboard/methods.html", title="How to read these figures",
+        definitions=DEFINITIONS, activity_kinds=releases.ACTIVITY_KINDS,
+        meanings=tables.EXPLAINED.items())
 
 
 # -- downloads: every table as CSV, a page's tables as a spreadsheet -------------------

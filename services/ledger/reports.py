@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +18,8 @@ from services.ledger.charts import STEP_BANDS, Style, Value, area_styles
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.followers import MEASURES
-from services.ledger.metrics import MetricsQuery, metrics
+from services.ledger.measures import period_start
+from services.ledger.metrics import MetricsQuery, metrics, next_start, periods_between
 from services.ledger.models import Aggregate, FollowerPosition, TreeHeadRow
 from services.ledger.projection import ALL_UNITS
 from services.ledger.signing import TreeHead
@@ -54,6 +55,22 @@ class Filters:
 
     def query(self, **kwargs: Any) -> MetricsQuery:
         return MetricsQuery(start=self.start, end=self.end, period=self.period, **kwargs)
+
+    def before(self) -> Filters:
+        """What a change is against: as many whole periods just before the ones the range
+        overlaps (the figures count whole periods: metrics.md, "Periods and ranges")."""
+        periods = periods_between(self.period, self.start, self.end)
+        first = period_start(self.period, periods[0])
+        # Every period is a whole number of months: step back that many.
+        months = 12 * (next_start(self.period, periods[-1]).year - first.year) + \
+            next_start(self.period, periods[-1]).month - first.month
+        back = 12 * first.year + first.month - 1 - months
+        return replace(self, start=date(back // 12, back % 12 + 1, 1),
+                       end=first - timedelta(days=1))
+
+    def coarser(self) -> str | None:
+        """The next longer period (month: quarter; quarter: year), or None after a year."""
+        return {"month": "quarter", "quarter": "year"}.get(self.period)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The query string of these filters, with ``changes`` (None drops a key)."""
@@ -130,6 +147,38 @@ def _step_share(row: dict[str, Any], step: int, style: Style, series: str) -> Va
     return Value(count / total, f"{100 * count / total:.1f}%", style, series)
 
 
+@dataclass(frozen=True)
+class Change:
+    """A headline figure against the same range just before: "up 4.1 points"."""
+
+    text: str
+    direction: str  # "up", "down", "same", or "none" where there is nothing to compare
+
+
+def change(now: dict[str, Any] | None, before: dict[str, Any] | None, name: str) -> Change:
+    """The change of a share (in percentage points) or of the index (in points); none
+    where either figure is hidden or there is nothing to measure."""
+    figure, earlier = (None if row is None or name in row["suppressed"] else raw(row, name)
+                       for row in (now, before))
+    if figure is None or earlier is None:
+        return Change("no figure to compare with the range before", "none")
+    scale = 100 if name in SHARES else 1
+    delta = round(scale * (figure - earlier), 1)
+    if delta == 0:
+        return Change("the same as the range before", "same")
+    points = "percentage points" if name in SHARES else "points"
+    return Change(f"{'up' if delta > 0 else 'down'} {abs(delta):.1f} {points} on the range "
+                  "before", "up" if delta > 0 else "down")
+
+
+def mostly_hidden(rows: list[dict[str, Any]], name: str = "index") -> bool:
+    """More than half of the periods with activities have ``name`` hidden: the page
+    should offer a longer period, where more falls in each."""
+    measured = [r for r in rows if r.get("activities")]
+    hidden = [r for r in measured if name in r["suppressed"]]
+    return bool(measured) and 2 * len(hidden) > len(measured)
+
+
 # -- the comparison of areas ----------------------------------------------------------
 
 
@@ -152,8 +201,13 @@ def overview(db: Database, filters: Filters, control: Control | None) -> dict[st
         labels, [(a, AREA_STYLES[a], [_value(r, "index", AREA_STYLES[a], a)
                                       for r in series[a]["rows"]]) for a in AREAS],
         100, _count)
+    before = {row["area"]: row for row in metrics(
+        db, filters.before().query(group_by="area"), control)["rows"]}
     return {"areas": areas, "series": series, "periods": periods, "shares": shares,
-            "ladder": ladder, "trend": trend, "styles": AREA_STYLES}
+            "ladder": ladder, "trend": trend, "styles": AREA_STYLES,
+            "changes": {a: {name: change(areas[a], before.get(a), name)
+                            for name in ("coverage", "index")} for a in AREAS},
+            "mostly_hidden": any(mostly_hidden(series[a]["rows"]) for a in AREAS)}
 
 
 # -- one area ---------------------------------------------------------------------------
@@ -186,13 +240,28 @@ def area_report(db: Database, area: str, filters: Filters,
     hours_chart = charts.column_chart(
         labels, [_value(r, "hours", HOURS_STYLE) for r in rows],
         charts.nice_max(max(hours, default=0)), _count)
+    per_unit = [u for u in units["rows"] if u["org_unit"] != ALL_UNITS]
+    units_chart = charts.bar_chart(
+        [(_short(u["org_unit"]),
+          [_value(u, "coverage", COVERAGE_STYLE, "coverage", scale=lambda v: 100 * v),
+           _value(u, "index", INDEX_STYLE, "index")]) for u in per_unit],
+        100, _count, width=760, text_room=170) if per_unit else None
     names = sorted({r["org_unit"] for r in units["rows"]} | (
         {filters.org_unit} if filters.org_unit else set()))
+    before = metrics(db, filters.before().query(area=area, org_unit=filters.org_unit),
+                     control)["total"]
     return {"area": area, "series": series, "total": total, "rows": rows,
+            "changes": {name: change(total, before, name) for name in ("coverage", "index")},
+            "mostly_hidden": mostly_hidden(rows),
             "units": units["rows"], "unit_names": [u for u in names if u != ALL_UNITS],
-            "ladder": ladder, "trend": trend, "hours": hours_chart,
+            "ladder": ladder, "trend": trend, "hours": hours_chart, "units_chart": units_chart,
             "bands": STEP_BANDS, "index_style": INDEX_STYLE,
             "coverage_style": COVERAGE_STYLE}
+
+
+def _short(label: str, most: int = 22) -> str:
+    """A label that fits a chart's margin; the table beside it has it whole."""
+    return label if len(label) <= most else label[:most - 1] + "…"
 
 
 def units_of(db: Database, area: str) -> list[str]:

@@ -42,6 +42,33 @@ OVERVIEW = ("activities", "activities_involved", "coverage", "involvements", "me
             "hours", "recognition_rate", "decision_vote_share", "feedback_rate",
             "told_rate", "change_rate", "median_days_to_feedback", "index")
 STEPS = tuple(range(7, 0, -1))
+# What each figure is, in words, for the page of methods; docs/metrics.md has the same
+# formulas with their reasons, and a release's dictionary.csv the same in column names.
+EXPLAINED = {
+    "activities": "activities dated in the range, with citizens involved or not",
+    "activities_involved": "activities with at least one citizen involved",
+    "coverage": "activities with citizens ÷ activities",
+    "involvements": "involvements of citizens: one citizen's part in one activity",
+    "median_step": "the middle step of the involvements, ordered from 1 to 7",
+    "co_design_or_higher": "involvements at step 6 or 7 ÷ involvements",
+    "co_production": "involvements at step 7 ÷ involvements",
+    "citizens": "different citizens involved (pseudonymous: no one's identity is kept)",
+    "returning_citizens": "citizens involved more than once in the range",
+    "hours": "the hours citizens gave, summed",
+    "recognition_rate": "involvements for which recognition was offered (payment, a voucher "
+                        "or a time credit) ÷ involvements",
+    "decision_vote_share": "involvements in which the citizen had an equal vote or the lead "
+                           "÷ involvements",
+    "feedback_rate": "involvements whose citizen was told the outcome ÷ involvements",
+    "told_rate": "involvements whose citizens were told what came of what they said "
+                 "(\"you said, we did\") ÷ involvements",
+    "change_rate": "involvements whose contribution led to a recorded change ÷ involvements",
+    "median_days_to_feedback": "the middle of the days from an involvement until its citizen "
+                               "was told what came of it",
+    "non_financial_share": "recognition offered as a time credit ÷ involvements with "
+                           "recognition offered",
+    "index": "how far and how widely citizens are involved, 0 to 100: below",
+}
 
 Cell = str | int | float
 

@@ -185,7 +185,7 @@ def test_the_dashboard_works_from_the_keyboard_and_prints_as_a_report(
                              "&from=2026-01-01&to=2026-12-31")
 
     charts = page.locator('svg.chart[role="img"]')
-    assert charts.count() == 3
+    assert charts.count() == 4  # the ladder, the trend, hours, the units compared
     assert page.locator("figure + div.table table").count() == page.locator("figure").count()
     for n in range(charts.count()):
         assert charts.nth(n).locator("title").first.text_content()
@@ -193,6 +193,8 @@ def test_the_dashboard_works_from_the_keyboard_and_prints_as_a_report(
     page.emulate_media(media="print")
     for hidden in ('nav[aria-label="Areas"]', "form.filters", 'button:has-text("Sign out")'):
         expect(page.locator(hidden)).to_be_hidden()
+    for links in page.locator("p.downloads").all():  # a printed page has nothing to click
+        expect(links).to_be_hidden()
     expect(charts.first).to_be_visible()
     expect(page.locator("footer .printed")).to_be_visible()
     assert problems == [], "no page errors, and nothing the Content-Security-Policy blocked"
