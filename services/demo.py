@@ -6,7 +6,8 @@ of citizens per area, some of whom come back), and the odd correction, withdrawa
 cancellation. Each area says how busy it is and what its activities look like in its
 own ``demo`` module (shared/area/demo.py). The organisation gets better over the year:
 more activities involve citizens, earlier in the process and with more say, so the
-dashboard has a trend to show.
+dashboard has a trend to show; every step of the ladder is there, the lowest mostly
+early on. Each area is busy enough that a month's figures of it are rarely hidden.
 
 Sending goes through the public door: each area's own system posts signed Standard
 Webhooks, exactly as in the README's walk-through, with ``occurred_at`` dating each
@@ -90,6 +91,14 @@ def _facts(demo: Demo, p: float, rng: random.Random) -> dict[str, Any]:
     return {**facts, **demo.extras(rng, facts["stage"])}
 
 
+def _low_rung(rng: random.Random) -> dict[str, Any]:
+    """An involvement on the ladder's lowest steps, where citizens are made to attend
+    (1), shown how it works (2) or told (3), and nothing they say is asked for."""
+    part = _weighted(rng, {"required_to_attend": 1, "shown_how_it_works": 2, "told": 2})
+    return {"part": part, "decision_power": "none", "influence": "no", "from_start": False,
+            "feedback_given": part == "told" and rng.random() < 0.5}
+
+
 def _impact(rng: random.Random, activity_id: str, day: date, today: date) -> Command:
     """"You said, we did" for a whole activity, told some days or weeks after."""
     outcome = _weighted(rng, {"yes": 0.35, "partly": 0.25, "no": 0.25, "not_possible": 0.15})
@@ -112,6 +121,8 @@ def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
     # Influence and impact records draw on their own generator, so that adding them left
     # every other figure of a seed's year as it was.
     more = random.Random(seed + 1)
+    # Involvement on the lowest steps, more of it early in the year.
+    rungs = random.Random(seed + 2)
     tag = tag or "DEMO"
     start, _ = last_twelve_months(now.date())
     days = (now.date() - start).days + 1
@@ -140,6 +151,8 @@ def plan_year(now: datetime, seed: int = 2026, scale: float = 1.0,
                 involvement_id = f"{activity_id}-I{k + 1}"
                 facts = {**_facts(demo, p, rng), "influence": _weighted(more, {
                     "yes": 0.2 + 0.3 * p, "unknown": 0.5, "no": 0.3 - 0.3 * p})}
+                if rungs.random() < 0.12 - 0.08 * p:
+                    facts.update(_low_rung(rungs))
                 story.commands.append(Command("involvement.recorded", {
                     "id": involvement_id, "activity_id": activity_id,
                     "citizen_ref": rng.choices(pool, weights)[0],

@@ -30,7 +30,7 @@ DEMO = Demo(
                             "org_unit": "north-region", "planned_on": "2026-05-02"},
                   stage="observation", role="expert_by_experience"),
     units=("north-region", "south-region"),
-    per_month=3,
+    per_month=7,
     citizens=25,
     involved=0.6,
     hours=(4.0, 8.0),

@@ -33,7 +33,7 @@ DEMO = Demo(
                             "org_unit": "corporate-governance", "held_on": "2026-06-11"},
                   stage="deliberation", role="ppv_partner"),
     units=tuple(FORUMS),
-    per_month=1.5,
+    per_month=4,
     citizens=30,
     involved=0.45,
     hours=(1.5, 4.0),

@@ -22,7 +22,7 @@ DEMO = Demo(
                             "opened_on": "2026-03-01"},
                   stage="interview_panel", role="panel_member"),
     units=("east-home-care", "west-home-care", "hospital-wards"),
-    per_month=6,
+    per_month=8,
     citizens=70,
     involved=0.35,
     hours=(1.0, 6.0),

@@ -37,7 +37,7 @@ DEMO = Demo(
                       "id": "SW-101", "title": "Safeguarding adults",
                       "programme": "Social work degree", "org_unit": "learning-academy"}),)),
     units=("learning-academy", "nursing-school"),
-    per_month=5,
+    per_month=8,
     citizens=45,
     involved=0.5,
     hours=(2.0, 7.0),

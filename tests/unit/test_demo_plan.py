@@ -10,6 +10,7 @@ import pytest
 from services import area_packages, demo
 from shared import areas
 from shared.area.schemas import AreaSchemas
+from shared.involvement import FACT_NAMES, Facts
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SCHEMAS: dict[str, AreaSchemas] = {name: area_packages.part(name, "api").SCHEMAS
@@ -55,7 +56,7 @@ def test_a_year_has_every_kind_of_event_and_returning_citizens(plan: demo.Plan) 
                      "involvement.withdrawn", "activity.cancelled", "impact.recorded"}
     refs = [c.data["citizen_ref"] for _, c in demo.commands(plan) if "citizen_ref" in c.data]
     assert len(set(refs)) < len(refs)
-    assert 300 <= len(plan.stories) <= 500
+    assert 700 <= len(plan.stories) <= 1000
 
 
 def _share(items: list[dict[str, Any]], test: Any) -> float:
@@ -75,3 +76,35 @@ def test_the_organisation_gets_better_over_the_year(plan: demo.Plan) -> None:
 
     assert _share(late, power) > _share(early, power)
     assert _share(late, told) > _share(early, told)
+
+
+def test_every_step_of_the_ladder_is_in_every_area(plan: demo.Plan) -> None:
+    """Each planned involvement read by its area's rubric, as the area service reads it."""
+    steps: dict[str, set[int]] = {name: set() for name in areas.names()}
+    for area, command in demo.commands(plan):
+        if command.type == "involvement.recorded":
+            rubric = area_packages.domain(area).rubric
+            data = command.data
+            part = data.get("part") or rubric.default_part(
+                data["stage"], data["role"], data["decision_power"], data["from_start"])
+            facts = Facts(**{name: data[name] for name in FACT_NAMES if name in data
+                             and name not in ("part", "influence")},
+                          part=part, influence=data.get("influence", "unknown"))
+            steps[area].add(rubric.step(facts)[0])
+    assert steps == {name: set(range(1, 8)) for name in areas.names()}
+
+
+def test_a_month_of_an_area_is_rarely_too_thin_to_show(plan: demo.Plan) -> None:
+    """An area's month shows its index unless its activities or involvements round under
+    10: counted exactly here, before cancellations and withdrawals, over the whole
+    months (the one under way is not in the dashboard's default range)."""
+    cells: dict[tuple[str, str], list[int]] = {}
+    for area, command in demo.commands(plan):
+        month = command.data.get("occurred_at", "")[:7]
+        if command.type in ("activity.recorded", "involvement.recorded") and \
+                month != NOW.strftime("%Y-%m"):
+            counts = cells.setdefault((area, month), [0, 0])
+            counts[command.type == "involvement.recorded"] += 1
+    thin = [cell for cell, (acts, invs) in cells.items() if min(acts, invs) < 10]
+    assert len(cells) >= 11 * len(areas.names())
+    assert len(thin) <= 0.1 * len(cells), sorted(thin)
