@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -125,3 +126,55 @@ def test_the_units_are_compared_in_a_chart_with_their_table(ledger: Ledger) -> N
         assert f">{unit}</text>" in chart.group(0)
     assert "Coverage: " in chart.group(0) and "Index: " in chart.group(0)
     assert _headline(page, "index") == "68.6"
+
+
+def test_the_dates_are_asked_for_as_day_month_and_year(ledger: Ledger) -> None:
+    """The GOV.UK date input: three boxes a date each, sent on to the page's one way of
+    writing the date, so that every link and bookmark reads the same."""
+    http = ledger.app.test_client()
+    sign_in(http, ledger.admin)
+    page = http.get(f"/dashboard/areas/recruitment?{SECOND_QUARTER}").text
+    for name, value in (("from-day", "1"), ("from-month", "4"), ("from-year", "2026"),
+                        ("to-day", "30"), ("to-month", "6"), ("to-year", "2026")):
+        assert f'name="{name}" inputmode="numeric"' in page
+        assert re.search(rf'name="{name}"[^>]*value="{value}"', page), name
+    assert 'type="date"' not in page and "<legend>From</legend>" in page
+    sent = http.get("/dashboard/areas/recruitment", query_string={
+        "org_unit": "east", "period": "quarter", "from-day": "1", "from-month": "4",
+        "from-year": "2026", "to-day": " 30", "to-month": "06", "to-year": "2026"})
+    assert sent.status_code == 302
+    location = urlsplit(sent.headers["Location"])
+    assert location.path == "/dashboard/areas/recruitment"
+    assert parse_qs(location.query) == {"org_unit": ["east"], "period": ["quarter"],
+                                        "from": ["2026-04-01"], "to": ["2026-06-30"]}
+    assert _headline(http.get(sent.headers["Location"]).text, "index") == "88.3"
+    # The same for a download and for the page of all areas.
+    sent = http.get("/dashboard/tables/areas.csv?from-day=1&from-month=1&from-year=2026")
+    assert sent.status_code == 302 and "from=2026-01-01" in sent.headers["Location"]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("from-day=1&from-year=2026", "from must include a month"),
+    ("to-day=1", "to must include a month and a year"),
+    ("from-day=x&from-month=1&from-year=2026", "from must be a real date"),
+    ("from-day=%D9%A3&from-month=1&from-year=2026", "from must be a real date"),
+    ("from-day=1&from-month=1&from-year=99999", "from must be a real date"),
+    ("from-day=-1&from-month=1&from-year=2026", "from must be a real date"),
+    ("from-day=%ED%A0%80&from-month=1&from-year=2026", "from must be a real date"),
+])
+def test_a_date_that_is_not_one_is_refused_naming_it(
+        ledger: Ledger, query: str, message: str) -> None:
+    http = ledger.app.test_client()
+    sign_in(http, ledger.auditor)
+    answer = http.get(f"/dashboard/areas/recruitment?{query}")
+    assert answer.status_code == 422
+    assert message in html.unescape(answer.text)
+
+
+def test_a_day_the_month_does_not_have_is_refused_after_it_is_written_once(
+        ledger: Ledger) -> None:
+    http = ledger.app.test_client()
+    sign_in(http, ledger.auditor)
+    answer = http.get("/dashboard?from-day=31&from-month=2&from-year=2026",
+                      follow_redirects=True)
+    assert answer.status_code == 422 and "from" in answer.text
