@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 import requests
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from services.ledger.domain import AREAS
 from services.ledger.models import ApiToken
 from services.ledger.signing import load_signer
 from shared.auth import create_token, revoke_token
@@ -198,3 +200,37 @@ def test_the_dashboard_works_from_the_keyboard_and_prints_as_a_report(
     expect(charts.first).to_be_visible()
     expect(page.locator("footer .printed")).to_be_visible()
     assert problems == [], "no page errors, and nothing the Content-Security-Policy blocked"
+
+
+# WCAG 2.0, 2.1 and 2.2, levels A and AA: the rules axe-core tags with them.
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+
+
+def _violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.2 AA violations of the page as it stands: rule, then where."""
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA},
+                                       "resultTypes": ["violations"]})
+    return [f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in results.response["violations"]]
+
+
+def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
+        served: Served, browser: Any) -> None:
+    """Every kind of page the dashboard has, as an auditor and as an admin reads it:
+    signing in, all areas, each area (with a unit, by month, where most months are
+    hidden), the page of methods, and the error pages."""
+    page = browser.new_context().new_page()
+    page.goto(f"{served.url}/dashboard/sign-in")
+    pages = {"sign-in": _violations(page)}
+    sign_in(page, served.url, served.auditor)
+    for path in (f"/dashboard?{YEAR}", "/dashboard/areas/recruitment?org_unit=east&"
+                 "period=month&from=2026-01-01&to=2026-12-31", "/dashboard/methods",
+                 *(f"/dashboard/areas/{area}?{YEAR}" for area in AREAS),
+                 "/dashboard/areas/nowhere", "/dashboard?period=decade"):
+        page.goto(served.url + path)
+        pages[path] = _violations(page)
+    expect(page.locator("h1")).to_contain_text("422")
+    admin = browser.new_context().new_page()
+    sign_in(admin, served.url, served.admin, "/dashboard/areas/training")
+    pages["admin"] = _violations(admin)
+    assert pages == {name: [] for name in pages}
