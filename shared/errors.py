@@ -34,6 +34,12 @@ class NotFound(DomainError):
     status = 404
 
 
+class Forbidden(DomainError):
+    """The reader is known, and this is not theirs to read."""
+
+    status = 403
+
+
 class Conflict(DomainError):
     status = 409
 

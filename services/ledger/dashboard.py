@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,12 +31,23 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from services.ledger import downloads, exports, integrity, releases, reports, sessions, tables
+from services.ledger import (
+    downloads,
+    exports,
+    integrity,
+    receipts,
+    releases,
+    reports,
+    service,
+    sessions,
+    tables,
+)
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
-from services.ledger.measures import PERIODS, last_twelve_months
+from services.ledger.measures import PERIODS, last_twelve_months, period_start
+from services.ledger.metrics import next_start, periods_between
 from shared.db import current_db
-from shared.errors import DomainError, Invalid, NotFound, error_body
+from shared.errors import DomainError, Forbidden, Invalid, NotFound, error_body
 from shared.involvement import DEFINITIONS
 from shared.screening import accepts
 
@@ -235,6 +246,61 @@ def methods() -> str:
         "dashboard/methods.html", title="How to read these figures",
         definitions=DEFINITIONS, activity_kinds=releases.ACTIVITY_KINDS,
         meanings=tables.EXPLAINED.items())
+
+
+# -- the entries behind a figure: the inspect tier only --------------------------------
+
+ENTRIES_PER_PAGE = 100
+
+
+class EntriesSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))
+
+
+def _inspector() -> None:
+    if not g.reader.can_inspect:
+        raise Forbidden("The entries behind a figure are for the inspect tier: sign in "
+                        "with an inspect token, which states its purpose.")
+
+
+@blp.get("/areas/<area>/entries")
+def area_entries(area: str) -> str:
+    """The entries an area's figures over the range are made from: those of its events
+    dated in the range (and unit), in the order the log holds them, each with a link to
+    its receipt."""
+    _inspector()
+    if area not in AREAS:
+        raise NotFound(f"No area {area}; the areas are {', '.join(AREAS)}.")
+    filters = _unit_filters(area)
+    try:
+        after = EntriesSchema().load(request.args)["after"]
+    except ValidationError as exc:
+        raise Invalid("Some filters are invalid: after", {"query": exc.messages}) from exc
+    # The figures count whole periods: the entries are those of every period the range
+    # overlaps.
+    periods = periods_between(filters.period, filters.start, filters.end)
+    start = period_start(filters.period, periods[0])
+    end = next_start(filters.period, periods[-1])
+    items = service.list_entries(current_db(), service.EntryQuery(
+        after=after, limit=ENTRIES_PER_PAGE + 1, area=area, org_unit=filters.org_unit,
+        time_from=datetime.combine(start, time()), time_to=datetime.combine(end, time())))
+    more = len(items) > ENTRIES_PER_PAGE
+    items = items[:ENTRIES_PER_PAGE]
+    return render_template(
+        "dashboard/entries.html", title=f"{area.capitalize()}: entries", area=area,
+        filters=filters, items=items, first=start, last=end - timedelta(days=1),
+        next_after=items[-1]["seq"] if more else None, per_page=ENTRIES_PER_PAGE)
+
+
+@blp.get("/entries/<int:seq>/receipt")
+def entry_receipt(seq: int) -> Response:
+    """Entry ``seq``'s receipt (c2sp.org/tlog-proof), to check offline with
+    ``ladder verify-receipt``."""
+    _inspector()
+    return receipts.download(current_db(), seq)
 
 
 # -- downloads: every table as CSV, a page's tables as a spreadsheet -------------------

@@ -21,10 +21,12 @@ from marshmallow import Schema, fields, validate
 
 from services.ledger import tree, witnessing
 from services.ledger.models import Entry
+from services.ledger.signing import Signer
+from services.ledger.witnessing import Witness
 from shared import merkle
 from shared.auth import require
 from shared.blueprint import Blueprint
-from shared.db import current_db
+from shared.db import Database, current_db
 from shared.errors import Conflict, NotFound
 
 blp = Blueprint("receipts", __name__, url_prefix="/v1",
@@ -53,27 +55,43 @@ class Receipt(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """A receipt of the entry an organisation's system sent with this source and id:
         its leaf, its inclusion proof and the (cosigned) checkpoint it is proved in."""
-        signer, witnesses = current_app.extensions["signer"], current_app.extensions["witnesses"]
         with current_db().reading() as session:
             seq = session.scalar(sa.select(Entry.seq).where(
                 Entry.source == args["source"], Entry.event_id == args["id"]))
-            if seq is None:
-                raise NotFound("No entry with that source and id.")
-            (leaf,) = tree.leaves_between(session, seq, seq)
-            if leaf.erased:
-                raise Conflict(f"Entry {seq} was erased: its content is gone, so there is "
-                               f"nothing for a receipt to prove.")
-            served = witnessing.served_checkpoint(session, signer, witnesses,
-                                                  current_app.config["WITNESS_QUORUM"])
-            if served is None:
-                raise Conflict("No checkpoint is cosigned by a quorum of the witnesses yet: "
-                               "ask again shortly.")
-            size, checkpoint = served.size, served.note
-            if seq > size:
-                raise Conflict(f"Entry {seq} is newer than the checkpoint of size {size} "
-                               f"that the witnesses cosigned: ask again shortly.")
-            path = merkle.prove(merkle.inclusion_ranges(seq - 1, size),
-                                tree.fetcher(session))
-        text = receipt(seq - 1, leaf.line, path, checkpoint)
-        return Response(text, content_type="text/plain; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="ladder-{seq}.tlog-proof"'})
+        if seq is None:
+            raise NotFound("No entry with that source and id.")
+        return download(current_db(), seq)
+
+
+def download(db: Database, seq: int) -> Response:
+    """Entry ``seq``'s receipt as a file to save: for the API and the dashboard."""
+    ext = current_app.extensions
+    text = of_entry(db, seq, ext["signer"], ext["witnesses"],
+                    current_app.config["WITNESS_QUORUM"])
+    return Response(text, content_type="text/plain; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="ladder-{seq}.tlog-proof"'})
+
+
+def of_entry(db: Database, seq: int, signer: Signer, witnesses: list[Witness],
+             quorum: int) -> str:
+    """Entry ``seq``'s receipt: its leaf, its inclusion proof, and the newest checkpoint a
+    quorum of the witnesses cosigned (the latest, without witnesses). 404 for no such
+    entry; 409 for an erased one, or one newer than that checkpoint."""
+    with db.reading() as session:
+        found = tree.leaves_between(session, seq, seq) if seq >= 1 else []
+        if not found:
+            raise NotFound(f"No entry {seq}.")
+        (leaf,) = found
+        if leaf.erased:
+            raise Conflict(f"Entry {seq} was erased: its content is gone, so there is "
+                           f"nothing for a receipt to prove.")
+        served = witnessing.served_checkpoint(session, signer, witnesses, quorum)
+        if served is None:
+            raise Conflict("No checkpoint is cosigned by a quorum of the witnesses yet: "
+                           "ask again shortly.")
+        size, checkpoint = served.size, served.note
+        if seq > size:
+            raise Conflict(f"Entry {seq} is newer than the checkpoint of size {size} "
+                           f"that the witnesses cosigned: ask again shortly.")
+        path = merkle.prove(merkle.inclusion_ranges(seq - 1, size), tree.fetcher(session))
+    return receipt(seq - 1, leaf.line, path, checkpoint)

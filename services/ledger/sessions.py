@@ -45,6 +45,11 @@ class Reader:
     def is_admin(self) -> bool:
         return allows(set(self.scopes), SERVICE, "admin")
 
+    @property
+    def can_inspect(self) -> bool:
+        """Reads entries (an inspector, an admin), not only figures."""
+        return allows(set(self.scopes), SERVICE, "inspect")
+
 
 def _id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()

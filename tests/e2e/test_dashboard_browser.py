@@ -218,7 +218,7 @@ def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
         served: Served, browser: Any) -> None:
     """Every kind of page the dashboard has, as an auditor and as an admin reads it:
     signing in, all areas, each area (with a unit, by month, where most months are
-    hidden), the page of methods, and the error pages."""
+    hidden), the page of methods, the error pages, and the entries behind a figure."""
     page = browser.new_context().new_page()
     page.goto(f"{served.url}/dashboard/sign-in")
     pages = {"sign-in": _violations(page)}
@@ -233,4 +233,7 @@ def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
     admin = browser.new_context().new_page()
     sign_in(admin, served.url, served.admin, "/dashboard/areas/training")
     pages["admin"] = _violations(admin)
+    admin.goto(f"{served.url}/dashboard/areas/recruitment/entries?{YEAR}")
+    expect(admin.locator("h1")).to_contain_text("the entries behind the figures")
+    pages["entries"] = _violations(admin)
     assert pages == {name: [] for name in pages}
