@@ -161,7 +161,7 @@ def change(now: dict[str, Any] | None, before: dict[str, Any] | None, name: str)
     figure, earlier = (None if row is None or name in row["suppressed"] else raw(row, name)
                        for row in (now, before))
     if figure is None or earlier is None:
-        return Change("no figure to compare with the range before", "none")
+        return Change("no earlier figure to compare", "none")
     scale = 100 if name in SHARES else 1
     delta = round(scale * (figure - earlier), 1)
     if delta == 0:

@@ -90,7 +90,7 @@ def test_a_headline_figure_says_how_it_changed_on_the_range_before(ledger: Ledge
         assert _change(page, name) == expected
     # The whole year against the year before, when nothing was recorded.
     year = http.get("/dashboard/areas/recruitment?from=2026-01-01&to=2026-12-31").text
-    assert _change(year, "index") == ("none", "no figure to compare with the range before")
+    assert _change(year, "index") == ("none", "no earlier figure to compare")
     overview = http.get(f"/dashboard?{SECOND_QUARTER}").text
     assert overview.count('class="sub change"') == 2 * 4
 
