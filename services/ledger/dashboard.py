@@ -1,6 +1,6 @@
 """The auditor's dashboard: server-rendered pages at /dashboard, for people, not programs.
 
-Sign-in exchanges an auditor or admin token for a session (services.ledger.sessions);
+Sign-in exchanges an auditor or admin token for a session (shared/sessions.py);
 every form carries a CSRF token (Flask-WTF). The pages read the same measures the
 API serves, disclosure-controlled for every reader but admins exactly as there, and
 every page view is in the access log. Not part of the OpenAPI document: it is a plain Blueprint.
@@ -39,17 +39,18 @@ from services.ledger import (
     releases,
     reports,
     service,
-    sessions,
     tables,
 )
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, last_twelve_months, period_start
 from services.ledger.metrics import next_start, periods_between
+from services.ledger.models import ApiToken, DashboardSession
 from shared.db import current_db
 from shared.errors import DomainError, Forbidden, Invalid, NotFound, error_body
 from shared.involvement import DEFINITIONS
 from shared.screening import accepts
+from shared.sessions import Sessions, SignInRefused
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ blp = Blueprint("dashboard", __name__, url_prefix="/dashboard",
                 template_folder="templates", static_folder="assets",
                 static_url_path="/static")
 csrf = CSRFProtect()
+# Every tier includes read: read, inspect and admin tokens all sign in.
+SESSIONS = Sessions("ledger", "read", ApiToken, DashboardSession,
+                    "That token cannot read the ledger: the dashboard needs a ledger:read, "
+                    "ledger:inspect or ledger:admin token.")
 FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 PUBLIC = ("dashboard.sign_in", "dashboard.sign_in_post", "dashboard.static")
 # No scripts at all; styles from our own stylesheet only; never framed.
@@ -99,7 +104,7 @@ def _guard() -> Response | None:
     if request.method == "POST":
         csrf.protect()
     session_id = session.get("sid")
-    reader = sessions.reader_of(current_db(), session_id) if session_id else None
+    reader = SESSIONS.reader_of(current_db(), session_id) if session_id else None
     if reader is not None:
         g.reader = reader
         # What the access log records, as for a bearer token.
@@ -442,10 +447,10 @@ def sign_in_post() -> Any:
         return _sign_in_page(422, "Some fields are invalid: token",
                              "Paste an auditor or admin token (ldr_...).")
     try:
-        session_id, reader = sessions.open_session(
+        session_id, reader = SESSIONS.open(
             current_db(), current_app.config["TOKEN_PEPPER"], token,
             current_app.config["PERMANENT_SESSION_LIFETIME"])
-    except sessions.SignInRefused as exc:
+    except SignInRefused as exc:
         return _sign_in_page(exc.status, exc.message)
     # A fresh session (and CSRF secret) at sign-in: nothing from before carries over.
     session.clear()
@@ -458,7 +463,7 @@ def sign_in_post() -> Any:
 @blp.post("/sign-out")
 @accepts(*FORM)
 def sign_out() -> Response:
-    sessions.close_session(current_db(), session["sid"])
+    SESSIONS.close(current_db(), session["sid"])
     session.clear()
     return redirect(url_for("dashboard.sign_in", signed_out=1), 303)
 

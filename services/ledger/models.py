@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import TokenMixin
+from shared.sessions import SessionMixin
 
 
 class Base(DeclarativeBase):
@@ -329,16 +330,10 @@ class WitnessCosignature(Base):
     cosigned_at: Mapped[int] = mapped_column(sa.BigInteger)
 
 
-class DashboardSession(Base):
-    """A signed-in dashboard reader. The cookie holds the id; only its hash is kept here."""
+class DashboardSession(SessionMixin, Base):
+    """A signed-in dashboard reader (shared/sessions.py)."""
 
     __tablename__ = "dashboard_sessions"
-
-    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
 
 
 class IntegrityCheck(Base):
