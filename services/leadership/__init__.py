@@ -9,7 +9,7 @@ from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from services.leadership.api import BLUEPRINTS
+    from services.leadership.api import BLUEPRINTS, SCHEMAS
     from shared.area.api import create_area_app
 
-    return create_area_app("leadership", config, BLUEPRINTS)
+    return create_area_app("leadership", config, BLUEPRINTS, SCHEMAS)

@@ -9,11 +9,9 @@ every page view is in the access log. Not part of the OpenAPI document: it is a 
 from __future__ import annotations
 
 import base64
-import logging
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,12 +21,9 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_wtf.csrf import CSRFProtect
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from services.ledger import (
@@ -46,74 +41,31 @@ from services.ledger.domain import AREAS
 from services.ledger.measures import PERIODS, last_twelve_months, period_start
 from services.ledger.metrics import next_start, periods_between
 from services.ledger.models import ApiToken, DashboardSession
+from shared import pages
 from shared.db import current_db
-from shared.errors import DomainError, Forbidden, Invalid, NotFound, error_body
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.involvement import DEFINITIONS
-from shared.screening import accepts
-from shared.sessions import Sessions, SignInRefused
-
-log = logging.getLogger(__name__)
+from shared.sessions import Sessions
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard",
                 template_folder="templates", static_folder="assets",
                 static_url_path="/static")
-csrf = CSRFProtect()
 # Every tier includes read: read, inspect and admin tokens all sign in.
 SESSIONS = Sessions("ledger", "read", ApiToken, DashboardSession,
                     "That token cannot read the ledger: the dashboard needs a ledger:read, "
                     "ledger:inspect or ledger:admin token.")
-FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
-PUBLIC = ("dashboard.sign_in", "dashboard.sign_in_post", "dashboard.static")
-# No scripts at all; styles from our own stylesheet only; never framed.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+# Signing in and out, the guard of every page, their headers and the error page.
+pages.Pages(blp, lambda: SESSIONS, "dashboard.overview", "dashboard",
+            "an auditor or admin token").install()
 
 
 def init_app(app: Flask) -> None:
-    """Sessions in a Secure, HttpOnly, SameSite=Lax cookie that only /dashboard sees."""
-    app.secret_key = app.config["SESSION_SECRET"]
-    app.config.update(
-        SESSION_COOKIE_NAME="ladder_dashboard",
-        SESSION_COOKIE_PATH="/dashboard",
-        # Browsers accept Secure cookies from http://localhost and 127.0.0.1 too.
-        SESSION_COOKIE_SECURE=True,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_HOURS"]),
-        # Only the dashboard's forms are checked; the API takes bearer tokens, not cookies.
-        WTF_CSRF_CHECK_DEFAULT=False,
-        # A token lives as long as the session it is bound to.
-        WTF_CSRF_TIME_LIMIT=None,
-    )
-    csrf.init_app(app)
+    """The dashboard's pages, their session cookie only /dashboard sees."""
+    pages.configure(app, app.config["SESSION_SECRET"], "ladder_dashboard", "/dashboard")
     app.register_blueprint(blp)
 
 
-# -- who is reading ---------------------------------------------------------------------
-
-
-@blp.before_request
-def _guard() -> Response | None:
-    if request.endpoint == "dashboard.static":
-        return None
-    if request.method == "POST":
-        csrf.protect()
-    session_id = session.get("sid")
-    reader = SESSIONS.reader_of(current_db(), session_id) if session_id else None
-    if reader is not None:
-        g.reader = reader
-        # What the access log records, as for a bearer token.
-        g.token_name, g.scopes, g.purpose = reader.name, set(reader.scopes), reader.purpose
-        return None
-    if request.endpoint in PUBLIC:
-        return None
-    session.pop("sid", None)
-    return redirect(url_for("dashboard.sign_in", next=request.full_path.rstrip("?")))
+# -- dates: written once --------------------------------------------------------------
 
 
 DATE_PARTS = ("day", "month", "year")
@@ -146,12 +98,6 @@ def _dates_from_parts() -> Response | None:
         args[name] = f"{year:04d}-{month:02d}-{day:02d}"
     return redirect(url_for(request.endpoint or "dashboard.overview",
                             **{**(request.view_args or {}), **args}))
-
-
-@blp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 @blp.context_processor
@@ -406,79 +352,3 @@ def _cover(area: str | None, filters: reports.Filters, before: reports.Basis,
               ("Downloaded at", datetime.now(UTC).isoformat(timespec="seconds")),
               ("From", request.url)]
     return lines
-
-
-# -- signing in and out ---------------------------------------------------------------
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path inside the dashboard: never another site."""
-    parts = urlsplit(target or "")
-    if not target or parts.scheme or parts.netloc or target.startswith("//") or \
-            not parts.path.startswith("/dashboard"):
-        return url_for("dashboard.overview")
-    return target
-
-
-def _loopback() -> bool:
-    """Browsers keep Secure cookies from plain http only on the machine itself."""
-    return urlsplit(f"//{request.host}").hostname in ("localhost", "127.0.0.1", "::1")
-
-
-def _sign_in_page(status: int = 200, message: str = "", field_error: str = "") -> Any:
-    return render_template(
-        "dashboard/sign_in.html", title="Sign in", message=message, field_error=field_error,
-        next=_safe_next(request.values.get("next")), signed_out="signed_out" in request.args,
-        insecure=not request.is_secure and not _loopback()), status
-
-
-@blp.get("/sign-in")
-def sign_in() -> Any:
-    if g.get("reader") is not None:
-        return redirect(_safe_next(request.args.get("next")))
-    return _sign_in_page()
-
-
-@blp.post("/sign-in")
-@accepts(*FORM)
-def sign_in_post() -> Any:
-    token = request.form.get("token", "").strip()
-    if not token or len(token) > 500:
-        return _sign_in_page(422, "Some fields are invalid: token",
-                             "Paste an auditor or admin token (ldr_...).")
-    try:
-        session_id, reader = SESSIONS.open(
-            current_db(), current_app.config["TOKEN_PEPPER"], token,
-            current_app.config["PERMANENT_SESSION_LIFETIME"])
-    except SignInRefused as exc:
-        return _sign_in_page(exc.status, exc.message)
-    # A fresh session (and CSRF secret) at sign-in: nothing from before carries over.
-    session.clear()
-    session["sid"] = session_id
-    session.permanent = True
-    g.token_name, g.scopes, g.purpose = reader.name, set(reader.scopes), reader.purpose
-    return redirect(_safe_next(request.form.get("next")), 303)
-
-
-@blp.post("/sign-out")
-@accepts(*FORM)
-def sign_out() -> Response:
-    SESSIONS.close(current_db(), session["sid"])
-    session.clear()
-    return redirect(url_for("dashboard.sign_in", signed_out=1), 303)
-
-
-# -- errors: the one shape, as a page ---------------------------------------------------
-
-
-@blp.errorhandler(Exception)
-def _error(error: Exception) -> tuple[str, int]:
-    if isinstance(error, DomainError):
-        code, message, errors = error.status, error.message, error.errors
-    elif isinstance(error, HTTPException):
-        code, message, errors = error.code or 500, error.description or error.name, {}
-    else:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        code, message, errors = 500, "Something went wrong on our side.", {}
-    return render_template("dashboard/error.html", error=error_body(code, message, errors),
-                           title=f"{code}"), code

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, missing
 
 from shared import metrics, outbox, text
 from shared.app import make_app
-from shared.area import Area, erasure, impacts, inbound, receipts, service
+from shared.area import Area, erasure, impacts, inbound, receipts, recording, service
 from shared.area.models import ApiToken, Outbox
 from shared.area.routes import AreaRoutes, AreaView
 from shared.area.schemas import (
@@ -378,15 +378,16 @@ def area_blueprint(area: Area, schemas: AreaSchemas, import_name: str) -> Bluepr
 
 
 def create_area_app(name: str, config: Mapping[str, Any] | None,
-                    blueprints: Sequence[Blueprint]) -> Flask:
-    """An area's service (shared/areas.py): the common app, and the blueprints its
-    package hands over (its ``api`` module's ``BLUEPRINTS``: the area's, and any of its
-    own)."""
+                    blueprints: Sequence[Blueprint], schemas: AreaSchemas) -> Flask:
+    """An area's service (shared/areas.py): the common app, the blueprints its package
+    hands over (its ``api`` module's ``BLUEPRINTS``: the area's, and any of its own), and
+    the recording pages, made of its ``SCHEMAS``."""
 
     def register(app: Flask, api: LadderApi) -> None:
         app.extensions["token_model"] = ApiToken
         metrics.gauges(app, lambda db: outbox.backlog(db, Outbox))
         for blueprint in blueprints:
             api.register_blueprint(blueprint)
+        recording.init_app(app, schemas.area, schemas.activity_in, schemas.involvement_in)
 
     return make_app(name, config, register)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import TokenMixin
 from shared.outbox import OutboxMixin
+from shared.sessions import SessionMixin
 from shared.webhooks import IntegrationMixin, ReceiptMixin
 
 
@@ -26,6 +27,12 @@ class ApiToken(TokenMixin, Base):
 
 class Integration(IntegrationMixin, Base):
     __tablename__ = "integrations"
+
+
+class RecordingSession(SessionMixin, Base):
+    """A member of staff signed in to the recording pages (shared/sessions.py)."""
+
+    __tablename__ = "recording_sessions"
 
 
 class Receipt(ReceiptMixin, Base):

@@ -163,6 +163,7 @@ class AreaSchemas:
 
     def __init__(self, area: Area, activity_fields: type[Schema],
                  involvement_extras: dict[str, fields.Field] | None = None) -> None:
+        self.area = area
         title = area.name.capitalize()
         kind = "".join(part.capitalize() for part in area.activity_kind.split("_"))
         extras = involvement_extras or {}

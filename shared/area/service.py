@@ -198,6 +198,13 @@ def get_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
         return activity_view(_load_activity(session, area, activity_id))
 
 
+def recent_activities(db: Database, limit: int) -> list[dict[str, Any]]:
+    """The latest activities recorded, the newest first."""
+    with db.reading() as session:
+        rows = session.scalars(sa.select(Activity).order_by(Activity.n.desc()).limit(limit))
+        return [activity_view(a) for a in rows]
+
+
 def list_activities(db: Database, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     with db.reading() as session:
         rows = session.scalars(sa.select(Activity).where(Activity.n > after)

@@ -40,9 +40,9 @@ from shared.area.api import create_area_app
 
 
 def create_app(config=None):
-    from {PACKAGE}.api import BLUEPRINTS
+    from {PACKAGE}.api import BLUEPRINTS, SCHEMAS
 
-    return create_area_app("fifth", config, BLUEPRINTS)
+    return create_area_app("fifth", config, BLUEPRINTS, SCHEMAS)
 ''',
     "domain.py": '''
 from shared.area import Area
