@@ -22,6 +22,7 @@ def _register(app: Flask, api: LadderApi) -> None:
         receipts,
         releases_api,
         service,
+        targets_api,
         tasks,
         tiles,
         tiles_api,
@@ -54,6 +55,7 @@ def _register(app: Flask, api: LadderApi) -> None:
     home.init_app(app)
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(releases_api.blp)
+    api.register_blueprint(targets_api.blp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -504,3 +504,21 @@ class Release(Base):
     disclosure: Mapped[str] = mapped_column(sa.Text)
     figures: Mapped[str] = mapped_column(sa.Text)  # CSV
     figures_sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
+class Target(Base):
+    """A figure an organisation aims for in an area (and unit): the dashboard shows the
+    figure against it. One per area, unit and measure; setting it again replaces it."""
+
+    __tablename__ = "targets"
+    __table_args__ = (sa.UniqueConstraint("area", "org_unit", "measure",
+                                          name="uq_targets_area_unit_measure"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    area: Mapped[str] = mapped_column(sa.String(64))
+    # "*" for every unit of the area, as in the measures.
+    org_unit: Mapped[str] = mapped_column(sa.String(256))
+    measure: Mapped[str] = mapped_column(sa.String(64))
+    value: Mapped[float] = mapped_column(sa.Float)
+    set_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    set_by: Mapped[str] = mapped_column(sa.String(200))

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.ledger import charts
+from services.ledger import charts, targets
 from services.ledger.charts import STEP_BANDS, Style, Value, area_styles
 from services.ledger.disclosure import Control
 from services.ledger.domain import AREAS
@@ -250,7 +250,9 @@ def area_report(db: Database, area: str, filters: Filters,
         {filters.org_unit} if filters.org_unit else set()))
     before = metrics(db, filters.before().query(area=area, org_unit=filters.org_unit),
                      control)["total"]
+    aims = targets.against(targets.list_targets(db, area, filters.org_unit), total)
     return {"area": area, "series": series, "total": total, "rows": rows,
+            "targets": aims, "target_of": {a.measure: a for a in aims},
             "changes": {name: change(total, before, name) for name in ("coverage", "index")},
             "mostly_hidden": mostly_hidden(rows),
             "units": units["rows"], "unit_names": [u for u in names if u != ALL_UNITS],

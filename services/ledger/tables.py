@@ -124,8 +124,13 @@ def area_tables(page: dict[str, Any], filters: Filters) -> dict[str, Table]:
                     filters, rows, total, PEOPLE),
         Table("units", "Each unit over the whole range", ("Unit", *map(heading, UNITS)),
               tuple((u["org_unit"], *(cell(u, k) for k in UNITS)) for u in page["units"])),
+        Table("targets", "Against the targets", ("Figure", "Target", "This range", "Status"),
+              tuple((heading(a.measure),
+                     round(100 * a.value, 2) if a.measure in SHARES else a.value,
+                     cell(total, a.measure), a.text) for a in page["targets"])),
     )
-    return {t.name: t for t in tables}
+    # The targets' table is on the page only where there are targets.
+    return {t.name: t for t in tables if t.rows or t.name != "targets"}
 
 
 def overview_tables(page: dict[str, Any], filters: Filters) -> dict[str, Table]:

@@ -49,7 +49,9 @@ INCLUDES = {"admin": {"read", "inspect", "write"}, "inspect": {"read"}}
 ADMIN = {("POST", "/v1/citizens/erasure"), ("GET", "/v1/tokens"), ("POST", "/v1/tokens"),
          ("POST", "/v1/tokens/{token_id}/revocation"), ("GET", "/v1/rejected"),
          ("GET", "/v1/outbox/held"), ("POST", "/v1/entries/{seq}/erasure"),
-         ("GET", "/v1/erasures")}
+         ("GET", "/v1/erasures"),
+         # The organisation's targets: every reader reads them; admins set them.
+         ("POST", "/v1/targets"), ("DELETE", "/v1/targets/{target_id}")}
 # A POST that writes nothing: it explains what facts would give, so reading is enough.
 READ = {("POST", "/v1/rubric/explanation")}
 # Entry-level content of the ledger (events, pseudonyms, leaves, per-entry proofs).
