@@ -61,6 +61,9 @@ pages.Pages(blp, lambda: SESSIONS, "dashboard.overview", "dashboard",
 
 def init_app(app: Flask) -> None:
     """The dashboard's pages, their session cookie only /dashboard sees."""
+    # The subscriber portal's pages are the dashboard's: importing it adds them.
+    from services.ledger import portal  # noqa: F401
+
     pages.configure(app, app.config["SESSION_SECRET"], "ladder_dashboard", "/dashboard")
     app.register_blueprint(blp)
 

@@ -218,7 +218,8 @@ def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
         served: Served, browser: Any) -> None:
     """Every kind of page the dashboard has, as an auditor and as an admin reads it:
     signing in, all areas, each area (with a unit, by month, where most months are
-    hidden), the page of methods, the error pages, and the entries behind a figure."""
+    hidden), the page of methods, the error pages, the entries behind a figure, and
+    the subscriber portal."""
     page = browser.new_context().new_page()
     page.goto(f"{served.url}/dashboard/sign-in")
     pages = {"sign-in": _violations(page)}
@@ -236,4 +237,10 @@ def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
     admin.goto(f"{served.url}/dashboard/areas/recruitment/entries?{YEAR}")
     expect(admin.locator("h1")).to_contain_text("the entries behind the figures")
     pages["entries"] = _violations(admin)
+    admin.goto(f"{served.url}/dashboard/subscriptions")
+    pages["webhooks out"] = _violations(admin)
+    admin.fill('input[name="url"]', "http://169.254.169.254/")
+    admin.click('form.subscribe button[type="submit"]')
+    expect(admin.locator(".problem")).to_contain_text("link-local")
+    pages["webhooks out, refused"] = _violations(admin)
     assert pages == {name: [] for name in pages}
