@@ -33,6 +33,11 @@ FROM ${BASE}
 RUN command -v python3.11 >/dev/null || { apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3.11 \
     && rm -rf /var/lib/apt/lists/*; }
+# Pango and a font, for the dashboard's PDF report (WeasyPrint: services/ledger/report.py).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 ladder \
     && useradd --system --uid 10001 --gid ladder --home-dir /app --shell /usr/sbin/nologin ladder
 COPY --from=build /opt/ladder /opt/ladder

@@ -25,12 +25,17 @@ lock: $(BIN)/.installed
 	  --constraint requirements.lock --output-file requirements-runtime.lock pyproject.toml
 
 ## Debian's packages the tests drive: chromium (the dashboard's browser tests) and
-## docker-compose (which checks and resolves docker-compose.yml; no Docker engine needed).
+## docker-compose (which checks and resolves docker-compose.yml; no Docker engine needed);
+## and Pango, which the dashboard's PDF report is laid out with (WeasyPrint).
 ## Installed when missing, if we are root and apt-get is there; otherwise say what to install.
 DEBIAN_TOOLS := chromium docker-compose
+DEBIAN_LIBRARIES := libpango-1.0-0 libpangoft2-1.0-0
 debian-tools:
 	@missing=""; for tool in $(DEBIAN_TOOLS); do \
 	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	for library in $(DEBIAN_LIBRARIES); do \
+	  ldconfig -p 2>/dev/null | grep -q "$$(echo $$library | sed 's/-[0-9]*$$//').so" \
+	    || missing="$$missing $$library"; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's$$missing for the tests"; \

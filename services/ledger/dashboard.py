@@ -43,7 +43,7 @@ from services.ledger.metrics import next_start, periods_between
 from services.ledger.models import ApiToken, DashboardSession
 from shared import pages
 from shared.db import current_db
-from shared.errors import Forbidden, Invalid, NotFound
+from shared.errors import Forbidden, Invalid, NotFound, Unavailable
 from shared.involvement import DEFINITIONS
 from shared.sessions import Sessions
 
@@ -200,6 +200,37 @@ def methods() -> str:
         "dashboard/methods.html", title="How to read these figures",
         definitions=DEFINITIONS, activity_kinds=releases.ACTIVITY_KINDS,
         meanings=tables.EXPLAINED.items())
+
+
+@blp.get("/report.pdf")
+def report_pdf() -> Response:
+    """The period report: every area's figures for the range, their tables, how to read
+    them, and the signed tree head they were computed from, as PDF."""
+    filters = _filters(with_unit=False)
+    db, control = current_db(), _control()
+    before = reports.basis(db)
+    overview_page = reports.overview(db, filters, control)
+    area_pages = {a: reports.area_report(db, a, filters, control) for a in AREAS}
+    after = reports.basis(db)
+    span = f"{filters.start.isoformat()} to {filters.end.isoformat()}"
+    html = render_template(
+        "dashboard/report.html", title=f"How far up the ladder: {span}", filters=filters,
+        overview=overview_page,
+        overview_tables=list(tables.overview_tables(overview_page, filters).values()),
+        areas_tables=[(a, list(tables.area_tables(p, filters).values()))
+                      for a, p in area_pages.items()],
+        cover=_cover(None, filters, before, after), definitions=DEFINITIONS,
+        activity_kinds=releases.ACTIVITY_KINDS, meanings=tables.EXPLAINED.items())
+    try:
+        # Loaded here: WeasyPrint needs Pango, which only this page does.
+        from services.ledger import report
+    except OSError as exc:
+        raise Unavailable("The PDF report needs Pango (Debian: apt-get install "
+                          "libpango-1.0-0 libpangoft2-1.0-0); every other page works "
+                          f"without it. {exc}") from exc
+    return Response(report.pdf(html, request.host_url), mimetype="application/pdf",
+                    headers={"Content-Disposition": "attachment; filename="
+                             f'"ladder-report-{filters.start}-to-{filters.end}.pdf"'})
 
 
 # -- the entries behind a figure: the inspect tier only --------------------------------

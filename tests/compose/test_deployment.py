@@ -180,6 +180,14 @@ def test_migrate_runs_first_and_creates_every_services_database(
     assert deployment.exec("ledger", "ladder", *COMMANDS).split()
 
 
+def test_the_image_renders_the_pdf_report(deployment: Deployment) -> None:
+    """The dashboard's PDF report needs Pango and a font, which the image installs."""
+    rendered = deployment.exec("ledger", "python", "-c", (
+        "import sys; from services.ledger.report import pdf; "
+        "sys.stdout.write(pdf('<h1>Ladder</h1>', 'http://localhost/')[:5].decode())"))
+    assert rendered.strip() == "%PDF-"
+
+
 def test_the_readme_walkthrough_runs_against_the_containers(
         deployment: Deployment, tokens: dict[str, dict[str, str]], receiver: Receiver,
         tmp_path: Path) -> None:
