@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock debian-tools run test lint unit clean bench chaos demo screenshot compose-test
+.PHONY: install lock debian-tools frontend run test lint unit clean bench chaos demo screenshot compose-test
 
 ## The virtualenv holds exactly the versions requirements.lock names, each checked against
 ## its hashes, then Ladder itself (editable, no dependencies of its own to resolve).
@@ -45,6 +45,21 @@ debian-tools:
 	  fi; fi
 
 install: $(BIN)/.installed debian-tools
+
+## Build shared/assets/nhsuk-frontend.min.css again, from NHS.UK frontend's Sass with
+## shared/assets/nhsuk-frontend.scss (needs npm). The built file is committed: nothing
+## else needs npm.
+NHSUK_FRONTEND ?= 10.6.1
+SASS ?= 1.108.2
+frontend:
+	d=$$(mktemp -d) && cp shared/assets/nhsuk-frontend.scss "$$d/" && cd "$$d" \
+	  && npm install --silent --no-audit --no-fund sass@$(SASS) nhsuk-frontend@$(NHSUK_FRONTEND) \
+	  && node_modules/.bin/sass --pkg-importer=node --style=compressed --no-source-map \
+	       --quiet-deps nhsuk-frontend.scss built.css \
+	  && { printf '/*! NHS.UK frontend %s (https://github.com/nhsuk/nhsuk-frontend), MIT licence, as\n    its package.json says. Built from shared/assets/nhsuk-frontend.scss by make frontend. */\n' $(NHSUK_FRONTEND); \
+	       sed '1s/^\xEF\xBB\xBF//' built.css; } > $(CURDIR)/shared/assets/nhsuk-frontend.min.css \
+	  && for icon in arrow-down arrow-up-down arrow-up cross; do \
+	       cp node_modules/nhsuk-frontend/dist/nhsuk/assets/images/nhsuk-icon-$$icon.svg $(CURDIR)/shared/assets/; done
 
 ## Start Redis (if REDIS_URL is unset), every service, the worker and the relay.
 run: install

@@ -5,7 +5,8 @@ recording pages are each a Blueprint that this module gives
   (shared/sessions.py), or it sends the browser to sign in, and back after;
 - the sign-in and sign-out pages, which exchange a token for a session and end it;
 - the headers: no scripts, nothing from elsewhere, never framed, never cached;
-- the error page: the one error shape, as a page.
+- the error page: the one error shape, as a page;
+- NHS.UK frontend's stylesheet, at /frontend (shared/assets).
 
 The blueprint's templates folder holds ``sign_in.html`` and ``error.html``.
 """
@@ -50,6 +51,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 LONGEST_TOKEN = 500
+# NHS.UK frontend's stylesheet and icons (shared/assets), for every service's pages.
+frontend = Blueprint("frontend", __name__, static_folder="assets",
+                     static_url_path="/frontend", template_folder="templates")
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ def configure(app: Flask, secret_key: str | bytes, cookie: str, path: str) -> No
         # A token lives as long as the session it is bound to.
         WTF_CSRF_TIME_LIMIT=None)
     CSRFProtect(app)
+    app.register_blueprint(frontend)
 
 
 def _headers(response: Response) -> Response:

@@ -198,7 +198,7 @@ def test_the_dashboard_works_from_the_keyboard_and_prints_as_a_report(
     for links in page.locator("p.downloads").all():  # a printed page has nothing to click
         expect(links).to_be_hidden()
     expect(charts.first).to_be_visible()
-    expect(page.locator("footer .printed")).to_be_visible()
+    expect(page.locator("footer.printed")).to_be_visible()
     assert problems == [], "no page errors, and nothing the Content-Security-Policy blocked"
 
 

@@ -92,7 +92,7 @@ def test_a_clerk_records_from_the_keyboard_and_every_page_meets_wcag_22_aa(
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Record the vacancy"
     page.locator('button:has-text("Record the vacancy")').press("Enter")
-    expect(page.locator("p.done")).to_contain_text("Recorded the vacancy")
+    expect(page.locator(".done")).to_contain_text("Recorded the vacancy")
     expect(page.locator("h1")).to_contain_text("Vacancy ")
     pages["activity"] = _violations(page)
 
@@ -108,7 +108,7 @@ def test_a_clerk_records_from_the_keyboard_and_every_page_meets_wcag_22_aa(
     expect(page.locator(".checked h3")).to_have_text("Step 7: co-production")
     pages["checked"] = _violations(page)
     page.click('button:has-text("Save this involvement")')
-    expect(page.locator("p.done")).to_contain_text("Recorded: step 7, co-production")
+    expect(page.locator(".done")).to_contain_text("Recorded: step 7, co-production")
     expect(page.locator("#involved-caption + thead + tbody tr")).to_have_count(1)
     assert pages == {name: [] for name in pages}
     assert problems == [], "no page errors, and nothing the Content-Security-Policy blocked"

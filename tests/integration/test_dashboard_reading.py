@@ -136,9 +136,9 @@ def test_the_dates_are_asked_for_as_day_month_and_year(ledger: Ledger) -> None:
     page = http.get(f"/dashboard/areas/recruitment?{SECOND_QUARTER}").text
     for name, value in (("from-day", "1"), ("from-month", "4"), ("from-year", "2026"),
                         ("to-day", "30"), ("to-month", "6"), ("to-year", "2026")):
-        assert f'name="{name}" inputmode="numeric"' in page
+        assert re.search(rf'name="{name}" type="text" inputmode="numeric"', page), name
         assert re.search(rf'name="{name}"[^>]*value="{value}"', page), name
-    assert 'type="date"' not in page and "<legend>From</legend>" in page
+    assert 'type="date"' not in page and '>From</legend>' in page
     sent = http.get("/dashboard/areas/recruitment", query_string={
         "org_unit": "east", "period": "quarter", "from-day": "1", "from-month": "4",
         "from-year": "2026", "to-day": " 30", "to-month": "06", "to-year": "2026"})
