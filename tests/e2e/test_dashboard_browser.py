@@ -5,15 +5,21 @@ worked example of docs/metrics.md.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 import requests
 from axe_playwright_python.sync_playwright import Axe
+from odf.opendocument import load as load_ods
+from odf.table import Table, TableRow
 from playwright.sync_api import Page, expect
 
 from services.ledger.domain import AREAS
@@ -49,7 +55,9 @@ def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     module's tests, which only read it and sign in and out."""
     directory = tmp_path_factory.mktemp("dashboard")
     with migrated(str(request.param), directory, "ledger", "ledger") as url:
-        stack = Stack(directory / "stack", {"ledger": url})
+        # The subscriber portal may subscribe a system on this machine.
+        stack = Stack(directory / "stack", {"ledger": url},
+                      LADDER_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
         config = load("ledger", stack.env)
         db = Database(url)
         # The same key file the ledger process will sign with.
@@ -244,3 +252,74 @@ def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
     expect(admin.locator(".problem")).to_contain_text("link-local")
     pages["webhooks out, refused"] = _violations(admin)
     assert pages == {name: [] for name in pages}
+
+
+def test_tables_download_and_the_report_prints_from_the_browser(
+        served: Served, browser: Any, tmp_path: Path) -> None:
+    """A reader's browser saves a table as CSV and as ODS, and the period report as PDF;
+    each file is read back: the CSV and the spreadsheet hold the page's table, and the
+    report's first page, rendered to an image, is not blank."""
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, served.url, served.admin, f"/dashboard/areas/recruitment?{YEAR}")
+    shown = [cell.strip() for cell in page.locator("#trend-caption + thead th").all_inner_texts()]
+
+    def save(link: Any) -> Path:
+        with page.expect_download() as started:
+            link.click()
+        download = started.value
+        target = tmp_path / download.suggested_filename
+        download.save_as(target)
+        return target
+
+    trend = page.locator('section[aria-labelledby="trend"] p.downloads')
+    csv_file = save(trend.locator('a:has-text("CSV")'))
+    assert csv_file.name == "ladder-recruitment-trend-2026-01-01-to-2026-12-31.csv"
+    rows = list(csv.reader(io.StringIO(csv_file.read_text(encoding="utf-8"), newline="")))
+    assert [h.removesuffix(" (%)") for h in rows[0]] == shown
+    assert rows[-1][0] == "Whole range" and rows[-1][-1] == "68.6"
+    ods_file = save(trend.locator('a:has-text("ODS spreadsheet")'))
+    sheets = load_ods(str(ods_file)).spreadsheet.getElementsByType(Table)
+    assert [s.getAttribute("name") for s in sheets] == ["Cover", "Trend"]
+    assert str(sheets[1].getElementsByType(TableRow)[1]) == "".join(rows[0])
+
+    page.goto(f"{served.url}/dashboard?{YEAR}")
+    report = save(page.locator('p.downloads a:has-text("PDF")'))
+    assert report.read_bytes().startswith(b"%PDF-")
+    document = pdfium.PdfDocument(str(report))
+    assert len(document) > 3
+    image = document[0].render(scale=1).to_pil().convert("L")
+    # The histogram of grey levels: how many pixels are darker than light grey.
+    inked = sum(image.histogram()[:200])
+    assert inked > 0.01 * image.width * image.height, "the first page has something on it"
+
+
+def test_an_admin_manages_webhooks_out_in_the_portal(served: Served, browser: Any) -> None:
+    """Subscribe a system (its secret shown once), pause and resume it, rotate its secret
+    and delete it, from the pages."""
+    page = browser.new_context().new_page()
+    sign_in(page, served.url, served.admin, "/dashboard/subscriptions")
+    page.fill("#field-url", "http://127.0.0.1:9/portal-test")
+    page.fill("#field-description", "board pack")
+    page.check("#areas-1")
+    page.click('form.subscribe button[type="submit"]')
+    secret = page.locator("[data-secret]")
+    expect(secret).to_contain_text("whsec_")
+    first = secret.inner_text()
+    page.click('section.made a:has-text("Its messages and log")')
+    expect(page.locator('dd[data-state]')).to_have_text("sending")
+    assert first not in page.content()
+    page.click('button:has-text("Pause")')
+    expect(page.locator(".done")).to_contain_text("Paused")
+    expect(page.locator('dd[data-state]')).to_contain_text("paused (manual)")
+    page.click('button:has-text("Resume")')
+    expect(page.locator('dd[data-state]')).to_have_text("sending")
+    page.click('button:has-text("Rotate the secret")')
+    expect(page.locator("[data-secret]")).to_contain_text("whsec_")
+    assert page.locator("[data-secret]").inner_text() != first
+    page.click('button:has-text("Delete")')
+    expect(page.locator(".nhsuk-error-summary")).to_contain_text("Tick the box")
+    page.check("#confirm")
+    page.click('button:has-text("Delete")')
+    expect(page.locator(".done")).to_contain_text("Deleted")
+    expect(page.locator("h1")).to_have_text("Webhooks out")
