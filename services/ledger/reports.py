@@ -136,15 +136,20 @@ def _value(row: dict[str, Any], name: str, style: Style, series: str = "",
     return Value(None if value is None else scale(value), text, style, series)
 
 
-def _step_share(row: dict[str, Any], step: int, style: Style, series: str) -> Value:
-    """The share of an area's involvements at one step; hidden as co-production's share
-    is, which rests on the same involvements."""
+def step_share(row: dict[str, Any], step: int) -> tuple[float | None, bool]:
+    """The share of an area's involvements at one step, and whether it is hidden: as
+    co-production's share is, which rests on the same involvements. None when there is
+    nothing to divide by."""
     if "co_production" in row["suppressed"]:
-        return Value(None, "suppressed", style, series)
+        return None, True
     count, total = row["steps"][str(step)], row["involvements"]
-    if not total:
-        return Value(None, "–", style, series)
-    return Value(count / total, f"{100 * count / total:.1f}%", style, series)
+    return (count / total if total else None), False
+
+
+def _step_share(row: dict[str, Any], step: int, style: Style, series: str) -> Value:
+    share, hidden = step_share(row, step)
+    text = "suppressed" if hidden else "–" if share is None else f"{100 * share:.1f}%"
+    return Value(share, text, style, series)
 
 
 @dataclass(frozen=True)
@@ -203,8 +208,11 @@ def overview(db: Database, filters: Filters, control: Control | None) -> dict[st
         100, _count)
     before = {row["area"]: row for row in metrics(
         db, filters.before().query(group_by="area"), control)["rows"]}
+    step_shares = {a: {s: _step_share(areas[a], s, AREA_STYLES[a], a) for s in range(1, 8)}
+                   for a in AREAS}
     return {"areas": areas, "series": series, "periods": periods, "shares": shares,
             "ladder": ladder, "trend": trend, "styles": AREA_STYLES,
+            "step_shares": step_shares,
             "changes": {a: {name: change(areas[a], before.get(a), name)
                             for name in ("coverage", "index")} for a in AREAS},
             "mostly_hidden": any(mostly_hidden(series[a]["rows"]) for a in AREAS)}

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.ledger.domain import AREAS
-from services.ledger.reports import LABELS, SHARES, STEP_NAMES, Filters, period_label, raw
+from services.ledger.reports import (
+    LABELS,
+    SHARES,
+    STEP_NAMES,
+    Filters,
+    period_label,
+    raw,
+    step_share,
+)
 
 HIDDEN, NOT_APPLICABLE = "[c]", "[z]"
 MARKERS = {
@@ -95,6 +103,11 @@ def cell(row: dict[str, Any] | None, name: str) -> Cell:
     return value
 
 
+def _share_cell(row: dict[str, Any], step: int) -> Cell:
+    share, hidden = step_share(row, step)
+    return HIDDEN if hidden else NOT_APPLICABLE if share is None else round(100 * share, 2)
+
+
 def heading(name: str) -> str:
     return f"{LABELS[name]} (%)" if name in SHARES else LABELS[name]
 
@@ -143,6 +156,9 @@ def overview_tables(page: dict[str, Any], filters: Filters) -> dict[str, Table]:
         Table("ladders", "Involvements at each step", ("Step", *names),
               tuple((_step(s), *(cell(areas[a], f"steps.{s}") for a in AREAS))
                     for s in STEPS)),
+        Table("ladder_shares", "Share of each area's involvements at each step",
+              ("Step", *(f"{n} (%)" for n in names)),
+              tuple((_step(s), *(_share_cell(areas[a], s) for a in AREAS)) for s in STEPS)),
         Table("trend", f"Involvement Index and coverage per {filters.period}",
               (filters.period.capitalize(), *trend_header),
               tuple((period_label(filters.period, p),

@@ -112,7 +112,7 @@ def _sheets(data: bytes) -> dict[str, list[list[str]]]:
 
 @pytest.mark.parametrize(("page_path", "names"), [
     (AREA_PAGE, {"figures", "ladder", "trend", "people", "units"}),
-    (OVERVIEW_PAGE, {"areas", "ladders", "trend"}),
+    (OVERVIEW_PAGE, {"areas", "ladders", "ladder_shares", "trend"}),
 ])
 def test_every_table_downloads_as_the_page_shows_it(
         ledger: Ledger, page_path: str, names: set[str]) -> None:

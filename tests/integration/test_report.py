@@ -36,6 +36,7 @@ def test_the_report_carries_the_figures_the_methods_and_the_signed_tree_head(
     sign_in(http, ledger.admin)
     overview = http.get(f"/dashboard?{YEAR}").text
     assert "/dashboard/report.pdf?" in overview
+    assert "/dashboard/report.pdf?" in http.get(f"/dashboard/areas/training?{YEAR}").text
     answer = http.get(f"/dashboard/report.pdf?{YEAR}")
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     assert answer.headers["Content-Disposition"] == (
