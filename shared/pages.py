@@ -14,7 +14,7 @@ The blueprint's templates folder holds ``sign_in.html`` and ``error.html``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -54,6 +54,34 @@ LONGEST_TOKEN = 500
 # NHS.UK frontend's stylesheet and icons (shared/assets), for every service's pages.
 frontend = Blueprint("frontend", __name__, static_folder="assets",
                      static_url_path="/frontend", template_folder="templates")
+
+
+DATE_PARTS = ("day", "month", "year")
+
+
+class NotADate(ValueError):
+    """The boxes of a date do not make one: ``problem`` says why, to show beside it."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def date_from_parts(values: Mapping[str, str], name: str) -> str | None:
+    """A date asked for as day, month and year, each its own box (the NHS.UK and GOV.UK
+    date input), written once as ``YYYY-MM-DD``; None when every box is empty. A part
+    missing, or one that is not a number of at most four ASCII digits, is ``NotADate``.
+    Whether it is a real day (31 February) is for the field that reads it to say."""
+    parts = [values.get(f"{name}-{part}", "").strip() for part in DATE_PARTS]
+    if not any(parts):
+        return None
+    missing = [part for part, value in zip(DATE_PARTS, parts, strict=True) if not value]
+    if missing:
+        raise NotADate(f"Must include a {' and a '.join(missing)}.")
+    if not all(value.isascii() and value.isdigit() and len(value) <= 4 for value in parts):
+        raise NotADate("Must be a real date.")
+    day, month, year = (int(value) for value in parts)
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 @dataclass(frozen=True)

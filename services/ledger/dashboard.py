@@ -71,34 +71,26 @@ def init_app(app: Flask) -> None:
 # -- dates: written once --------------------------------------------------------------
 
 
-DATE_PARTS = ("day", "month", "year")
-
-
 @blp.before_request
 def _dates_from_parts() -> Response | None:
     """The filter form asks for each date as day, month and year (the GOV.UK date input):
     such a query is sent on to the same page with the date written once, as every link
     writes it (``from=2026-01-01``). A part missing or not a number is 422, naming it."""
     if request.method != "GET" or not any(f"{name}-{part}" in request.args
-                                          for name in ("from", "to") for part in DATE_PARTS):
+                                          for name in ("from", "to")
+                                          for part in pages.DATE_PARTS):
         return None
     args = {k: v for k, v in request.args.items() if not re.fullmatch(
         r"(from|to)-(day|month|year)", k)}
     for name in ("from", "to"):
-        parts = [request.args.get(f"{name}-{part}", "").strip() for part in DATE_PARTS]
-        if not any(parts):
-            continue
-        missing = [part for part, value in zip(DATE_PARTS, parts, strict=True) if not value]
-        if missing:
-            raise Invalid(f"Some filters are invalid: {name} must include a "
-                          f"{' and a '.join(missing)}.",
-                          {"query": {name: [f"Must include a {' and a '.join(missing)}."]}})
-        if not all(value.isascii() and value.isdigit() and len(value) <= 4
-                   for value in parts):
-            raise Invalid(f"Some filters are invalid: {name} must be a real date, in "
-                          "numbers.", {"query": {name: ["Must be a real date."]}})
-        day, month, year = (int(value) for value in parts)
-        args[name] = f"{year:04d}-{month:02d}-{day:02d}"
+        try:
+            written = pages.date_from_parts(request.args, name)
+        except pages.NotADate as exc:
+            raise Invalid(f"Some filters are invalid: {name} "
+                          f"{exc.problem[0].lower()}{exc.problem[1:-1]}.",
+                          {"query": {name: [exc.problem]}}) from exc
+        if written is not None:
+            args[name] = written
     return redirect(url_for(request.endpoint or "dashboard.overview",
                             **{**(request.view_args or {}), **args}))
 

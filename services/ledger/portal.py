@@ -22,6 +22,7 @@ from services.ledger.webhooks import domain, messages, subscriptions
 from services.ledger.webhooks.api import SubscriptionInSchema
 from services.ledger.webhooks.settings import Settings
 from shared import pages
+from shared.db import current_db
 from shared.errors import DomainError, Forbidden
 from shared.screening import accepts
 from shared.times import naive_utcnow
@@ -38,10 +39,6 @@ def _settings() -> Settings:
     return Settings.from_config(current_app.config)
 
 
-def _db() -> Any:
-    return current_app.extensions["db"]
-
-
 @blp.get("/subscriptions")
 def subscriptions_page() -> Any:
     _admin()
@@ -52,7 +49,7 @@ def _list(status: int, sent: dict[str, Any], errors: dict[str, Any], message: st
           made: dict[str, Any] | None = None) -> Any:
     return render_template(
         "dashboard/subscriptions.html", title="Webhooks out",
-        subscriptions=subscriptions.list_subscriptions(_db()), sent=sent, errors=errors,
+        subscriptions=subscriptions.list_subscriptions(current_db()), sent=sent, errors=errors,
         message=message, made=made, area_names=AREAS, event_types=domain.FILTER_TYPES,
         grants=domain.GRANTS), status
 
@@ -72,7 +69,7 @@ def subscribe() -> Any:
     sent = {**body, "purpose": form.get("purpose", "")}
     try:
         loaded = SubscriptionInSchema().load(body)
-        made = subscriptions.create_subscription(_db(), _settings(), loaded, naive_utcnow())
+        made = subscriptions.create_subscription(current_db(), _settings(), loaded, naive_utcnow())
     except ValidationError as exc:
         return _list(422, sent, exc.normalized_messages(), "Some fields are invalid.")
     except DomainError as exc:
@@ -88,7 +85,7 @@ def subscription_page(sub_id: str) -> Any:
 
 def _one(sub_id: str, status: int = 200, secret: str | None = None,
          message: str = "") -> Any:
-    db = _db()
+    db = current_db()
     found = subscriptions.get_subscription(db, sub_id)
     state = request.args.get("status") if request.args.get("status") in (
         domain.PENDING, domain.SUCCEEDED, domain.FAILED) else None
@@ -108,7 +105,7 @@ def set_enabled(sub_id: str) -> Response:
     """Pause (``enabled=no``) or resume (``enabled=yes``) a subscription."""
     _admin()
     enabled = request.form.get("enabled") == "yes"
-    subscriptions.update_subscription(_db(), _settings(), sub_id, {"enabled": enabled},
+    subscriptions.update_subscription(current_db(), _settings(), sub_id, {"enabled": enabled},
                                       naive_utcnow())
     flash("Resumed: its messages go out again." if enabled else
           "Paused: nothing is sent until it is resumed.")
@@ -123,7 +120,7 @@ def delete(sub_id: str) -> Any:
     if request.form.get("confirm") != "yes":
         return _one(sub_id, 422, message="Tick the box to say you mean to delete it, with "
                                          "its messages and delivery log.")
-    subscriptions.delete_subscription(_db(), sub_id)
+    subscriptions.delete_subscription(current_db(), sub_id)
     flash(f"Deleted {sub_id}, with its messages and delivery log.")
     return redirect(url_for("dashboard.subscriptions_page"), 303)
 
@@ -133,7 +130,7 @@ def delete(sub_id: str) -> Any:
 def rotate(sub_id: str) -> Any:
     """A new secret, shown on this answer only; the old one signs too for the overlap."""
     _admin()
-    made = subscriptions.rotate_secret(_db(), sub_id,
+    made = subscriptions.rotate_secret(current_db(), sub_id,
                                        float(current_app.config["WEBHOOK_SECRET_OVERLAP"]),
                                        naive_utcnow())
     return _one(sub_id, secret=made["secret"])
@@ -142,7 +139,7 @@ def rotate(sub_id: str) -> Any:
 @blp.get("/subscriptions/<sub_id>/messages/<message_id>")
 def message_page(sub_id: str, message_id: str) -> Any:
     _admin()
-    found = messages.get_message(_db(), sub_id, message_id)
+    found = messages.get_message(current_db(), sub_id, message_id)
     return render_template("dashboard/message.html", title=f"Message {message_id}",
                            sub_id=sub_id, message=found)
 
@@ -151,7 +148,7 @@ def message_page(sub_id: str, message_id: str) -> Any:
 @accepts(*pages.FORM)
 def resend(sub_id: str, message_id: str) -> Response:
     _admin()
-    messages.resend(_db(), sub_id, message_id, naive_utcnow())
+    messages.resend(current_db(), sub_id, message_id, naive_utcnow())
     flash(f"{message_id} goes out again, with the same webhook-id.")
     return redirect(url_for("dashboard.message_page", sub_id=sub_id, message_id=message_id),
                     303)
@@ -168,7 +165,7 @@ def recover(sub_id: str) -> Any:
         return _one(sub_id, 422, message="Since: a date, as 2026-03-01.")
     if since > naive_utcnow() or since < datetime(2000, 1, 1):
         return _one(sub_id, 422, message="Since: a day from 2000 to today.")
-    count = messages.recover(_db(), sub_id, since, None, naive_utcnow())
+    count = messages.recover(current_db(), sub_id, since, None, naive_utcnow())
     flash(f"{count} failed message{'s' if count != 1 else ''} since "
           f"{since.date().isoformat()} go out again.")
     return redirect(url_for("dashboard.subscription_page", sub_id=sub_id), 303)

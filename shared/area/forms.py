@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import MultiDict
 
+from shared.pages import DATE_PARTS, NotADate, date_from_parts
+
 # The time a member of staff gives is the time on the clocks where they work.
 LOCAL = ZoneInfo("Europe/London")
-DATE_PARTS = ("day", "month", "year")
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,10 @@ def form_fields(schema: type[Schema], leave_out: tuple[str, ...] = ("id",)) -> l
 
 def _date(form: MultiDict[str, str], name: str) -> str | None:
     """A date's three boxes as ``YYYY-MM-DD``, or as sent when they do not make one."""
-    parts = [form.get(f"{name}-{p}", "").strip() for p in DATE_PARTS]
-    if not any(parts):
-        return None
-    if all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
-        day, month, year = (int(p) for p in parts)
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    return "-".join(reversed(parts))
+    try:
+        return date_from_parts(form, name)
+    except NotADate:
+        return "-".join(form.get(f"{name}-{p}", "").strip() for p in reversed(DATE_PARTS))
 
 
 def _moment(form: MultiDict[str, str], name: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -178,3 +179,23 @@ def test_a_day_the_month_does_not_have_is_refused_after_it_is_written_once(
     answer = http.get("/dashboard?from-day=31&from-month=2&from-year=2026",
                       follow_redirects=True)
     assert answer.status_code == 422 and "from" in answer.text
+
+
+def test_a_hidden_figure_has_no_change_to_subtract(ledger: Ledger) -> None:
+    """For an auditor the worked example's quarters are thin: where a figure of either
+    range is hidden, no change is shown, so no difference of the two can be read, nor a
+    hidden figure worked out from a shown one and its change."""
+    http = ledger.app.test_client()
+    sign_in(http, ledger.auditor)
+    page = http.get(f"/dashboard/areas/recruitment?{SECOND_QUARTER}").text
+
+    def total(start: str, end: str) -> dict[str, Any]:
+        return dict(ledger.get("/v1/metrics", area="recruitment", period="quarter",
+                               **{"from": start, "to": end}).json["total"])
+
+    now, before = total("2026-04-01", "2026-06-30"), total("2026-01-01", "2026-03-31")
+    for name in ("coverage", "index"):
+        hidden = name in now["suppressed"] or name in before["suppressed"]
+        assert hidden, "the worked example is thin for an auditor"
+        assert _change(page, name) == ("none", "no earlier figure to compare")
+        assert "points" not in _change(page, name)[1]
