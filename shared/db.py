@@ -61,7 +61,9 @@ KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, server_options: str = "", **kwargs: Any) -> Engine:
+    """``server_options``: settings for each PostgreSQL session, as libpq's ``options``
+    gives them (``-c name=value``)."""
     # An error's message leaves the values out: a citizen's lookup or salt in a log line
     # would outlive their erasure.
     kwargs.setdefault("hide_parameters", True)
@@ -70,7 +72,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # psycopg prepares a statement run five times, and PostgreSQL may then keep a
         # generic plan made while a table was still small: a sequential scan that
         # stays as the ledger grows. Each statement is planned with its values.
-        args = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
+        args: dict[str, Any] = {"prepare_threshold": None} \
+            if parsed.get_driver_name() == "psycopg" else {}
+        if server_options:
+            args["options"] = server_options
         return _ping_when_idle(create_engine(url, connect_args=args, **kwargs))
     lock_path = None
     if parsed.database and parsed.database != ":memory:":
@@ -353,6 +358,11 @@ class Database:
         self._write_relaxed = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_synchronous="NORMAL"),
             expire_on_commit=False)
+        # On PostgreSQL, the same for a row in autocommit: connections of their own whose
+        # sessions do not wait for the WAL to reach the disk (each made at first use).
+        self._relaxed_engine = make_engine(
+            url, server_options="-c synchronous_commit=off", pool_size=2,
+            max_overflow=8) if postgresql else None
         for factory in (self._read, self._stream, self._write, self._write_relaxed):
             event.listen(factory, "do_orm_execute", _before_query)
             event.listen(factory, "before_commit", _insert_staged)
@@ -370,13 +380,14 @@ class Database:
             yield session
 
     def log_row(self, table: Table, row: dict[str, Any]) -> None:
-        """Insert one row of a log that only grows (the access log), committed on its own.
+        """Insert one row of a log that only grows (the access log), committed on its own
+        without waiting for the disk: it survives the process, if not a power cut.
         Nothing is looked up first, so on PostgreSQL it takes no writers' lock: one
-        statement in autocommit, one round trip. On SQLite, which has one writer, a
-        transaction that does not wait for the disk (``synchronous=NORMAL``): it survives
-        the process, if not a power cut."""
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect().execution_options(
+        statement in autocommit, one round trip, on a connection whose session has
+        ``synchronous_commit`` off. On SQLite, which has one writer, a transaction with
+        ``synchronous=NORMAL``."""
+        if self._relaxed_engine is not None:
+            with self._relaxed_engine.connect().execution_options(
                     isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(insert(table), row)
             return
@@ -420,6 +431,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._relaxed_engine is not None:
+            self._relaxed_engine.dispose()
 
 
 def init_app(app: Flask) -> Database:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,17 +30,20 @@ def _text(db: Database, column: Any) -> Any:
     return sa.type_coerce(column, sa.String)
 
 
-def _rows(db: Database, query: EntryQuery) -> Iterator[sa.Row[*tuple[Any, ...]]]:
-    stmt = entries_statement(query, columns=(
+def _statement(db: Database, query: EntryQuery) -> sa.Select[Any]:
+    return entries_statement(query, columns=(
         Entry.seq, _text(db, Entry.time).label("time"),
         _text(db, Entry.received_at).label("received_at"), Entry.area,
         Entry.type, Entry.source, Entry.event_id, Entry.subject, Entry.org_unit,
         Entry.pseudonym, Entry.event, Entry.salt, Entry.leaf_hash))
+
+
+def _stream(db: Database, stmt: sa.Select[Any]) -> Iterator[Sequence[sa.Row[Any]]]:
+    """The statement's rows, CHUNK at a time."""
     with db.streaming() as session:
         # Core execution: the ORM's per-row bookkeeping halved the rate, for nothing here.
         result = session.connection().execution_options(yield_per=CHUNK).execute(stmt)
-        for partition in result.partitions():
-            yield from partition
+        yield from result.partitions()
 
 
 def _iso(value: Any) -> str:
@@ -52,40 +55,68 @@ def _quoted(value: str | None) -> str:
     return "" if value is None else '"' + value.replace('"', '""') + '"'
 
 
+def csv_line(row: Any) -> str:
+    """One entry as a CSV line, from the columns ``_statement`` reads."""
+    q = _quoted
+    (seq, time, received_at, area, type_, source, event_id, subject, org_unit, pseudonym,
+     event, salt, leaf_hash) = row
+    return (f"{seq},{_iso(time)},{_iso(received_at)},{q(area)},{q(type_)},"
+            f"{q(source)},{q(event_id)},{q(subject)},{q(org_unit)},{q(pseudonym)},"
+            f"{q(event)},{salt.hex() if salt else ''},"
+            f"{base64.b64encode(leaf_hash or b'').decode()}\n")
+
+
+def _sql_quoted(column: Any) -> Any:
+    """``_quoted`` as PostgreSQL computes it."""
+    return sa.func.coalesce(sa.literal('"').concat(sa.func.replace(column, '"', '""'))
+                            .concat('"'), "")
+
+
+def _sql_line(query: EntryQuery) -> sa.Select[Any]:
+    """``csv_line`` of each entry, written by PostgreSQL: one text a row, built in C,
+    instead of thirteen values for Python to convert and join, which cost twice the
+    reading of the rows. tests/integration/test_exports.py checks that both give the
+    same bytes. (A 32-byte hash is 44 characters of base64, under the 76 at which
+    ``encode`` would break its line.)"""
+    iso = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+    parts: list[Any] = [
+        sa.cast(Entry.seq, sa.Text), sa.func.coalesce(sa.func.to_char(Entry.time, iso), ""),
+        sa.func.coalesce(sa.func.to_char(Entry.received_at, iso), ""),
+        *(_sql_quoted(c) for c in (Entry.area, Entry.type, Entry.source, Entry.event_id,
+                                   Entry.subject, Entry.org_unit, Entry.pseudonym,
+                                   Entry.event)),
+        sa.func.coalesce(sa.func.encode(Entry.salt, "hex"), ""),
+        sa.func.coalesce(sa.func.encode(Entry.leaf_hash, "base64"), "")]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text.concat(",").concat(part)
+    return entries_statement(query, columns=(text.concat("\n").label("line"),))
+
+
 def entries_csv(db: Database, query: EntryQuery) -> Iterator[str]:
     """RFC 4180 CSV: ``seq`` bare, the two times bare RFC 3339 (nothing in them needs
     quoting), and every other field quoted, inner quotes doubled.
 
     The rows are written here rather than by ``csv.writer``: the event column is JSON
     full of quotes, and ``csv.writer`` (QUOTE_NONNUMERIC) was measured at 2.4 to 2.8
-    times as long over the same rows.
+    times as long over the same rows. On PostgreSQL the server writes each line.
     """
-    q = _quoted
-    lines = [",".join(ENTRY_COLUMNS) + "\n"]
-    for seq, time, received_at, area, type_, source, event_id, subject, org_unit, pseudonym, \
-            event, salt, leaf_hash in _rows(db, query):
-        lines.append(f"{seq},{_iso(time)},{_iso(received_at)},{q(area)},{q(type_)},"
-                     f"{q(source)},{q(event_id)},{q(subject)},{q(org_unit)},{q(pseudonym)},"
-                     f"{q(event)},{salt.hex() if salt else ''},"
-                     f"{base64.b64encode(leaf_hash or b'').decode()}\n")
-        if len(lines) == CHUNK:
-            yield "".join(lines)
-            lines = []
-    yield "".join(lines)
+    if db.engine.dialect.name == "postgresql":
+        chunks = ("".join(line for (line,) in chunk) for chunk in _stream(db, _sql_line(query)))
+    else:
+        chunks = ("".join(map(csv_line, chunk)) for chunk in _stream(db, _statement(db, query)))
+    # The header goes with the first rows: a read that fails at once fails the request.
+    yield ",".join(ENTRY_COLUMNS) + "\n" + next(chunks, "")
+    yield from chunks
 
 
 def entries_ndjson(db: Database, query: EntryQuery) -> Iterator[str]:
     """One entry's line per line (services.ledger.leaves): the bytes its leaf is computed
     from, or, once erased, the leaf hash it keeps."""
-    lines: list[str] = []
-    for row in _rows(db, query):
-        text = erased_line(row.seq, row.leaf_hash) if row.event is None else line(
-            row.seq, row.received_at, row.event, row.salt)
-        lines.append(text.decode() + "\n")
-        if len(lines) == CHUNK:
-            yield "".join(lines)
-            lines = []
-    yield "".join(lines)
+    for chunk in _stream(db, _statement(db, query)):
+        yield "".join((erased_line(row.seq, row.leaf_hash) if row.event is None else line(
+            row.seq, row.received_at, row.event, row.salt)).decode() + "\n"
+            for row in chunk)
 
 
 METRIC_COLUMNS = ("area", "org_unit", "period", "activities", "activities_involved", "coverage",

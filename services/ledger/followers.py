@@ -8,6 +8,8 @@ effect happens exactly once, and a follower that is killed resumes where it stop
 - ``measures``: the projection (services/ledger/projection.py), and the alerts, whose
   conditions read the figures exactly as the entries just applied left them.
 - ``webhooks``: the webhook messages that tell subscribers of new entries.
+- ``tiles``: each full tile of level 0 (c2sp.org/tlog-tiles) as one row, so that serving
+  it reads one row rather than its 256 entries.
 
 A follower's row in ``follower_positions`` is its lock: two copies of one follower
 never apply the same entries, and a subscription's change waits for it.
@@ -45,7 +47,7 @@ from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 
-MEASURES, WEBHOOKS = "measures", "webhooks"
+MEASURES, WEBHOOKS, TILES = "measures", "webhooks", "tiles"
 # Seconds a follower waits after a failure before it tries again.
 RETRY_AFTER = 1.0
 ENTRIES = cast(sa.Table, Entry.__table__)
@@ -80,9 +82,16 @@ def _webhooks(session: Session, rows: list[Any], head: TreeHead, now: datetime,
     return fanout.entry_messages(session, entries, head, now, settings)
 
 
-FOLLOWERS: dict[str, Effect] = {MEASURES: _measures, WEBHOOKS: _webhooks}
-# What each reads of an entry: the fan-out needs no event text.
-READS = {MEASURES: COLUMNS, WEBHOOKS: (ENTRIES.c.seq, ENTRIES.c.type, ENTRIES.c.area)}
+def _tiles(session: Session, rows: list[Any], head: TreeHead, now: datetime,
+           settings: Settings) -> list[str]:
+    tree.write_leaf_tiles(session, rows[0].seq - 1, rows[-1].seq)
+    return []
+
+
+FOLLOWERS: dict[str, Effect] = {MEASURES: _measures, WEBHOOKS: _webhooks, TILES: _tiles}
+# What each reads of an entry: the fan-out needs no event text, the tiles only the seqs.
+READS = {MEASURES: COLUMNS, WEBHOOKS: (ENTRIES.c.seq, ENTRIES.c.type, ENTRIES.c.area),
+         TILES: (ENTRIES.c.seq,)}
 
 
 @dataclass(frozen=True)

@@ -307,6 +307,17 @@ class MerkleNode(Base):
     hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
 
 
+class LeafTile(Base):
+    """A full tile of level 0 (c2sp.org/tlog-tiles), its 256 leaf hashes in one row,
+    written by the tiles follower once the log holds all of them: a tile is then one read
+    of one row, not of 256 entries."""
+
+    __tablename__ = "leaf_tiles"
+
+    index: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(sa.LargeBinary(8192))
+
+
 class TreeHeadRow(Base):
     """A signed tree head: one for every integrated batch."""
 

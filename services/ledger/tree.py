@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.ledger import leaves
-from services.ledger.models import Entry, Erasure, Head, MerkleNode, TreeHeadRow
+from services.ledger.models import Entry, Erasure, Head, LeafTile, MerkleNode, TreeHeadRow
 from services.ledger.signing import Signer, TreeHead
-from services.ledger.tiles import Tile
+from services.ledger.tiles import WIDTH, Tile
 from shared import merkle
 from shared.db import executemany
 
@@ -105,6 +105,7 @@ def latest_head(session: Session) -> TreeHead | None:
 _TILE_LEAVES = (sa.select(Entry.leaf_hash)
                 .where(Entry.seq.between(sa.bindparam("low"), sa.bindparam("high")))
                 .order_by(Entry.seq))
+_LEAF_TILE = sa.select(LeafTile.hashes).where(LeafTile.index == sa.bindparam("index"))
 _TILE_NODES = (sa.select(MerkleNode.hash)
                .where(MerkleNode.id.between(sa.bindparam("low"), sa.bindparam("high")))
                .order_by(MerkleNode.id))
@@ -142,9 +143,15 @@ def leaves_between(session: Session, low: int, high: int) -> list[Leaf]:
     return found
 
 
-def tile_hashes(session: Session, tile: Tile) -> bytes:
+def tile_hashes(session: Session, tile: Tile, stored: bool = True) -> bytes:
     """The tile's hashes, concatenated (c2sp.org/tlog-tiles); the caller checks that the
-    tree has them all (``tiles.available``)."""
+    tree has them all (``tiles.available``). A full tile of level 0 is read from
+    ``leaf_tiles`` once the tiles follower has written it (unless not ``stored``), and
+    from its 256 entries until then."""
+    if stored and tile.level == 0 and tile.width == WIDTH:
+        kept = stored_leaf_tile(session, tile.index)
+        if kept is not None:
+            return kept
     last = tile.first + tile.width - 1
     if tile.level == 0:
         stmt, bounds = _TILE_LEAVES, {"low": tile.first + 1, "high": last + 1}
@@ -157,6 +164,25 @@ def tile_hashes(session: Session, tile: Tile) -> bytes:
         raise LookupError(f"the tree is missing {tile.width - len(hashes)} of the "
                           f"{tile.width} hashes of {tile.path()}: it has been tampered with")
     return b"".join(hashes)
+
+
+def stored_leaf_tile(session: Session, index: int) -> bytes | None:
+    """Level 0's full tile ``index`` as the tiles follower wrote it, or None if it has not
+    (yet). The follower writes a tile once the log has all of it, so one found here is
+    the tree's, whatever size the caller has read."""
+    kept = session.connection().scalar(_LEAF_TILE, {"index": index})
+    return bytes(kept) if kept is not None and len(kept) == 32 * WIDTH else None
+
+
+def write_leaf_tiles(session: Session, after: int, upto: int) -> int:
+    """Write the full tiles of level 0 that entries ``after + 1`` to ``upto`` complete,
+    each from its entries; how many."""
+    indexes = range(after // WIDTH, upto // WIDTH)
+    rows = [{"index": n, "hashes": tile_hashes(session, Tile(0, n, WIDTH), stored=False)}
+            for n in indexes]
+    if rows:
+        session.execute(sa.insert(LeafTile), rows)
+    return len(rows)
 
 
 def bundle_leaves(session: Session, tile: Tile) -> list[bytes]:

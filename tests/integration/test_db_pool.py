@@ -49,3 +49,25 @@ def test_a_connection_back_soon_is_not_pinged_and_a_dead_idle_one_is_replaced(
         assert _pid(db) != first
         assert len(pings) >= 2
         db.dispose()
+
+
+def test_only_a_log_row_is_committed_without_waiting_for_the_disk(tmp_path: Path) -> None:
+    """The access log's row does not wait for PostgreSQL's WAL to reach the disk; no
+    other write is made so, before or after it, on any of the pool's connections."""
+    with database("postgresql", tmp_path, "relaxed") as url:
+        db = Database(url)
+        table = sa.Table("said", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                         sa.Column("way", sa.Text, server_default=sa.text(
+                             "current_setting('synchronous_commit')")))
+        table.metadata.create_all(db.engine)
+        with db.writing() as session:
+            session.execute(sa.insert(table).values(id=1))
+        db.log_row(table, {"id": 2})
+        db.log_row(table, {"id": 3})
+        with db.writing(exclusive=False) as session:
+            session.execute(sa.insert(table).values(id=4))
+        with db.reading() as session:
+            session.execute(sa.insert(table).values(id=5))
+            ways = dict(session.execute(sa.select(table.c.id, table.c.way)).all())
+        assert ways == {1: "on", 2: "off", 3: "off", 4: "on", 5: "on"}
+        db.dispose()

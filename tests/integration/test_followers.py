@@ -73,11 +73,11 @@ def test_the_append_only_sequences_and_the_followers_apply_what_follows(
     assert result.appended == len(_events())
     # Signed and in the log, but nothing has followed yet.
     assert measures(db) == before
-    assert _lags(db) == {followers.MEASURES: result.size, followers.WEBHOOKS: result.size}
+    assert _lags(db) == dict.fromkeys(followers.FOLLOWERS, result.size)
     steps = list(followers.catch_up(db, SETTINGS, limit=40))
     assert {s.follower for s in steps} == set(followers.FOLLOWERS)
     assert sum(s.applied for s in steps if s.follower == followers.MEASURES) == result.size
-    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _lags(db) == dict.fromkeys(followers.FOLLOWERS, 0)
     assert measures(db)["aggregates"]
 
 
@@ -126,7 +126,7 @@ def test_a_follower_that_fails_part_way_writes_nothing_and_then_applies_each_ent
     assert _lags(db) == {name: result.size - 10 for name in followers.FOLLOWERS}
     monkeypatch.undo()
     list(followers.catch_up(db, SETTINGS, limit=5))
-    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _lags(db) == dict.fromkeys(followers.FOLLOWERS, 0)
     # Every entry in exactly one message, and the figures as one clean run makes them.
     assert _seqs_messaged(db, sub["id"]) == Counter(range(1, result.size + 1))
     assert measures(db) == replayed(db)
@@ -150,7 +150,7 @@ def test_two_copies_of_the_followers_at_once_apply_each_entry_once(hooks: Hooks)
     for thread in threads:
         thread.join()
     assert failures == []
-    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _lags(db) == dict.fromkeys(followers.FOLLOWERS, 0)
     assert _seqs_messaged(db, sub["id"]) == Counter(range(1, result.size + 1))
     assert measures(db) == replayed(db)
 
@@ -169,7 +169,7 @@ def test_the_followers_lag_is_a_metric_and_a_stuck_one_makes_the_ledger_unready(
     ready = http.get("/readyz")
     assert ready.status_code == 503
     assert ready.json["errors"]["checks"]["followers"] == (
-        f"stuck: measures ({size} behind), webhooks ({size} behind)")
+        f"stuck: measures ({size} behind), tiles ({size} behind), webhooks ({size} behind)")
     list(followers.catch_up(db, SETTINGS))
     assert http.get("/readyz").status_code == 200
     text = http.get("/metrics").get_data(as_text=True)
@@ -185,7 +185,7 @@ def test_a_follower_that_is_behind_but_moving_is_not_stuck(make_app: MakeApp) ->
 
 def test_the_migration_starts_every_follower_at_the_logs_size(backend: str,
                                                               tmp_path: Path) -> None:
-    # Before it, the measures and the webhook messages were written with each append:
+    # Before 0011, the measures and the webhook messages were written with each append:
     # every entry already had its effect.
     with database(backend, tmp_path, "ledger") as url:
         upgrade("ledger", url, "0010")
@@ -197,7 +197,9 @@ def test_the_migration_starts_every_follower_at_the_logs_size(backend: str,
             found = dict(connection.execute(sa.text(
                 "SELECT name, position FROM follower_positions")).all())
         engine.dispose()
-    assert found == {followers.MEASURES: 41, followers.WEBHOOKS: 41}
+    # The tiles follower (0018) starts at the beginning: it writes the tiles of the log
+    # the ledger already holds.
+    assert found == {followers.MEASURES: 41, followers.WEBHOOKS: 41, followers.TILES: 0}
 
 
 def test_a_follower_idle_for_long_is_not_stuck_when_an_entry_arrives(make_app: MakeApp) -> None:
@@ -267,8 +269,8 @@ def test_what_the_sequencer_accepts_every_follower_can_apply(ledger_db: Database
     batch = _hostile_events(data.draw)
     result = appending.append(ledger_db, batch, SIGNER)
     assert result.appended + result.rejected == len(batch)
-    assert {p.follower: p.lag for p in followers.positions(ledger_db)} == {
-        "measures": 0, "webhooks": 0}
+    assert {p.follower: p.lag for p in followers.positions(ledger_db)} == dict.fromkeys(
+        followers.FOLLOWERS, 0)
 
 
 @pytest.fixture(autouse=True)
@@ -310,7 +312,7 @@ def test_an_entry_a_follower_cannot_apply_is_gone_past_and_recorded(hooks: Hooks
     seq, size = _poisoned(db)
     messages: list[str] = []
     _run_followers(db, lambda: set(_lags(db).values()) == {0}, 2, messages)
-    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _lags(db) == dict.fromkeys(followers.FOLLOWERS, 0)
     [gone] = followers.skipped(db)
     assert (gone.follower, gone.seq) == (followers.MEASURES, seq)
     assert gone.reason.startswith("ValueError") or gone.reason.startswith("OverflowError")
@@ -367,7 +369,7 @@ def test_a_step_that_fails_now_and_then_is_never_skipped(
     _run_followers(db, lambda: set(_lags(db).values()) == {0}, 2, [])
     monkeypatch.undo()
     assert followers.skipped(db) == []
-    assert _lags(db) == {followers.MEASURES: 0, followers.WEBHOOKS: 0}
+    assert _lags(db) == dict.fromkeys(followers.FOLLOWERS, 0)
     assert _seqs_messaged(db, sub["id"]) == Counter(range(1, result.size + 1))
     assert measures(db) == replayed(db)
 

@@ -17,9 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from services.cli import main
-from services.ledger import service, tree
-from services.ledger.models import AccessLog, Entry, Head, MerkleNode
+from services.ledger import followers, service, tree
+from services.ledger.models import AccessLog, Entry, Head, LeafTile, MerkleNode
 from services.ledger.signing import Signer
+from services.ledger.tiles import Tile
+from services.ledger.webhooks.settings import Settings
 from shared import merkle
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger
@@ -203,6 +205,35 @@ def test_a_tile_once_served_is_served_from_memory_and_the_same_bytes(make_app: M
     assert ledger.fetch("tile/0/000") == first
     # Never served: read from the database, which no longer has it all.
     _refused(ledger.http.get("/tile/0/000.p/100"), 409, "tampered")
+
+
+def test_the_tiles_follower_keeps_each_full_leaf_tile_as_one_row(make_app: MakeApp) -> None:
+    """Once the follower has applied the entries that fill a tile of level 0, the tile
+    is one row, the same bytes as its entries' leaf hashes; a tile it has not reached,
+    and a partial one, are still read from the entries."""
+    ledger = Tiles(make_app("ledger"))
+    db = ledger.app.extensions["db"]
+    ledger.append_sized(600)  # tiles 0 and 1 full, 2 partial
+    ledger.append_sized(100)
+    with db.reading() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(LeafTile)) == 0
+        from_entries = [tree.tile_hashes(session, Tile(0, n, 256)) for n in range(2)]
+    steps = list(followers.catch_up(db, Settings.defaults(), limit=250,
+                                    followers=(followers.TILES,)))
+    assert sum(step.applied for step in steps) == 700
+    with db.reading() as session:
+        kept = dict(session.execute(sa.select(LeafTile.index, LeafTile.hashes)).all())
+    assert kept == dict(enumerate(from_entries))
+    # Served from the row: it is what a client gets, and it verifies against the root.
+    assert ledger.fetch("tile/0/001") == from_entries[1]
+    checkpoint = ledger.checkpoint()
+    assert c2sp.root_from_tiles(checkpoint.size, ledger.fetch) == checkpoint.root
+    # A row of the wrong length is not a tile: the entries are read instead.
+    with db.writing() as session:
+        session.execute(sa.update(LeafTile).where(LeafTile.index == 0).values(hashes=b"x"))
+    assert ledger.fetch("tile/0/000") == from_entries[0]
+    # The partial tile is the entries' (the follower never writes it).
+    assert len(ledger.fetch("tile/0/002.p/188")) == 32 * 188
 
 
 def test_a_read_whose_access_log_row_fails_still_answers_and_the_failure_is_logged(
