@@ -101,35 +101,48 @@ def available(tile: Tile, size: int) -> bool:
     return tile.width <= width_at(tile.level, tile.index, size)
 
 
-def fetcher(size: int, get: Callable[[str], bytes]) -> merkle.Fetch:
+def fetcher(size: int, get: Callable[[str], bytes],
+            kept: dict[str, list[bytes]] | None = None) -> merkle.Fetch:
     """A ``merkle.Fetch`` that reads the tree of ``size`` from its tiles, each fetched once
     with ``get(path)``, those one proof needs at the same time (``get`` must allow it): a
-    proof or a root from the tiles alone, as any client makes them.
+    proof or a root from the tiles alone, as any client makes them. ``kept``, by tile
+    path, is a client's own store of the tiles it has fetched, shared by its proofs: a
+    tile's path names its width, and its hashes never change.
 
     A node of height ``8·L + r`` is the root of ``2**r`` consecutive hashes of one tile at
     level ``L``: the nodes proofs need are aligned, so they never straddle two tiles.
     """
-    loaded: dict[tuple[int, int], list[bytes]] = {}
+    loaded = kept if kept is not None else {}
 
-    def load(key: tuple[int, int]) -> list[bytes]:
-        tile = Tile(key[0], key[1], width_at(key[0], key[1], size))
+    def tile_of(key: tuple[int, int]) -> Tile:
+        return Tile(key[0], key[1], width_at(key[0], key[1], size))
+
+    def load(tile: Tile) -> list[bytes]:
         data = get(tile.path())
         if tile.width == 0 or len(data) != 32 * tile.width:
             raise LookupError(f"{tile.path()} is {len(data)} bytes, not {32 * tile.width}")
         return [data[i:i + 32] for i in range(0, len(data), 32)]
 
     def fetch(wanted: set[merkle.Node]) -> Mapping[merkle.Node, bytes]:
-        runs = {}
+        runs, named = {}, {}
         for height, index in wanted:
             level, rest = divmod(height, HEIGHT)
             first = index << rest
-            runs[height, index] = ((level, first // WIDTH), first % WIDTH, 1 << rest)
-        missing = sorted({key for key, _, _ in runs.values()} - loaded.keys())
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(missing)))) as pool:
-            loaded.update(zip(missing, pool.map(load, missing), strict=True))
+            tile = tile_of((level, first // WIDTH))
+            named[tile.path()] = tile
+            runs[height, index] = (tile.path(), first % WIDTH, 1 << rest)
+        missing = sorted(named.keys() - loaded.keys())
+        if len(missing) == 1:
+            # One tile (a client that keeps the others): fetched here, as a thread to
+            # fetch it in took longer to start and hand back than the fetch itself.
+            loaded[missing[0]] = load(named[missing[0]])
+        elif missing:
+            with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+                loaded.update(zip(missing, pool.map(load, [named[p] for p in missing]),
+                                  strict=True))
         found: dict[merkle.Node, bytes] = {}
-        for node, (key, offset, count) in runs.items():
-            run = loaded[key][offset:offset + count]
+        for node, (path, offset, count) in runs.items():
+            run = loaded[path][offset:offset + count]
             if len(run) != count:
                 raise LookupError(f"the tiles of a tree of size {size} lack node {node}")
             found[node] = merkle.root_of_perfect(run)
