@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
+import os
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ledger import exports
 from services.ledger.leaves import time_text
 from services.ledger.models import Entry
 from services.ledger.service import EntryQuery
+from shared.db import make_engine
 from tests.integration.conftest import MakeApp
 from tests.integration.test_ledger_api import Ledger
 from tests.support import events as ev
@@ -85,3 +91,23 @@ def test_each_database_writes_the_same_bytes(make_app: MakeApp) -> None:
             Entry.salt, Entry.leaf_hash).order_by(Entry.seq)).all()
     assert body == ",".join(exports.ENTRY_COLUMNS) + "\n" + "".join(map(exports.csv_line, rows))
     assert len(rows) == 2 * len(UNITS)
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
+                    reason="PostgreSQL's own quoting: set TEST_DATABASE_URL")
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(exclude_characters="\x00"))),
+                min_size=1, max_size=20))
+def test_postgresql_quotes_any_text_as_python_does(values: list[str | None]) -> None:
+    """Any text a field can hold (PostgreSQL's text holds no NUL), and NULL."""
+    engine = _postgresql()
+    value = sa.bindparam("value", type_=sa.Text)
+    with engine.connect() as connection:
+        for v in values:
+            assert connection.scalar(sa.select(exports._sql_quoted(value)),
+                                     {"value": v}) == exports._quoted(v)
+
+
+@functools.cache
+def _postgresql() -> sa.Engine:
+    return make_engine(os.environ["TEST_DATABASE_URL"])
