@@ -103,11 +103,11 @@ def export(fmt: str, out: str, area: str | None) -> None:
     total = count_entries(db, query)
     chunks = (exports.entries_csv if fmt == "csv" else exports.entries_ndjson)(db, query)
     written = 0
-    with open(out, "w", encoding="utf-8") as f, click.progressbar(
+    with open(out, "wb") as f, click.progressbar(
             length=total, label=f"exporting {total} entries", file=sys.stderr) as bar:
         for chunk in chunks:
             f.write(chunk)
-            n = chunk.count("\n") - (1 if fmt == "csv" and written == 0 and chunk else 0)
+            n = chunk.count(b"\n") - (1 if fmt == "csv" and written == 0 and chunk else 0)
             written += n
             bar.update(n)
     click.echo(f"wrote {total} entries to {out}")
