@@ -740,7 +740,7 @@ def _tiles(port: int, workdir: Path, rng: random.Random, server_proof_p95: float
     # A client keeps the tiles it has fetched, as C2SP clients do (a tile never changes
     # once the tree has it all; the partial ones are this checkpoint's): its store starts
     # empty, and after the first proofs each proof fetches the leaf's level-0 tile alone.
-    kept: dict[str, list[bytes]] = {}
+    kept = tiles.Store()
 
     for name, store in (("d5", kept), ("d5n", None)):
         proof_ms = []

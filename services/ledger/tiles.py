@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared import merkle
 
@@ -101,18 +101,27 @@ def available(tile: Tile, size: int) -> bool:
     return tile.width <= width_at(tile.level, tile.index, size)
 
 
-def fetcher(size: int, get: Callable[[str], bytes],
-            kept: dict[str, list[bytes]] | None = None) -> merkle.Fetch:
+@dataclass
+class Store:
+    """A client's tiles, kept across its proofs: a tile's path names its width, and its
+    hashes never change; and the roots of runs of them it has folded."""
+
+    tiles: dict[str, list[bytes]] = field(default_factory=dict)
+    roots: dict[tuple[str, int, int], bytes] = field(default_factory=dict)
+
+
+def fetcher(size: int, get: Callable[[str], bytes], kept: Store | None = None
+            ) -> merkle.Fetch:
     """A ``merkle.Fetch`` that reads the tree of ``size`` from its tiles, each fetched once
     with ``get(path)``, those one proof needs at the same time (``get`` must allow it): a
-    proof or a root from the tiles alone, as any client makes them. ``kept``, by tile
-    path, is a client's own store of the tiles it has fetched, shared by its proofs: a
-    tile's path names its width, and its hashes never change.
+    proof or a root from the tiles alone, as any client makes them. ``kept`` is a
+    client's own store, shared by its proofs: a partial tile of a later size is another
+    path, so it serves trees of any size.
 
     A node of height ``8·L + r`` is the root of ``2**r`` consecutive hashes of one tile at
     level ``L``: the nodes proofs need are aligned, so they never straddle two tiles.
     """
-    loaded = kept if kept is not None else {}
+    store = kept if kept is not None else Store()
 
     def tile_of(key: tuple[int, int]) -> Tile:
         return Tile(key[0], key[1], width_at(key[0], key[1], size))
@@ -131,21 +140,25 @@ def fetcher(size: int, get: Callable[[str], bytes],
             tile = tile_of((level, first // WIDTH))
             named[tile.path()] = tile
             runs[height, index] = (tile.path(), first % WIDTH, 1 << rest)
-        missing = sorted(named.keys() - loaded.keys())
+        missing = sorted(named.keys() - store.tiles.keys())
         if len(missing) == 1:
             # One tile (a client that keeps the others): fetched here, as a thread to
             # fetch it in took longer to start and hand back than the fetch itself.
-            loaded[missing[0]] = load(named[missing[0]])
+            store.tiles[missing[0]] = load(named[missing[0]])
         elif missing:
             with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-                loaded.update(zip(missing, pool.map(load, [named[p] for p in missing]),
-                                  strict=True))
+                store.tiles.update(zip(missing, pool.map(load, [named[p] for p in missing]),
+                                       strict=True))
         found: dict[merkle.Node, bytes] = {}
-        for node, (path, offset, count) in runs.items():
-            run = loaded[path][offset:offset + count]
-            if len(run) != count:
-                raise LookupError(f"the tiles of a tree of size {size} lack node {node}")
-            found[node] = merkle.root_of_perfect(run)
+        for node, run in runs.items():
+            root = store.roots.get(run)
+            if root is None:
+                path, offset, count = run
+                hashes = store.tiles[path][offset:offset + count]
+                if len(hashes) != count:
+                    raise LookupError(f"the tiles of a tree of size {size} lack node {node}")
+                root = store.roots[run] = merkle.root_of_perfect(hashes)
+            found[node] = root
         return found
 
     return fetch

@@ -46,7 +46,7 @@ def test_a_proof_from_tiles_is_the_trees_and_fetches_each_tile_once(index: int) 
 def test_a_client_that_keeps_its_tiles_fetches_only_what_it_lacks() -> None:
     size = 60_000
     fetched: list[str] = []
-    get, kept = _tile_server(size, fetched), dict[str, list[bytes]]()
+    get, kept = _tile_server(size, fetched), tiles.Store()
     root = merkle.root_of(LEAVES[:size])
     for index in (1_000, 1_300):  # the same level-1 tile, two level-0 tiles
         path = merkle.prove(merkle.inclusion_ranges(index, size),
