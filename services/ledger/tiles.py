@@ -26,6 +26,8 @@ WIDTH = 256
 HEIGHT = 8
 MAX_LEVEL = 63
 MAX_PATH = 40  # seven groups and a width: more than any 64-bit index needs
+# Past this a tile's first hash would be past any 64-bit index: no tree has it.
+MAX_INDEX = 1 << 55
 
 
 @dataclass(frozen=True)

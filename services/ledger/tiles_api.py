@@ -77,7 +77,7 @@ class HashTile(MethodView):
         named = tiles.parse(level, rest)
         body = cache.get(named) if named is not None else None
         if body is None and named is not None and named.level == 0 \
-                and named.width == tiles.WIDTH:
+                and named.width == tiles.WIDTH and named.index < tiles.MAX_INDEX:
             # Written once the log had all of it: no need to read the tree's size first.
             with current_db().reading() as session:
                 body = tree.stored_leaf_tile(session, named.index)

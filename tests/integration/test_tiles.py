@@ -141,7 +141,11 @@ def test_tiles_exist_exactly_as_the_tree_has_them(ledger: Tiles) -> None:
     assert level1 == [merkle.root_of(c2sp.parse_hash_tile(ledger.fetch(f"tile/0/00{i}"), 256))
                       for i in range(2)]
     for path in ("tile/0/002", "tile/0/002.p/4", "tile/1/000", "tile/1/000.p/3", "tile/2/000.p/1",
-                 "tile/0/003.p/1", "tile/0/x001/000", "tile/63/000.p/1"):
+                 "tile/0/003.p/1", "tile/0/x001/000", "tile/63/000.p/1",
+                 # past any 64-bit index, and past any database's integer
+                 "tile/0/x999/x999/x999/x999/x999/x999/999",
+                 "tile/0/x036/x028/x797/x018/x963/968", "tile/1/x999/x999/x999/x999/x999/999",
+                 "tile/0/x999/x999/x999/x999/x999/x999/999.p/1"):
         _refused(ledger.http.get(f"/{path}"), 404, "does not have")
 
 
