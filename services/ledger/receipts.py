@@ -28,6 +28,7 @@ from shared.auth import require
 from shared.blueprint import Blueprint
 from shared.db import Database, current_db
 from shared.errors import Conflict, NotFound
+from shared.fields import INT64_MAX
 
 blp = Blueprint("receipts", __name__, url_prefix="/v1",
                 description="Offline receipts of entries, in the C2SP tlog-proof form")
@@ -78,7 +79,8 @@ def of_entry(db: Database, seq: int, signer: Signer, witnesses: list[Witness],
     quorum of the witnesses cosigned (the latest, without witnesses). 404 for no such
     entry; 409 for an erased one, or one newer than that checkpoint."""
     with db.reading() as session:
-        found = tree.leaves_between(session, seq, seq) if seq >= 1 else []
+        # A seq past 64 bits is in no log, and in no database's integer.
+        found = tree.leaves_between(session, seq, seq) if 1 <= seq <= INT64_MAX else []
         if not found:
             raise NotFound(f"No entry {seq}.")
         (leaf,) = found

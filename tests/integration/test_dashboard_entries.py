@@ -97,6 +97,9 @@ def test_the_entries_page_by_unit_and_page_by_page(ledger: Ledger) -> None:
     ("/dashboard/entries/0/receipt", 404),
     ("/dashboard/entries/27/receipt", 404),
     ("/dashboard/entries/-1/receipt", 404),
+    # past any 64-bit seq: no database's integer holds it
+    ("/dashboard/entries/9223372036854775808/receipt", 404),
+    ("/dashboard/entries/99999999999999999999999/receipt", 404),
 ])
 def test_bad_requests_for_entries_get_the_error_page(
         ledger: Ledger, path: str, status: int) -> None:
