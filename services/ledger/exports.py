@@ -78,18 +78,17 @@ def _copy(db: Database, query: EntryQuery) -> Iterator[bytes]:
     inner quotes doubled, NULL the empty field, lines ended by LF.
     tests/integration/test_exports.py checks that both give the same bytes."""
     iso = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
-    stmt = entries_statement(query, columns=(
-        Entry.seq.label("seq"), sa.func.to_char(Entry.time, iso).label("time"),
-        sa.func.to_char(Entry.received_at, iso).label("received_at"),
-        Entry.area.label("area"), Entry.type.label("type"), Entry.source.label("source"),
-        Entry.event_id.label("id"), Entry.subject.label("subject"),
-        Entry.org_unit.label("org_unit"), Entry.pseudonym.label("pseudonym"),
-        Entry.event.label("event"),
+    values = (
+        Entry.seq, sa.func.to_char(Entry.time, iso), sa.func.to_char(Entry.received_at, iso),
+        Entry.area, Entry.type, Entry.source, Entry.event_id, Entry.subject, Entry.org_unit,
+        Entry.pseudonym, Entry.event,
         # NULL, not "", where there is none: COPY quotes an empty text, as not NULL. (A
         # 32-byte hash is 44 characters of base64, under the 76 at which ``encode`` would
         # break its line.)
-        sa.func.nullif(sa.func.encode(Entry.salt, "hex"), "").label("salt"),
-        sa.func.nullif(sa.func.encode(Entry.leaf_hash, "base64"), "").label("leaf_hash")))
+        sa.func.nullif(sa.func.encode(Entry.salt, "hex"), ""),
+        sa.func.nullif(sa.func.encode(Entry.leaf_hash, "base64"), ""))
+    stmt = entries_statement(query, columns=tuple(
+        value.label(name) for name, value in zip(ENTRY_COLUMNS, values, strict=True)))
     compiled = stmt.compile(dialect=db.engine.dialect)
     copy_sql = (f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE "
                 f"({', '.join(QUOTED)}))")

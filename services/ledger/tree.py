@@ -143,15 +143,11 @@ def leaves_between(session: Session, low: int, high: int) -> list[Leaf]:
     return found
 
 
-def tile_hashes(session: Session, tile: Tile, stored: bool = True) -> bytes:
-    """The tile's hashes, concatenated (c2sp.org/tlog-tiles); the caller checks that the
-    tree has them all (``tiles.available``). A full tile of level 0 is read from
-    ``leaf_tiles`` once the tiles follower has written it (unless not ``stored``), and
-    from its 256 entries until then."""
-    if stored and tile.level == 0 and tile.width == WIDTH:
-        kept = stored_leaf_tile(session, tile.index)
-        if kept is not None:
-            return kept
+def tile_hashes(session: Session, tile: Tile) -> bytes:
+    """The tile's hashes, concatenated (c2sp.org/tlog-tiles), from the entries' leaf hashes
+    or the stored nodes; the caller checks that the tree has them all
+    (``tiles.available``). The tile route reads a full tile of level 0 from
+    ``stored_leaf_tile`` first."""
     last = tile.first + tile.width - 1
     if tile.level == 0:
         stmt, bounds = _TILE_LEAVES, {"low": tile.first + 1, "high": last + 1}
@@ -178,7 +174,7 @@ def write_leaf_tiles(session: Session, after: int, upto: int) -> int:
     """Write the full tiles of level 0 that entries ``after + 1`` to ``upto`` complete,
     each from its entries; how many."""
     indexes = range(after // WIDTH, upto // WIDTH)
-    rows = [{"index": n, "hashes": tile_hashes(session, Tile(0, n, WIDTH), stored=False)}
+    rows = [{"index": n, "hashes": tile_hashes(session, Tile(0, n, WIDTH))}
             for n in indexes]
     if rows:
         session.execute(sa.insert(LeafTile), rows)
