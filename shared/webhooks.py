@@ -26,9 +26,6 @@ class IntegrationMixin:
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(sa.DateTime, nullable=True)
 
-    def secrets(self) -> list[str]:
-        return [s for s in (self.secret, self.previous_secret) if s]
-
 
 class ReceiptMixin:
     key: Mapped[str] = mapped_column(sa.String(600), primary_key=True)

@@ -56,6 +56,13 @@ def _emit(session: Session, area: Area, type_: str, subject: str, data: dict[str
     outbox.add(session, Outbox, [event])
 
 
+# What a unit of work reads of them by key: built once, the keys bound at execution.
+_ACTIVITIES = sa.select(Activity).where(Activity.id.in_(KEYS))
+_INVOLVEMENTS = sa.select(Involvement.id).where(Involvement.id.in_(KEYS))
+_CITIZENS = (sa.select(Citizen.lookup, Citizen.rule, Citizen.salt, Citizen.pseudonym)
+             .where(Citizen.lookup.in_(KEYS)))
+
+
 class Known:
     """What one unit of work has read or written of activities, involvements and citizens.
 
@@ -82,27 +89,21 @@ class Known:
     def preload(self, activity_ids: set[str], involvement_ids: set[str],
                 lookups: set[str]) -> None:
         for chunk in chunks(sorted(activity_ids - self.activities.keys()), KEYS_PER_STATEMENT):
-            found = {a.id: a for a in self.session.scalars(
-                sa.select(Activity).where(Activity.id.in_(KEYS)), {"keys": chunk})}
+            found = {a.id: a for a in self.session.scalars(_ACTIVITIES, {"keys": chunk})}
             self.activities.update({i: found.get(i) for i in chunk})
         for chunk in chunks(sorted(involvement_ids - self.involvements - self.free_involvements),
                             KEYS_PER_STATEMENT):
-            taken = set(self.session.scalars(
-                sa.select(Involvement.id).where(Involvement.id.in_(KEYS)), {"keys": chunk}))
+            taken = set(self.session.scalars(_INVOLVEMENTS, {"keys": chunk}))
             self.involvements |= taken
             self.free_involvements |= set(chunk) - taken
         for chunk in chunks(sorted(lookups - self.citizens.keys()), KEYS_PER_STATEMENT):
-            links = {lookup: Link(rule, salt, pseudonym)
-                     for lookup, rule, salt, pseudonym in self.session.execute(
-                         sa.select(Citizen.lookup, Citizen.rule, Citizen.salt,
-                                   Citizen.pseudonym)
-                         .where(Citizen.lookup.in_(KEYS)), {"keys": chunk})}
+            links = {lookup: Link(rule, salt, pseudonym) for lookup, rule, salt, pseudonym
+                     in self.session.execute(_CITIZENS, {"keys": chunk})}
             self.citizens.update({k: links.get(k) for k in chunk})
 
     def activity(self, activity_id: str) -> Activity | None:
         if activity_id not in self.activities:
-            self.activities[activity_id] = self.session.scalar(
-                sa.select(Activity).where(Activity.id == activity_id))
+            self.preload({activity_id}, set(), set())
         return self.activities[activity_id]
 
     def involvement_taken(self, involvement_id: str) -> bool:
