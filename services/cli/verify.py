@@ -110,14 +110,19 @@ def _keys(vkey: str, witnesses: tuple[str, ...], quorum: int | None
               "extends it.")
 @click.option("--save-checkpoint", type=click.Path(dir_okay=False, writable=True),
               help="Save the live checkpoint, once verified, for next time.")
+@click.option("--every-tile", is_flag=True,
+              help="Also fetch every full tile and check it against the tile above it, so "
+              "that every tile a client may be served is the signed tree's (a 1M-entry "
+              "log has about 3,900 tiles, 32 MB).")
 @_witness_options
 def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str | None,
-               witnesses: tuple[str, ...], quorum: int | None) -> None:
+               every_tile: bool, witnesses: tuple[str, ...], quorum: int | None) -> None:
     """Check the live log at URL from its C2SP checkpoint and hash tiles, with no token.
 
     The checkpoint's signature must verify under the verifier key, enough of the witnesses
-    you trust must have cosigned it, the tiles must hash to its root, and, given a saved
-    checkpoint, the tiles must prove the log extends it.
+    you trust must have cosigned it, the tiles that give its root must hash to it, and,
+    given a saved checkpoint, the tiles must prove the log extends it. With --every-tile,
+    each full tile must hash to its hash in the tile above it as well.
     Exits 0 when everything verifies, 1 with the reason when anything does not.
     """
     from services.ledger import verify as check
@@ -125,14 +130,16 @@ def verify_log(url: str, vkey: str, checkpoint: str | None, save_checkpoint: str
     verifier, trusted, needed = _keys(vkey, witnesses, quorum)
     saved = Path(checkpoint).read_text(encoding="utf-8") if checkpoint else None
     try:
-        note, current, before = check.check_tiles(url, verifier, saved, trusted, needed)
+        note, current, before = check.check_tiles(url, verifier, saved, trusted, needed,
+                                                  every_tile)
     except check.VerifyError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(1)
     extends = f", and extends the saved checkpoint of {before.size}" if before else ""
     cosigned = f"; at least {needed} of {len(trusted)} witnesses cosigned it" if trusted else ""
+    every = "; every tile of it hashes into the tile above it" if every_tile else ""
     click.echo(f"OK: {current.origin} holds {current.size} entries; its tiles hash to the "
-               f"signed checkpoint's root{extends}{cosigned}")
+               f"signed checkpoint's root{every}{extends}{cosigned}")
     if save_checkpoint:
         Path(save_checkpoint).write_text(note, encoding="utf-8")
 

@@ -203,13 +203,53 @@ def _bytes(url: str) -> bytes:
             raise VerifyError(f"could not read {response.url}: {exc}") from exc
 
 
+# How many full tiles ``check_every_tile`` asks for at once (the fetcher reads them in
+# parallel), and lets go of before the next: a log's tiles need not fit in memory.
+TILES_AT_ONCE = 64
+
+
+def check_every_tile(size: int, get: Callable[[str], bytes]) -> int:
+    """Check that each full tile of the tree of ``size`` folds into the hash that the tile
+    above it holds for it; return how many were checked.
+
+    A root from the tiles reads only the tiles that give it: the partial tiles at the
+    right edge, and the highest tile above the rest. With this, every hash of every tile
+    of the tree is bound to the root, so no tile served to a client can differ from the
+    tree it was signed as."""
+    checked = 0
+    level = 0
+    while (parents := size >> (tiles.HEIGHT * (level + 1))) > 0:
+        top = tiles.HEIGHT * (level + 1)
+        above = tiles.fetcher(size, get)  # one store a level: the tiles above, kept
+        for first in range(0, parents, TILES_AT_ONCE):
+            indexes = range(first, min(first + TILES_AT_ONCE, parents))
+            halves = tiles.fetcher(size, get)(
+                {(top - 1, 2 * n + side) for n in indexes for side in (0, 1)})
+            held = above({(top, n) for n in indexes})
+            for n in indexes:
+                if merkle.node_hash(halves[top - 1, 2 * n], halves[top - 1, 2 * n + 1]) \
+                        != held[top, n]:
+                    parent = n // tiles.WIDTH
+                    above_it = tiles.Tile(level + 1, parent,
+                                          tiles.width_at(level + 1, parent, size))
+                    raise VerifyError(
+                        f"{tiles.Tile(level, n, tiles.WIDTH).path()} does not hash to hash "
+                        f"{n % tiles.WIDTH} of {above_it.path()}: one of them is not of "
+                        f"the tree the checkpoint signed")
+            checked += len(indexes)
+        level += 1
+    return checked
+
+
 def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None,
-                witnesses: Sequence[notes.Verifier] = (), quorum: int = 0
+                witnesses: Sequence[notes.Verifier] = (), quorum: int = 0,
+                every_tile: bool = False
                 ) -> tuple[str, notes.Checkpoint, notes.Checkpoint | None]:
     """The live checkpoint, checked without a token: its signature under the verifier key,
     ``quorum`` cosignatures of the witnesses', its root recomputed from the hash tiles, and,
     given a checkpoint saved before, a consistency proof from the same tiles that the log
-    extends it."""
+    extends it; with ``every_tile``, each full tile against the tile above it as well
+    (``check_every_tile``)."""
     base = base_url.rstrip("/")
     note = _bytes(f"{base}/checkpoint").decode("utf-8", "replace")
     try:
@@ -244,6 +284,8 @@ def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None,
             proof = merkle.prove(merkle.consistency_ranges(before.size, current.size), fetch)
             merkle.verify_consistency(before.size, current.size, proof, before.root,
                                       current.root)
+        if every_tile:
+            check_every_tile(current.size, lambda path: _bytes(f"{base}/{path}"))
     except LookupError as exc:
         raise VerifyError(f"the log's tiles: {exc}") from exc
     except merkle.ProofError as exc:

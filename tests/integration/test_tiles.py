@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from services.cli import main
-from services.ledger import followers, service, tree
+from services.ledger import followers, service, tree, verify
 from services.ledger.models import AccessLog, Entry, Head, LeafTile, MerkleNode
 from services.ledger.signing import Signer
 from services.ledger.tiles import Tile
@@ -238,6 +238,52 @@ def test_the_tiles_follower_keeps_each_full_leaf_tile_as_one_row(make_app: MakeA
     assert ledger.fetch("tile/0/000") == from_entries[0]
     # The partial tile is the entries' (the follower never writes it).
     assert len(ledger.fetch("tile/0/002.p/188")) == 32 * 188
+
+
+def test_a_stored_tile_rewritten_whole_is_served_and_every_client_refuses_it(
+        make_app: MakeApp) -> None:
+    """The tile route serves ``leaf_tiles`` as it is, without reading the tree: a row
+    rewritten with 8,192 bytes of the right shape reaches clients. What protects them is
+    the checkpoint: a proof or a root folded from the rewritten tile does not verify."""
+    ledger = Tiles(make_app("ledger"))
+    db = ledger.app.extensions["db"]
+    ledger.append_sized(600)
+    list(followers.catch_up(db, Settings.defaults(), followers=(followers.TILES,)))
+    checkpoint = ledger.checkpoint()
+    with db.reading() as session:
+        true = session.scalar(sa.select(LeafTile.hashes).where(LeafTile.index == 0))
+    assert true is not None and len(true) == 32 * 256
+    # Leaf 4's hash replaced by another, the rest as they were.
+    forged = true[:4 * 32] + merkle.leaf_hash(b"rewritten") + true[5 * 32:]
+    with db.writing() as session:
+        session.execute(sa.update(LeafTile).where(LeafTile.index == 0).values(hashes=forged))
+    assert ledger.fetch("tile/0/000") == forged
+    leaf_5 = true[5 * 32:6 * 32]
+    with pytest.raises(c2sp.VerificationError):
+        path = c2sp.inclusion_proof_from_tiles(5, checkpoint.size, ledger.fetch)
+        c2sp.verify_inclusion(5, checkpoint.size, leaf_5, path, checkpoint.root)
+    vkey = ledger.http.get("/v1/public-key").json["vkey"]
+    with serving.served(ledger.app) as url:
+        # The root comes from the level-1 tile above it: the root alone cannot tell.
+        assert _verify_log(url, "--vkey", vkey).exit_code == 0
+        result = _verify_log(url, "--vkey", vkey, "--every-tile")
+    assert result.exit_code == 1, result.output
+    assert "FAILED: tile/0/000 does not hash to hash 0 of tile/1/000.p/2" in result.output
+
+
+def test_every_tile_of_a_tree_is_checked_against_the_tile_above_it(make_app: MakeApp) -> None:
+    """At sizes where each level has a full tile, a partial one and none: each full tile is
+    checked once, and a sound tree passes."""
+    ledger = Tiles(make_app("ledger"))
+    with serving.served(ledger.app) as url:
+        vkey = ledger.http.get("/v1/public-key").json["vkey"]
+        for more, full in ((255, 0), (1, 1), (300, 2)):
+            ledger.append_sized(more)
+            size = ledger.checkpoint().size
+            assert verify.check_every_tile(size, ledger.fetch) == full
+            result = _verify_log(url, "--vkey", vkey, "--every-tile")
+            assert result.exit_code == 0, result.output
+            assert "every tile of it hashes into the tile above it" in result.output
 
 
 def test_a_read_whose_access_log_row_fails_still_answers_and_the_failure_is_logged(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.ledger import tiles
+from services.ledger import tiles, verify
 from shared import merkle
 
 LEAVES = [merkle.leaf_hash(hashlib.sha256(str(i).encode()).digest()) for i in range(66_000)]
@@ -60,3 +60,33 @@ def test_a_client_that_keeps_its_tiles_fetches_only_what_it_lacks() -> None:
     path = merkle.prove(merkle.inclusion_ranges(1_000, bigger), tiles.fetcher(bigger, later, kept))
     merkle.verify_inclusion(1_000, bigger, LEAVES[1_000], path, merkle.root_of(LEAVES[:bigger]))
     assert fetched and all(".p/" in p for p in fetched), fetched
+
+
+@pytest.mark.parametrize("size", [0, 255, 256, 511, 65_535, 65_536, 66_000])
+def test_every_full_tile_is_checked_once_against_the_tile_above_it(size: int) -> None:
+    fetched: list[str] = []
+    full = size // tiles.WIDTH + size // tiles.WIDTH ** 2
+    assert verify.check_every_tile(size, _tile_server(size, fetched)) == full
+    assert {p for p in fetched if ".p/" not in p} == {
+        tiles.Tile(level, n, tiles.WIDTH).path()
+        for level in (0, 1) for n in range(size // tiles.WIDTH ** (level + 1))}
+
+
+@pytest.mark.parametrize(("forged", "named"), [
+    ("tile/0/100", "tile/0/100 does not hash to hash 100 of tile/1/000:"),
+    ("tile/0/256", "tile/0/256 does not hash to hash 0 of tile/1/001.p/1:"),
+    ("tile/1/000", "tile/0/001 does not hash to hash 1 of tile/1/000:")])
+def test_a_full_tile_that_disagrees_with_the_tile_above_it_is_named(forged: str,
+                                                                    named: str) -> None:
+    """One hash of one full tile changed: the check names the pair of tiles that disagree.
+    (The partial tiles at the right edge give the root, which check_tiles compares.)"""
+    size = 66_000
+    honest = _tile_server(size, [])
+
+    def get(path: str) -> bytes:
+        data = honest(path)
+        return data[:32] + merkle.leaf_hash(b"forged") + data[64:] if path == forged else data
+
+    with pytest.raises(verify.VerifyError) as refused:
+        verify.check_every_tile(size, get)
+    assert str(refused.value).startswith(named)
