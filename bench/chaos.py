@@ -17,7 +17,9 @@ runs, and then a wait until the ledger has drained. Then it counts:
 - verify: ``ladder verify`` of an NDJSON export of the whole ledger against the signed
   tree head and the live log;
 - measures: once the followers of the log have caught up, "exact" if the measures count
-  each area's involvements as the log holds them (recorded, less withdrawn).
+  each area's involvements as the log holds them (recorded, less withdrawn);
+- tiles: then, "exact" if the tiles follower has stored every full tile of level 0 of
+  the log, and nothing else, each the leaf hashes of its entries.
 
 After each fault the stack is put back (a process left dead started again, Redis's
 memory limit restored, the fault's extra worker stopped), so that the next fault starts
@@ -25,8 +27,8 @@ from a running stack. A fault that leaves the stack beyond repair fails, and so 
 faults after it on that stack, each with the reason.
 
 It prints the table and exits 1 unless every fault shows 0 lost, 0 duplicated, verify
-passing and the measures exact. A fault that cannot be injected on this machine is printed as
-"not run" with the reason, and fails the run too: it proved nothing.
+passing and the measures and the tiles exact. A fault that cannot be injected on this
+machine is printed as "not run" with the reason, and fails the run too: it proved nothing.
 
 Sizes and switches (environment):
   CHAOS_EVENTS          events of fault 1's load (default 100,000)
@@ -80,8 +82,10 @@ import sqlalchemy as sa
 
 from bench.support.areas import ACTIVITIES, involvement
 from bench.support.stack import ROOT, WRITE_PATH, Stack, prepare
-from services.ledger.models import Aggregate, Entry, FollowerPosition
+from services.ledger import tree
+from services.ledger.models import Aggregate, Entry, FollowerPosition, LeafTile
 from services.ledger.models import Head as LedgerHead
+from services.ledger.tiles import WIDTH, Tile
 from shared import procfile
 from shared.area.models import Outbox
 from shared.celery_app import make_celery
@@ -422,13 +426,16 @@ class Row:
     verify: str = ""
     # The followers of the log caught up, and the measures count every involvement.
     measures: str = ""
+    # Then every full tile of level 0 stored, as the entries' leaf hashes.
+    tiles: str = ""
     notes: str = ""
     not_run: str = ""
 
     @property
     def passed(self) -> bool:
         return (not self.not_run and self.lost == 0 and self.duplicates == 0
-                and self.verify == "passes" and self.measures == "exact")
+                and self.verify == "passes" and self.measures == "exact"
+                and self.tiles == "exact")
 
 
 def count(stack: Stack, loads: list[Load], row: Row) -> None:
@@ -485,6 +492,27 @@ def measures(stack: Stack, timeout: float) -> str:
     counted = {area: int(n) for area, n in counted.items() if n}
     expected = {area: n for area, n in expected.items() if n}
     return "exact" if counted == expected else f"FAILS: {counted} counted of {expected}"
+
+
+def stored_tiles(stack: Stack) -> str:
+    """Once the followers have caught up (``measures`` waits for them): has the tiles
+    follower stored every full tile of level 0 of the log, and no other, each the leaf
+    hashes of its entries? "exact" if so."""
+    db = Database(stack.env["LEDGER_DATABASE_URL"])
+    try:
+        with db.reading() as session:
+            full = tree.current_size(session) // WIDTH
+            stored = {index: bytes(hashes) for index, hashes in session.execute(
+                sa.select(LeafTile.index, LeafTile.hashes))}
+            wrong = [n for n in range(full)
+                     if stored.get(n) != tree.tile_hashes(session, Tile(0, n, WIDTH))]
+    finally:
+        db.dispose()
+    extra = sorted(stored.keys() - set(range(full)))
+    if wrong or extra:
+        return (f"FAILS: of {full} full tiles, {len(wrong)} missing or not their entries' "
+                f"(first {wrong[:3]}), {len(extra)} beyond the log (first {extra[:3]})")
+    return "exact"
 
 
 def verify(stack: Stack, workdir: Path) -> str:
@@ -797,9 +825,10 @@ def run_fault(fault: Fault, stack: Stack, loads: list[Load], row: Row, workdir: 
         workdir.mkdir(parents=True, exist_ok=True)
         row.verify = verify(stack, workdir)
         row.measures = measures(stack, DRAIN_TIMEOUT)
+        row.tiles = stored_tiles(stack)
         say(f"{row.in_ledger:,} in the ledger, {row.duplicates} duplicates, "
             f"{row.lost} lost (of every load on this stack); verify {row.verify}; "
-            f"measures {row.measures}")
+            f"measures {row.measures}; tiles {row.tiles}")
     except Exception as exc:
         # The fault broke the harness or the stack: the row fails, the others still run.
         traceback.print_exc()
@@ -853,14 +882,15 @@ def _n(value: int | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    header = ("fault", "accepted", "in ledger", "duplicates", "lost", "verify", "measures")
+    header = ("fault", "accepted", "in ledger", "duplicates", "lost", "verify", "measures",
+              "tiles")
     lines = [header]
     for r in rows:
         if r.not_run:
-            lines.append((r.fault, f"not run: {r.not_run}", "", "", "", "", ""))
+            lines.append((r.fault, f"not run: {r.not_run}", "", "", "", "", "", ""))
         else:
             lines.append((r.fault, _n(r.accepted), _n(r.in_ledger), _n(r.duplicates),
-                          _n(r.lost), r.verify, r.measures))
+                          _n(r.lost), r.verify, r.measures, r.tiles))
     widths = [max(len(line[i]) for line in lines if not line[1].startswith("not run"))
               for i in range(len(header))]
     out = []
@@ -899,7 +929,7 @@ def main() -> int:
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"\nwritten to {shown}; "
           + (f"FAILED: {', '.join(failed)}" if failed else "every fault: 0 lost, 0 duplicated, "
-             "verify passes, the measures exact"))
+             "verify passes, the measures and the tiles exact"))
     if failed or os.environ.get("CHAOS_KEEP") == "1":
         print(f"databases and logs kept in {workdir}")
     else:

@@ -64,5 +64,5 @@ def test_the_fault_runs_and_loses_nothing_in_smoke_mode(fault: str, run: Run) ->
     assert not row["not_run"], (row, run.output)
     assert row["passed"], (row, run.output)
     assert row["lost"] == 0 and row["duplicates"] == 0 and row["verify"] == "passes", row
-    assert row["measures"] == "exact", row
+    assert row["measures"] == "exact" and row["tiles"] == "exact", row
     assert row["accepted"] == row["in_ledger"] > 0, row
