@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import click
 
 from services.cli import demo, operations, report, run, verify, witness
 from shared import logs
-from shared.config import load_dotenv_file
+from shared.config import ConfigError, load_dotenv_file
 
 
 class _Ladder(click.Group):
@@ -27,15 +28,19 @@ class _Ladder(click.Group):
     traceback (docs/operations.md, "The ladder command")."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from shared.config import ConfigError
-        from shared.errors import DomainError
-
         try:
             return super().invoke(ctx)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from exc
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            # Looked up only when something fails: shared.errors brings Flask and
+            # SQLAlchemy, half a second of CPU that `ladder health`, run by docker-compose
+            # every 10 s in every container, does not otherwise need. A domain error can
+            # only come from a command that imported it.
+            errors = sys.modules.get("shared.errors")
+            if errors is not None and isinstance(exc, errors.DomainError):
+                raise click.ClickException(exc.message) from exc
+            if isinstance(exc, ConfigError):
+                raise click.ClickException(str(exc)) from exc
+            raise
 
 
 @click.group(cls=_Ladder, context_settings={"help_option_names": ["-h", "--help"]})
