@@ -24,15 +24,18 @@ from sqlalchemy import (
     BindParameter,
     Boolean,
     Connection,
+    CursorResult,
     Date,
     DateTime,
     Dialect,
     Engine,
     Enum,
+    Executable,
     Float,
     Insert,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Table,
     bindparam,
@@ -57,6 +60,8 @@ STAGED = "staged"
 KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 
 
+# Where a SQLite connection's record keeps the durability it was last told (``_begin``).
+SYNCHRONOUS = "ladder_synchronous"
 # How long a SQLite connection waits for another's lock before it gives up.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -99,8 +104,13 @@ def make_engine(url: str, server_options: str = "", **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        # Each transaction states its durability: FULL syncs the WAL on every commit.
-        conn.exec_driver_sql(f"PRAGMA synchronous={options.get('sqlite_synchronous', 'FULL')}")
+        # Each transaction states its durability: FULL syncs the WAL on every commit. The
+        # setting belongs to the connection and lasts, so it is stated only when it
+        # changes: a statement less for nearly every transaction.
+        durability, info = options.get("sqlite_synchronous", "FULL"), conn.connection.info
+        if info.get(SYNCHRONOUS) != durability:
+            conn.exec_driver_sql(f"PRAGMA synchronous={durability}")
+            info[SYNCHRONOUS] = durability
         begin = options.get("sqlite_begin", "")
         if begin == "IMMEDIATE" and lock_path is not None:
             writer_lock(conn.connection.info, lock_path).take()
@@ -309,25 +319,50 @@ def stage(session: Session, table: Table, row: dict[str, Any]) -> None:
 
     The ORM's unit of work costs more per row than building the row does: a
     batch of a thousand events would spend most of its time there. Staged rows
-    go in as one ``executemany`` per table, just before the session's next query
-    (which so sees them, as it would see ORM objects it autoflushes) or at the
-    commit, after the ORM's own objects (which they may refer to).
+    go in as one ``executemany`` per table, parents before children, just before
+    the session's next query (which so sees them, as it would see ORM objects it
+    autoflushes), before its next flush of ORM objects (which may refer to them),
+    or at the commit. A staged row must not refer to an ORM object's.
     """
     session.info.setdefault(STAGED, {}).setdefault(table, []).append(row)
 
 
-def _insert_staged(session: Session) -> None:
+@cache
+def _insert(table: Table) -> Insert:
+    """A table's INSERT, built once: its cache key is then computed once too."""
+    return insert(table)
+
+
+@cache
+def _parents_first(metadata: MetaData) -> dict[Table, int]:
+    return {table: rank for rank, table in enumerate(metadata.sorted_tables)}
+
+
+def _insert_staged(session: Session, *_: Any) -> None:
     staged: dict[Table, list[dict[str, Any]]] = session.info.pop(STAGED, None) or {}
     if not staged:
         return
-    session.flush()
     connection = session.connection()
-    for table, rows in staged.items():
-        executemany(connection, insert(table), rows)
+    for table, rows in sorted(staged.items(),
+                              key=lambda item: _parents_first(item[0].metadata)[item[0]]):
+        executemany(connection, _insert(table), rows)
 
 
 def _before_query(state: ORMExecuteState) -> None:
     _insert_staged(state.session)
+
+
+def execute(session: Session, statement: Executable,
+            params: dict[str, Any] | None = None) -> CursorResult[*tuple[Any, ...]]:
+    """A Core statement in the unit of work, after what it has staged or added.
+
+    For lookups by key and single-row changes on a hot path: the ORM's own
+    ``execute`` costs several times what such a statement does on the connection
+    (docs/performance.md, "A webhook off the ORM").
+    """
+    _insert_staged(session)
+    session.flush()
+    return session.connection().execute(statement, params)
 
 
 # The advisory lock a PostgreSQL unit of work holds (Database.writing). Advisory locks
@@ -365,6 +400,7 @@ class Database:
             max_overflow=8) if postgresql else None
         for factory in (self._read, self._stream, self._write, self._write_relaxed):
             event.listen(factory, "do_orm_execute", _before_query)
+            event.listen(factory, "before_flush", _insert_staged)
             event.listen(factory, "before_commit", _insert_staged)
         self._active: ContextVar[Session | None] = ContextVar(f"uow_{id(self)}", default=None)
 

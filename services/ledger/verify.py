@@ -268,7 +268,10 @@ def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None,
         if checkpoint is not None and checkpoint.origin != verifier.name:
             raise VerifyError(f"the checkpoint is of {checkpoint.origin!r}, not of the log "
                               f"the verifier key names, {verifier.name!r}")
-    fetch = tiles.fetcher(current.size, lambda path: _bytes(f"{base}/{path}"))
+    def get(path: str) -> bytes:
+        return _bytes(f"{base}/{path}")
+
+    fetch = tiles.fetcher(current.size, get)
     try:
         root = merkle.tree_root(current.size, fetch)
         if root != current.root:
@@ -285,7 +288,7 @@ def check_tiles(base_url: str, verifier: notes.Verifier, saved: str | None,
             merkle.verify_consistency(before.size, current.size, proof, before.root,
                                       current.root)
         if every_tile:
-            check_every_tile(current.size, lambda path: _bytes(f"{base}/{path}"))
+            check_every_tile(current.size, get)
     except LookupError as exc:
         raise VerifyError(f"the log's tiles: {exc}") from exc
     except merkle.ProofError as exc:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared import impact, outbox
-from shared.area import Area
-from shared.area.models import Activity, Impact, Involvement, Outbox
+from shared.area import Area, service
+from shared.area.models import Impact, Outbox
 from shared.db import Database
 from shared.envelope import IMPACT_CORRECTED, IMPACT_RECORDED, new_event
 from shared.errors import Conflict, Invalid, NotFound
@@ -49,29 +49,28 @@ def _check(fields: dict[str, Any], today: date) -> None:
                       {"json": errors})
 
 
-def _target(session: Session, fields: dict[str, Any]) -> tuple[Activity, str | None]:
+def _target(session: Session, fields: dict[str, Any]) -> tuple[service.Held, str | None]:
     """The activity the record is of, and the involvement, if it is of one."""
     involvement_id = fields.get("involvement_id")
     activity_id = fields.get("activity_id")
     if involvement_id:
-        involvement = session.scalar(sa.select(Involvement)
-                                     .where(Involvement.id == involvement_id))
+        involvement = service.find_involvement(session, involvement_id)
         if involvement is None:
             raise NotFound(f"No involvement {involvement_id}.")
-        if involvement.status == "withdrawn":
+        if involvement["status"] == "withdrawn":
             raise Conflict(f"Involvement {involvement_id} was withdrawn.")
-        if activity_id and activity_id != involvement.activity_id:
+        if activity_id and activity_id != involvement["activity_id"]:
             raise Invalid("activity_id is not the involvement's activity.",
-                          {"json": {"activity_id": [
-                              f"Involvement {involvement_id} is in {involvement.activity_id}."]}})
-        activity_id = involvement.activity_id
-    activity = session.scalar(sa.select(Activity).where(Activity.id == activity_id))
+                          {"json": {"activity_id": [f"Involvement {involvement_id} is in "
+                                                    f"{involvement['activity_id']}."]}})
+        activity_id = involvement["activity_id"]
+    activity = service.Known.of(session).activity(str(activity_id))
     if activity is None:
         raise NotFound(f"No activity {activity_id}.")
     return activity, involvement_id
 
 
-def _emit(session: Session, area: Area, type_: str, row: Impact, activity: Activity,
+def _emit(session: Session, area: Area, type_: str, row: Impact, activity: service.Held,
           when: datetime) -> None:
     data = {"area": area.name, "impact_id": row.id, "activity_id": row.activity_id,
             "involvement_id": row.involvement_id, "org_unit": activity.org_unit,
@@ -121,7 +120,7 @@ def correct_impact(db: Database, area: Area, impact_id: str,
         _seal(row)
         row.revision += 1
         row.updated_at = as_naive_utc(now)
-        activity = session.scalar(sa.select(Activity).where(Activity.id == row.activity_id))
+        activity = service.Known.of(session).activity(row.activity_id)
         assert activity is not None
         _emit(session, area, IMPACT_CORRECTED, row, activity, now)
         return view(row)

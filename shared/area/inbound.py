@@ -21,7 +21,7 @@ from shared.area import Area, impacts, service
 from shared.area.models import Integration, Receipt
 from shared.area.schemas import AreaSchemas, check_moment
 from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import KEYS, Database, stage
+from shared.db import KEYS, Database, execute, stage
 from shared.envelope import EVENT_TYPE_PREFIX, envelope_errors, parse_time
 from shared.errors import fail
 from shared.times import naive_utcnow, rfc3339
@@ -76,7 +76,7 @@ def _read_receipts(session: Session, keys: list[str]) -> Stored:
     found: Stored = {}
     for chunk in chunks(keys, KEYS_PER_STATEMENT):
         found.update((key, (status, body))
-                     for key, status, body in session.execute(_RECEIPTS, {"keys": chunk}))
+                     for key, status, body in execute(session, _RECEIPTS, {"keys": chunk}))
     return found
 
 

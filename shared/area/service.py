@@ -20,7 +20,7 @@ from shared import outbox
 from shared.area import Area, references
 from shared.area.models import Activity, Citizen, Involvement, Outbox
 from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import KEYS, Database, stage
+from shared.db import KEYS, Database, execute, stage
 from shared.envelope import (
     ACTIVITY_CANCELLED,
     ACTIVITY_RECORDED,
@@ -36,9 +36,22 @@ from shared.times import as_naive_utc, naive_utcnow
 
 # The facts of rubric 2 with no column of their own live in the row's extras (JSON).
 IN_EXTRAS = ("part", "influence")
-# Involvements and citizens are written as plain rows (shared.db.stage), in bulk.
+# Activities, involvements and citizens are written as plain rows (shared.db.stage), in
+# bulk, and read as rows: the ORM costs more than the rows do (docs/performance.md).
+ACTIVITIES = cast(sa.Table, Activity.__table__)
 INVOLVEMENTS = cast(sa.Table, Involvement.__table__)
 CITIZENS = cast(sa.Table, Citizen.__table__)
+
+
+class Held(NamedTuple):
+    """What a unit of work knows of an activity: the columns its use cases read."""
+
+    id: str
+    kind: str
+    org_unit: str
+    status: str
+    details: str
+    revision: int
 
 
 class Link(NamedTuple):
@@ -57,7 +70,8 @@ def _emit(session: Session, area: Area, type_: str, subject: str, data: dict[str
 
 
 # What a unit of work reads of them by key: built once, the keys bound at execution.
-_ACTIVITIES = sa.select(Activity).where(Activity.id.in_(KEYS))
+_HELD = [ACTIVITIES.c[name] for name in Held._fields]
+_ACTIVITIES = sa.select(*_HELD).where(ACTIVITIES.c.id.in_(KEYS))
 _INVOLVEMENTS = sa.select(Involvement.id).where(Involvement.id.in_(KEYS))
 _CITIZENS = (sa.select(Citizen.lookup, Citizen.rule, Citizen.salt, Citizen.pseudonym)
              .where(Citizen.lookup.in_(KEYS)))
@@ -73,7 +87,7 @@ class Known:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.activities: dict[str, Activity | None] = {}
+        self.activities: dict[str, Held | None] = {}
         self.involvements: set[str] = set()
         self.free_involvements: set[str] = set()
         # A citizen's row by lookup; None when there is no such citizen (or no longer).
@@ -89,19 +103,20 @@ class Known:
     def preload(self, activity_ids: set[str], involvement_ids: set[str],
                 lookups: set[str]) -> None:
         for chunk in chunks(sorted(activity_ids - self.activities.keys()), KEYS_PER_STATEMENT):
-            found = {a.id: a for a in self.session.scalars(_ACTIVITIES, {"keys": chunk})}
+            found = {a.id: Held._make(a)
+                     for a in execute(self.session, _ACTIVITIES, {"keys": chunk})}
             self.activities.update({i: found.get(i) for i in chunk})
         for chunk in chunks(sorted(involvement_ids - self.involvements - self.free_involvements),
                             KEYS_PER_STATEMENT):
-            taken = set(self.session.scalars(_INVOLVEMENTS, {"keys": chunk}))
+            taken = set(execute(self.session, _INVOLVEMENTS, {"keys": chunk}).scalars())
             self.involvements |= taken
             self.free_involvements |= set(chunk) - taken
         for chunk in chunks(sorted(lookups - self.citizens.keys()), KEYS_PER_STATEMENT):
             links = {lookup: Link(rule, salt, pseudonym) for lookup, rule, salt, pseudonym
-                     in self.session.execute(_CITIZENS, {"keys": chunk})}
+                     in execute(self.session, _CITIZENS, {"keys": chunk})}
             self.citizens.update({k: links.get(k) for k in chunk})
 
-    def activity(self, activity_id: str) -> Activity | None:
+    def activity(self, activity_id: str) -> Held | None:
         if activity_id not in self.activities:
             self.preload({activity_id}, set(), set())
         return self.activities[activity_id]
@@ -120,13 +135,13 @@ class Known:
 # -- activities --------------------------------------------------------------------------
 
 
-def activity_view(activity: Activity) -> dict[str, Any]:
+def activity_view(activity: Held) -> dict[str, Any]:
     return {"id": activity.id, "kind": activity.kind, "org_unit": activity.org_unit,
             "status": activity.status, "revision": activity.revision,
             **json.loads(activity.details)}
 
 
-def _activity_data(activity: Activity) -> dict[str, Any]:
+def _activity_data(activity: Held) -> dict[str, Any]:
     view = activity_view(activity)
     return {"activity_id": view.pop("id"), **view}
 
@@ -144,23 +159,23 @@ def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[st
         if chosen and known.activity(activity_id) is not None:
             raise Conflict(f"A {area.activity_kind} with id {activity_id} already exists.")
         area.check_activity(session, fields)
-        activity = Activity(id=activity_id, kind=area.activity_kind, org_unit=org_unit,
-                            status="active", details=json.dumps(fields, default=str),
-                            revision=1, created_at=as_naive_utc(now), updated_at=as_naive_utc(now))
-        session.add(activity)
+        activity = Held(id=activity_id, kind=area.activity_kind, org_unit=org_unit,
+                        status="active", details=json.dumps(fields, default=str), revision=1)
+        stage(session, ACTIVITIES, {**activity._asdict(), "created_at": as_naive_utc(now),
+                                    "updated_at": as_naive_utc(now)})
         known.activities[activity_id] = activity
         _emit(session, area, ACTIVITY_RECORDED, activity_id, _activity_data(activity), when)
         return activity_view(activity)
 
 
-def _load_activity(session: Session, area: Area, activity_id: str) -> Activity:
+def _load_activity(session: Session, area: Area, activity_id: str) -> Held:
     activity = Known.of(session).activity(activity_id)
     if activity is None:
         raise NotFound(f"No {area.activity_kind} {activity_id}.")
     return activity
 
 
-def _must_be_active(area: Area, activity: Activity) -> None:
+def _must_be_active(area: Area, activity: Held) -> None:
     if activity.status == "cancelled":
         raise Conflict(f"{area.activity_kind.capitalize()} {activity.id} is cancelled.")
 
@@ -173,13 +188,20 @@ def update_activity(db: Database, area: Area, activity_id: str,
         _must_be_active(area, activity)
         changes = dict(changes)
         area.check_activity(session, changes)
-        if "org_unit" in changes:
-            activity.org_unit = changes.pop("org_unit")
-        activity.details = json.dumps({**json.loads(activity.details), **changes}, default=str)
-        activity.revision += 1
-        activity.updated_at = as_naive_utc(now)
+        org_unit = changes.pop("org_unit", activity.org_unit)
+        details = json.dumps({**json.loads(activity.details), **changes}, default=str)
+        activity = _save_activity(session, activity, now, org_unit=org_unit, details=details)
         _emit(session, area, ACTIVITY_UPDATED, activity_id, _activity_data(activity), now)
         return activity_view(activity)
+
+
+def _save_activity(session: Session, activity: Held, now: datetime, **changes: Any) -> Held:
+    """The activity with ``changes`` and its next revision, written and known."""
+    saved = activity._replace(**changes, revision=activity.revision + 1)
+    execute(session, sa.update(ACTIVITIES).where(ACTIVITIES.c.id == activity.id).values(
+        **changes, revision=saved.revision, updated_at=as_naive_utc(now)))
+    Known.of(session).activities[activity.id] = saved
+    return saved
 
 
 def cancel_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
@@ -187,9 +209,7 @@ def cancel_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any
     with db.writing() as session:
         activity = _load_activity(session, area, activity_id)
         _must_be_active(area, activity)
-        activity.status = "cancelled"
-        activity.revision += 1
-        activity.updated_at = as_naive_utc(now)
+        activity = _save_activity(session, activity, now, status="cancelled")
         _emit(session, area, ACTIVITY_CANCELLED, activity_id, _activity_data(activity), now)
         return activity_view(activity)
 
@@ -202,15 +222,15 @@ def get_activity(db: Database, area: Area, activity_id: str) -> dict[str, Any]:
 def recent_activities(db: Database, limit: int) -> list[dict[str, Any]]:
     """The latest activities recorded, the newest first."""
     with db.reading() as session:
-        rows = session.scalars(sa.select(Activity).order_by(Activity.n.desc()).limit(limit))
-        return [activity_view(a) for a in rows]
+        rows = session.execute(sa.select(*_HELD).order_by(ACTIVITIES.c.n.desc()).limit(limit))
+        return [activity_view(Held._make(a)) for a in rows]
 
 
 def list_activities(db: Database, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     with db.reading() as session:
-        rows = session.scalars(sa.select(Activity).where(Activity.n > after)
-                               .order_by(Activity.n).limit(limit)).all()
-        return [activity_view(a) for a in rows], (rows[-1].n if rows else after)
+        rows = session.execute(sa.select(ACTIVITIES.c.n, *_HELD).where(ACTIVITIES.c.n > after)
+                               .order_by(ACTIVITIES.c.n).limit(limit)).all()
+        return [activity_view(Held._make(a[1:])) for a in rows], (rows[-1].n if rows else after)
 
 
 # -- citizens ----------------------------------------------------------------------------
@@ -244,7 +264,7 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
     if legacy is not None:
         pseudonym = references.pseudonym(key, str(legacy.salt), sent)
         if known.citizen(now) is None:
-            session.execute(sa.delete(Citizen).where(Citizen.lookup == before))
+            execute(session, sa.delete(CITIZENS).where(CITIZENS.c.lookup == before))
             _add_citizen(session, now, Link(references.RULE, None, pseudonym))
             known.citizens[before] = None
         return pseudonym
@@ -276,7 +296,7 @@ def involvement_view(inv: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _involvement_data(inv: Mapping[str, Any], activity: Activity, area: Area) -> dict[str, Any]:
+def _involvement_data(inv: Mapping[str, Any], activity: Held, area: Area) -> dict[str, Any]:
     view = involvement_view(inv)
     facts = {name: view[name] for name in FACT_NAMES}
     return {"involvement_id": view.pop("id"), "org_unit": activity.org_unit,
@@ -351,15 +371,15 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
         return involvement_view(inv)
 
 
-def _find_involvement(session: Session, involvement_id: str) -> dict[str, Any] | None:
-    row = session.execute(sa.select(INVOLVEMENTS).where(INVOLVEMENTS.c.id == involvement_id)
-                          ).mappings().one_or_none()
+def find_involvement(session: Session, involvement_id: str) -> dict[str, Any] | None:
+    row = execute(session, sa.select(INVOLVEMENTS).where(INVOLVEMENTS.c.id == involvement_id)
+                  ).mappings().one_or_none()
     return dict(row) if row is not None else None
 
 
 def _load_involvement(session: Session, involvement_id: str
-                      ) -> tuple[dict[str, Any], Activity]:
-    inv = _find_involvement(session, involvement_id)
+                      ) -> tuple[dict[str, Any], Held]:
+    inv = find_involvement(session, involvement_id)
     if inv is None:
         raise NotFound(f"No involvement {involvement_id}.")
     if inv["status"] == "withdrawn":
@@ -373,8 +393,8 @@ def _save_involvement(session: Session, inv: dict[str, Any], now: datetime) -> N
     inv["revision"] += 1
     inv["updated_at"] = as_naive_utc(now)
     changes = {k: v for k, v in inv.items() if k not in ("n", "id")}
-    session.execute(sa.update(INVOLVEMENTS).where(INVOLVEMENTS.c.id == inv["id"])
-                    .values(changes))
+    execute(session, sa.update(INVOLVEMENTS).where(INVOLVEMENTS.c.id == inv["id"])
+            .values(changes))
 
 
 def correct_involvement(db: Database, area: Area, involvement_id: str,
@@ -406,7 +426,7 @@ def withdraw_involvement(db: Database, area: Area, involvement_id: str,
 
 def get_involvement(db: Database, involvement_id: str) -> dict[str, Any]:
     with db.reading() as session:
-        inv = _find_involvement(session, involvement_id)
+        inv = find_involvement(session, involvement_id)
         if inv is None:
             raise NotFound(f"No involvement {involvement_id}.")
         return involvement_view(inv)

@@ -115,3 +115,54 @@ def test_a_batch_that_reuses_an_id_applies_none(area: AreaClient) -> None:
     response = _post(area, taken, BATCH)
     assert response.status_code == 409, response.json
     assert area.contents() == before
+
+
+def _impact(**target: str) -> dict[str, Any]:
+    return {"said": "More evening sessions.", "outcome": "yes", "change_kind": "recruitment",
+            "what_changed": "Two evening sessions a month.", "told_on": "2026-03-02", **target}
+
+
+def test_a_batch_writes_its_records_in_any_order_of_commands(area: AreaClient) -> None:
+    # Records a batch makes go in together, parents before children, whatever the order of
+    # its commands: an involvement in a known activity first, then a new activity, an
+    # involvement and a record of impact that need it, then a change to it.
+    assert _post(area, _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-8"}),
+                 CE).status_code == 202
+    batch = [
+        _event("involvement.recorded", {"activity_id": "LMS-8", **involvement(area.area, "A")}),
+        _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-9",
+                                     "org_unit": "ward-1"}),
+        _event("involvement.recorded", {"activity_id": "LMS-9", "id": "INV-9",
+                                        **involvement(area.area, "B")}),
+        _event("impact.recorded", _impact(activity_id="LMS-9")),
+        _event("activity.updated", {"id": "LMS-9", "org_unit": "ward-2"}),
+        _event("impact.recorded", _impact(involvement_id="INV-9")),
+        _event("involvement.recorded", {"activity_id": "LMS-9", **involvement(area.area, "C")}),
+    ]
+    response = _post(area, batch, BATCH)
+    assert response.status_code == 202, response.json
+    events = area.events()[-7:]
+    assert [e["type"].removeprefix("org.ladder.") for e in events] == [
+        e["type"].removeprefix("org.ladder.") for e in batch]
+    # Each command saw the activity as the commands before it left it.
+    assert [e["data"]["org_unit"] for e in events[2:]] == [
+        "ward-1", "ward-1", "ward-2", "ward-2", "ward-2"]
+    assert area.get("/v1/impacts").json["items"][-1]["involvement_id"] == "INV-9"
+
+
+def test_a_batch_sees_a_withdrawal_it_made(area: AreaClient) -> None:
+    assert _post(area, _event("activity.recorded", {**ACTIVITIES[area.area], "id": "LMS-10"}),
+                 CE).status_code == 202
+    before = area.contents()
+    record = _event("involvement.recorded", {"activity_id": "LMS-10", "id": "INV-10",
+                                             **involvement(area.area)})
+    withdraw = _event("involvement.withdrawn", {"id": "INV-10", "reason": "citizen_request"})
+    impacts = [_event("impact.recorded", _impact(involvement_id="INV-10")) for _ in range(2)]
+    # A record of impact on an involvement the same batch withdrew is refused, and with it
+    # the whole batch.
+    response = _post(area, [record, impacts[0], withdraw, impacts[1]], BATCH)
+    assert response.status_code == 409, response.json
+    assert "withdrawn" in response.json["message"]
+    assert area.contents() == before
+    response = _post(area, [record, impacts[0], withdraw], BATCH)
+    assert response.status_code == 202, response.json
