@@ -363,6 +363,11 @@ class IntegrityCheck(Base):
     timestamp: Mapped[int] = mapped_column(sa.BigInteger)
     root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))
+    # The full tiles of level 0 checked so far, from the first: the next check starts at
+    # this index (services/ledger/integrity.py). None before any was checked.
+    tiles_to: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+
+
 class Subscription(Base):
     """A subscriber's endpoint: where to send, what, and the secret to sign it with."""
 

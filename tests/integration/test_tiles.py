@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from services.ledger.tiles import Tile
 from services.ledger.webhooks.settings import Settings
 from shared import merkle
 from tests.integration.conftest import MakeApp
+from tests.integration.test_dashboard import _verdict, sign_in
 from tests.integration.test_ledger_api import Ledger
 from tests.support import c2sp, serving
 from tests.support import events as ev
@@ -416,3 +418,52 @@ def test_ladder_verify_log_fails_when_a_tile_does_not_hash_to_the_checkpoint(
         result = _verify_log(url, "--vkey", vkey)
     assert result.exit_code == 1, result.output
     assert "hash to root" in result.output and "signed checkpoint says" in result.output
+
+
+def test_the_integrity_panel_checks_each_stored_tile_once_and_catches_a_rewritten_one(
+        make_app: MakeApp) -> None:
+    """The dashboard's check folds each full tile of level 0 the tiles follower stored
+    since the last check into the tree's hash for it: a stored tile rewritten before the
+    check fails it, though the root, read from the tiles above, still verifies."""
+    ledger = Tiles(make_app("ledger"))
+    db = ledger.app.extensions["db"]
+    http = ledger.app.test_client()
+    sign_in(http, ledger.auditor)
+    ledger.append_sized(600)  # tiles 0 and 1 full
+    # The follower has not stored them yet: the check passes and waits for them.
+    page = http.get("/dashboard").text
+    assert _verdict(page) == "passed" and "tile" not in _detail(page)
+    list(followers.catch_up(db, Settings.defaults(), followers=(followers.TILES,)))
+    assert "the 2 full tiles of level 0 stored since the last check" in _detail(
+        http.get("/dashboard").text)
+    ledger.append_sized(300)  # tile 2 full
+    list(followers.catch_up(db, Settings.defaults(), followers=(followers.TILES,)))
+    with db.reading() as session:
+        true = session.scalar(sa.select(LeafTile.hashes).where(LeafTile.index == 2))
+    assert true is not None
+    forged = true[:4 * 32] + merkle.leaf_hash(b"rewritten") + true[5 * 32:]
+    with db.writing() as session:
+        session.execute(sa.update(LeafTile).where(LeafTile.index == 2).values(hashes=forged))
+    page = http.get("/dashboard").text
+    assert _verdict(page) == "failed"
+    assert "the stored tile/0/002 does not fold into the hash the tree holds for it" in page
+    # Put back, the next check passes, and reads that tile (and only that one) again.
+    with db.writing() as session:
+        session.execute(sa.update(LeafTile).where(LeafTile.index == 2).values(hashes=true))
+    page = http.get("/dashboard").text
+    assert _verdict(page) == "passed"
+    assert "the 1 full tile of level 0 stored since the last check" in _detail(page)
+    # A row of the wrong length is named as such.
+    ledger.append_sized(256)  # tile 3 full
+    list(followers.catch_up(db, Settings.defaults(), followers=(followers.TILES,)))
+    with db.writing() as session:
+        session.execute(sa.update(LeafTile).where(LeafTile.index == 3).values(hashes=b"x"))
+    page = http.get("/dashboard").text
+    assert _verdict(page) == "failed"
+    assert "the stored tile/0/003 is 1 bytes, not a tile&#39;s 8,192" in page
+
+
+def _detail(page: str) -> str:
+    found = re.search(r'data-check="\w+".*?</p>', page, re.S)
+    assert found
+    return found.group(0)
