@@ -143,9 +143,9 @@ def _preload(session: Session, pseudonym_key: str, events: list[dict[str, Any]])
     data = [e["data"] for e in events if isinstance(e.get("data"), dict)]
     ids = {v for d in data for v in (d.get("id"), d.get("activity_id")) if isinstance(v, str)}
     refs = {d["citizen_ref"] for d in data if isinstance(d.get("citizen_ref"), str)}
-    service.Known.of(session).preload(
-        ids, {d["id"] for d in data if isinstance(d.get("id"), str)},
-        {lookup for ref in refs for lookup in service.citizen_lookups(pseudonym_key, ref)})
+    known = service.Known.of(session)
+    known.preload(ids, {d["id"] for d in data if isinstance(d.get("id"), str)},
+                  {lookup for ref in refs for lookup in known.lookups(pseudonym_key, ref)})
     return stored
 
 

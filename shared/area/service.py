@@ -92,6 +92,8 @@ class Known:
         self.free_involvements: set[str] = set()
         # A citizen's row by lookup; None when there is no such citizen (or no longer).
         self.citizens: dict[str, Link | None] = {}
+        # A reference's lookups (citizen_lookups), by key and reference: two HMACs each.
+        self.references: dict[tuple[str, str], tuple[str, str]] = {}
 
     @staticmethod
     def of(session: Session) -> Known:
@@ -115,6 +117,12 @@ class Known:
             links = {lookup: Link(rule, salt, pseudonym) for lookup, rule, salt, pseudonym
                      in execute(self.session, _CITIZENS, {"keys": chunk})}
             self.citizens.update({k: links.get(k) for k in chunk})
+
+    def lookups(self, key: str, citizen_ref: str) -> tuple[str, str]:
+        found = self.references.get((key, citizen_ref))
+        if found is None:
+            found = self.references[key, citizen_ref] = citizen_lookups(key, citizen_ref)
+        return found
 
     def activity(self, activity_id: str) -> Held | None:
         if activity_id not in self.activities:
@@ -236,11 +244,11 @@ def list_activities(db: Database, after: int, limit: int) -> tuple[list[dict[str
 # -- citizens ----------------------------------------------------------------------------
 
 
-def citizen_lookups(key: str, citizen_ref: str) -> set[str]:
+def citizen_lookups(key: str, citizen_ref: str) -> tuple[str, str]:
     """The lookups :func:`pseudonym_for` may ask for: the reference's rule-2 one, and the
     one rule 1 made of it as sent."""
-    return {references.lookup(key, references.normalise(citizen_ref)),
-            references.lookup(key, references.as_sent(citizen_ref))}
+    return (references.lookup(key, references.normalise(citizen_ref)),
+            references.lookup(key, references.as_sent(citizen_ref)))
 
 
 def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
@@ -255,8 +263,8 @@ def pseudonym_for(session: Session, key: str, citizen_ref: str) -> str:
     """
     known = Known.of(session)
     normal, sent = references.normalise(citizen_ref), references.as_sent(citizen_ref)
-    now, before = references.lookup(key, normal), references.lookup(key, sent)
-    # Both in one query; a batch has them already (citizen_lookups).
+    now, before = known.lookups(key, citizen_ref)
+    # Both in one query; a batch has them already (Known.lookups).
     if now not in known.citizens or before not in known.citizens:
         known.preload(set(), set(), {now, before})
     # Only rule 1 can have made a lookup of a form that is not the normal one.
