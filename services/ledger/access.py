@@ -12,15 +12,18 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, render_template, request
 
 from services.ledger.models import AccessLog
 from shared.db import Database, current_db
+from shared.errors import RETRY_AFTER_UNAVAILABLE, error_body
 from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 ACCESS_LOG = cast(sa.Table, AccessLog.__table__)
 UNLOGGED = ("dashboard.static", "tlog.HashTile")
+NOT_SERVED = ("The read could not be recorded in the access log, so it is not served; "
+              "try again shortly.")
 
 
 def init_app(app: Flask) -> None:
@@ -37,9 +40,22 @@ def init_app(app: Flask) -> None:
                        request.remote_addr, request.user_agent.string,
                        getattr(g, "purpose", None))
             except Exception:
-                # The answer stands; the failure to log it must not pass unnoticed.
                 log.exception("could not write the access log for %s", request.path)
+                # Every read by a named reader is logged (docs/api.md, "Reader tiers"): an
+                # answer that could not be is not given. A refusal revealed nothing, and
+                # an anonymous read is of what anyone may read: those answers stand.
+                if getattr(g, "token_name", None) is not None and response.status_code < 400:
+                    response.close()
+                    return _not_served()
         return response
+
+
+def _not_served() -> Response:
+    body, headers = error_body(503, NOT_SERVED), {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+    if request.path.startswith("/dashboard"):
+        page = render_template("dashboard/error.html", error=body, title="503")
+        return current_app.make_response((page, 503, headers))
+    return current_app.make_response((body, 503, headers))
 
 
 def record(db: Database, token_name: str | None, scopes: str | None, method: str, path: str,

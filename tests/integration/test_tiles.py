@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from services.cli import main
-from services.ledger import followers, service, tree, verify
+from services.ledger import access, followers, service, tree, verify
 from services.ledger.models import AccessLog, Entry, Head, LeafTile, MerkleNode
 from services.ledger.signing import Signer
 from services.ledger.tiles import Tile
@@ -288,13 +288,30 @@ def test_every_tile_of_a_tree_is_checked_against_the_tile_above_it(make_app: Mak
             assert "every tile of it hashes into the tile above it" in result.output
 
 
-def test_a_read_whose_access_log_row_fails_still_answers_and_the_failure_is_logged(
+def test_a_named_readers_read_that_cannot_be_logged_is_not_served(
         make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
+    """Every read by a named reader is logged: when its row cannot be written, the answer
+    is replaced by a 503 in the error shape (a page on the dashboard), and the failure is
+    logged. An anonymous read of public hashes, and a refusal, still answer."""
     ledger = Tiles(make_app("ledger"))
+    ledger.append_sized(5)
+    http = ledger.app.test_client()
+    sign_in(http, ledger.auditor)
     with ledger.app.extensions["db"].writing() as session:
         session.execute(sa.text("DROP TABLE access_log"))
+    year = {"area": "training", "from": "2026-01-01", "to": "2026-12-31"}
+    for response in (ledger.get("/v1/entries"), ledger.get("/v1/metrics", ledger.auditor, **year),
+                     ledger.http.get("/tile/entries/000.p/5", headers={
+                         "Authorization": f"Bearer {ledger.inspector}"})):
+        assert response.status_code == 503, response.get_data(as_text=True)
+        assert response.json["message"] == access.NOT_SERVED
+        assert response.headers["Retry-After"] == "5"
+        assert b"training" not in response.get_data() and response.json["errors"] == {}
+    page = http.get("/dashboard")
+    assert page.status_code == 503 and access.NOT_SERVED in page.get_data(as_text=True)
+    assert "could not write the access log for /v1/entries" in caplog.text
     assert ledger.http.get("/checkpoint").status_code == 200
-    assert "could not write the access log for /checkpoint" in caplog.text
+    assert ledger.http.get("/v1/entries").status_code == 401
 
 
 def test_a_tampered_tree_is_refused_in_the_error_shape_never_served(make_app: MakeApp) -> None:
