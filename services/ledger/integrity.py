@@ -73,8 +73,12 @@ def _head(row: IntegrityCheck) -> TreeHead:
     return TreeHead(row.size, row.timestamp, row.root_hash, row.signature)
 
 
-# How many stored tiles a check reads at once.
+# How many stored tiles a check reads at once, and at most: a check holds the writers'
+# lock (it records itself with what it reached), and a first check of a ledger of 1M
+# entries would otherwise fold its 3,906 tiles in one go, about 0.75 s of CPU. The rest
+# wait for the checks after it.
 TILES_AT_ONCE = 256
+TILES_PER_CHECK = 1024
 _STORED_TILES = (sa.select(LeafTile.index, LeafTile.hashes)
                  .where(LeafTile.index.between(sa.bindparam("low"), sa.bindparam("high")))
                  .order_by(LeafTile.index))
@@ -85,9 +89,11 @@ def _stored_tiles(session: Session, start: int, size: int, fetch: merkle.Fetch) 
     """Check the stored full tiles of level 0 from index ``start`` on, each against the
     node of the tree of ``size`` it must fold into; ValueError naming the first that does
     not. Return the index the next check starts from: the first tile the tiles follower
-    has not reached yet (it writes each full tile once, in order)."""
+    has not reached yet (it writes each full tile once, in order), or the first past
+    ``TILES_PER_CHECK``."""
     followed = session.connection().scalar(_FOLLOWED) or 0
-    end = max(start, min(size, followed) // WIDTH)
+    reached = min(size, followed) // WIDTH
+    end = max(start, min(reached, start + TILES_PER_CHECK))
     for low in range(start, end, TILES_AT_ONCE):
         high = min(low + TILES_AT_ONCE, end) - 1
         rows = session.connection().execute(_STORED_TILES, {"low": low, "high": high}).all()

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from services.cli import main
-from services.ledger import access, followers, service, tree, verify
+from services.ledger import access, followers, integrity, service, tree, verify
 from services.ledger.models import AccessLog, Entry, Head, LeafTile, MerkleNode
 from services.ledger.signing import Signer
 from services.ledger.tiles import Tile
@@ -478,6 +478,25 @@ def test_the_integrity_panel_checks_each_stored_tile_once_and_catches_a_rewritte
     page = http.get("/dashboard").text
     assert _verdict(page) == "failed"
     assert "the stored tile/0/003 is 1 bytes, not a tile&#39;s 8,192" in page
+
+
+def test_the_integrity_panel_checks_at_most_so_many_stored_tiles_at_a_time(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check holds the writers' lock: the stored tiles it has not reached wait for the
+    next, which starts where it stopped."""
+    monkeypatch.setattr(integrity, "TILES_PER_CHECK", 2)
+    ledger = Tiles(make_app("ledger"))
+    db = ledger.app.extensions["db"]
+    http = ledger.app.test_client()
+    sign_in(http, ledger.auditor)
+    ledger.append_sized(5 * 256)
+    list(followers.catch_up(db, Settings.defaults(), followers=(followers.TILES,)))
+    with db.writing() as session:
+        session.execute(sa.update(LeafTile).where(LeafTile.index == 4).values(
+            hashes=merkle.leaf_hash(b"rewritten") * 256))
+    details = [_detail(http.get("/dashboard").text) for _ in range(3)]
+    assert "the 2 full tiles of level 0" in details[0] and "the 2 full tiles" in details[1]
+    assert "passed" in details[1] and "the stored tile/0/004 does not fold" in details[2]
 
 
 def _detail(page: str) -> str:
