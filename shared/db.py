@@ -333,8 +333,14 @@ def _insert(table: Table) -> Insert:
     return insert(table)
 
 
+def _parents_first(table: Table) -> int:
+    """Where ``table`` comes in its metadata's tables, each after those it refers to."""
+    return _ranks(table.metadata, len(table.metadata.tables))[table]
+
+
 @cache
-def _parents_first(metadata: MetaData) -> dict[Table, int]:
+def _ranks(metadata: MetaData, _tables: int) -> dict[Table, int]:
+    # Keyed on the number of tables too: a table declared later gets its rank.
     return {table: rank for rank, table in enumerate(metadata.sorted_tables)}
 
 
@@ -343,8 +349,7 @@ def _insert_staged(session: Session, *_: Any) -> None:
     if not staged:
         return
     connection = session.connection()
-    for table, rows in sorted(staged.items(),
-                              key=lambda item: _parents_first(item[0].metadata)[item[0]]):
+    for table, rows in sorted(staged.items(), key=lambda item: _parents_first(item[0])):
         executemany(connection, _insert(table), rows)
 
 
