@@ -328,6 +328,17 @@ def stage(session: Session, table: Table, row: dict[str, Any]) -> None:
 
 
 @cache
+def _native(table: Table) -> bool:
+    return all(isinstance(c.type, NATIVE) and not isinstance(c.type, Enum) for c in table.c)
+
+
+@cache
+def _rendered_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> str:
+    named = _sqlite_named() if dialect.name == "sqlite" else dialect
+    return str(_insert(table).compile(dialect=named, column_keys=list(keys)))
+
+
+@cache
 def _insert(table: Table) -> Insert:
     """A table's INSERT, built once: its cache key is then computed once too."""
     return insert(table)
@@ -350,7 +361,16 @@ def _insert_staged(session: Session, *_: Any) -> None:
         return
     connection = session.connection()
     for table, rows in sorted(staged.items(), key=lambda item: _parents_first(item[0])):
-        executemany(connection, _insert(table), rows)
+        if len(rows) >= FEW or not _native(table):
+            executemany(connection, _insert(table), rows)
+            continue
+        # A few rows, the common case (a webhook's): the INSERT rendered once for the
+        # driver, which takes it for a third of what SQLAlchemy's compiled path costs.
+        sql = _rendered_insert(table, connection.dialect, tuple(rows[0]))
+        if connection.dialect.name == "sqlite":
+            texts = _sqlite_texts(table, rows)
+            rows = [{**row, **{k: f(row[k]) for k, f in texts}} for row in rows]
+        connection.exec_driver_sql(sql, rows[0] if len(rows) == 1 else rows)
 
 
 def _before_query(state: ORMExecuteState) -> None:
