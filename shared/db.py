@@ -197,29 +197,51 @@ def executemany(connection: Connection, statement: UpdateBase,
     """
     if not rows:
         return
-    if len(rows) < FEW:
-        # Rendering costs more than a few rows do: SQLAlchemy's path has a cache.
-        connection.execute(statement, rows)
-        return
     keys = list(rows[0])
     table = statement.table if isinstance(statement.table, Table) else None
-    if table is not None and not all(
-            isinstance(c.type, NATIVE) and not isinstance(c.type, Enum) for c in table.c):
+    if table is not None and not _native(table):
         connection.execute(statement, rows)
         return
-    if connection.dialect.name != "sqlite":
+    on_sqlite = connection.dialect.name == "sqlite"
+    if len(rows) < FEW:
+        if table is None or statement is not table_insert(table):
+            # Rendering costs more than a few rows do: SQLAlchemy's path has a cache.
+            connection.execute(statement, rows)
+            return
+        # A table's INSERT built once is rendered once too (per database and columns):
+        # a few rows, a webhook's, reach the driver for a third of that path's cost.
+        sql = _rendered_insert(table, connection.dialect, tuple(keys))
+    elif not on_sqlite:
         if (table is not None and connection.dialect.driver == "psycopg"
                 and _plain_insert(statement, table, keys) and not _aware(table, rows)):
             _copy(connection, table, keys, rows)
             return
         sql = str(statement.compile(dialect=connection.dialect, column_keys=keys))
-        connection.exec_driver_sql(sql, rows)
-        return
-    sql = str(statement.compile(dialect=_sqlite_named(), column_keys=keys))
-    texts = _sqlite_texts(table, rows)
-    if texts:
-        rows = [{**row, **{k: f(row[k]) for k, f in texts}} for row in rows]
-    connection.exec_driver_sql(sql, rows)
+    else:
+        sql = str(statement.compile(dialect=_sqlite_named(), column_keys=keys))
+    if on_sqlite:
+        texts = _sqlite_texts(table, rows)
+        if texts:
+            rows = [{**row, **{k: f(row[k]) for k, f in texts}} for row in rows]
+    connection.exec_driver_sql(sql, rows[0] if len(rows) == 1 else rows)
+
+
+@cache
+def table_insert(table: Table) -> Insert:
+    """A table's INSERT, built once: SQLAlchemy computes its cache key once, and
+    ``executemany`` renders it for the driver once, however few the rows."""
+    return insert(table)
+
+
+@cache
+def _native(table: Table) -> bool:
+    return all(isinstance(c.type, NATIVE) and not isinstance(c.type, Enum) for c in table.c)
+
+
+@cache
+def _rendered_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> str:
+    named = _sqlite_named() if dialect.name == "sqlite" else dialect
+    return str(table_insert(table).compile(dialect=named, column_keys=list(keys)))
 
 
 def _datetime_text(value: datetime | None) -> str | None:
@@ -327,23 +349,6 @@ def stage(session: Session, table: Table, row: dict[str, Any]) -> None:
     session.info.setdefault(STAGED, {}).setdefault(table, []).append(row)
 
 
-@cache
-def _native(table: Table) -> bool:
-    return all(isinstance(c.type, NATIVE) and not isinstance(c.type, Enum) for c in table.c)
-
-
-@cache
-def _rendered_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> str:
-    named = _sqlite_named() if dialect.name == "sqlite" else dialect
-    return str(_insert(table).compile(dialect=named, column_keys=list(keys)))
-
-
-@cache
-def _insert(table: Table) -> Insert:
-    """A table's INSERT, built once: its cache key is then computed once too."""
-    return insert(table)
-
-
 def _parents_first(table: Table) -> int:
     """Where ``table`` comes in its metadata's tables, each after those it refers to."""
     return _ranks(table.metadata, len(table.metadata.tables))[table]
@@ -361,16 +366,7 @@ def _insert_staged(session: Session, *_: Any) -> None:
         return
     connection = session.connection()
     for table, rows in sorted(staged.items(), key=lambda item: _parents_first(item[0])):
-        if len(rows) >= FEW or not _native(table):
-            executemany(connection, _insert(table), rows)
-            continue
-        # A few rows, the common case (a webhook's): the INSERT rendered once for the
-        # driver, which takes it for a third of what SQLAlchemy's compiled path costs.
-        sql = _rendered_insert(table, connection.dialect, tuple(rows[0]))
-        if connection.dialect.name == "sqlite":
-            texts = _sqlite_texts(table, rows)
-            rows = [{**row, **{k: f(row[k]) for k, f in texts}} for row in rows]
-        connection.exec_driver_sql(sql, rows[0] if len(rows) == 1 else rows)
+        executemany(connection, table_insert(table), rows)
 
 
 def _before_query(state: ORMExecuteState) -> None:
