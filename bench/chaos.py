@@ -501,11 +501,11 @@ def stored_tiles(stack: Stack) -> str:
     db = Database(stack.env["LEDGER_DATABASE_URL"])
     try:
         with db.reading() as session:
-            full = tree.current_size(session) // WIDTH
+            full = tree.current_size(session.connection()) // WIDTH
             stored = {index: bytes(hashes) for index, hashes in session.execute(
                 sa.select(LeafTile.index, LeafTile.hashes))}
             wrong = [n for n in range(full)
-                     if stored.get(n) != tree.tile_hashes(session, Tile(0, n, WIDTH))]
+                     if stored.get(n) != tree.tile_hashes(session.connection(), Tile(0, n, WIDTH))]
     finally:
         db.dispose()
     extra = sorted(stored.keys() - set(range(full)))

@@ -112,9 +112,9 @@ def _lookup(model: Any) -> sa.Select[Any]:
 
 def holder(db: Database, model: Any, pepper: str, token: str) -> Holder | None:
     """The holder of a live token, or None."""
-    with db.reading() as session:
-        row = session.connection().execute(
-            _lookup(model), {"token_hash": hash_token(pepper, token)}).first()
+    with db.looking_up() as connection:
+        row = connection.execute(_lookup(model), {"token_hash": hash_token(pepper, token)}
+                                 ).first()
     if row is None or row.revoked_at is not None:
         return None
     return Holder(row.name, frozenset(row.scopes.split()), _purpose(row))

@@ -402,23 +402,25 @@ class Database:
         # transaction too, so the transaction bought a read two round trips and nothing
         # else. A server-side cursor lives only in a transaction: ``streaming`` keeps one.
         postgresql = self.engine.dialect.name == "postgresql"
-        self._read = sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql
-            else self.engine, expire_on_commit=False)
+        self._read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                             if postgresql else self.engine)
+        self._read = sessionmaker(self._read_engine, expire_on_commit=False)
         self._stream = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
         # Survives a crash of the process, not of the machine: for records (the
         # access log) whose cost must not be an fsync per read.
-        self._write_relaxed = sessionmaker(
-            self.engine.execution_options(sqlite_begin="IMMEDIATE", sqlite_synchronous="NORMAL"),
-            expire_on_commit=False)
+        self._relaxed_writes = self.engine.execution_options(
+            sqlite_begin="IMMEDIATE", sqlite_synchronous="NORMAL")
+        self._write_relaxed = sessionmaker(self._relaxed_writes, expire_on_commit=False)
         # On PostgreSQL, the same for a row in autocommit: connections of their own whose
         # sessions do not wait for the WAL to reach the disk (each made at first use).
         self._relaxed_engine = make_engine(
             url, server_options="-c synchronous_commit=off", pool_size=2,
             max_overflow=8) if postgresql else None
+        self._relaxed_rows = (self._relaxed_engine.execution_options(
+            isolation_level="AUTOCOMMIT") if self._relaxed_engine is not None else None)
         for factory in (self._read, self._stream, self._write, self._write_relaxed):
             event.listen(factory, "do_orm_execute", _before_query)
             event.listen(factory, "before_flush", _insert_staged)
@@ -429,6 +431,15 @@ class Database:
     def reading(self) -> Iterator[Session]:
         with self._read() as session:
             yield session
+
+    @contextmanager
+    def looking_up(self) -> Iterator[Connection]:
+        """A read as ``reading`` makes it, on a Core connection with no Session around it:
+        for the lookups by key that every request makes (its token, a webhook's secrets,
+        a proof's nodes), where the Session's own bookkeeping costs more than the
+        statement (docs/performance.md, "Reads without a Session")."""
+        with self._read_engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def streaming(self) -> Iterator[Session]:
@@ -442,14 +453,18 @@ class Database:
         Nothing is looked up first, so on PostgreSQL it takes no writers' lock: one
         statement in autocommit, one round trip, on a connection whose session has
         ``synchronous_commit`` off. On SQLite, which has one writer, a transaction with
-        ``synchronous=NORMAL``."""
-        if self._relaxed_engine is not None:
-            with self._relaxed_engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(insert(table), row)
+        ``synchronous=NORMAL``, or, inside a unit of work, that unit of work's."""
+        if self._relaxed_rows is not None:
+            with self._relaxed_rows.connect() as connection:
+                executemany(connection, table_insert(table), [row])
             return
-        with self.writing(durable=False, exclusive=False) as session:
-            session.execute(insert(table), row)
+        active = self._active.get()
+        if active is not None:
+            # SQLite has one writer: inside a unit of work, the row goes in with it.
+            stage(active, table, row)
+            return
+        with self._relaxed_writes.begin() as connection:
+            executemany(connection, table_insert(table), [row])
 
     @contextmanager
     def writing(self, durable: bool = True, exclusive: bool = True) -> Iterator[Session]:

@@ -128,7 +128,7 @@ def step(db: Database, follower: str, settings: Settings,
         if not rows:
             return Step(follower, 0, mark.position)
         # Entries commit with the signed head that covers them, so this one covers rows.
-        head = cast(TreeHead, tree.latest_head(session))
+        head = cast(TreeHead, tree.latest_head(session.connection()))
         now = naive_utcnow()
         messages = effect(session, rows, head, now, settings)
         mark.position, mark.updated_at = rows[-1].seq, now

@@ -118,7 +118,7 @@ def _verify(session: Session, latest: TreeHead, base: TreeHead | None,
         latest.verify(public_key)
     except TreeHeadSignatureInvalid as exc:
         raise ValueError(str(exc)) from exc
-    fetch = tree.fetcher(session)
+    fetch = tree.fetcher(session.connection())
     try:
         root = merkle.tree_root(latest.size, fetch)
     except LookupError as exc:
@@ -177,7 +177,7 @@ def check(db: Database, signer: Signer, witnesses: Sequence[Witness] = (),
     """Check the latest signed tree head against the last one that passed, and what its
     witnesses cosigned; record it."""
     with db.writing() as session:
-        latest = tree.latest_head(session)
+        latest = tree.latest_head(session.connection())
         if latest is None:
             return Integrity(None, None, "The ledger is empty: there is nothing to check yet.",
                              None, None)

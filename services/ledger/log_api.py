@@ -27,9 +27,9 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.fields import INT64_MAX, cursor
 
 
-def _prove(session: sa.orm.Session, ranges: list[merkle.Range]) -> list[bytes]:
+def _prove(connection: sa.Connection, ranges: list[merkle.Range]) -> list[bytes]:
     try:
-        return merkle.prove(ranges, tree.fetcher(session))
+        return merkle.prove(ranges, tree.fetcher(connection))
     except LookupError as exc:
         raise Conflict(f"The log cannot prove this: {exc}.") from exc
 
@@ -57,8 +57,8 @@ class GetSTH(MethodView):
     @blp.response(200, STHSchema)
     def get(self) -> dict[str, Any]:
         """The latest signed tree head; no token needed."""
-        with current_db().reading() as session:
-            head = tree.latest_head(session)
+        with current_db().looking_up() as connection:
+            head = tree.latest_head(connection)
         if head is None:
             # Nothing appended yet: the empty tree, signed now.
             head = current_app.extensions["signer"].sign(0, int(time.time() * 1000),
@@ -112,9 +112,9 @@ class GetConsistency(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """A proof that the tree of size ``second`` extends the tree of size ``first``;
         no token needed."""
-        with current_db().reading() as session:
-            _beyond(tree.current_size(session), args["second"], "second")
-            path = _prove(session, merkle.consistency_ranges(args["first"], args["second"]))
+        with current_db().looking_up() as connection:
+            _beyond(tree.current_size(connection), args["second"], "second")
+            path = _prove(connection, merkle.consistency_ranges(args["first"], args["second"]))
         return {"consistency": [_b64(h) for h in path]}
 
 
@@ -147,17 +147,17 @@ class GetProof(MethodView):
         if len(leaf) != 32:
             raise Invalid("hash must be a base64 SHA-256 leaf hash.",
                           {"query": {"hash": ["Not 32 bytes of base64."]}})
-        with current_db().reading() as session:
+        with current_db().looking_up() as connection:
             # The tree's size and the entries with this leaf hash, in one statement;
             # through the hash's index, then the first in Python: with ``ORDER BY seq
             # LIMIT 1`` (or ``min(seq)``) PostgreSQL may walk the primary key instead,
             # filtering every entry before it: 342 ms for the 777,777th of 1M.
-            rows = session.connection().execute(_LEAF, {"leaf": leaf}).all()
+            rows = connection.execute(_LEAF, {"leaf": leaf}).all()
             _beyond(rows[0].size if rows else 0, args["tree_size"], "tree_size")
             seq = min((r.seq for r in rows if r.seq is not None), default=None)
             if seq is None or seq > args["tree_size"]:
                 raise NotFound(f"No leaf with that hash in the tree of size {args['tree_size']}.")
-            path = _prove(session, merkle.inclusion_ranges(seq - 1, args["tree_size"]))
+            path = _prove(connection, merkle.inclusion_ranges(seq - 1, args["tree_size"]))
         return {"leaf_index": seq - 1, "audit_path": [_b64(h) for h in path]}
 
 
@@ -183,15 +183,15 @@ class GetEntries(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Leaves ``start`` to ``end`` (0-based, inclusive; at most 1000 at a time, and
         none beyond the tree)."""
-        with current_db().reading() as session:
-            size = tree.current_size(session)
+        with current_db().looking_up() as connection:
+            size = tree.current_size(connection)
             if args["start"] >= size:
                 raise Invalid(f"start {args['start']} is beyond the last leaf of the tree of "
                               f"size {size}.",
                               {"query": {"start": [f"Must be smaller than {size}."]}})
             # Bounded by the tree, so that start + 1 and end + 1 fit the BIGINT column.
             end = min(args["end"], args["start"] + MAX_ENTRIES - 1, size - 1)
-            found = tree.leaves_between(session, args["start"] + 1, end + 1)
+            found = tree.leaves_between(connection, args["start"] + 1, end + 1)
             # leaf_input hashes to the leaf (RFC 9162 2.1); in format 2 it is a commitment,
             # and extra_data carries the line it commits to (docs/ledger-format.md).
             return {"entries": [

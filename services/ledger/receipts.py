@@ -80,7 +80,7 @@ def of_entry(db: Database, seq: int, signer: Signer, witnesses: list[Witness],
     entry; 409 for an erased one, or one newer than that checkpoint."""
     with db.reading() as session:
         # A seq past 64 bits is in no log, and in no database's integer.
-        found = tree.leaves_between(session, seq, seq) if 1 <= seq <= INT64_MAX else []
+        found = tree.leaves_between(session.connection(), seq, seq) if 1 <= seq <= INT64_MAX else []
         if not found:
             raise NotFound(f"No entry {seq}.")
         (leaf,) = found
@@ -95,5 +95,6 @@ def of_entry(db: Database, seq: int, signer: Signer, witnesses: list[Witness],
         if seq > size:
             raise Conflict(f"Entry {seq} is newer than the checkpoint of size {size} "
                            f"that the witnesses cosigned: ask again shortly.")
-        path = merkle.prove(merkle.inclusion_ranges(seq - 1, size), tree.fetcher(session))
+        path = merkle.prove(merkle.inclusion_ranges(seq - 1, size),
+                            tree.fetcher(session.connection()))
     return receipt(seq - 1, leaf.line, path, checkpoint)

@@ -186,7 +186,7 @@ def _publish(db: Database, control: Control, kind: str, period: str, now: dateti
     with db.writing() as session:
         # The head lock: no batch lands between the tree head and the figures read.
         session.execute(sa.select(Head).where(Head.id == 1).with_for_update()).scalar_one()
-        head = latest_head(session)
+        head = latest_head(session.connection())
         if head is None:
             raise Conflict("The ledger is empty: there is nothing to release.")
         # Under the head lock the follower cannot pass the head, so figures read with its

@@ -305,4 +305,5 @@ def basis(db: Database) -> Basis:
         at = session.execute(sa.select(
             TreeHeadRow.size, TreeHeadRow.timestamp, TreeHeadRow.root_hash,
             TreeHeadRow.signature).where(TreeHeadRow.size == applied)).first()
-        return Basis(applied, None if at is None else TreeHead(*at), latest_head(session))
+        return Basis(applied, None if at is None else TreeHead(*at),
+                     latest_head(session.connection()))

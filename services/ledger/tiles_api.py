@@ -12,9 +12,9 @@ import gzip
 from collections.abc import Callable
 from typing import TypeVar
 
+import sqlalchemy as sa
 from flask import Response, current_app, request
 from flask.views import MethodView
-from sqlalchemy.orm import Session
 
 from services.ledger import tiles, tree, witnessing
 from services.ledger.tiles import Tile
@@ -50,17 +50,17 @@ class Checkpoint(MethodView):
                         headers={"Cache-Control": "public, max-age=2"})
 
 
-def _read(level: str, rest: str, read: Callable[[Session, Tile], T]) -> tuple[Tile, T]:
+def _read(level: str, rest: str, read: Callable[[sa.Connection, Tile], T]) -> tuple[Tile, T]:
     """The tile the path names, and what ``read`` finds of it in a tree that has it all."""
     tile = tiles.parse(level, rest)
     if tile is None:
         raise NotFound(f"tile/{level}/{rest} is not a tile's path (c2sp.org/tlog-tiles).")
-    with current_db().reading() as session:
-        size = tree.current_size(session)
+    with current_db().looking_up() as connection:
+        size = tree.current_size(connection)
         if not tiles.available(tile, size):
             raise NotFound(f"The tree of size {size} does not have all of {tile.path()}.")
         try:
-            return tile, read(session, tile)
+            return tile, read(connection, tile)
         except LookupError as exc:
             raise Conflict(f"The log cannot serve {tile.path()}: {exc}.") from exc
 
@@ -79,8 +79,8 @@ class HashTile(MethodView):
         if body is None and named is not None and named.level == 0 \
                 and named.width == tiles.WIDTH and named.index < tiles.MAX_INDEX:
             # Written once the log had all of it: no need to read the tree's size first.
-            with current_db().reading() as session:
-                body = tree.stored_leaf_tile(session, named.index)
+            with current_db().looking_up() as connection:
+                body = tree.stored_leaf_tile(connection, named.index)
             if body is not None:
                 cache.put(named, body)
         if body is None:

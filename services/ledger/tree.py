@@ -65,7 +65,7 @@ _NODES: dict[tuple[bool, bool], sa.Executable] = {
     (True, False): _LEAVES, (False, True): _INNER, (True, True): sa.union_all(_LEAVES, _INNER)}
 
 
-def fetcher(session: Session) -> merkle.Fetch:
+def fetcher(connection: sa.Connection) -> merkle.Fetch:
     """Read the nodes a proof needs: leaves from entries, the rest from merkle_nodes."""
 
     def fetch(wanted: set[merkle.Node]) -> Mapping[merkle.Node, bytes]:
@@ -74,8 +74,8 @@ def fetcher(session: Session) -> merkle.Fetch:
         found: dict[merkle.Node, bytes] = {}
         if leaves or inner:
             mask = (1 << LEVEL_SHIFT) - 1
-            rows = session.connection().execute(_NODES[bool(leaves), bool(inner)],
-                                                {"leaves": leaves, "inner": inner})
+            rows = connection.execute(_NODES[bool(leaves), bool(inner)],
+                                      {"leaves": leaves, "inner": inner})
             found.update(((id_ >> LEVEL_SHIFT, id_ & mask), hash_)
                          for id_, hash_ in rows if hash_ is not None)
         missing = wanted - found.keys()
@@ -92,12 +92,12 @@ _LATEST = (sa.select(TreeHeadRow.size, TreeHeadRow.timestamp, TreeHeadRow.root_h
                      TreeHeadRow.signature).order_by(TreeHeadRow.size.desc()).limit(1))
 
 
-def current_size(session: Session) -> int:
-    return int(session.connection().scalar(_SIZE) or 0)
+def current_size(connection: sa.Connection) -> int:
+    return int(connection.scalar(_SIZE) or 0)
 
 
-def latest_head(session: Session) -> TreeHead | None:
-    row = session.connection().execute(_LATEST).first()
+def latest_head(connection: sa.Connection) -> TreeHead | None:
+    row = connection.execute(_LATEST).first()
     return None if row is None else TreeHead(*row)
 
 
@@ -130,10 +130,10 @@ class Leaf:
         return leaves.erased_hash(self.line) is not None
 
 
-def leaves_between(session: Session, low: int, high: int) -> list[Leaf]:
+def leaves_between(connection: sa.Connection, low: int, high: int) -> list[Leaf]:
     """Entries ``low`` to ``high`` (seqs, inclusive), in order."""
     found = []
-    for row in session.connection().execute(_LINES, {"low": low, "high": high}):
+    for row in connection.execute(_LINES, {"low": low, "high": high}):
         if row.event is None:
             found.append(Leaf(row.seq, leaves.erased_line(row.seq, row.leaf_hash),
                               row.commitment))
@@ -143,7 +143,7 @@ def leaves_between(session: Session, low: int, high: int) -> list[Leaf]:
     return found
 
 
-def tile_hashes(session: Session, tile: Tile) -> bytes:
+def tile_hashes(connection: sa.Connection, tile: Tile) -> bytes:
     """The tile's hashes, concatenated (c2sp.org/tlog-tiles), from the entries' leaf hashes
     or the stored nodes; the caller checks that the tree has them all
     (``tiles.available``). The tile route reads a full tile of level 0 from
@@ -154,7 +154,7 @@ def tile_hashes(session: Session, tile: Tile) -> bytes:
     else:
         stmt, bounds = _TILE_NODES, {"low": node_id(tile.tree_level, tile.first),
                                      "high": node_id(tile.tree_level, last)}
-    hashes = [h for (h,) in session.connection().execute(stmt, bounds)
+    hashes = [h for (h,) in connection.execute(stmt, bounds)
               if h is not None and len(h) == 32]
     if len(hashes) != tile.width:
         raise LookupError(f"the tree is missing {tile.width - len(hashes)} of the "
@@ -162,11 +162,11 @@ def tile_hashes(session: Session, tile: Tile) -> bytes:
     return b"".join(hashes)
 
 
-def stored_leaf_tile(session: Session, index: int) -> bytes | None:
+def stored_leaf_tile(connection: sa.Connection, index: int) -> bytes | None:
     """Level 0's full tile ``index`` as the tiles follower wrote it, or None if it has not
     (yet). The follower writes a tile once the log has all of it, so one found here is
     the tree's, whatever size the caller has read."""
-    kept = session.connection().scalar(_LEAF_TILE, {"index": index})
+    kept = connection.scalar(_LEAF_TILE, {"index": index})
     return bytes(kept) if kept is not None and len(kept) == 32 * WIDTH else None
 
 
@@ -174,16 +174,16 @@ def write_leaf_tiles(session: Session, after: int, upto: int) -> int:
     """Write the full tiles of level 0 that entries ``after + 1`` to ``upto`` complete,
     each from its entries; how many."""
     indexes = range(after // WIDTH, upto // WIDTH)
-    rows = [{"index": n, "hashes": tile_hashes(session, Tile(0, n, WIDTH))}
+    rows = [{"index": n, "hashes": tile_hashes(session.connection(), Tile(0, n, WIDTH))}
             for n in indexes]
     if rows:
         session.execute(sa.insert(LeafTile), rows)
     return len(rows)
 
 
-def bundle_leaves(session: Session, tile: Tile) -> list[bytes]:
+def bundle_leaves(connection: sa.Connection, tile: Tile) -> list[bytes]:
     """The leaf inputs whose hashes level 0's tile of the same index holds."""
-    found = leaves_between(session, tile.first + 1, tile.first + tile.width)
+    found = leaves_between(connection, tile.first + 1, tile.first + tile.width)
     if len(found) != tile.width:
         raise LookupError(f"the log is missing {tile.width - len(found)} of the entries of "
                           f"{tile.path()}: it has been tampered with")

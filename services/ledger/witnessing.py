@@ -44,15 +44,15 @@ def request_cosignature(db: Database, signer: Signer, witness: Witness) -> int |
     """Ask the witness to cosign the latest tree head; the size it has now cosigned, or
     None if it would not (logged, with its reason)."""
     with db.reading() as session:
-        head = tree.latest_head(session)
+        head = tree.latest_head(session.connection())
         old = _last_cosigned(session, witness)
     if head is None or old >= head.size:
         return old if head is not None else None
     note = signer.checkpoint(head.size, head.root)
     for _ in range(2):  # once more from the size the witness says it holds
-        with db.reading() as session:
+        with db.looking_up() as connection:
             proof = [] if old == 0 else merkle.prove(
-                merkle.consistency_ranges(old, head.size), tree.fetcher(session))
+                merkle.consistency_ranges(old, head.size), tree.fetcher(connection))
         body = notes.add_checkpoint_body(old, proof, note).encode()
         try:
             response = requests.post(f"{witness.url}/add-checkpoint", data=body,
@@ -134,7 +134,7 @@ def served_checkpoint(session: Session, signer: Signer, witnesses: list[Witness]
     tree head signed by the log (the empty tree's before the first)."""
     if witnesses:
         return cosigned_checkpoint(session, signer, witnesses, quorum)
-    head = tree.latest_head(session)
+    head = tree.latest_head(session.connection())
     size, root = (0, merkle.EMPTY_ROOT) if head is None else (head.size, head.root)
     return Served(size, signer.checkpoint(size, root))
 

@@ -116,8 +116,8 @@ def _once(db: Database, key: str, run: Any, stored: Stored | None = None) -> tup
 def webhook(db: Database, area: Area, schemas: AreaSchemas, key: str, integration: str,
             body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
     """A Standard Webhooks delivery: ``{"type": ..., "data": {...}}``."""
-    with db.reading() as session:
-        row = session.connection().execute(_SECRETS, {"name": integration}).first()
+    with db.looking_up() as connection:
+        row = connection.execute(_SECRETS, {"name": integration}).first()
         secrets_ = [secret for secret in row if secret] if row else []
     try:
         # An unknown integration fails exactly like a bad signature: nothing to probe.

@@ -73,7 +73,7 @@ def _databases(stack: ExitStack, tmp_path: Path, service: str) -> tuple[str, str
 
 def _sth(db: Database) -> str:
     with db.reading() as session:
-        head = tree.latest_head(session)
+        head = tree.latest_head(session.connection())
     assert head is not None
     return json.dumps(head.as_json())
 

@@ -118,3 +118,22 @@ def test_staged_rows_are_seen_by_the_next_query_and_go_with_a_rollback(db: Datab
         stage(session, THINGS, ROWS[1])  # taken: the commit fails, and takes "new" with it
     with db.reading() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(THINGS)) == 2
+
+
+def test_a_log_row_is_stored_on_its_own_and_inside_a_unit_of_work_does_not_wait_for_it(
+        db: Database, backend: str) -> None:
+    """The access log's path (``Database.log_row``): the row as SQLAlchemy stores it. Inside
+    a unit of work on SQLite, which has one writer, it goes in with that unit of work
+    rather than waiting for its lock; on PostgreSQL it is committed on its own."""
+    db.log_row(THINGS, ROWS[0])
+    expected = _raw(db)
+    with db.writing() as session:
+        session.execute(sa.delete(THINGS))
+        session.execute(sa.insert(THINGS), [ROWS[0]])
+    assert _raw(db) == expected
+
+    with pytest.raises(RuntimeError), db.writing():
+        db.log_row(THINGS, ROWS[1])
+        raise RuntimeError("the unit of work fails")
+    names = [row[0] for row in _raw(db)]
+    assert names == (["micro", "whole-second"] if backend == "postgresql" else ["whole-second"])

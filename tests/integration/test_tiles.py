@@ -223,7 +223,7 @@ def test_the_tiles_follower_keeps_each_full_leaf_tile_as_one_row(make_app: MakeA
     ledger.append_sized(100)
     with db.reading() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(LeafTile)) == 0
-        from_entries = [tree.tile_hashes(session, Tile(0, n, 256)) for n in range(2)]
+        from_entries = [tree.tile_hashes(session.connection(), Tile(0, n, 256)) for n in range(2)]
     steps = list(followers.catch_up(db, Settings.defaults(), limit=250,
                                     followers=(followers.TILES,)))
     assert sum(step.applied for step in steps) == 700
