@@ -203,22 +203,23 @@ def executemany(connection: Connection, statement: UpdateBase,
         connection.execute(statement, rows)
         return
     on_sqlite = connection.dialect.name == "sqlite"
-    if len(rows) < FEW:
-        if table is None or statement is not table_insert(table):
-            # Rendering costs more than a few rows do: SQLAlchemy's path has a cache.
-            connection.execute(statement, rows)
-            return
-        # A table's INSERT built once is rendered once too (per database and columns):
-        # a few rows, a webhook's, reach the driver for a third of that path's cost.
+    # A table's INSERT built once is rendered once too (per database and columns).
+    built_once = table is not None and statement is table_insert(table)
+    if len(rows) < FEW and not built_once:
+        # Rendering costs more than a few rows do: SQLAlchemy's path has a cache.
+        connection.execute(statement, rows)
+        return
+    if (len(rows) >= FEW and not on_sqlite and table is not None
+            and connection.dialect.driver == "psycopg"
+            and _plain_insert(statement, table, keys) and not _aware(table, rows)):
+        _copy(connection, table, keys, rows)
+        return
+    if table is not None and built_once:
+        # A few rows, a webhook's, reach the driver for a third of SQLAlchemy's cost.
         sql = _rendered_insert(table, connection.dialect, tuple(keys))
-    elif not on_sqlite:
-        if (table is not None and connection.dialect.driver == "psycopg"
-                and _plain_insert(statement, table, keys) and not _aware(table, rows)):
-            _copy(connection, table, keys, rows)
-            return
-        sql = str(statement.compile(dialect=connection.dialect, column_keys=keys))
     else:
-        sql = str(statement.compile(dialect=_sqlite_named(), column_keys=keys))
+        sql = str(statement.compile(dialect=_sqlite_named() if on_sqlite
+                                    else connection.dialect, column_keys=keys))
     if on_sqlite:
         texts = _sqlite_texts(table, rows)
         if texts:

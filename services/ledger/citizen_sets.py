@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from services.ledger.disclosure import Reach, citizen_key
 from services.ledger.models import CitizenId, CitizenKeyBit, CitizenMonth
 from services.ledger.upserts import delete_rows, put_rows, rows_with_keys
-from shared.db import executemany
+from shared.db import executemany, table_insert
 
 # citizen_key gives -1 for a digit that is not hex: adding this makes every key >= 0.
 OFFSET = sum(16 ** i for i in range(6))
@@ -68,7 +68,7 @@ def numbers(session: Session, pseudonyms: Iterable[str]) -> dict[str, int]:
         last = session.scalar(sa.select(sa.func.max(IDS_TABLE.c.id)))
         start = 0 if last is None else last + 1
         numbered = {p: start + i for i, p in enumerate(new)}
-        executemany(session.connection(), sa.insert(IDS_TABLE),
+        executemany(session.connection(), table_insert(IDS_TABLE),
                     [{"id": n, "pseudonym": p} for p, n in numbered.items()])
         _add_keys(session, {n: citizen_key(p) for p, n in numbered.items()})
         found.update(numbered)

@@ -48,7 +48,7 @@ from services.ledger.upserts import (
     empty_months,
 )
 from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import executemany
+from shared.db import executemany, table_insert
 from shared.impact import CHANGED
 
 log = logging.getLogger(__name__)
@@ -383,7 +383,7 @@ class Projector:
         fresh = {id(state) for state in self.new}
         for kind, table in TABLES.items():
             rows = [_row(s) for s in self.new if isinstance(s, kind)]
-            executemany(self.session.connection(), sa.insert(table), rows)
+            executemany(self.session.connection(), table_insert(table), rows)
             keys = KEYS[kind]
             updates = [{**_row(s), **{f"k_{k}": getattr(s, k) for k in keys}}
                        for n, s in self.changed.items() if isinstance(s, kind) and n not in fresh]

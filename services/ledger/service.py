@@ -26,7 +26,7 @@ from services.ledger.models import Entry, Erasure, Head, Rejected
 from services.ledger.signing import Signer
 from shared import text
 from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import KEYS, Database, executemany
+from shared.db import KEYS, Database, executemany, table_insert
 from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def append_batch(db: Database, raw_events: Any, signer: Signer) -> BatchResult:
             for entry, leaf in zip(entries, tree.append_leaves(session, head, inputs),
                                    strict=True):
                 entry["leaf_hash"] = leaf
-            executemany(session.connection(), sa.insert(ENTRIES), entries)
+            executemany(session.connection(), table_insert(ENTRIES), entries)
             head.size = seq
             head.updated_at = now
             tree.sign_head(session, head, signer, int(time.time() * 1000))

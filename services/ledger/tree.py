@@ -17,7 +17,7 @@ from services.ledger.models import Entry, Erasure, Head, LeafTile, MerkleNode, T
 from services.ledger.signing import Signer, TreeHead
 from services.ledger.tiles import WIDTH, Tile
 from shared import merkle
-from shared.db import executemany
+from shared.db import executemany, table_insert
 
 LEVEL_SHIFT = 40
 
@@ -41,7 +41,7 @@ def append_leaves(session: Session, head: Head, leaves: list[bytes]) -> list[byt
         hashes.append(h)
         tree.append(h, completed)
     if completed:
-        executemany(session.connection(), sa.insert(cast(sa.Table, MerkleNode.__table__)),
+        executemany(session.connection(), table_insert(cast(sa.Table, MerkleNode.__table__)),
                     [{"id": node_id(*node), "hash": h} for node, h in completed])
     head.compact_range = ",".join(h.hex() for h in tree.hashes)
     return hashes
