@@ -193,13 +193,16 @@ def executemany(connection: Connection, statement: UpdateBase,
     builds its parameters row by row with much more machinery, which is most of the
     cost of a ten-thousand-row batch. psycopg adapts every Python value itself; for
     sqlite3, dates and datetimes become the text SQLAlchemy stores them as. A moment
-    is naive UTC, as every table stores it (``shared.outbox.utcnow``).
+    is naive UTC, as every table stores it (``shared.outbox.utcnow``). Rows that leave
+    out a column whose value SQLAlchemy makes in Python (``default=``) take its path,
+    which makes it.
     """
     if not rows:
         return
     keys = list(rows[0])
     table = statement.table if isinstance(statement.table, Table) else None
-    if table is not None and not _native(table):
+    if table is not None and (not _native(table) or _leaves_out_made(
+            table, isinstance(statement, Insert), tuple(keys))):
         connection.execute(statement, rows)
         return
     on_sqlite = connection.dialect.name == "sqlite"
@@ -237,6 +240,15 @@ def table_insert(table: Table) -> Insert:
 @cache
 def _native(table: Table) -> bool:
     return all(isinstance(c.type, NATIVE) and not isinstance(c.type, Enum) for c in table.c)
+
+
+@cache
+def _leaves_out_made(table: Table, inserting: bool, keys: tuple[str, ...]) -> bool:
+    """Whether rows of these keys leave out a column whose value SQLAlchemy makes in
+    Python (``default=`` for an INSERT, ``onupdate=`` otherwise). Only its own path makes
+    those; the driver's would leave the column to the database: NULL, or a refusal."""
+    return any((c.default if inserting else c.onupdate) is not None and c.key not in keys
+               for c in table.c)
 
 
 @cache

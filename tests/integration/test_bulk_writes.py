@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shared.db import FEW, Database, executemany, stage
+from shared.db import FEW, Database, executemany, stage, table_insert
 from tests.support.databases import database
 
 METADATA = sa.MetaData()
@@ -137,3 +137,27 @@ def test_a_log_row_is_stored_on_its_own_and_inside_a_unit_of_work_does_not_wait_
         raise RuntimeError("the unit of work fails")
     names = [row[0] for row in _raw(db)]
     assert names == (["micro", "whole-second"] if backend == "postgresql" else ["whole-second"])
+
+
+MADE = sa.Table(
+    "made", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("tries", sa.Integer, nullable=False, default=0),
+    sa.Column("at", sa.DateTime, nullable=False, default=lambda: datetime(2026, 3, 1, 9, 30)),
+)
+
+
+@pytest.mark.parametrize("count", [1, FEW * 2], ids=["few", "many"])
+def test_rows_that_leave_out_a_python_default_get_it_as_sqlalchemy_gives_it(
+        db: Database, count: int) -> None:
+    """A column whose default SQLAlchemy makes in Python is filled in, however the rows go
+    (a staged row, or a table's INSERT built once), never left to the database."""
+    rows = [{"name": f"n{i}"} for i in range(count)]
+    with db.writing() as session:
+        for row in rows[: count // 2]:
+            stage(session, MADE, row)
+        executemany(session.connection(), table_insert(MADE), rows[count // 2:])
+    with db.reading() as session:
+        stored = session.execute(sa.select(MADE.c.tries, MADE.c.at)).all()
+    assert stored == [(0, datetime(2026, 3, 1, 9, 30))] * count
