@@ -206,7 +206,8 @@ def executemany(connection: Connection, statement: UpdateBase,
         connection.execute(statement, rows)
         return
     on_sqlite = connection.dialect.name == "sqlite"
-    # A table's INSERT built once is rendered once too (per database and columns).
+    # A table's INSERT built once is rendered once too (per database and columns), so even
+    # a few rows, a webhook's, reach the driver, for a third of SQLAlchemy's cost.
     built_once = table is not None and statement is table_insert(table)
     if len(rows) < FEW and not built_once:
         # Rendering costs more than a few rows do: SQLAlchemy's path has a cache.
@@ -217,12 +218,8 @@ def executemany(connection: Connection, statement: UpdateBase,
             and _plain_insert(statement, table, keys) and not _aware(table, rows)):
         _copy(connection, table, keys, rows)
         return
-    if table is not None and built_once:
-        # A few rows, a webhook's, reach the driver for a third of SQLAlchemy's cost.
-        sql = _rendered_insert(table, connection.dialect, tuple(keys))
-    else:
-        sql = str(statement.compile(dialect=_sqlite_named() if on_sqlite
-                                    else connection.dialect, column_keys=keys))
+    sql = (_rendered_insert(table, connection.dialect, tuple(keys))
+           if table is not None and built_once else _render(statement, connection.dialect, keys))
     if on_sqlite:
         texts = _sqlite_texts(table, rows)
         if texts:
@@ -251,10 +248,15 @@ def _leaves_out_made(table: Table, inserting: bool, keys: tuple[str, ...]) -> bo
                for c in table.c)
 
 
+def _render(statement: UpdateBase, dialect: Dialect, keys: list[str]) -> str:
+    """The statement as the driver takes it, its parameters named after the rows' keys."""
+    named = _sqlite_named() if dialect.name == "sqlite" else dialect
+    return str(statement.compile(dialect=named, column_keys=keys))
+
+
 @cache
 def _rendered_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> str:
-    named = _sqlite_named() if dialect.name == "sqlite" else dialect
-    return str(table_insert(table).compile(dialect=named, column_keys=list(keys)))
+    return _render(table_insert(table), dialect, list(keys))
 
 
 def _datetime_text(value: datetime | None) -> str | None:
