@@ -3,8 +3,8 @@
 BENCH_SMOKE=1 runs everything at tiny sizes so that CI keeps it working; the
 figures it prints then mean nothing. Sizes: BENCH_READ_ENTRIES (default 1,000,000),
 BENCH_INGEST_EVENTS (default 50,000), BENCH_SECONDS (default 10). BENCH_ONLY picks
-the row groups (default "abd": a; b, c, f99 and e; d), BENCH_RESULTS where the results go
-(default bench/results/latest.json), BENCH_LAG_DUMP a file for row b's samples of the
+the row groups (default "abd": a and its floor; b, c, f99 and e; d), BENCH_RESULTS where
+the results go (default bench/results/latest.json), BENCH_LAG_DUMP a file for row b's samples of the
 log's size and the followers' least position ([seconds, size, position], every 20 ms).
 A run removes its files and PostgreSQL databases at the end; BENCH_KEEP=1 keeps them,
 and BENCH_REUSE_DIR=<its d directory> then measures the reads again without building.
@@ -263,20 +263,33 @@ def bench_webhooks(workdir: Path) -> None:
         for i in range(per_process)] for p in range(2)]
     ours = _load(int(stack.env["RECRUITMENT_PORT"]), batches, SECONDS)
     stack.stop()
+    # The floor (bench/floor_app.py) writes into the database the service has just filled.
+    floor = {driver: _gunicorn_load("bench.floor_app:create_app()", batches, FLOOR_DRIVER=driver,
+                                    FLOOR_DATABASE_URL=stack.env["RECRUITMENT_DATABASE_URL"],
+                                    FLOOR_SECRET=secret)
+             for driver in ("driver", "core")}
+    base = _gunicorn_load("bench.bare_app:create_app()", batches)
+    row("a", "signed webhooks/s through recruitment", ours, "req/s", base,
+        "bare Flask parse-and-202", "ratio >= 0.5", ours / base >= 0.5)
+    row("af", "floor: check, then 4 rows durably by the driver", floor["driver"], "req/s",
+        base, "bare Flask parse-and-202", "reported (row a's floor)", None)
+    row("afc", "floor: the same through SQLAlchemy Core", floor["core"], "req/s", base,
+        "bare Flask parse-and-202", "reported (row a's floor)", None)
+
+
+def _gunicorn_load(app: str, batches: list[list[Any]], **env: str) -> float:
+    """Row a's load against ``app`` under gunicorn with two sync workers, as the service runs."""
     port = free_port()
-    bare = subprocess.Popen(
-        ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "bench.bare_app:create_app()"],
-        cwd=ROOT, env=procfile.environment(), stdout=subprocess.DEVNULL,
+    server = subprocess.Popen(
+        ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", app],
+        cwd=ROOT, env={**procfile.environment(), **env}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:
         _wait_port(port)
-        base = _load(port, batches, SECONDS)
+        return _load(port, batches, SECONDS)
     finally:
-        bare.terminate()
-        bare.wait()
-    row("a", "signed webhooks/s through recruitment", ours, "req/s", base,
-        "bare Flask parse-and-202", "ratio >= 0.5", ours / base >= 0.5)
+        server.terminate()
+        server.wait()
 
 
 def _wait_port(port: int, timeout: float = 30) -> None:
