@@ -110,23 +110,60 @@ def _group(pid: int) -> set[int]:
     return pids
 
 
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command's name (state, ppid, ...), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user and system) used so far by a process group's live members."""
     ticks = 0
     for p in _group(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
+        fields = _stat(p)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_of(stack: Stack) -> dict[str, float]:
-    """CPU seconds so far of each process of a stack, Redis and this load generator."""
+def postgresql_server(db: Database) -> int | None:
+    """The pid of the PostgreSQL server behind ``db`` (its postmaster), when it runs on
+    this machine where /proc shows it; otherwise None."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    with db.engine.connect() as connection:
+        backend = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    fields = _stat(int(backend))
+    return int(fields[1]) if fields is not None else None
+
+
+def server_cpu_seconds(postmaster: int) -> float:
+    """CPU time so far of a PostgreSQL server: its postmaster, every process it has
+    started that is still running (backends, checkpointer, WAL writer, ...), and those
+    that have exited, which the postmaster has waited for. Every client's share, so
+    measure with nothing else using the server."""
+    fields = _stat(postmaster)
+    if fields is None:
+        return 0.0
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    found = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True)
+    for child in found.stdout.split():
+        child_fields = _stat(int(child))
+        if child_fields is not None:
+            ticks += int(child_fields[11]) + int(child_fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(stack: Stack, postmaster: int | None = None) -> dict[str, float]:
+    """CPU seconds so far of each process of a stack, Redis, this load generator and,
+    given its postmaster, the PostgreSQL server."""
     used = {name: cpu_seconds(p.pid) for name, p in stack.processes.items()}
     if stack.redis.process is not None:
         used["redis"] = cpu_seconds(stack.redis.process.pid)
+    if postmaster is not None:
+        used["PostgreSQL server"] = server_cpu_seconds(postmaster)
     times = os.times()
     used["load generator"] = times.user + times.system
     return used
@@ -432,7 +469,8 @@ def bench_end_to_end(workdir: Path) -> None:
 
     lag = FollowerLag(ledger)
     lag.start()
-    cpu_before = cpu_of(stack)
+    postmaster = postgresql_server(ledger)
+    cpu_before = cpu_of(stack, postmaster)
     start = time.monotonic()
     threads = [threading.Thread(target=post, args=(batches[i::2],)) for i in range(2)]
     for t in threads:
@@ -446,7 +484,7 @@ def bench_end_to_end(workdir: Path) -> None:
     lag.wait_followed(INGEST_EVENTS + UNITS)
     followed = time.monotonic() - start
     lags = lag.lags_ms()
-    cpu_after = cpu_of(stack)
+    cpu_after = cpu_of(stack, postmaster)
     ours = INGEST_EVENTS / elapsed
     peak = rss_peak_mb(worker)
     cpu = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
