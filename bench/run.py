@@ -136,7 +136,18 @@ def postgresql_server(db: Database) -> int | None:
     with db.engine.connect() as connection:
         backend = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
     fields = _stat(int(backend))
-    return int(fields[1]) if fields is not None else None
+    # A server elsewhere (another machine, a container) has pids this /proc does not show,
+    # or shows as some other program.
+    if fields is None or not _is_postgres(int(backend)) or not _is_postgres(int(fields[1])):
+        return None
+    return int(fields[1])
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
 
 
 def server_cpu_seconds(postmaster: int) -> float:

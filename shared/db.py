@@ -401,6 +401,17 @@ def execute(session: Session, statement: Executable,
     return session.connection().execute(statement, params)
 
 
+def execute_driver_sql(session: Session, statement: str,
+                       params: dict[str, Any] | tuple[Any, ...]
+                       ) -> CursorResult[*tuple[Any, ...]]:
+    """The driver's own SQL in the unit of work, after what it has staged or added, as
+    ``execute``: for what SQLAlchemy does not write, such as psycopg's binary parameters
+    (``%(name)b``)."""
+    _insert_staged(session)
+    session.flush()
+    return session.connection().exec_driver_sql(statement, params)
+
+
 # The advisory lock a PostgreSQL unit of work holds (Database.writing). Advisory locks
 # belong to one database, so each service's writers wait only for each other.
 WRITER_LOCK = 0x6C6164646572  # "ladder"

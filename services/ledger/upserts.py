@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.ledger.models import CitizenYear
 from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import executemany
+from shared.db import execute_driver_sql, executemany
 
 CITIZEN_YEARS = cast(sa.Table, CitizenYear.__table__)
 CITIZEN_KEY = ("area", "org_unit", "year", "pseudonym")
@@ -45,7 +45,8 @@ def add_to_citizens(session: Session, changed: dict[CitizenKey, list[int]]
                   **{m: list(v) for m, v in zip(MONTHS, months, strict=True)}}
         # One statement, the batch an array a column, returning the months after.
         upsert = _unnest_upsert(CITIZEN_YEARS, CITIZEN_KEY, MONTHS, returning=True)
-        return [(tuple(row[:4]), list(row[4:])) for row in _arrays_in(session, upsert, params)]
+        return [(tuple(row[:4]), list(row[4:]))
+                for row in execute_driver_sql(session, upsert, params)]
     # SQLite: read the rows before (through the primary key), then write the months
     # after in one executemany; the follower's position row keeps other writers out.
     before = {tuple(row[:4]): list(row[4:]) for row in rows_with_keys(
@@ -76,7 +77,7 @@ def add_to_counters(session: Session, table: sa.Table, rows: list[dict[str, Any]
             # An array holds one type: the column's (the counters add up as floats).
             kind = table.c[name].type.python_type
             params[name] = [kind(row[name]) for row in rows]
-        _arrays_in(session, _unnest_upsert(table, keys, counters), params)
+        execute_driver_sql(session, _unnest_upsert(table, keys, counters), params)
         return
     stmt: Any = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(
@@ -92,8 +93,8 @@ def put_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]],
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        _arrays_in(session, _unnest_upsert(table, keys, values, add=False),
-                   {name: [row[name] for row in rows] for name in (*keys, *values)})
+        execute_driver_sql(session, _unnest_upsert(table, keys, values, add=False),
+                           {name: [row[name] for row in rows] for name in (*keys, *values)})
         return
     stmt: Any = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=list(keys),
@@ -110,7 +111,7 @@ def rows_with_keys(session: Session, table: sa.Table, keys: tuple[str, ...],
     on = " AND ".join(f"t.{name} = k.{name}" for name in keys)
     if session.get_bind().dialect.name == "postgresql":
         if wanted:
-            yield from _arrays_in(
+            yield from execute_driver_sql(
                 session, f"SELECT {selected} FROM unnest({_arrays(table, keys)}) AS "
                 f"k({', '.join(keys)}) JOIN {table.name} AS t ON {on}",
                 dict(zip(keys, map(list, zip(*wanted, strict=True)), strict=True)))
@@ -118,8 +119,8 @@ def rows_with_keys(session: Session, table: sa.Table, keys: tuple[str, ...],
     # CROSS JOIN keeps the VALUES list the outer loop, so that each key is one lookup.
     for chunk in chunks(wanted, KEYS_PER_STATEMENT):
         values = ", ".join(["(" + ", ".join("?" * len(keys)) + ")"] * len(chunk))
-        yield from session.connection().exec_driver_sql(
-            f"WITH k({', '.join(keys)}) AS (VALUES {values}) SELECT {selected} "
+        yield from execute_driver_sql(
+            session, f"WITH k({', '.join(keys)}) AS (VALUES {values}) SELECT {selected} "
             f"FROM k CROSS JOIN {table.name} AS t ON {on}",
             tuple(v for key in chunk for v in key))
 
@@ -129,9 +130,10 @@ def delete_rows(session: Session, table: sa.Table, keys: tuple[str, ...],
     if not gone:
         return
     if session.get_bind().dialect.name == "postgresql":
-        _arrays_in(session, f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN "
-                   f"(SELECT * FROM unnest({_arrays(table, keys)}))",
-                   dict(zip(keys, map(list, zip(*gone, strict=True)), strict=True)))
+        execute_driver_sql(
+            session, f"DELETE FROM {table.name} WHERE ({', '.join(keys)}) IN "
+            f"(SELECT * FROM unnest({_arrays(table, keys)}))",
+            dict(zip(keys, map(list, zip(*gone, strict=True)), strict=True)))
         return
     executemany(session.connection(), sa.delete(table).where(
         *(table.c[n] == sa.bindparam(f"k_{n}") for n in keys)),
@@ -140,18 +142,13 @@ def delete_rows(session: Session, table: sa.Table, keys: tuple[str, ...],
 
 def _arrays(table: sa.Table, columns: tuple[str, ...]) -> str:
     """PostgreSQL: a bound array of each column's type, for ``unnest``, sent in binary
-    (``%(name)b``): psycopg writes a list as text by default, quoting each element after a
-    regular expression's search, which cost the measures follower about twice the
-    binary format's CPU (docs/performance.md)."""
+    (``%(name)b``, run by ``execute_driver_sql``): psycopg writes a list as text by
+    default, quoting each element after a regular expression's search, at 1.7 to 2.4
+    times the binary format's CPU (docs/performance.md, "Arrays to PostgreSQL in
+    binary")."""
     return ", ".join(
         f"CAST(%({name})b AS {table.c[name].type.compile(dialect=postgresql.dialect())}[])"
         for name in columns)
-
-
-def _arrays_in(session: Session, statement: str, arrays: dict[str, list[Any]]
-               ) -> sa.CursorResult[Any]:
-    """PostgreSQL: run a statement of ``_arrays`` placeholders, as the driver reads it."""
-    return session.connection().exec_driver_sql(statement, arrays)
 
 
 @lru_cache(maxsize=8)
