@@ -396,3 +396,31 @@ def test_a_database_that_stays_locked_never_makes_a_follower_skip(
     assert _lags(ledger_db)[followers.MEASURES] == 0
     assert tries[5] == 5
     assert result.size == 10
+
+
+# What a list's text form on PostgreSQL gives meaning to: braces, commas, quotes, a
+# backslash, spaces at either end, the word NULL; and text outside the BMP.
+ARRAY_SYNTAX = (' {ward "7"}, \\north\\ ', "NULL", "", "{}", "a,b", '"', "\\", "🏥 ward")
+
+
+@pytest.mark.parametrize("name", ARRAY_SYNTAX)
+def test_a_unit_or_citizen_written_like_array_syntax_is_counted_under_that_very_name(
+        make_app: MakeApp, name: str) -> None:
+    """The measures send each column of a step's rows as one array (on PostgreSQL in the
+    binary format): a unit or pseudonym must come back as itself, not parsed as an array's
+    text. One citizen, twice in the unit: one distinct citizen, one returning."""
+    db: Database = make_app("ledger").extensions["db"]
+    unit = f"unit {name}"
+    activity = ev.activity("training", unit, time="2026-03-02T09:00:00Z")
+    twice = [ev.involvement("training", activity_id=activity["data"]["activity_id"],
+                            org_unit=unit, pseudonym=f"p {name}", hours=2,
+                            time=f"2026-03-0{day}T09:00:00Z") for day in (3, 4)]
+    assert appending.append(db, [activity, *twice], SIGNER).appended == 3
+    with db.reading() as session:
+        month = session.execute(sa.select(Aggregate).where(
+            Aggregate.area == "training", Aggregate.org_unit == unit,
+            Aggregate.kind == "month", Aggregate.period == "2026-03")).scalar_one()
+        pseudonyms = set(session.scalars(sa.text(
+            "SELECT pseudonym FROM citizen_years WHERE org_unit = :unit"), {"unit": unit}))
+    assert (month.involvements, month.citizens, month.returning_citizens) == (2, 1, 1)
+    assert pseudonyms == {f"p {name}"}
