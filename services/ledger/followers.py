@@ -246,38 +246,74 @@ def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
         on_pass: Callable[[], Any] = lambda: None, skip_after: int = 3) -> None:
     """The follower process: each follower in a thread of its own, so that neither waits
     for the other's steps, until ``running()`` turns false; ``on_pass`` beats while every
-    thread lives."""
+    thread lives.
+
+    This thread watches the log for them all: it reads the log's size every ``interval``
+    seconds and wakes each follower when the size has changed. An idle follower looks
+    for itself only every ``_idle_look(interval)`` seconds, so an idle process makes one
+    small read ``1/interval`` times a second, not one for each follower."""
+    woken = {follower: threading.Event() for follower in FOLLOWERS}
     threads = [threading.Thread(target=_follow, name=f"follow-{follower}", daemon=True,
                                 args=(db, follower, settings, handed, limit, interval, running,
-                                      skip_after))
+                                      skip_after, woken[follower]))
                for follower in FOLLOWERS]
     for thread in threads:
         thread.start()
+    seen: int | None = None
+    beaten = -BEAT_EVERY
     while running() and all(thread.is_alive() for thread in threads):
-        on_pass()
-        time.sleep(min(interval * 20, 1.0))
+        if time.monotonic() - beaten >= BEAT_EVERY:
+            on_pass()
+            beaten = time.monotonic()
+        try:
+            size = _size(db)
+        except Exception:
+            # Each follower finds the database away for itself, and logs it.
+            size = None
+        if size != seen:
+            seen = size
+            for event in woken.values():
+                event.set()
+        time.sleep(interval)
+    for event in woken.values():
+        event.set()
     for thread in threads:
         thread.join()
 
 
+# How often the follower process beats its heartbeat (shared/heartbeat.py).
+BEAT_EVERY = 1.0
+SIZE = sa.text("SELECT size FROM ledger_head WHERE id = 1")
 WHERE = sa.text("SELECT h.size, p.position FROM ledger_head AS h, follower_positions AS p "
                 "WHERE h.id = 1 AND p.name = :name")
 
 
+def _idle_look(interval: float) -> float:
+    """How long an idle follower waits to be woken before it looks at the log itself."""
+    return max(interval * 20, BEAT_EVERY)
+
+
+def _size(db: Database) -> int | None:
+    """The log's size: the watcher's one read (in autocommit on PostgreSQL)."""
+    with db.looking_up() as connection:
+        size = connection.execute(SIZE).scalar()
+    return None if size is None else int(size)
+
+
 def _behind(db: Database, follower: str) -> int | None:
     """The follower's position if the log holds entries it has not applied, else None:
-    one read, no write lock, which is what an idle follower does
-    1/LADDER_FOLLOW_INTERVAL times a second."""
-    with db.engine.connect() as connection:
+    one read, no write lock."""
+    with db.looking_up() as connection:
         size, position = connection.execute(WHERE, {"name": follower}).one()
     return int(position) if size > position else None
 
 
 def _follow(db: Database, follower: str, settings: Settings,
             handed: Callable[[list[str]], Any], limit: int, interval: float,
-            running: Callable[[], bool], skip_after: int) -> None:
+            running: Callable[[], bool], skip_after: int, woken: threading.Event) -> None:
     """One follower's loop: a step, its messages handed to the broker, and again at once
-    while there were entries to apply, else after ``interval`` seconds.
+    while there were entries to apply; else it waits to be ``woken`` (``run``), or
+    ``_idle_look(interval)`` seconds at most.
 
     A step that fails is logged and tried again: its effect did not commit, so nothing
     is lost or doubled. Until the follower is past the entries of the step that failed,
@@ -291,10 +327,12 @@ def _follow(db: Database, follower: str, settings: Settings,
     failed: tuple[int, str] | None = None
     failures = 0
     while running():
+        # Cleared before the look: a wake-up for an entry appended after it is kept.
+        woken.clear()
         try:
             position = _behind(db, follower)
             if position is None:
-                time.sleep(interval)
+                woken.wait(_idle_look(interval))
                 continue
         except Exception:
             log.exception("the %s follower of the log cannot read its position; it tries "

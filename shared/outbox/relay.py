@@ -56,6 +56,22 @@ Publish = Callable[[list[dict[str, Any]]], None]
 Settled = Callable[[list[tuple[str, str]]], set[tuple[str, str]]]
 
 
+def _pending(model: type[OutboxMixin]) -> sa.Select[int, str]:
+    """The next batch of pending rows: built once for each outbox, since an idle relay
+    asks for it several times a second and mostly finds none."""
+    found = _PENDING.get(model)
+    if found is None:
+        found = _PENDING[model] = (
+            sa.select(model.id, model.payload)
+            .where(model.published_at.is_(None), model.held_at.is_(None))
+            .order_by(model.id)
+            .limit(sa.bindparam("batch_size")))
+    return found
+
+
+_PENDING: dict[type[OutboxMixin], sa.Select[int, str]] = {}
+
+
 def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_size: int) -> int:
     """Publish up to one batch of pending rows; return how many were published.
 
@@ -63,13 +79,8 @@ def relay_once(db: Database, model: type[OutboxMixin], publish: Publish, batch_s
     cannot serialise, is held (``held_at``, with the reason in ``last_error``) so
     that it never blocks the rows behind it; the batch is split to find it.
     """
-    with db.reading() as session:
-        rows = session.execute(
-            sa.select(model.id, model.payload)
-            .where(model.published_at.is_(None), model.held_at.is_(None))
-            .order_by(model.id)
-            .limit(batch_size)
-        ).all()
+    with db.looking_up() as connection:
+        rows = connection.execute(_pending(model), {"batch_size": batch_size}).all()
     if not rows:
         return 0
     batch: list[tuple[int, dict[str, Any]]] = []

@@ -424,3 +424,41 @@ def test_a_unit_or_citizen_written_like_array_syntax_is_counted_under_that_very_
             "SELECT pseudonym FROM citizen_years WHERE org_unit = :unit"), {"unit": unit}))
     assert (month.involvements, month.citizens, month.returning_citizens) == (2, 1, 1)
     assert pseudonyms == {f"p {name}"}
+
+
+def test_idle_followers_are_woken_by_one_watcher_and_apply_what_is_appended_later(
+        ledger_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An idle follower never looks for itself here: only the watcher's wake-up can bring
+    # it to the entries appended while it waits.
+    monkeypatch.setattr(followers, "_idle_look", lambda _interval: 3600.0)
+    looks: Counter[str] = Counter()
+    sizes: list[int | None] = []
+    behind, size = followers._behind, followers._size
+
+    def counted_behind(db: Database, follower: str) -> int | None:
+        looks[follower] += 1
+        return behind(db, follower)
+
+    def counted_size(db: Database) -> int | None:
+        sizes.append(size(db))
+        return sizes[-1]
+
+    monkeypatch.setattr(followers, "_behind", counted_behind)
+    monkeypatch.setattr(followers, "_size", counted_size)
+    idle: list[Counter[str]] = []
+
+    def until() -> bool:
+        if len(sizes) < 20:  # idle: the watcher has read the log's size 20 times
+            return False
+        if not idle:
+            idle.append(looks.copy())
+            service.append_batch(ledger_db, _events(), SIGNER)
+        return set(_lags(ledger_db).values()) == {0}
+
+    _run_followers(ledger_db, until, 3, [])
+    # Each looked at its start, and again if the watcher's first read came after that,
+    # then not again while the log stood still.
+    [first] = idle
+    assert set(first) == set(followers.FOLLOWERS) and max(first.values()) <= 2, first
+    assert _lags(ledger_db) == dict.fromkeys(followers.FOLLOWERS, 0)
+    assert measures(ledger_db) == replayed(ledger_db)
