@@ -323,6 +323,9 @@ def bench_webhooks(workdir: Path) -> None:
         base, "bare Flask parse-and-202", "reported (row a's floor)", None)
     row("afc", "floor: the same through SQLAlchemy Core", floor["core"], "req/s", base,
         "bare Flask parse-and-202", "reported (row a's floor)", None)
+    # What the service's own work costs beside its floor, from the same run's figures.
+    row("ag", "the service against its floor through Core", ours, "req/s", floor["core"],
+        "afc", "reported (row a's gap to its floor)", None)
 
 
 def _gunicorn_load(app: str, batches: list[list[Any]], **env: str) -> float:

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = {"a": ["a", "af", "afc"], "b": ["b", "c50", "c99", "f99", "e"],
+ROWS = {"a": ["a", "af", "afc", "ag"], "b": ["b", "c50", "c99", "f99", "e"],
         "d": ["d1", "d1r", "d1c", "d2", "d5", "d5n", "d6", "d3", "d3m", "d4"]}
 
 
 def test_the_groups_are_every_row() -> None:
     assert [r for rows in ROWS.values() for r in rows] == [
-        "a", "af", "afc", "b", "c50", "c99", "f99", "e", "d1", "d1r", "d1c", "d2", "d5", "d5n",
-        "d6", "d3", "d3m", "d4"]
+        "a", "af", "afc", "ag", "b", "c50", "c99", "f99", "e", "d1", "d1r", "d1c", "d2", "d5",
+        "d5n", "d6", "d3", "d3m", "d4"]
 
 
 @pytest.mark.parametrize("group", ROWS)
