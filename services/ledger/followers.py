@@ -245,26 +245,40 @@ def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
         limit: int, interval: float, running: Callable[[], bool],
         on_pass: Callable[[], Any] = lambda: None, skip_after: int = 3) -> None:
     """The follower process: each follower in a thread of its own, so that neither waits
-    for the other's steps, until ``running()`` turns false; ``on_pass`` beats while every
-    thread lives.
-
-    This thread watches the log for them all: it reads the log's size every ``interval``
-    seconds and wakes each follower when the size has changed. An idle follower looks
-    for itself only every ``_idle_look(interval)`` seconds, so an idle process makes one
-    small read ``1/interval`` times a second, not one for each follower."""
+    for the other's steps, and a watcher of the log that wakes them (``_watch``), until
+    ``running()`` turns false; ``on_pass`` beats while every thread lives."""
     woken = {follower: threading.Event() for follower in FOLLOWERS}
     threads = [threading.Thread(target=_follow, name=f"follow-{follower}", daemon=True,
                                 args=(db, follower, settings, handed, limit, interval, running,
                                       skip_after, woken[follower]))
                for follower in FOLLOWERS]
+    threads.append(threading.Thread(target=_watch, name="follow-watch", daemon=True,
+                                    args=(db, list(woken.values()), interval, running)))
     for thread in threads:
         thread.start()
-    seen: int | None = None
-    beaten = -BEAT_EVERY
     while running() and all(thread.is_alive() for thread in threads):
-        if time.monotonic() - beaten >= BEAT_EVERY:
-            on_pass()
-            beaten = time.monotonic()
+        on_pass()
+        time.sleep(min(interval * 20, 1.0))
+    # Each follower looks at running() after it clears its event: none sleeps through this.
+    for event in woken.values():
+        event.set()
+    for thread in threads:
+        thread.join()
+
+
+SIZE = sa.text("SELECT size FROM ledger_head WHERE id = 1")
+WHERE = sa.text("SELECT h.size, p.position FROM ledger_head AS h, follower_positions AS p "
+                "WHERE h.id = 1 AND p.name = :name")
+
+
+def _watch(db: Database, woken: list[threading.Event], interval: float,
+           running: Callable[[], bool]) -> None:
+    """The followers' watcher: it reads the log's size every ``interval`` seconds and wakes
+    each follower when the size has changed. An idle follower looks for itself only every
+    ``_idle_look(interval)`` seconds, so an idle process makes one small read
+    ``1/interval`` times a second, not one for each follower."""
+    seen: int | None = None
+    while running():
         try:
             size = _size(db)
         except Exception:
@@ -272,25 +286,15 @@ def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
             size = None
         if size != seen:
             seen = size
-            for event in woken.values():
+            for event in woken:
                 event.set()
         time.sleep(interval)
-    for event in woken.values():
-        event.set()
-    for thread in threads:
-        thread.join()
-
-
-# How often the follower process beats its heartbeat (shared/heartbeat.py).
-BEAT_EVERY = 1.0
-SIZE = sa.text("SELECT size FROM ledger_head WHERE id = 1")
-WHERE = sa.text("SELECT h.size, p.position FROM ledger_head AS h, follower_positions AS p "
-                "WHERE h.id = 1 AND p.name = :name")
 
 
 def _idle_look(interval: float) -> float:
-    """How long an idle follower waits to be woken before it looks at the log itself."""
-    return max(interval * 20, BEAT_EVERY)
+    """How long an idle follower waits to be woken before it looks at the log itself:
+    every 20 intervals, and no more often than once a second."""
+    return max(interval * 20, 1.0)
 
 
 def _size(db: Database) -> int | None:
@@ -312,7 +316,7 @@ def _follow(db: Database, follower: str, settings: Settings,
             handed: Callable[[list[str]], Any], limit: int, interval: float,
             running: Callable[[], bool], skip_after: int, woken: threading.Event) -> None:
     """One follower's loop: a step, its messages handed to the broker, and again at once
-    while there were entries to apply; else it waits to be ``woken`` (``run``), or
+    while there were entries to apply; else it waits to be ``woken`` (``_watch``), or
     ``_idle_look(interval)`` seconds at most.
 
     A step that fails is logged and tried again: its effect did not commit, so nothing
@@ -326,9 +330,12 @@ def _follow(db: Database, follower: str, settings: Settings,
     # The same failure of the same entry, applied alone, in a row.
     failed: tuple[int, str] | None = None
     failures = 0
-    while running():
-        # Cleared before the look: a wake-up for an entry appended after it is kept.
+    while True:
+        # Cleared before the look, and before running() is asked: a wake-up for an entry
+        # appended after the look, or for the stop, is kept.
         woken.clear()
+        if not running():
+            return
         try:
             position = _behind(db, follower)
             if position is None:

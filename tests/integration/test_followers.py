@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -429,7 +430,7 @@ def test_a_unit_or_citizen_written_like_array_syntax_is_counted_under_that_very_
 def test_idle_followers_are_woken_by_one_watcher_and_apply_what_is_appended_later(
         ledger_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     # An idle follower never looks for itself here: only the watcher's wake-up can bring
-    # it to the entries appended while it waits.
+    # it to the entries appended while it waits, and only the stop's can end it.
     monkeypatch.setattr(followers, "_idle_look", lambda _interval: 3600.0)
     looks: Counter[str] = Counter()
     sizes: list[int | None] = []
@@ -445,20 +446,43 @@ def test_idle_followers_are_woken_by_one_watcher_and_apply_what_is_appended_late
 
     monkeypatch.setattr(followers, "_behind", counted_behind)
     monkeypatch.setattr(followers, "_size", counted_size)
-    idle: list[Counter[str]] = []
-
-    def until() -> bool:
-        if len(sizes) < 20:  # idle: the watcher has read the log's size 20 times
-            return False
-        if not idle:
-            idle.append(looks.copy())
-            service.append_batch(ledger_db, _events(), SIGNER)
-        return set(_lags(ledger_db).values()) == {0}
-
-    _run_followers(ledger_db, until, 3, [])
+    stop = threading.Event()
+    thread = threading.Thread(target=followers.run, kwargs={
+        "db": ledger_db, "settings": SETTINGS, "handed": lambda _: None, "limit": 50,
+        "interval": 0.01, "running": lambda: not stop.is_set()})
+    thread.start()
+    try:
+        _wait(lambda: len(sizes) >= 20)  # idle: the watcher has read the size 20 times
+        idle = looks.copy()
+        service.append_batch(ledger_db, _events(), SIGNER)
+        _wait(lambda: set(_lags(ledger_db).values()) == {0})
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
     # Each looked at its start, and again if the watcher's first read came after that,
     # then not again while the log stood still.
-    [first] = idle
-    assert set(first) == set(followers.FOLLOWERS) and max(first.values()) <= 2, first
-    assert _lags(ledger_db) == dict.fromkeys(followers.FOLLOWERS, 0)
+    assert set(idle) == set(followers.FOLLOWERS) and max(idle.values()) <= 2, idle
     assert measures(ledger_db) == replayed(ledger_db)
+
+
+def _wait(condition: Any, timeout: float = 20) -> None:
+    deadline = naive_utcnow() + timedelta(seconds=timeout)
+    while not condition():
+        assert naive_utcnow() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_stop_wakes_idle_followers_at_once(ledger_db: Database,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Idle followers wait to be woken for an hour at most here: the stop must wake them.
+    monkeypatch.setattr(followers, "_idle_look", lambda _interval: 3600.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=followers.run, kwargs={
+        "db": ledger_db, "settings": SETTINGS, "handed": lambda _: None, "limit": 50,
+        "interval": 0.01, "running": lambda: not stop.is_set()})
+    thread.start()
+    stop.wait(0.3)  # idle by now: the log is empty
+    stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
