@@ -396,9 +396,7 @@ def execute(session: Session, statement: Executable,
     ``execute`` costs several times what such a statement does on the connection
     (docs/performance.md, "A webhook off the ORM").
     """
-    _insert_staged(session)
-    session.flush()
-    return session.connection().execute(statement, params)
+    return _caught_up(session).execute(statement, params)
 
 
 def execute_driver_sql(session: Session, statement: str,
@@ -407,9 +405,14 @@ def execute_driver_sql(session: Session, statement: str,
     """The driver's own SQL in the unit of work, after what it has staged or added, as
     ``execute``: for what SQLAlchemy does not write, such as psycopg's binary parameters
     (``%(name)b``)."""
+    return _caught_up(session).exec_driver_sql(statement, params)
+
+
+def _caught_up(session: Session) -> Connection:
+    """The unit of work's connection, once what it has staged and added is written."""
     _insert_staged(session)
     session.flush()
-    return session.connection().exec_driver_sql(statement, params)
+    return session.connection()
 
 
 # The advisory lock a PostgreSQL unit of work holds (Database.writing). Advisory locks
