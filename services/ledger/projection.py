@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -46,8 +45,8 @@ from services.ledger.upserts import (
     add_to_counters,
     delete_rows,
     empty_months,
+    rows_with_keys,
 )
-from shared.chunks import KEYS_PER_STATEMENT, chunks
 from shared.db import executemany, table_insert
 from shared.impact import CHANGED
 
@@ -93,6 +92,7 @@ class InvolvementRow:
 
 
 State = ActivityRow | InvolvementRow
+S = TypeVar("S", ActivityRow, InvolvementRow)
 TABLES: dict[type, sa.Table] = {ActivityRow: cast(sa.Table, ActivityState.__table__),
                                 InvolvementRow: cast(sa.Table, InvolvementState.__table__)}
 KEYS = {ActivityRow: ("area", "activity_id"), InvolvementRow: ("area", "involvement_id")}
@@ -132,23 +132,12 @@ def _counters() -> dict[str, float]:
     return defaultdict(float)
 
 
-def by_keys(session: Session, stmt: sa.Select[Any], columns: list[Any],
-            keys: Iterable[tuple[Any, ...]]) -> Iterable[Any]:
-    """Rows of ``stmt`` whose ``columns`` equal one of ``keys``, through their index.
-
-    Groups keys on all but the last column and asks ``a = ? AND b IN (...)``: SQLite
-    scans the whole table for a row-value IN, which would make appends quadratic.
-    """
-    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    for key in keys:
-        groups[key[:-1]].append(key[-1])
-    for prefix, lasts in groups.items():
-        for chunk in chunks(sorted(set(lasts)), KEYS_PER_STATEMENT):
-            # Bound at execution, so the statement compiles once for every prefix and chunk.
-            conditions = [c == sa.bindparam(f"prefix_{n}") for n, c in enumerate(columns[:-1])]
-            yield from session.execute(
-                stmt.where(*conditions, columns[-1].in_(sa.bindparam("lasts", expanding=True))),
-                {"lasts": chunk, **{f"prefix_{n}": v for n, v in enumerate(prefix)}}).all()
+def _states(session: Session, kind: type[S], keys: list[tuple[str, str]]) -> list[S]:
+    """The state rows of these keys there are, each read through the primary key."""
+    key: tuple[str, ...] = KEYS[kind]
+    others: tuple[str, ...] = tuple(name for name in FIELDS[kind] if name not in key)
+    return [kind(**dict(zip((*key, *others), row, strict=True)))
+            for row in rows_with_keys(session, TABLES[kind], key, keys, others)]
 
 
 class Projector:
@@ -175,13 +164,10 @@ class Projector:
         acts = sorted({(e.area, e.data["activity_id"]) for e in events})
         invs = sorted({(e.area, e.data["involvement_id"]) for e in events
                        if e.data.get("involvement_id")})
-        activities, involvements = TABLES[ActivityRow], TABLES[InvolvementRow]
-        for r in by_keys(self.session, sa.select(activities),
-                         [activities.c.area, activities.c.activity_id], acts):
-            self.activities[(r.area, r.activity_id)] = ActivityRow(**r._mapping)
-        for r in by_keys(self.session, sa.select(involvements),
-                         [involvements.c.area, involvements.c.involvement_id], invs):
-            self.involvements[(r.area, r.involvement_id)] = InvolvementRow(**r._mapping)
+        for a in _states(self.session, ActivityRow, acts):
+            self.activities[(a.area, a.activity_id)] = a
+        for i in _states(self.session, InvolvementRow, invs):
+            self.involvements[(i.area, i.involvement_id)] = i
 
     def _touch(self, state: State) -> None:
         """Mark a state read from the table as changed (new ones are inserted whole)."""

@@ -24,14 +24,15 @@ from services.ledger.domain import (
 )
 from services.ledger.models import Entry, Erasure, Head, Rejected
 from services.ledger.signing import Signer
+from services.ledger.upserts import rows_with_keys
 from shared import text
-from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import KEYS, Database, executemany, table_insert
+from shared.db import Database, executemany, table_insert
 from shared.times import naive_utcnow
 
 log = logging.getLogger(__name__)
 # Core, not the ORM's bulk insert: the rows are plain data already.
 ENTRIES = cast(sa.Table, Entry.__table__)
+REJECTED = cast(sa.Table, Rejected.__table__)
 
 
 @dataclass(frozen=True)
@@ -130,24 +131,12 @@ def append_in_parts(db: Database, raw_events: Any, signer: Signer,
 
 
 def _held_keys(session: sa.orm.Session, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (source, id) pairs the ledger holds.
-
-    One query per source and chunk of ids, ``source = ? AND event_id IN (...)``, so
-    that the unique index on (source, event_id) is used; a row-value IN is scanned.
-    """
-    by_source: dict[str, list[str]] = {}
-    for source, event_id in keys:
-        if text.problem(source) or text.problem(event_id):
-            continue  # text no column can hold: not in the log (see rejected_keys)
-        by_source.setdefault(source, []).append(event_id)
-    held: set[tuple[str, str]] = set()
-    for source, ids in by_source.items():
-        for chunk in chunks(ids, KEYS_PER_STATEMENT):
-            rows = session.scalars(
-                sa.select(Entry.event_id)
-                .where(Entry.source == source, Entry.event_id.in_(KEYS)), {"keys": chunk})
-            held.update((source, event_id) for event_id in rows)
-    return held
+    """Which (source, id) pairs the ledger holds: each looked up through the unique index
+    on (source, event_id), whatever the planner knows of the table (rows_with_keys)."""
+    storable = [key for key in keys if not (text.problem(key[0]) or text.problem(key[1]))]
+    # Text no column can hold is not in the log (see rejected_keys).
+    return {(source, event_id) for source, event_id in
+            rows_with_keys(session, ENTRIES, ("source", "event_id"), storable, ())}
 
 
 def _unseen(session: sa.orm.Session, events: list[AcceptedEvent]) -> list[AcceptedEvent]:
@@ -172,12 +161,8 @@ def _rejected_keys(session: sa.orm.Session,
 
 def _kept_digests(session: sa.orm.Session, digests: Iterable[str]) -> set[str]:
     """Which of these (source, id) digests ``rejected`` holds."""
-    found: set[str] = set()
-    for chunk in chunks(sorted(digests), KEYS_PER_STATEMENT):
-        found.update(d for d in session.scalars(
-            sa.select(Rejected.key_digest).where(Rejected.key_digest.in_(KEYS)),
-            {"keys": chunk}) if d is not None)
-    return found
+    return {digest for digest, in rows_with_keys(session, REJECTED, ("key_digest",),
+                                                 [(d,) for d in sorted(digests)], ())}
 
 
 def held(db: Database, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -31,8 +31,8 @@ from tests.support.databases import database
 pytestmark = [
     pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
                        reason="backups are of PostgreSQL: set TEST_DATABASE_URL to run this"),
-    pytest.mark.skipif(not shutil.which("pg_dump") or not shutil.which("pg_restore"),
-                       reason="needs PostgreSQL's client tools (pg_dump, pg_restore)"),
+    pytest.mark.skipif(not all(map(shutil.which, ("pg_dump", "pg_restore", "vacuumdb"))),
+                       reason="needs PostgreSQL's client tools (pg_dump, pg_restore, vacuumdb)"),
 ]
 
 LADDER = str(Path(sys.executable).parent / "ladder")
@@ -50,6 +50,8 @@ def _backup_and_restore(url: str, restored: str, dump: Path) -> None:
                    check=True, capture_output=True)
     subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname",
                     _libpq(restored), str(dump)], check=True, capture_output=True)
+    subprocess.run(["vacuumdb", "--analyze-only", "--dbname", _libpq(restored)], check=True,
+                   capture_output=True)
 
 
 def _ladder(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
