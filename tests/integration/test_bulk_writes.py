@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from services.ledger.upserts import put_rows, rows_with_keys
 from shared.db import FEW, Database, executemany, stage, table_insert
 from tests.support.databases import database
 
@@ -161,3 +162,30 @@ def test_rows_that_leave_out_a_python_default_get_it_as_sqlalchemy_gives_it(
     with db.reading() as session:
         stored = session.execute(sa.select(MADE.c.tries, MADE.c.at)).all()
     assert stored == [(0, datetime(2026, 3, 1, 9, 30))] * count
+
+
+def test_text_longer_than_its_column_is_never_cut_short_by_the_projections_arrays(
+        db: Database) -> None:
+    """services/ledger/upserts.py sends PostgreSQL its keys and values as arrays. A cast
+    to ``VARCHAR(32)[]`` would cut a longer text to 32 characters without a word: a key
+    looked up would find the row of its first 32, and a value stored would be another."""
+    stored = "x" * 32
+    with db.writing() as session:
+        put_rows(session, THINGS, [{**ROWS[0], "name": stored}], ("at", "flag", "size"),
+                 ("name",))
+    with db.reading() as session:
+        assert list(rows_with_keys(session, THINGS, ("name",), [(stored + "y",)], ())) == []
+        assert list(rows_with_keys(session, THINGS, ("name",), [(stored,)], ())) == [(stored,)]
+    longer = [{**ROWS[1], "name": stored + "y"}]
+    if db.engine.dialect.name == "postgresql":
+        # Refused, as the column refuses it, and nothing changed.
+        with pytest.raises(sa.exc.DataError), db.writing() as session:
+            put_rows(session, THINGS, longer, ("at", "flag", "size"), ("name",))
+        expected = [stored]
+    else:
+        # SQLite keeps text whole whatever the declared length.
+        with db.writing() as session:
+            put_rows(session, THINGS, longer, ("at", "flag", "size"), ("name",))
+        expected = [stored, stored + "y"]
+    with db.reading() as session:
+        assert session.scalars(sa.select(THINGS.c.name).order_by(THINGS.c.name)).all() == expected
