@@ -105,7 +105,7 @@ def put_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]],
 def rows_with_keys(session: Session, table: sa.Table, keys: tuple[str, ...],
                    wanted: list[tuple[Any, ...]], columns: tuple[str, ...]
                    ) -> Iterator[tuple[Any, ...]]:
-    """The row there of each of these keys (the first, if ``keys`` are not unique): its
+    """The row there of each of these keys (one or more, if ``keys`` are not unique): its
     keys, then ``columns``, as their column types read them; each key one lookup through
     the table's index on ``keys``, whatever the planner knows of the table.
 
@@ -180,7 +180,9 @@ def _arrays(table: sa.Table, columns: tuple[str, ...]) -> str:
 
 
 def _element(column_type: sa.types.TypeEngine[Any]) -> str:
-    whole = sa.Text() if isinstance(column_type, sa.String) else column_type
+    # An Enum is a String too, but its own type on PostgreSQL.
+    plain = isinstance(column_type, sa.String) and not isinstance(column_type, sa.Enum)
+    whole = sa.Text() if plain else column_type
     return str(whole.compile(dialect=postgresql.dialect()))
 
 

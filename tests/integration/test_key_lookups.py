@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,51 +21,58 @@ import pytest
 import sqlalchemy as sa
 
 from services.ledger import service
-from services.ledger.models import InvolvementState
+from services.ledger.domain import key_digest
+from services.ledger.models import InvolvementState, Rejected
 from services.ledger.upserts import rows_with_keys
 from shared.db import Database
-from tests.support.databases import migrated
+from tests.support.databases import unused
 
 SOURCES = 4
 ROWS = 40_000
 # What reads every row of a table, or every row of an index's prefix.
 SCANS = {"Seq Scan", "Bitmap Heap Scan"}
 STATES = cast(sa.Table, InvolvementState.__table__)
+REJECTED = cast(sa.Table, Rejected.__table__)
+TABLES = ("entries", "rejected", "involvement_states")
+# An event the ledger refused, and keeps in ``rejected``.
+REFUSED = ("source-7", "refused")
 
 
 @pytest.fixture
 def db(backend: str, tmp_path: Path) -> Iterator[Database]:
-    """A ledger's database whose entries and involvement states hold ROWS rows each, in
-    SOURCES sources and areas, with no statistics gathered."""
-    with migrated(backend, tmp_path, "lookups", "ledger") as url:
+    """A ledger's database, new, whose entries, rejected events and involvement states hold
+    ROWS rows each, in SOURCES sources and areas, with no statistics gathered."""
+    with unused(backend, tmp_path, "lookups", "ledger") as url:
         db = Database(url)
         postgres = db.engine.dialect.name == "postgresql"
         with db.engine.begin() as connection:
             if postgres:
-                for table in ("entries", "involvement_states"):
+                for table in TABLES:
                     connection.exec_driver_sql(
                         f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
             numbers = (f"generate_series(1, {ROWS}) AS g(i)" if postgres else
                        "(WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g "
                        f"WHERE i < {ROWS}) SELECT i FROM g)")
+            which = f"(i - i / {SOURCES} * {SOURCES})"
+            true, false = ("true", "false") if postgres else ("1", "0")
             connection.exec_driver_sql(
                 "INSERT INTO entries (seq, source, event_id, type, area, time, received_at) "
-                f"SELECT i, 'source-' || (i - i / {SOURCES} * {SOURCES}), 'event-' || i, "
-                f"'involvement.recorded', 'recruitment', CURRENT_TIMESTAMP, "
-                f"CURRENT_TIMESTAMP FROM {numbers}")
+                f"SELECT i, 'source-' || {which}, 'event-' || i, 'involvement.recorded', "
+                f"'recruitment', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM {numbers}")
+            connection.exec_driver_sql(
+                "INSERT INTO rejected (received_at, reason, payload, source, event_id, "
+                f"key_digest) SELECT CURRENT_TIMESTAMP, 'refused', '{{}}', 'source-' || "
+                f"{which}, 'refused-' || i, 'digest-' || i FROM {numbers}")
+            connection.execute(sa.insert(REJECTED), {
+                "received_at": datetime(2026, 1, 5), "reason": "refused", "payload": "{}",
+                "source": REFUSED[0], "event_id": REFUSED[1], "key_digest": key_digest(*REFUSED)})
             connection.exec_driver_sql(
                 "INSERT INTO involvement_states (area, involvement_id, activity_id, org_unit, "
                 "day, pseudonym, step, hours, recognised, vote, feedback, status, "
                 "recognition, rubric) "
-                f"SELECT 'area-' || (i - i / {SOURCES} * {SOURCES}), 'inv-' || i, 'act', 'unit', "
-                f"'2026-01-05', 'p', 3, 1.5, {'true' if postgres else 1}, "
-                f"{'false' if postgres else 0}, {'false' if postgres else 0}, 'active', "
-                f"'none', 'v1' FROM {numbers}")
+                f"SELECT 'area-' || {which}, 'inv-' || i, 'act', 'unit', '2026-01-05', 'p', "
+                f"3, 1.5, {true}, {false}, {false}, 'active', 'none', 'v1' FROM {numbers}")
         yield db
-        if postgres:
-            with db.engine.begin() as connection:
-                for table in ("entries", "involvement_states"):
-                    connection.exec_driver_sql(f"ALTER TABLE {table} RESET (autovacuum_enabled)")
         db.dispose()
 
 
@@ -117,13 +124,16 @@ def test_the_sequencers_duplicate_check_finds_each_key_through_the_index(
     new = [(f"source-{i % SOURCES}", f"event-new-{i}") for i in range(600)]
     # In another source, or the id of another source's entry: not held.
     crossed = [("source-9", "event-1"), ("source-0", "event-1")]
-    found, ran = _statements(db, lambda: service.held(db, held + new + crossed))
-    assert found == set(held)
-    assert ran and _scans(db, ran, {"entries"}) == []
+    found, ran = _statements(db, lambda: service.held(db, [*held, *new, *crossed, REFUSED]))
+    # What the log holds, and what it refused and keeps in ``rejected``.
+    assert found == {*held, REFUSED}
+    assert ran and _scans(db, ran, {"entries", "rejected"}) == []
 
 
-def test_the_projections_reads_find_each_state_through_the_primary_key(
+def test_the_state_rows_a_batch_moves_are_each_read_through_the_primary_key(
         db: Database) -> None:
+    """The projection reads the activity and involvement states a batch of entries moves
+    through ``rows_with_keys`` (services/ledger/projection.py, ``_states``)."""
     wanted = [(f"area-{i % SOURCES}", f"inv-{i}") for i in range(1, ROWS, 61)]
     missing = [("area-0", "inv-none"), ("area-9", "inv-1")]
     with db.reading() as session:
@@ -131,6 +141,7 @@ def test_the_projections_reads_find_each_state_through_the_primary_key(
             session, STATES, ("area", "involvement_id"), wanted + missing,
             ("day", "hours", "recognised", "vote"))))
     assert sorted(row[:2] for row in rows) == sorted(wanted)
-    # As the columns' types read them, on either database.
+    # As the columns' types read them, on either database: a date, a float, booleans.
+    assert {tuple(map(type, row[2:])) for row in rows} == {(date, float, bool, bool)}
     assert {row[2:] for row in rows} == {(date(2026, 1, 5), 1.5, True, False)}
     assert ran and _scans(db, ran, {"involvement_states"}) == []
