@@ -258,7 +258,7 @@ def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
         thread.start()
     while running() and all(thread.is_alive() for thread in threads):
         on_pass()
-        time.sleep(min(interval * 20, 1.0))
+        time.sleep(min(interval * IDLE_INTERVALS, 1.0))
     # Each follower looks at running() after it clears its event: none sleeps through this.
     for event in woken.values():
         event.set()
@@ -266,6 +266,9 @@ def run(db: Database, settings: Settings, handed: Callable[[list[str]], Any],
         thread.join()
 
 
+# How many intervals apart an idle follower looks for itself, and the heartbeat beats
+# (at most and at least once a second).
+IDLE_INTERVALS = 20
 SIZE = sa.text("SELECT size FROM ledger_head WHERE id = 1")
 WHERE = sa.text("SELECT h.size, p.position FROM ledger_head AS h, follower_positions AS p "
                 "WHERE h.id = 1 AND p.name = :name")
@@ -294,7 +297,7 @@ def _watch(db: Database, woken: list[threading.Event], interval: float,
 def _idle_look(interval: float) -> float:
     """How long an idle follower waits to be woken before it looks at the log itself:
     every 20 intervals, and no more often than once a second."""
-    return max(interval * 20, 1.0)
+    return max(interval * IDLE_INTERVALS, 1.0)
 
 
 def _size(db: Database) -> int | None:

@@ -145,3 +145,18 @@ def test_the_state_rows_a_batch_moves_are_each_read_through_the_primary_key(
     assert {tuple(map(type, row[2:])) for row in rows} == {(date, float, bool, bool)}
     assert {row[2:] for row in rows} == {(date(2026, 1, 5), 1.5, True, False)}
     assert ran and _scans(db, ran, {"involvement_states"}) == []
+
+
+def test_the_duplicate_check_holds_only_the_exact_key_whatever_is_asked(db: Database) -> None:
+    """What the duplicate check says decides whether an event is appended: a key that is
+    longer than its column but starts as a held one, or text no column can hold, is not
+    held, and asking is no error."""
+    longest = "s" * 512  # entries.source is VARCHAR(512)
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO entries (seq, source, event_id, type, area, time, received_at) "
+            f"VALUES ({ROWS + 1}, '{longest}', 'event-1', 'involvement.recorded', "
+            "'recruitment', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    asked = [(longest, "event-1"), (longest + "tail", "event-1"), ("source-1", "event-1" + "x"),
+             ("source-1\x00", "event-1"), ("source-1", "event-\ud8001"), ("", "")]
+    assert service.held(db, asked) == {(longest, "event-1")}

@@ -49,8 +49,8 @@ def _url(db_name: str) -> str:
 
 
 @contextmanager
-def _postgresql(name: str) -> Iterator[str]:
-    db_name = _create(name)
+def _postgresql(name: str, template: str | None = None) -> Iterator[str]:
+    db_name = _create(name, template)
     try:
         yield _url(db_name)
     finally:
@@ -320,11 +320,8 @@ def unused(backend: str, directory: Path, name: str, service: str) -> Iterator[s
         with migrated(backend, directory, name, service) as url:
             yield url
         return
-    db_name = _create(name, _TEMPLATES.get("postgresql", service))
-    try:
-        yield _url(db_name)
-    finally:
-        _DROPS.put(db_name)
+    with _postgresql(name, _TEMPLATES.get("postgresql", service)) as url:
+        yield url
 
 
 def finish() -> None:
