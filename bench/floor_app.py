@@ -19,7 +19,6 @@ three are measured in one run on one machine (bench/run.py, row a).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from flask import Flask, request
 from services.recruitment.api import SCHEMAS
 from shared import jsonbody
 from shared.db import make_engine
+from shared.ids import new_id
 from shared.webhooks import verify
 from shared.writer_lock import WRITER_LOCK_SUFFIX, WriterLock
 
@@ -58,7 +58,7 @@ def _templates(engine: sa.Engine) -> list[tuple[sa.Table, dict[str, Any], list[s
 
 def _copies(templates: list[tuple[sa.Table, dict[str, Any], list[str]]]
             ) -> list[tuple[sa.Table, dict[str, Any]]]:
-    fresh = uuid.uuid4().hex
+    fresh = new_id()
     return [(table, {**row, **{name: f"{fresh}-{name}" for name in changed}})
             for table, row, changed in templates]
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.ids import new_id
 from shared.times import rfc3339
 
 EVENT_TYPE_PREFIX = "org.ladder."
@@ -112,7 +112,7 @@ def new_event(
     """A structured-mode CloudEvent, ready for the outbox."""
     return {
         "specversion": "1.0",
-        "id": id or str(uuid.uuid4()),
+        "id": id or new_id(),
         "source": source,
         "type": type,
         "subject": subject,

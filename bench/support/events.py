@@ -6,7 +6,6 @@ tests/support/events.py).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from shared.envelope import (
@@ -20,6 +19,7 @@ from shared.envelope import (
     INVOLVEMENT_WITHDRAWN,
     new_event,
 )
+from shared.ids import new_id
 
 
 def _event(type_: str, area: str, subject: str, data: dict[str, Any],
@@ -33,7 +33,7 @@ def _event(type_: str, area: str, subject: str, data: dict[str, Any],
 
 def activity(area: str = "recruitment", org_unit: str = "ward-7", *, activity_id: str = "",
              time: str | None = None, **data: Any) -> dict[str, Any]:
-    activity_id = activity_id or str(uuid.uuid4())
+    activity_id = activity_id or new_id()
     return _event(ACTIVITY_RECORDED, area, activity_id,
                   {"activity_id": activity_id, "org_unit": org_unit, **data}, time)
 
@@ -56,11 +56,11 @@ def involvement(area: str = "recruitment", step: int = 5, *, activity_id: str = 
                 decision_power: str = "advisory", feedback_given: bool = True,
                 time: str | None = None, corrected: bool = False, rubric_version: str = "",
                 **data: Any) -> dict[str, Any]:
-    activity_id = activity_id or str(uuid.uuid4())
+    activity_id = activity_id or new_id()
     return _event(INVOLVEMENT_CORRECTED if corrected else INVOLVEMENT_RECORDED, area,
                   activity_id, {
                       "activity_id": activity_id,
-                      "involvement_id": involvement_id or str(uuid.uuid4()),
+                      "involvement_id": involvement_id or new_id(),
                       "org_unit": org_unit, "pseudonym": pseudonym, "step": step,
                       "hours": hours, "recognition": recognition,
                       "decision_power": decision_power, "feedback_given": feedback_given,

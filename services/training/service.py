@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 from services.training.models import Course
 from shared.db import Database
 from shared.errors import Conflict, Invalid, NotFound
+from shared.ids import new_id
 from shared.times import naive_utcnow
 
 
@@ -21,7 +21,7 @@ def _view(course: Course) -> dict[str, Any]:
 
 def record_course(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     fields = dict(fields)
-    course_id = fields.pop("id", None) or str(uuid.uuid4())
+    course_id = fields.pop("id", None) or new_id()
     with db.writing() as session:
         if session.scalar(sa.select(Course.n).where(Course.id == course_id)):
             raise Conflict(f"A course with id {course_id} already exists.")

@@ -8,7 +8,6 @@ words (shared/impact.py).
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from shared.area.models import Impact, Outbox
 from shared.db import Database
 from shared.envelope import IMPACT_CORRECTED, IMPACT_RECORDED, new_event
 from shared.errors import Conflict, Invalid, NotFound
+from shared.ids import new_id
 from shared.times import as_naive_utc
 
 CONTENT = ("said", "outcome", "change_kind", "what_changed", "told_on")
@@ -92,7 +92,7 @@ def record_impact(db: Database, area: Area, fields: dict[str, Any]) -> dict[str,
     _check(fields, now.date())
     with db.writing() as session:
         activity, involvement_id = _target(session, fields)
-        impact_id = fields.get("id") or str(uuid.uuid4())
+        impact_id = fields.get("id") or new_id()
         if fields.get("id") and session.scalar(sa.select(Impact.n).where(Impact.id == impact_id)):
             raise Conflict(f"An impact record with id {impact_id} already exists.")
         row = Impact(id=impact_id, activity_id=activity.id, involvement_id=involvement_id,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import uuid
 from typing import Any
 
 from flask import (
@@ -38,6 +37,7 @@ from shared.area import Area, forms, service
 from shared.area.models import ApiToken, RecordingSession
 from shared.db import current_db
 from shared.errors import DomainError, NotFound
+from shared.ids import new_id
 from shared.involvement import LADDER
 from shared.screening import accepts
 from shared.sessions import Sessions
@@ -103,7 +103,7 @@ def _home(status: int, sent: dict[str, str], errors: dict[str, list[str]],
     return render_template("recording/home.html", title="Record",
                            fields=own["activity"][1], sent=sent, errors=errors,
                            message=message, recent=recent,
-                           new_id=str(uuid.uuid4())), status
+                           new_id=new_id()), status
 
 
 @blp.post("/activities")
@@ -141,7 +141,7 @@ def _activity(activity_id: str, status: int, sent: dict[str, str],
         "recording/activity.html", title=f"Record: {activity_id}", activity=found,
         involvements=involvements, fields=own["involvement"][1], sent=sent, errors=errors,
         message=message, checked=checked,
-        new_id=request.form.get("id") or str(uuid.uuid4())), status
+        new_id=request.form.get("id") or new_id()), status
 
 
 @blp.post("/activities/<activity_id>/involvements")
@@ -177,7 +177,7 @@ def record_involvement(activity_id: str) -> Any:
 def _form_id() -> str:
     """The id the form was given when it was shown: sent twice, it is recorded once."""
     sent = request.form.get("id", "")
-    return sent if sent else str(uuid.uuid4())
+    return sent if sent else new_id()
 
 
 def _messages(exc: ValidationError) -> dict[str, list[str]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
@@ -31,6 +30,7 @@ from shared.envelope import (
     new_event,
 )
 from shared.errors import Conflict, Invalid, NotFound
+from shared.ids import new_id
 from shared.involvement import FACT_NAMES, LADDER, Facts
 from shared.times import as_naive_utc, naive_utcnow
 
@@ -157,7 +157,7 @@ def _activity_data(activity: Held) -> dict[str, Any]:
 def record_activity(db: Database, area: Area, fields: dict[str, Any]) -> dict[str, Any]:
     fields = dict(fields)
     chosen = fields.pop("id", None)
-    activity_id = chosen or str(uuid.uuid4())
+    activity_id = chosen or new_id()
     org_unit = fields.pop("org_unit")
     now = datetime.now(UTC)
     when = fields.pop("occurred_at", None) or now
@@ -354,9 +354,9 @@ def record_involvement(db: Database, area: Area, key: str, activity_id: str,
                        body: dict[str, Any]) -> dict[str, Any]:
     body = dict(body)
     chosen = body.pop("id", None)
-    involvement_id = chosen or str(uuid.uuid4())
+    involvement_id = chosen or new_id()
     # The row names the event that records it: the ledger's receipt is asked by its id.
-    event_id = str(uuid.uuid4())
+    event_id = new_id()
     citizen_ref = body.pop("citizen_ref")
     now = datetime.now(UTC)
     when = body.pop("occurred_at", None) or now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -230,3 +231,21 @@ def test_openapi_documents_every_route(area: AreaClient) -> None:
                   "/v1/involvements/{involvement_id}/corrections", "/v1/webhooks/{integration}",
                   "/v1/events", "/v1/citizens/erasure", "/healthz", "/readyz"):
         assert route in spec["paths"], route
+
+
+def test_the_ids_an_area_makes_are_time_ordered_and_those_it_is_given_are_kept(
+        area: AreaClient) -> None:
+    """Every id the area makes (activities, involvements, their events) is a UUIDv7, in
+    the order they were made, so that the areas' and the ledger's indexes on them grow
+    at their end (shared/ids.py); an id the client chose is kept as it is."""
+    seen = len(area.events())
+    activity_id = area.activity()
+    path = f"/v1/{PATHS[area.area]}/{activity_id}/involvements"
+    involvements = [area.post(path, json=involvement(area.area)).json["id"] for _ in range(3)]
+    events = area.events()[seen:]
+    for made in (activity_id, *involvements, *(e["id"] for e in events)):
+        assert uuid.UUID(made).version == 7, made
+    assert involvements == sorted(involvements)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    chosen = str(uuid.uuid4())
+    assert area.activity(id=chosen) == chosen
