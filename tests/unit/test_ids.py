@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.ids import new_id
 
@@ -51,3 +52,12 @@ def test_a_forked_process_never_makes_an_id_its_parent_makes() -> None:
     assert len(childs) == 2000 and not parents & childs
     # The two made theirs in the same milliseconds: only the random bits set them apart.
     assert {i[:13] for i in parents} & {i[:13] for i in childs}
+
+
+def test_threads_making_ids_at_once_never_make_the_same_one() -> None:
+    """The ledger's gunicorn workers serve requests in threads: ids made at once in
+    several share the generator's state, and only their random bits set them apart."""
+    with ThreadPoolExecutor(4) as pool:
+        made = [i for batch in pool.map(lambda _: [new_id() for _ in range(2000)], range(4))
+                for i in batch]
+    assert len(set(made)) == len(made) == 8000
