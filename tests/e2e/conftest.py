@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,12 @@ def running_stack(backend: str, directory: Path, *processes: str, **env: str
         yield running
 
 
-def module_stack(fixture: str, *processes: str, **env: str) -> Any:
-    """A module-scoped fixture named ``fixture``: one stack per backend (``running_stack``)
-    for the module's tests, which must not disturb each other."""
+def module_stack(fixture: str, *processes: str, backends: Sequence[str] = BACKENDS,
+                 **env: str) -> Any:
+    """A module-scoped fixture named ``fixture``: one stack per backend of ``backends``
+    (``running_stack``) for the module's tests, which must not disturb each other."""
 
-    @pytest.fixture(name=fixture, scope="module", params=BACKENDS)
+    @pytest.fixture(name=fixture, scope="module", params=backends)
     def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Stack]:
         with running_stack(str(request.param), tmp_path_factory.mktemp(fixture), *processes,

@@ -30,7 +30,7 @@ from shared.config import load
 from shared.db import Database
 from tests.support import appending
 from tests.support.browser import chromium
-from tests.support.databases import BACKENDS, migrated
+from tests.support.databases import DEPLOYED, migrated
 from tests.support.scenario import events as scenario
 from tests.support.stack import Stack
 
@@ -48,7 +48,10 @@ class Served:
     auditor_name: str = ""
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# On the database docker-compose deploys (PostgreSQL where there is one): the pages in a
+# browser do not hang on it, and what they read is tested on both by
+# tests/integration/test_dashboard*.py.
+@pytest.fixture(scope="module", params=DEPLOYED)
 def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Served]:
     """The ledger under gunicorn, holding the worked example, with an admin: one for the
@@ -222,9 +225,6 @@ def _violations(page: Page) -> list[str]:
             for v in results.response["violations"]]
 
 
-# On one database (PostgreSQL where there is one): the pages' markup, which axe checks,
-# does not depend on it, and the other tests here read the same pages on both.
-@pytest.mark.parametrize("ledger", BACKENDS[-1:], indirect=True)
 def test_every_page_meets_wcag_22_aa_as_axe_core_checks_it(
         served: Served, browser: Any) -> None:
     """Every kind of page the dashboard has, as an auditor and as an admin reads it:

@@ -12,10 +12,14 @@ from services.ledger.measures import last_twelve_months
 from shared import areas
 from tests.e2e.conftest import Stack
 from tests.support.browser import chromium
+from tests.support.databases import LOCAL
 from tests.support.screenshot import run_demo
 
 
+# `make run` then `make demo`, as the README has them: on SQLite, with nothing configured.
+# The browser tests read the dashboard on PostgreSQL.
 @pytest.mark.browser
+@pytest.mark.parametrize("backend", LOCAL)
 def test_the_demo_fills_a_year_through_the_webhooks_and_the_dashboard_shows_it(
         stack: Stack) -> None:
     printed = run_demo(stack, "--scale", "0.1", "--seed", "11")

@@ -17,7 +17,7 @@ from shared.config import load
 from shared.db import Database
 from tests.e2e.test_dashboard_browser import _violations
 from tests.support.browser import chromium
-from tests.support.databases import BACKENDS, migrated
+from tests.support.databases import DEPLOYED, migrated
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.browser
@@ -29,7 +29,9 @@ class Served:
     token: str
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# On the database docker-compose deploys: the pages in a browser do not hang on it, and
+# what they store is tested on both by tests/integration/test_recording_pages.py.
+@pytest.fixture(scope="module", params=DEPLOYED)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Served]:
     """Recruitment's service under gunicorn, with a clerk's write token."""

@@ -19,10 +19,13 @@ from tests.e2e.conftest import Stack, module_stack
 from tests.integration.conftest import PURPOSE
 from tests.support.areas import ACTIVITIES, AREAS, SETUP, involvement
 from tests.support.client import record_involvements, record_vacancy
+from tests.support.databases import LOCAL
 
 # One stack, every process, for the steps of the walk-through, which do not disturb each
-# other: each reads what it added after the entries it found.
-walk = module_stack("walk")
+# other: each reads what it added after the entries it found. On SQLite, as `make run`
+# runs with nothing configured: test_compose_deployment.py walks through on PostgreSQL,
+# and the write path's processes run on both in test_delivery.py and test_poison.py.
+walk = module_stack("walk", backends=LOCAL)
 
 
 def test_an_involvement_reaches_the_ledger_through_celery_and_redis(walk: Stack) -> None:

@@ -36,6 +36,12 @@ from shared.db import Database
 from shared.migrations import upgrade
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# The end-to-end tests whose subject does not hang on the database (a page in a browser,
+# the README's steps, what the logs hold) run on one, the storage being tested on both
+# by the rest: LOCAL is what `make run` uses with nothing configured, and DEPLOYED what
+# docker-compose deploys (PostgreSQL, where the suite has one).
+LOCAL = BACKENDS[:1]
+DEPLOYED = BACKENDS[-1:]
 
 
 def _admin() -> sa.Engine:
