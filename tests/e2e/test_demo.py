@@ -17,7 +17,7 @@ from tests.support.screenshot import run_demo
 
 
 # `make run` then `make demo`, as the README has them: on SQLite, with nothing configured.
-# The browser tests read the dashboard on PostgreSQL.
+# The browser tests read the dashboard on the database docker-compose deploys.
 @pytest.mark.browser
 @pytest.mark.parametrize("backend", LOCAL)
 def test_the_demo_fills_a_year_through_the_webhooks_and_the_dashboard_shows_it(

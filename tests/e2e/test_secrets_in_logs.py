@@ -22,8 +22,8 @@ from tests.support.areas import ACTIVITIES, involvement
 from tests.support.databases import DEPLOYED
 
 
-# On the database docker-compose deploys: what the logs hold does not hang on the database,
-# and this one has the most to log (its connections, its errors).
+# On the database docker-compose deploys: what the processes log does not hang on the
+# database they write to.
 @pytest.mark.parametrize("backend", DEPLOYED)
 def test_no_secret_or_token_appears_in_any_log(make_stack: Callable[..., Stack]) -> None:
     marker = uuid.uuid4().hex
