@@ -7,10 +7,11 @@ from typing import Any, NoReturn
 
 import flask_smorest
 from flask import Flask, request
-from flask_smorest import Api
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, UnsupportedMediaType
 from werkzeug.http import HTTP_STATUS_CODES
+
+from shared.openapi import DeferredDocsApi
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,9 @@ def error_body(code: int, message: str, errors: dict[str, Any] | None = None) ->
     }
 
 
-class LadderApi(Api):
-    """flask-smorest's Api, with ``message`` and ``errors`` always present."""
+class LadderApi(DeferredDocsApi):
+    """flask-smorest's Api, with ``message`` and ``errors`` always present (and its
+    document written when first read: shared/openapi.py)."""
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, Any]:
         code = error.code or 500

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -46,18 +48,51 @@ def _spec(app: Flask) -> Spec:
     return dict(response.json)
 
 
+def _fresh_app(name: str) -> Flask:
+    return import_module(f"services.{name}").create_app({"DATABASE_URL": "sqlite://",
+                                                         "TESTING": True})
+
+
 @pytest.fixture(scope="module")
 def specs() -> dict[str, Spec]:
     """Each service's OpenAPI document; building it needs no database."""
-    from importlib import import_module
-
     built = {}
     for name in SERVICES:
-        app = import_module(f"services.{name}").create_app(
-            {"DATABASE_URL": "sqlite://", "TESTING": True})
+        app = _fresh_app(name)
         built[name] = _spec(app)
         app.extensions["db"].dispose()
     return built
+
+
+@pytest.mark.parametrize("name", [*SERVICES, "witness"])
+def test_the_document_has_every_operation_the_app_serves(name: str) -> None:
+    """The document is written when first read (shared/openapi.py): each route of every
+    API blueprint is in it, with each of its methods, however the blueprints were
+    registered."""
+    app = _fresh_app(name)
+    documented = app.extensions["flask-smorest"]["blp_name_to_api"]
+    served = {(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule), method.lower())
+              for rule in app.url_map.iter_rules()
+              if rule.endpoint.split(".")[0] in documented
+              for method in rule.methods or () if method not in ("HEAD", "OPTIONS")}
+    paths = _spec(app)["paths"]
+    in_document = {(path, method) for path, item in paths.items() for method in item
+                   if method != "parameters"}
+    assert served and served == in_document
+    app.extensions["db"].dispose()
+
+
+def test_readers_at_once_get_the_whole_document_once() -> None:
+    """Eight threads of one process read a fresh app's document at the same moment, as
+    the ledger's gunicorn threads may: each gets all of it, and it is written once (a
+    path documented twice would list its operations twice, or fail)."""
+    first, app = _fresh_app("ledger"), _fresh_app("ledger")
+    expected = _spec(first)
+    with ThreadPoolExecutor(8) as pool:
+        read = list(pool.map(lambda _: _spec(app), range(8)))
+    assert all(spec == expected for spec in read)
+    for built in (first, app):
+        built.extensions["db"].dispose()
 
 
 def _resolve(spec: Spec, schema: dict[str, Any]) -> dict[str, Any]:
