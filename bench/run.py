@@ -329,10 +329,12 @@ def bench_webhooks(workdir: Path) -> None:
 
 
 def _gunicorn_load(app: str, batches: list[list[Any]], **env: str) -> float:
-    """Row a's load against ``app`` under gunicorn with two sync workers, as the service runs."""
+    """Row a's load against ``app`` under gunicorn with two sync workers, as the service runs
+    (and, as it does, without a control socket: shared/gunicorn_config.py)."""
     port = free_port()
     server = subprocess.Popen(
-        ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", app],
+        ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
+         app],
         cwd=ROOT, env={**procfile.environment(), **env}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:

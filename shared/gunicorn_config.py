@@ -30,6 +30,14 @@ worker_tmp_dir = "/dev/shm" if _os.path.isdir("/dev/shm") else None
 # ledger's Procfile line names the threaded one instead.
 worker_class = "shared.gunicorn_worker.SyncWorker"
 
+# No control socket (gunicorn's ``gunicornc`` interface, on since gunicorn 25.1). Every
+# master would take the same path, $XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl: on a host that runs several services (`make run`) each
+# started master unlinks the last one's socket and takes the path, each stopped one
+# unlinks whatever is there, and a command meant for one service reaches another. Ladder's
+# processes are started, restarted and stopped by `ladder run` or docker-compose.
+control_socket_disable = True
+
 
 def post_fork(server: object, worker: object) -> None:
     """A worker dies with its master. A master killed outright (SIGKILL, the OOM killer)

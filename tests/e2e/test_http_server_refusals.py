@@ -11,9 +11,11 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from gunicorn.config import Config
 
 from shared.gunicorn_worker import SyncWorker, ThreadWorker
@@ -66,15 +68,33 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
-    """The ledger and recruitment under gunicorn, as `make run` starts them (SQLite)."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The ledger and recruitment under gunicorn, as `make run` starts them (SQLite), with
+    a runtime directory of their own (where gunicorn would put its control socket)."""
     directory = tmp_path_factory.mktemp("refusals")
+    (directory / "run").mkdir()
     with ExitStack() as exits:
         urls = {s: exits.enter_context(migrated("sqlite", directory, s, s)) for s in WORKERS}
-        stack = Stack(directory / "stack", urls)
+        stack = Stack(directory / "stack", urls, XDG_RUNTIME_DIR=str(directory / "run"))
         exits.callback(stack.kill_all)
         stack.start(*WORKERS)
-        yield {s: int(stack.env[f"{s.upper()}_PORT"]) for s in WORKERS}
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def ports(stack: Stack) -> dict[str, int]:
+    return {s: int(stack.env[f"{s.upper()}_PORT"]) for s in WORKERS}
+
+
+def test_no_service_opens_a_control_socket(stack: Stack) -> None:
+    """Two services' gunicorn masters on one host, both up: neither opened gunicorn's
+    control socket, whose one default path every master would take from the last
+    (shared/gunicorn_config.py)."""
+    for name in WORKERS:
+        assert requests.get(f"{stack.url(name)}/healthz", timeout=10).status_code == 200
+    assert list(Path(stack.env["XDG_RUNTIME_DIR"]).iterdir()) == []
+    assert not any("control socket" in line.get("message", "").lower()
+                   for name in WORKERS for line in stack.log_lines(name))
 
 
 def exchange(port: int, data: bytes) -> bytes:
