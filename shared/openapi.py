@@ -1,12 +1,13 @@
 """flask-smorest's Api, with the OpenAPI document written when it is first read.
 
-Documenting a view (its schemas resolved, its operation deep-copied into the spec)
-is about half of building an app's routes: some 60 ms of CPU for the ledger's. Every
-process builds its app, and few serve the document: the Celery workers and the
-followers never do, nor the apps the tests build by the thousand. So a blueprint's
-views are documented (``shared.blueprint.Blueprint.register_views_in_doc``) the
-first time anything reads ``spec``: ``/openapi.json``, ``flask openapi``, a test. The
-document is the same as when it was written at registration, in the same order.
+Documenting the views (their schemas resolved, their operations deep-copied into the
+spec) was about half of building an app: some 25 to 30 ms of CPU of the ledger's 55 to
+60 (docs/performance.md). Every process builds its app, and few serve the document:
+the Celery workers and the followers never do, nor the apps the tests build by the
+thousand. So a blueprint's views are documented
+(``shared.blueprint.Blueprint.register_views_in_doc``) the first time anything reads
+``spec``: ``/openapi.json``, ``flask openapi``, a test. The document is the same as
+when it was written at registration, in the same order.
 """
 
 from __future__ import annotations
