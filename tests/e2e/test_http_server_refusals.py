@@ -2,7 +2,9 @@
 
 Raw bytes over a socket to the real services, started from the Procfile: the ledger
 (gunicorn's gthread worker) and recruitment (its sync worker), the two worker types
-the Procfile uses. See docs/api.md, "Refusals by the HTTP server".
+the Procfile uses. See docs/api.md, "Refusals by the HTTP server". The same two
+processes, on one host as `make run` starts them, show that no gunicorn master opens
+a control socket (shared/gunicorn_config.py).
 """
 
 from __future__ import annotations
