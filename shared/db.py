@@ -17,7 +17,7 @@ from datetime import date, datetime
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -164,6 +164,7 @@ def _ping_when_idle(engine: Engine) -> Engine:
 
 
 FEW = 20
+U = TypeVar("U", bound=UpdateBase)
 
 # Column types whose values the drivers take as they are (sqlite3: but for dates and
 # datetimes, below). A bulk statement with a column of another type (an Enum, JSON, a
@@ -206,10 +207,11 @@ def executemany(connection: Connection, statement: UpdateBase,
         connection.execute(statement, rows)
         return
     on_sqlite = connection.dialect.name == "sqlite"
-    # A table's INSERT built once is rendered once too (per database and columns), so even
-    # a few rows, a webhook's, reach the driver, for a third of SQLAlchemy's cost.
-    built_once = table is not None and statement is table_insert(table)
-    if len(rows) < FEW and not built_once:
+    # A statement built once (a table's INSERT, an upsert its caller keeps) is rendered once
+    # too (per database and columns), so even a few rows, a webhook's, reach the driver,
+    # for a third of SQLAlchemy's cost.
+    once = statement in _BUILT_ONCE
+    if len(rows) < FEW and not once:
         # Rendering costs more than a few rows do: SQLAlchemy's path has a cache.
         connection.execute(statement, rows)
         return
@@ -218,8 +220,8 @@ def executemany(connection: Connection, statement: UpdateBase,
             and _plain_insert(statement, table, keys) and not _aware(table, rows)):
         _copy(connection, table, keys, rows)
         return
-    sql = (_rendered_insert(table, connection.dialect, tuple(keys))
-           if table is not None and built_once else _render(statement, connection.dialect, keys))
+    sql = (_rendered(statement, connection.dialect, tuple(keys)) if once
+           else _render(statement, connection.dialect, keys))
     if on_sqlite:
         texts = _sqlite_texts(table, rows)
         if texts:
@@ -227,11 +229,23 @@ def executemany(connection: Connection, statement: UpdateBase,
     connection.exec_driver_sql(sql, rows[0] if len(rows) == 1 else rows)
 
 
+# The statements built once and kept (built_once): executemany renders each for the driver
+# once per database and keys. A set of the statements themselves, which hash by identity.
+_BUILT_ONCE: set[UpdateBase] = set()
+
+
+def built_once(statement: U) -> U:
+    """Mark a statement that its caller builds once and keeps (``functools.cache``), so
+    that ``executemany`` renders it for the driver once, however few the rows."""
+    _BUILT_ONCE.add(statement)
+    return statement
+
+
 @cache
 def table_insert(table: Table) -> Insert:
     """A table's INSERT, built once: SQLAlchemy computes its cache key once, and
     ``executemany`` renders it for the driver once, however few the rows."""
-    return insert(table)
+    return built_once(insert(table))
 
 
 @cache
@@ -255,8 +269,8 @@ def _render(statement: UpdateBase, dialect: Dialect, keys: list[str]) -> str:
 
 
 @cache
-def _rendered_insert(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> str:
-    return _render(table_insert(table), dialect, list(keys))
+def _rendered(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> str:
+    return _render(statement, dialect, list(keys))
 
 
 def _datetime_text(value: datetime | None) -> str | None:

@@ -10,7 +10,7 @@ Each database gets what it does best: PostgreSQL one statement with an array a c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.ledger.models import CitizenYear
 from shared.chunks import KEYS_PER_STATEMENT, chunks
-from shared.db import execute_driver_sql, executemany
+from shared.db import built_once, execute_driver_sql, executemany
 
 CITIZEN_YEARS = cast(sa.Table, CitizenYear.__table__)
 CITIZEN_KEY = ("area", "org_unit", "year", "pseudonym")
@@ -55,11 +55,7 @@ def add_to_citizens(session: Session, changed: dict[CitizenKey, list[int]]
     for key, moved in changed.items():
         was = before.get(key) or empty_months()
         after.append((key, [w + d for w, d in zip(was, moved, strict=True)]))
-    table = CITIZEN_YEARS
-    stmt = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(CITIZEN_KEY),
-                                      set_={m: stmt.excluded[m] for m in MONTHS})
-    executemany(session.connection(), stmt,
+    executemany(session.connection(), _sqlite_upsert(CITIZEN_YEARS, CITIZEN_KEY, MONTHS, False),
                 [{**dict(zip(CITIZEN_KEY, key, strict=True)),
                   **dict(zip(MONTHS, months, strict=True))} for key, months in after])
     return after
@@ -79,12 +75,7 @@ def add_to_counters(session: Session, table: sa.Table, rows: list[dict[str, Any]
             params[name] = [kind(row[name]) for row in rows]
         execute_driver_sql(session, _unnest_upsert(table, keys, counters), params)
         return
-    stmt: Any = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={c: table.c[c] + stmt.excluded[c] for c in counters},
-    )
-    executemany(session.connection(), stmt, rows)
+    executemany(session.connection(), _sqlite_upsert(table, keys, counters), rows)
 
 
 def put_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]],
@@ -96,10 +87,7 @@ def put_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]],
         execute_driver_sql(session, _unnest_upsert(table, keys, values, add=False),
                            {name: [row[name] for row in rows] for name in (*keys, *values)})
         return
-    stmt: Any = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={c: stmt.excluded[c] for c in values})
-    executemany(session.connection(), stmt, rows)
+    executemany(session.connection(), _sqlite_upsert(table, keys, values, False), rows)
 
 
 def rows_with_keys(session: Session, table: sa.Table, keys: tuple[str, ...],
@@ -164,9 +152,26 @@ def delete_rows(session: Session, table: sa.Table, keys: tuple[str, ...],
             f"(SELECT * FROM unnest({_arrays(table, keys)}))",
             dict(zip(keys, map(list, zip(*gone, strict=True)), strict=True)))
         return
-    executemany(session.connection(), sa.delete(table).where(
-        *(table.c[n] == sa.bindparam(f"k_{n}") for n in keys)),
-        [{f"k_{n}": v for n, v in zip(keys, key, strict=True)} for key in gone])
+    executemany(session.connection(), _sqlite_delete(table, keys),
+                [{f"k_{n}": v for n, v in zip(keys, key, strict=True)} for key in gone])
+
+
+@cache
+def _sqlite_upsert(table: sa.Table, keys: tuple[str, ...], values: tuple[str, ...],
+                   add: bool = True) -> Any:
+    """SQLite: ``INSERT ... ON CONFLICT DO UPDATE`` adding each value to the row already
+    there, or (not ``add``) setting it; built once, so rendered once (``built_once``)."""
+    stmt = sqlite.insert(table)
+    return built_once(stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: table.c[c] + stmt.excluded[c] if add else stmt.excluded[c] for c in values}))
+
+
+@cache
+def _sqlite_delete(table: sa.Table, keys: tuple[str, ...]) -> Any:
+    """SQLite: delete a row by its keys, as ``k_<key>``; built once."""
+    return built_once(sa.delete(table).where(
+        *(table.c[n] == sa.bindparam(f"k_{n}") for n in keys)))
 
 
 def _arrays(table: sa.Table, columns: tuple[str, ...]) -> str:

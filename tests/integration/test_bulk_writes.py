@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from services.ledger.upserts import put_rows, rows_with_keys
+from services.ledger.upserts import add_to_counters, delete_rows, put_rows, rows_with_keys
 from shared.db import FEW, Database, executemany, stage, table_insert
 from tests.support.databases import database
 
@@ -162,6 +162,64 @@ def test_rows_that_leave_out_a_python_default_get_it_as_sqlalchemy_gives_it(
     with db.reading() as session:
         stored = session.execute(sa.select(MADE.c.tries, MADE.c.at)).all()
     assert stored == [(0, datetime(2026, 3, 1, 9, 30))] * count
+
+
+STATES = sa.Table(
+    "states", METADATA,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=True),
+)
+TALLIES = sa.Table(
+    "tallies", METADATA,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("size", sa.Float, nullable=False),
+    sa.Column("hours", sa.Float, nullable=False),
+)
+
+
+@pytest.mark.parametrize("count", [1, FEW - 1, FEW * 2], ids=["one", "few", "many"])
+def test_upserts_built_once_store_what_sqlalchemy_stores_however_few_the_rows(
+        db: Database, count: int) -> None:
+    """The projection's upserts and deletes (services/ledger/upserts.py) are built once and,
+    on SQLite, rendered for the driver once per database and keys
+    (``shared.db.built_once``), for a few rows as for many: what they store is what
+    SQLAlchemy's own statements store, dates, booleans and bytes included, and each
+    statement is itself, not another rendered before it."""
+    states = [{"name": f"s{i:03d}", "day": date(2026, 1 + i % 12, 1 + i % 28),
+               "flag": i % 2 == 0, "blob": None if i % 3 else bytes([i, 0])}
+              for i in range(count)]
+    tallies = [{"name": f"t{i:03d}", "size": float(i), "hours": 0.5 * i} for i in range(count)]
+    moved = [{**row, "day": date(2027, 2, 3), "flag": not row["flag"]} for row in states]
+    with db.writing() as session:
+        if moved[:-1]:
+            session.execute(sa.insert(STATES), moved[:-1])
+        session.execute(sa.insert(TALLIES), [{**row, "size": row["size"] + 1.5, "hours":
+                                              row["hours"] + 2.0} for row in tallies])
+    expected = _rows(db)
+    with db.writing() as session:
+        session.execute(sa.delete(STATES))
+        session.execute(sa.delete(TALLIES))
+    for _ in range(2):  # the second time through, every statement has been rendered
+        with db.writing() as session:
+            put_rows(session, STATES, states, ("day", "flag", "blob"), ("name",))
+            put_rows(session, STATES, moved, ("day", "flag", "blob"), ("name",))
+            for added in ({}, {"size": 1.5, "hours": 2.0}):  # inserted, then added to
+                add_to_counters(session, TALLIES, [{**row, **added} for row in tallies],
+                                ("size", "hours"), ("name",))
+            delete_rows(session, STATES, ("name",), [(states[-1]["name"],)])
+        assert _rows(db) == expected
+        with db.writing() as session:
+            session.execute(sa.delete(STATES))
+            session.execute(sa.delete(TALLIES))
+
+
+def _rows(db: Database) -> list[list[tuple[object, ...]]]:
+    """Both tables' rows, as each backend stores them (SQLite: its text for a date)."""
+    with db.reading() as session:
+        return [[tuple(r) for r in session.execute(sa.text(f"SELECT * FROM {name} ORDER BY name"))]
+                for name in ("states", "tallies")]
 
 
 def test_text_longer_than_its_column_is_never_cut_short_by_the_projections_arrays(
