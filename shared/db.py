@@ -164,7 +164,6 @@ def _ping_when_idle(engine: Engine) -> Engine:
 
 
 FEW = 20
-U = TypeVar("U", bound=UpdateBase)
 
 # Column types whose values the drivers take as they are (sqlite3: but for dates and
 # datetimes, below). A bulk statement with a column of another type (an Enum, JSON, a
@@ -220,8 +219,11 @@ def executemany(connection: Connection, statement: UpdateBase,
             and _plain_insert(statement, table, keys) and not _aware(table, rows)):
         _copy(connection, table, keys, rows)
         return
-    sql = (_rendered(statement, connection.dialect, tuple(keys)) if once
-           else _render(statement, connection.dialect, keys))
+    # On SQLite the text is the named dialect's whatever the engine, so one rendering
+    # serves every engine (a process of the suite makes thousands).
+    dialect = _sqlite_named() if on_sqlite else connection.dialect
+    sql = (_rendered(statement, dialect, tuple(keys)) if once
+           else _render(statement, dialect, keys))
     if on_sqlite:
         texts = _sqlite_texts(table, rows)
         if texts:
@@ -232,6 +234,7 @@ def executemany(connection: Connection, statement: UpdateBase,
 # The statements built once and kept (built_once): executemany renders each for the driver
 # once per database and keys. A set of the statements themselves, which hash by identity.
 _BUILT_ONCE: set[UpdateBase] = set()
+U = TypeVar("U", bound=UpdateBase)
 
 
 def built_once(statement: U) -> U:
@@ -263,9 +266,9 @@ def _leaves_out_made(table: Table, inserting: bool, keys: tuple[str, ...]) -> bo
 
 
 def _render(statement: UpdateBase, dialect: Dialect, keys: list[str]) -> str:
-    """The statement as the driver takes it, its parameters named after the rows' keys."""
-    named = _sqlite_named() if dialect.name == "sqlite" else dialect
-    return str(statement.compile(dialect=named, column_keys=keys))
+    """The statement as the driver takes it, its parameters named after the rows' keys
+    (on SQLite, ``dialect`` is ``_sqlite_named()``)."""
+    return str(statement.compile(dialect=dialect, column_keys=keys))
 
 
 @cache

@@ -197,7 +197,7 @@ def test_a_refused_request_uses_up_no_other_limit(make_app: MakeApp) -> None:
         200, 200, 429]
 
 
-def _within_one_minute_of_the_clock(margin: float = 10.0) -> None:
+def _clear_of_the_minutes_end(margin: float = 10.0) -> None:
     """Wait for the next minute of the clock if this one has less than ``margin`` seconds
     left. In memory, the ``limits`` library's windows are the clock's minutes, and the
     last one's count is weighed by how much of it is left, rounded down: two requests
@@ -213,7 +213,7 @@ def test_while_redis_is_away_the_limits_count_in_memory(make_app: MakeApp) -> No
     app = make_app("recruitment", RATE_LIMIT_API="2 per minute",
                    RATE_LIMIT_STORAGE_URL=f"redis://127.0.0.1:{free_port()}/0")
     http, auth = app.test_client(), _token(app, ["recruitment:read"])
-    _within_one_minute_of_the_clock()
+    _clear_of_the_minutes_end()
     answers = [http.get("/v1/vacancies", headers=auth) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
